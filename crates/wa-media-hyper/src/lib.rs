@@ -1,0 +1,3 @@
+//! wa-media-hyper (placeholder, filled in by its issue).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]

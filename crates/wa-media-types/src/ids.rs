@@ -1,0 +1,308 @@
+//! Validated identifiers: media ids, phone number ids and Graph API versions.
+//!
+//! Every identifier here ends up inside a URL path, so each constructor refuses anything that
+//! could change the path (`/ ? # %`, whitespace, control characters). An invalid id cannot exist.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Longest media or phone number id accepted, in characters.
+pub const MAX_ID_LEN: usize = 128;
+
+/// Why a string was refused as an identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdError {
+    /// The string was empty.
+    #[error("{what} is empty")]
+    Empty {
+        /// Which identifier was being parsed.
+        what: &'static str,
+    },
+    /// The string was longer than [`MAX_ID_LEN`].
+    #[error("{what} is {len} characters long; at most {MAX_ID_LEN} are allowed")]
+    TooLong {
+        /// Which identifier was being parsed.
+        what: &'static str,
+        /// Its length in characters.
+        len: usize,
+    },
+    /// The string held a character that could change a URL path.
+    #[error("{what} contains the forbidden character {ch:?} (no '/', '?', '#', '%', whitespace or control characters)")]
+    ForbiddenChar {
+        /// Which identifier was being parsed.
+        what: &'static str,
+        /// The offending character.
+        ch: char,
+    },
+    /// The phone number id was not all ASCII digits.
+    #[error("{what} must be ASCII digits only, found {ch:?}")]
+    NotNumeric {
+        /// Which identifier was being parsed.
+        what: &'static str,
+        /// The offending character.
+        ch: char,
+    },
+    /// The API version was not of the `v21.0` form.
+    #[error("API version {0:?} is not of the form vMAJOR.MINOR (for example v21.0)")]
+    BadVersion(String),
+}
+
+fn check_path_safe(what: &'static str, s: &str) -> Result<(), IdError> {
+    if s.is_empty() {
+        return Err(IdError::Empty { what });
+    }
+    let len = s.chars().count();
+    if len > MAX_ID_LEN {
+        return Err(IdError::TooLong { what, len });
+    }
+    if let Some(ch) = s
+        .chars()
+        .find(|c| matches!(c, '/' | '?' | '#' | '%' | '\\') || c.is_whitespace() || c.is_control())
+    {
+        return Err(IdError::ForbiddenChar { what, ch });
+    }
+    if s == "." || s == ".." {
+        return Err(IdError::ForbiddenChar { what, ch: '.' });
+    }
+    Ok(())
+}
+
+macro_rules! string_id {
+    ($(#[$meta:meta])* $name:ident, $what:literal, $check:path) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates and wraps `s`.
+            pub fn new(s: impl Into<String>) -> Result<Self, IdError> {
+                let s = s.into();
+                $check($what, &s)?;
+                Ok(Self(s))
+            }
+
+            /// The id as a string slice, safe to put into a URL path segment.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::new(s)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                Self::new(s)
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = IdError;
+            fn try_from(s: &str) -> Result<Self, Self::Error> {
+                Self::new(s)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                // Ids are strings in the API, but accept a JSON number too (proxies emit both).
+                let v = crate::serde_util::StringOrNumber::deserialize(d)?;
+                Self::new(v.0).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+string_id!(
+    /// An opaque media id as returned by upload or received in a webhook.
+    ///
+    /// In practice a 15–17 digit numeric string, but treated as opaque: any non-empty string of at
+    /// most [`MAX_ID_LEN`] characters without `/ ? # %`, `\`, whitespace or control characters.
+    ///
+    /// ```
+    /// use wa_media_types::MediaId;
+    /// let id: MediaId = "1037543291543636".parse().unwrap();
+    /// assert_eq!(id.as_str(), "1037543291543636");
+    /// assert!(MediaId::new("../me").is_err());
+    /// ```
+    MediaId,
+    "media id",
+    check_path_safe
+);
+
+fn check_phone_number_id(what: &'static str, s: &str) -> Result<(), IdError> {
+    check_path_safe(what, s)?;
+    if let Some(ch) = s.chars().find(|c| !c.is_ascii_digit()) {
+        return Err(IdError::NotNumeric { what, ch });
+    }
+    Ok(())
+}
+
+string_id!(
+    /// The business phone number id (not the phone number itself) that uploads belong to.
+    ///
+    /// Always numeric in the Cloud API, so only ASCII digits are accepted.
+    ///
+    /// ```
+    /// use wa_media_types::PhoneNumberId;
+    /// assert!(PhoneNumberId::new("106540352242922").is_ok());
+    /// assert!(PhoneNumberId::new("+15550001234").is_err());
+    /// ```
+    PhoneNumberId,
+    "phone number id",
+    check_phone_number_id
+);
+
+/// A Graph API version such as `v21.0`, the first path segment of every Graph request.
+///
+/// ```
+/// use wa_media_types::ApiVersion;
+/// let v: ApiVersion = "v21.0".parse().unwrap();
+/// assert_eq!((v.major(), v.minor()), (21, 0));
+/// assert_eq!(v.to_string(), "v21.0");
+/// assert!("21.0".parse::<ApiVersion>().is_err());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct ApiVersion {
+    major: u16,
+    minor: u16,
+}
+
+impl ApiVersion {
+    /// The version this toolkit is written and tested against.
+    pub const DEFAULT: ApiVersion = ApiVersion {
+        major: 23,
+        minor: 0,
+    };
+
+    /// A version from its two numbers.
+    pub const fn new(major: u16, minor: u16) -> Self {
+        Self { major, minor }
+    }
+
+    /// The major number (`21` in `v21.0`).
+    pub const fn major(&self) -> u16 {
+        self.major
+    }
+
+    /// The minor number (`0` in `v21.0`).
+    pub const fn minor(&self) -> u16 {
+        self.minor
+    }
+}
+
+impl Default for ApiVersion {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "v{}.{}", self.major, self.minor)
+    }
+}
+
+impl FromStr for ApiVersion {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || IdError::BadVersion(s.chars().take(32).collect());
+        let rest = s.strip_prefix('v').ok_or_else(bad)?;
+        let (maj, min) = rest.split_once('.').ok_or_else(bad)?;
+        let num = |p: &str| -> Result<u16, IdError> {
+            if p.is_empty() || p.len() > 4 || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            p.parse().map_err(|_| bad())
+        };
+        Ok(Self {
+            major: num(maj)?,
+            minor: num(min)?,
+        })
+    }
+}
+
+impl Serialize for ApiVersion {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ApiVersion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_id_refuses_path_changing_input() {
+        for bad in [
+            "", "a/b", "a?b", "a#b", "a%2F", "a b", "a\nb", "..", ".", "a\\b", "\u{7f}",
+        ] {
+            assert!(MediaId::new(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(MediaId::new("x".repeat(128)).is_ok());
+        assert!(matches!(
+            MediaId::new("x".repeat(129)),
+            Err(IdError::TooLong { len: 129, .. })
+        ));
+    }
+
+    #[test]
+    fn ids_deserialize_from_string_or_number() {
+        let a: MediaId = serde_json::from_str("\"123\"").unwrap();
+        let b: MediaId = serde_json::from_str("123").unwrap();
+        assert_eq!(a, b);
+        assert!(serde_json::from_str::<MediaId>("\"a/b\"").is_err());
+    }
+
+    #[test]
+    fn api_version_parses_only_the_v_form() {
+        assert_eq!(
+            "v21.0".parse::<ApiVersion>().unwrap(),
+            ApiVersion::new(21, 0)
+        );
+        for bad in [
+            "21.0", "v21", "v.0", "v21.", "v21.0.1", "V21.0", "v-1.0", "v99999.0",
+        ] {
+            assert!(bad.parse::<ApiVersion>().is_err(), "{bad:?} accepted");
+        }
+    }
+}

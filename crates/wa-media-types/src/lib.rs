@@ -1,0 +1,42 @@
+//! Payload models, media limits, validation and webhook types for the WhatsApp Cloud API media
+//! endpoints.
+//!
+//! This crate does no I/O and depends on no async runtime or HTTP crate: it is what every other
+//! wa-media crate (and any team's own transport) shares.
+//!
+//! - [`MediaId`], [`PhoneNumberId`], [`ApiVersion`]: validated identifiers that cannot change a URL path.
+//! - [`UploadResponse`], [`MediaUrlResponse`], [`DeleteResponse`]: success bodies.
+//! - [`GraphError`], [`ErrorBody`], [`ErrorClass`]: the Graph error envelope and what to do about it.
+//! - [`Sha256Digest`], [`StreamingDigest`]: digests in hex or base64, compared by bytes.
+//! - [`MediaKind`], [`MediaType`] and the size constants ([`MB`], [`IMAGE_MAX_BYTES`], …).
+//!
+//! ```
+//! use wa_media_types::{MediaUrlResponse, Sha256Digest};
+//! let body = br#"{"url":"https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1",
+//!   "mime_type":"text/plain","sha256":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+//!   "file_size":5,"id":"1037543291543636","messaging_product":"whatsapp"}"#;
+//! let info: MediaUrlResponse = serde_json::from_slice(body).unwrap();
+//! assert_eq!(info.sha256, Sha256Digest::of(b"hello"));
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod digest;
+mod graph_error;
+mod ids;
+mod kind;
+mod mime;
+mod response;
+mod serde_util;
+
+pub use digest::{DigestParseError, Sha256Digest, StreamingDigest};
+pub use graph_error::{ErrorBody, ErrorClass, ErrorData, GraphError, MAX_ERROR_SNIPPET};
+pub use ids::{ApiVersion, IdError, MediaId, PhoneNumberId, MAX_ID_LEN};
+pub use kind::{
+    MediaKind, UnknownKind, AUDIO_MAX_BYTES, DOCUMENT_MAX_BYTES, IMAGE_MAX_BYTES, KB,
+    MAX_MEDIA_BYTES, MB, STICKER_ANIMATED_MAX_BYTES, STICKER_STATIC_MAX_BYTES, VIDEO_MAX_BYTES,
+    VOICE_MAX_BYTES,
+};
+pub use mime::{MediaType, MimeError};
+pub use response::{DeleteResponse, MediaUrlResponse, UploadResponse};

@@ -1,0 +1,138 @@
+//! Project automation, run as `cargo xtask <command>` from anywhere in the workspace.
+//!
+//! - `cargo xtask test`: rustfmt check, clippy with `-D warnings`, every test of the workspace
+//!   (unit, integration, fixture and doc tests); prints one `N passed, N failed` summary line.
+//! - `cargo xtask fixtures [--check]`: regenerates `fixtures/media/` deterministically, or checks
+//!   that the committed files match the generator.
+//!
+//! Avoid adding dependencies here: this crate is built before every test run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+mod fixtures;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(&root),
+        Some("fixtures") => fixtures::run(&root, args.iter().any(|a| a == "--check")),
+        _ => {
+            eprintln!("usage: cargo xtask <test | fixtures [--check]>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the root")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn run(root: &Path, what: &str, cmd: &mut Command) -> Result<(), String> {
+    eprintln!("==> {what}");
+    let status = cmd
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("{what}: could not start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+fn test(root: &Path) -> Result<(), String> {
+    run(
+        root,
+        "cargo fmt --check",
+        cargo().args(["fmt", "--all", "--", "--check"]),
+    )?;
+    run(
+        root,
+        "cargo clippy",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    run(
+        root,
+        "fixtures are up to date",
+        cargo().args(["run", "--quiet", "-p", "xtask", "--", "fixtures", "--check"]),
+    )?;
+
+    eprintln!("==> cargo test --workspace");
+    let mut child = cargo()
+        .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
+        .current_dir(root)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cargo test: could not start: {e}"))?;
+    let (mut passed, mut failed, mut ignored) = (0u64, 0u64, 0u64);
+    let stdout = child.stdout.take().expect("piped");
+    let mut tally = |line: &str| {
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            for part in rest.split(';') {
+                let mut w = part.split_whitespace().rev();
+                let (Some(label), Some(n)) = (w.next(), w.next()) else {
+                    continue;
+                };
+                let n: u64 = n.parse().unwrap_or(0);
+                match label {
+                    "passed" => passed += n,
+                    "failed" => failed += n,
+                    "ignored" => ignored += n,
+                    _ => {}
+                }
+            }
+        }
+    };
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        tally(&line);
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    // Doc tests are not part of --all-targets: run them separately.
+    eprintln!("==> cargo test --workspace --doc");
+    let out = cargo()
+        .args(["test", "--workspace", "--doc", "--no-fail-fast"])
+        .current_dir(root)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cargo test --doc: could not start: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in text.lines() {
+        println!("{line}");
+        tally(line);
+    }
+    println!();
+    println!("{passed} passed, {failed} failed, {ignored} skipped");
+    if !status.success() || !out.status.success() || failed > 0 {
+        return Err("tests failed".into());
+    }
+    if passed == 0 {
+        return Err("no test ran".into());
+    }
+    Ok(())
+}
