@@ -9,6 +9,8 @@
 //! - [`GraphError`], [`ErrorBody`], [`ErrorClass`]: the Graph error envelope and what to do about it.
 //! - [`Sha256Digest`], [`StreamingDigest`]: digests in hex or base64, compared by bytes.
 //! - [`MediaKind`], [`MediaType`] and the size constants ([`MB`], [`IMAGE_MAX_BYTES`], …).
+//! - [`validate_upload`] and [`sniff`]: every reason an upload would be refused, found from the
+//!   declared type, the length and the first [`SNIFF_LEN`] bytes.
 //!
 //! ```
 //! use wa_media_types::{MediaUrlResponse, Sha256Digest};
@@ -29,6 +31,8 @@ mod kind;
 mod mime;
 mod response;
 mod serde_util;
+mod sniff;
+mod validate;
 
 pub use digest::{DigestParseError, Sha256Digest, StreamingDigest};
 pub use graph_error::{ErrorBody, ErrorClass, ErrorData, GraphError, MAX_ERROR_SNIPPET};
@@ -40,3 +44,7 @@ pub use kind::{
 };
 pub use mime::{MediaType, MimeError};
 pub use response::{DeleteResponse, MediaUrlResponse, UploadResponse};
+pub use sniff::{sniff, Sniffed};
+pub use validate::{
+    validate_upload, Problem, UploadCandidate, Validated, ValidationError, SNIFF_LEN,
+};

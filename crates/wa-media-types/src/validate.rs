@@ -1,0 +1,508 @@
+//! Pre-upload validation: every reason the Cloud API would refuse (or later fail to send) a
+//! file, found before a byte is uploaded.
+//!
+//! [`validate_upload`] looks at the kind, the declared MIME type, the length and the first
+//! [`SNIFF_LEN`] bytes, and reports *all* problems at once so a person fixes them in one go.
+
+use std::fmt;
+
+use crate::sniff::{sniff, Sniffed};
+use crate::{MediaKind, MediaType, MAX_MEDIA_BYTES};
+
+/// How many leading bytes of a file validation looks at (64 KiB). Reading more changes nothing.
+pub const SNIFF_LEN: usize = 64 * 1024;
+
+/// A file about to be uploaded, as validation sees it.
+///
+/// ```
+/// use wa_media_types::{validate_upload, MediaKind, MediaType, UploadCandidate};
+/// let mime: MediaType = "image/png".parse().unwrap();
+/// let head = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+/// let ok = validate_upload(&UploadCandidate { kind: None, mime: &mime, len: 2_000, head }).unwrap();
+/// assert_eq!(ok.kind, MediaKind::Image);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct UploadCandidate<'a> {
+    /// The kind asked for; `None` infers it from the MIME type (`image/webp` is a sticker,
+    /// `audio/ogg` is audio: ask for [`MediaKind::Voice`] explicitly).
+    pub kind: Option<MediaKind>,
+    /// The MIME type that will be declared in the upload, parameters included.
+    pub mime: &'a MediaType,
+    /// The file's full length in bytes.
+    pub len: u64,
+    /// The file's first bytes (up to [`SNIFF_LEN`]; the whole file when smaller). When empty
+    /// while `len > 0`, the content checks are skipped and a sticker counts as static.
+    pub head: &'a [u8],
+}
+
+/// What validation decided about an acceptable file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validated {
+    /// The kind the file is uploaded as (given or inferred).
+    pub kind: MediaKind,
+    /// The size limit that applied, in bytes.
+    pub max_bytes: u64,
+    /// Whether the file is an animated WebP (stickers only).
+    pub animated: bool,
+}
+
+/// One reason a file would be refused. Each `Display` says what is wrong and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Problem {
+    /// The MIME type belongs to no media kind WhatsApp accepts.
+    UnknownMime {
+        /// The declared MIME type.
+        mime: String,
+    },
+    /// The MIME type is not one of those the kind allows.
+    MimeNotAllowed {
+        /// The kind asked for.
+        kind: MediaKind,
+        /// The declared MIME type.
+        mime: String,
+    },
+    /// `audio/opus` is accepted at upload but sending it fails later (code 131053).
+    OpusMimeType,
+    /// A voice note must be `audio/ogg; codecs=opus`.
+    VoiceRequiresOggOpus {
+        /// The declared MIME type.
+        mime: String,
+    },
+    /// A WebP sent as an image fails when sent (code 131053); WebP is for stickers.
+    WebpAsImage,
+    /// An Ogg file that is not Opus (Vorbis, for example), declared or found in the file.
+    NotOpus {
+        /// The codec found: `vorbis`, or what the declared `codecs` parameter says, or
+        /// `unknown`.
+        codec: String,
+    },
+    /// The file is empty.
+    Empty,
+    /// The file is larger than the kind allows.
+    TooLarge {
+        /// The kind whose limit applies; `None` when the kind is unknown and the overall
+        /// [`MAX_MEDIA_BYTES`] applied.
+        kind: Option<MediaKind>,
+        /// Whether the file is an animated sticker (500 KB limit instead of 100 KB).
+        animated: bool,
+        /// The file's length in bytes.
+        len: u64,
+        /// The limit in bytes.
+        max: u64,
+    },
+    /// The first bytes contradict the declared MIME type.
+    ContentMismatch {
+        /// The declared MIME type.
+        declared: String,
+        /// What the contents look like, when recognised.
+        found: Option<&'static str>,
+    },
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::UnknownMime { mime } => write!(
+                f,
+                "{mime} is not a media type WhatsApp accepts: use one of {}",
+                all_allowed()
+            ),
+            Problem::MimeNotAllowed { kind, mime } => write!(
+                f,
+                "{mime} is not allowed for {kind}: use {}",
+                kind.mime_types().join(", ")
+            ),
+            Problem::OpusMimeType => f.write_str(
+                "audio/opus is accepted at upload but sending it fails (code 131053): \
+                 declare the file as audio/ogg; codecs=opus",
+            ),
+            Problem::VoiceRequiresOggOpus { mime } => write!(
+                f,
+                "a voice note must be audio/ogg; codecs=opus, not {mime}: convert it to Ogg Opus \
+                 or send it as audio"
+            ),
+            Problem::WebpAsImage => f.write_str(
+                "image/webp sent as an image fails when sent (code 131053): send it as a sticker, \
+                 or convert it to JPEG or PNG",
+            ),
+            Problem::NotOpus { codec } => write!(
+                f,
+                "audio/ogg must hold Opus, but this is {codec}: re-encode it as Ogg Opus \
+                 (for example `ffmpeg -i in.ogg -c:a libopus out.ogg`)"
+            ),
+            Problem::Empty => f.write_str("the file is empty: nothing to upload"),
+            Problem::TooLarge {
+                kind,
+                animated,
+                len,
+                max,
+            } => {
+                let what = match (kind, animated) {
+                    (Some(MediaKind::Sticker), true) => "an animated sticker".to_owned(),
+                    (Some(MediaKind::Sticker), false) => "a static sticker".to_owned(),
+                    (Some(k), _) => format!("{k}"),
+                    (None, _) => "any media".to_owned(),
+                };
+                write!(
+                    f,
+                    "the file is {len} bytes, over the limit of {max} bytes ({}) for {what}: \
+                     compress it or send it as a smaller file",
+                    human(*max)
+                )
+            }
+            Problem::ContentMismatch {
+                declared,
+                found: Some(found),
+            } => write!(
+                f,
+                "the contents look like {found}, not the declared {declared}: declare the real \
+                 type or convert the file"
+            ),
+            Problem::ContentMismatch {
+                declared,
+                found: None,
+            } => write!(
+                f,
+                "the contents are not recognisable as {declared}: check that this is the right \
+                 file (an HTML error page saved by mistake?) or declare its real type"
+            ),
+        }
+    }
+}
+
+fn human(bytes: u64) -> String {
+    use crate::{KB, MB};
+    if bytes % MB == 0 {
+        format!("{} MB", bytes / MB)
+    } else if bytes % KB == 0 {
+        format!("{} KB", bytes / KB)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+fn all_allowed() -> String {
+    let mut all: Vec<&str> = Vec::new();
+    for k in MediaKind::ALL {
+        for m in k.mime_types() {
+            if !all.contains(m) {
+                all.push(m);
+            }
+        }
+    }
+    all.join(", ")
+}
+
+/// Every problem found in an upload candidate; never empty.
+///
+/// ```
+/// use wa_media_types::{validate_upload, MediaKind, MediaType, Problem, UploadCandidate};
+/// let mime: MediaType = "image/jpeg".parse().unwrap();
+/// let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+/// let err = validate_upload(&UploadCandidate {
+///     kind: Some(MediaKind::Image), mime: &mime, len: 6 * 1024 * 1024, head: png,
+/// }).unwrap_err();
+/// assert_eq!(err.problems.len(), 2);
+/// assert!(matches!(err.problems[0], Problem::TooLarge { .. }));
+/// assert!(err.to_string().contains("look like image/png"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ValidationError {
+    /// The problems, in a stable order: MIME type, size, contents.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.problems.as_slice() {
+            [one] => write!(f, "the file cannot be uploaded: {one}"),
+            many => {
+                write!(f, "the file cannot be uploaded ({} problems):", many.len())?;
+                for (i, p) in many.iter().enumerate() {
+                    write!(f, " ({}) {p}", i + 1)?;
+                    if i + 1 < many.len() {
+                        f.write_str(";")?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What the declared type says the contents must look like.
+enum Expect {
+    /// One of these sniffed types (compared by full sniffed MIME or by essence).
+    OneOf(&'static [&'static str]),
+    /// An ISO base media file (MP4, M4A, 3GP).
+    IsoBmff,
+    /// An Ogg file (any codec; the codec is judged separately).
+    Ogg,
+    /// Anything but a recognised media format (legacy Office types are too varied to check).
+    NotMedia,
+    /// Nothing known.
+    Unchecked,
+}
+
+fn expectation(mime: &MediaType) -> Expect {
+    match mime.essence() {
+        "image/jpeg" => Expect::OneOf(&["image/jpeg"]),
+        "image/png" => Expect::OneOf(&["image/png"]),
+        "image/webp" => Expect::OneOf(&["image/webp"]),
+        "application/pdf" => Expect::OneOf(&["application/pdf"]),
+        "audio/mpeg" => Expect::OneOf(&["audio/mpeg"]),
+        "audio/aac" => Expect::OneOf(&["audio/aac"]),
+        "audio/amr" => Expect::OneOf(&["audio/amr"]),
+        "text/plain" => Expect::OneOf(&["text/plain"]),
+        "audio/ogg" | "audio/opus" => Expect::Ogg,
+        "audio/mp4" | "video/mp4" | "video/3gp" | "video/3gpp" => Expect::IsoBmff,
+        e if e.starts_with("application/vnd.openxmlformats-") => {
+            Expect::OneOf(&["application/zip"])
+        }
+        e if e.starts_with("application/vnd.ms-") => Expect::NotMedia,
+        _ => Expect::Unchecked,
+    }
+}
+
+fn contradicts(expect: &Expect, found: Option<Sniffed>) -> bool {
+    match (expect, found) {
+        (Expect::Unchecked, _) => false,
+        (Expect::NotMedia, None) => false,
+        (Expect::NotMedia, Some(s)) => !matches!(
+            s.mime,
+            "application/zip" | "application/x-cfb" | "text/plain"
+        ),
+        (_, None) => true,
+        (Expect::OneOf(list), Some(s)) => !list.contains(&s.mime) && !list.contains(&s.essence()),
+        (Expect::IsoBmff, Some(s)) => !s.is_iso_bmff() || s.mime == "video/quicktime",
+        (Expect::Ogg, Some(s)) => !s.mime.starts_with("audio/ogg") && s.mime != "application/ogg",
+    }
+}
+
+/// The codec named by an Ogg file's `codecs` parameter or first packet, when it is not Opus.
+fn ogg_codec_problem(mime: &MediaType, found: Option<Sniffed>) -> Option<String> {
+    if let Some(codecs) = mime.param("codecs") {
+        if !mime.is_opus() {
+            return Some(codecs.to_ascii_lowercase());
+        }
+    }
+    match found.map(|s| s.mime) {
+        Some("audio/ogg; codecs=vorbis") => Some("vorbis".to_owned()),
+        Some("application/ogg") => Some("an unknown codec".to_owned()),
+        _ => None,
+    }
+}
+
+/// Checks a file against the Cloud API's rules before uploading it, returning every problem.
+///
+/// The kind is `candidate.kind` or, when `None`, inferred from the MIME type. A sticker's
+/// limit (100 KB static, 500 KB animated) is decided from the file itself (its `VP8X`
+/// animation flag or `ANIM` chunk), never from what the caller claims. Limits are inclusive:
+/// exactly `max_bytes` is accepted, one byte more is refused.
+///
+/// ```
+/// use wa_media_types::{validate_upload, MediaKind, MediaType, Problem, UploadCandidate};
+/// let vorbis_page = b"OggS\0\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01\x1e\x01vorbis";
+/// let mime: MediaType = "audio/ogg".parse().unwrap();
+/// let err = validate_upload(&UploadCandidate {
+///     kind: Some(MediaKind::Voice), mime: &mime, len: 4_000, head: vorbis_page,
+/// }).unwrap_err();
+/// assert_eq!(err.problems, vec![Problem::NotOpus { codec: "vorbis".into() }]);
+/// ```
+pub fn validate_upload(candidate: &UploadCandidate<'_>) -> Result<Validated, ValidationError> {
+    let mime = candidate.mime;
+    let essence = mime.essence();
+    let head = &candidate.head[..candidate.head.len().min(SNIFF_LEN)];
+    let found = sniff(head);
+    let mut problems = Vec::new();
+
+    // 1. The MIME type against the kind.
+    let is_ogg = essence == "audio/ogg";
+    let kind = match candidate.kind {
+        Some(k) => Some(k),
+        None => MediaKind::infer(mime).or(match essence {
+            // Judge these by the audio limits while reporting their specific problem.
+            "audio/opus" | "audio/ogg" => Some(MediaKind::Audio),
+            _ => None,
+        }),
+    };
+    let ogg_not_opus = if is_ogg {
+        ogg_codec_problem(mime, found)
+    } else {
+        None
+    };
+    match kind {
+        _ if essence == "audio/opus" => problems.push(Problem::OpusMimeType),
+        Some(MediaKind::Image) if essence == "image/webp" => problems.push(Problem::WebpAsImage),
+        Some(MediaKind::Voice) if !is_ogg => problems.push(Problem::VoiceRequiresOggOpus {
+            mime: mime.to_string(),
+        }),
+        // An allowed essence: the codec is judged below (declared or found in the file).
+        Some(MediaKind::Voice | MediaKind::Audio) if is_ogg => {}
+        Some(k) if !k.allows(mime) => problems.push(Problem::MimeNotAllowed {
+            kind: k,
+            mime: mime.to_string(),
+        }),
+        Some(_) => {}
+        None => problems.push(Problem::UnknownMime {
+            mime: mime.to_string(),
+        }),
+    }
+    if let Some(codec) = ogg_not_opus.clone() {
+        problems.push(Problem::NotOpus { codec });
+    }
+
+    // 2. The size.
+    let animated = found.is_some_and(|s| s.mime == "image/webp" && s.animated);
+    let max = kind.map_or(MAX_MEDIA_BYTES, |k| k.max_bytes(animated));
+    if candidate.len == 0 {
+        problems.push(Problem::Empty);
+    } else if candidate.len > max {
+        problems.push(Problem::TooLarge {
+            kind,
+            animated: animated && kind == Some(MediaKind::Sticker),
+            len: candidate.len,
+            max,
+        });
+    }
+
+    // 3. The contents against the declared type.
+    if !head.is_empty() && contradicts(&expectation(mime), found) {
+        problems.push(Problem::ContentMismatch {
+            declared: essence.to_owned(),
+            found: found.map(|s| s.mime),
+        });
+    }
+
+    match (problems.is_empty(), kind) {
+        (true, Some(kind)) => Ok(Validated {
+            kind,
+            max_bytes: max,
+            animated: animated && kind == MediaKind::Sticker,
+        }),
+        _ => Err(ValidationError { problems }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KB, MB};
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    const OPUS: &[u8] = b"OggS\0\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01\x13OpusHead\x01";
+    const STATIC_WEBP: &[u8] = b"RIFF\0\0\0\0WEBPVP8L\x0a\0\0\0\x2f";
+    const ANIMATED_WEBP: &[u8] = b"RIFF\0\0\0\0WEBPVP8X\x0a\0\0\0\x02\0\0\0\0\0\0\0\0\0";
+
+    fn check(
+        kind: Option<MediaKind>,
+        mime: &str,
+        len: u64,
+        head: &[u8],
+    ) -> Result<Validated, Vec<Problem>> {
+        let mime: MediaType = mime.parse().unwrap();
+        validate_upload(&UploadCandidate {
+            kind,
+            mime: &mime,
+            len,
+            head,
+        })
+        .map_err(|e| e.problems)
+    }
+
+    #[test]
+    fn accepts_good_files_and_infers_the_kind() {
+        let v = check(None, "image/png", 5 * MB, PNG).unwrap();
+        assert_eq!(
+            (v.kind, v.max_bytes, v.animated),
+            (MediaKind::Image, 5 * MB, false)
+        );
+        let v = check(Some(MediaKind::Voice), "audio/ogg; codecs=opus", 10, OPUS).unwrap();
+        assert_eq!(v.kind, MediaKind::Voice);
+        let v = check(None, "image/webp", 500 * KB, ANIMATED_WEBP).unwrap();
+        assert_eq!(
+            (v.kind, v.max_bytes, v.animated),
+            (MediaKind::Sticker, 500 * KB, true)
+        );
+    }
+
+    #[test]
+    fn sticker_limit_comes_from_the_file() {
+        assert!(check(None, "image/webp", 100 * KB, STATIC_WEBP).is_ok());
+        assert_eq!(
+            check(None, "image/webp", 100 * KB + 1, STATIC_WEBP).unwrap_err(),
+            vec![Problem::TooLarge {
+                kind: Some(MediaKind::Sticker),
+                animated: false,
+                len: 100 * KB + 1,
+                max: 100 * KB
+            }]
+        );
+        assert!(check(None, "image/webp", 500 * KB + 1, ANIMATED_WEBP).is_err());
+    }
+
+    #[test]
+    fn reports_every_problem_with_specific_advice() {
+        assert_eq!(
+            check(None, "audio/opus", 10, OPUS).unwrap_err(),
+            vec![Problem::OpusMimeType]
+        );
+        assert_eq!(
+            check(Some(MediaKind::Image), "image/webp", 10, STATIC_WEBP).unwrap_err(),
+            vec![Problem::WebpAsImage]
+        );
+        assert_eq!(
+            check(Some(MediaKind::Voice), "audio/mpeg", 0, b"").unwrap_err(),
+            vec![
+                Problem::VoiceRequiresOggOpus {
+                    mime: "audio/mpeg".into()
+                },
+                Problem::Empty
+            ]
+        );
+        assert_eq!(
+            check(None, "application/octet-stream", 200 * MB, b"").unwrap_err(),
+            vec![
+                Problem::UnknownMime {
+                    mime: "application/octet-stream".into()
+                },
+                Problem::TooLarge {
+                    kind: None,
+                    animated: false,
+                    len: 200 * MB,
+                    max: MAX_MEDIA_BYTES
+                },
+            ]
+        );
+        assert_eq!(
+            check(None, "image/jpeg", 10, b"<html>oops</html>").unwrap_err(),
+            vec![Problem::ContentMismatch {
+                declared: "image/jpeg".into(),
+                found: Some("text/plain")
+            }]
+        );
+        assert_eq!(
+            check(None, "audio/ogg; codecs=vorbis", 10, b"").unwrap_err(),
+            vec![Problem::NotOpus {
+                codec: "vorbis".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn display_lists_every_problem() {
+        let e = ValidationError {
+            problems: vec![Problem::Empty, Problem::OpusMimeType],
+        };
+        let s = e.to_string();
+        assert!(
+            s.starts_with("the file cannot be uploaded (2 problems): (1) the file is empty"),
+            "{s}"
+        );
+        assert!(
+            s.contains("(2) audio/opus") && s.contains("audio/ogg; codecs=opus"),
+            "{s}"
+        );
+    }
+}
