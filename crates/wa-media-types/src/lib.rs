@@ -11,6 +11,7 @@
 //! - [`MediaKind`], [`MediaType`] and the size constants ([`MB`], [`IMAGE_MAX_BYTES`], …).
 //! - [`validate_upload`] and [`sniff`]: every reason an upload would be refused, found from the
 //!   declared type, the length and the first [`SNIFF_LEN`] bytes.
+//! - [`webhook`]: inbound notifications and [`inbound_media`]; [`signature`]: `X-Hub-Signature-256`.
 //!
 //! ```
 //! use wa_media_types::{MediaUrlResponse, Sha256Digest};
@@ -31,8 +32,10 @@ mod kind;
 mod mime;
 mod response;
 mod serde_util;
+pub mod signature;
 mod sniff;
 mod validate;
+pub mod webhook;
 
 pub use digest::{DigestParseError, Sha256Digest, StreamingDigest};
 pub use graph_error::{ErrorBody, ErrorClass, ErrorData, GraphError, MAX_ERROR_SNIPPET};
@@ -44,6 +47,7 @@ pub use kind::{
 };
 pub use mime::{MediaType, MimeError};
 pub use response::{DeleteResponse, MediaUrlResponse, UploadResponse};
+pub use signature::{signature_header, verify_signature, SignatureError};
 pub use sniff::{sniff, Sniffed};
 pub use validate::{
     validate_upload, Problem, UploadCandidate, Validated, ValidationError, SNIFF_LEN,

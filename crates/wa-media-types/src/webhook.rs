@@ -1,0 +1,312 @@
+//! Inbound webhook notifications: the whole envelope Meta POSTs, and the media references in it.
+//!
+//! Meta adds message types and fields over time. Every struct here keeps fields it does not
+//! know in an `extra` map (so nothing is lost and nothing fails), and a message of an unknown
+//! `type` is kept as it came: [`inbound_media`] simply skips it.
+//!
+//! ```
+//! use wa_media_types::webhook::{inbound_media, Notification};
+//! use wa_media_types::MediaKind;
+//! let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{
+//!   "field":"messages","value":{"messaging_product":"whatsapp",
+//!   "metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},
+//!   "messages":[{"from":"16505551234","id":"wamid.A","timestamp":"1749416383","type":"audio",
+//!     "audio":{"id":"1003383421387256","mime_type":"audio/ogg; codecs=opus",
+//!              "sha256":"r9lPCPbS8MvNkQb4FDTVS6dmmqU1sa62dQ0h8tfQ8Fw=","voice":true}}]}}]}]}"#;
+//! let n = Notification::from_slice(body).unwrap();
+//! let media = inbound_media(&n);
+//! assert_eq!(media.len(), 1);
+//! assert_eq!(media[0].kind, MediaKind::Voice);
+//! assert_eq!(media[0].media_id.as_str(), "1003383421387256");
+//! assert_eq!(media[0].phone_number_id.as_deref(), Some("106540352242922"));
+//! ```
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::{MediaId, MediaKind, Sha256Digest};
+
+/// Fields this crate does not model, kept as they came.
+pub type Extra = Map<String, Value>;
+
+/// A webhook notification: the JSON body of one POST from Meta.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Notification {
+    /// `whatsapp_business_account` for WhatsApp notifications.
+    #[serde(default)]
+    pub object: String,
+    /// One entry per WhatsApp Business Account with news.
+    #[serde(default)]
+    pub entry: Vec<Entry>,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Notification {
+    /// Parses a notification from the raw request body (verify its signature first with
+    /// [`verify_signature`](crate::signature::verify_signature)).
+    pub fn from_slice(body: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(body)
+    }
+}
+
+/// One WhatsApp Business Account's part of a notification.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Entry {
+    /// The WhatsApp Business Account id.
+    #[serde(default)]
+    pub id: String,
+    /// What changed.
+    #[serde(default)]
+    pub changes: Vec<Change>,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One change: for messages, `field` is `messages`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Change {
+    /// The subscribed field this change is about (`messages`).
+    #[serde(default)]
+    pub field: String,
+    /// The change itself.
+    #[serde(default)]
+    pub value: ChangeValue,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The `value` of a `messages` change: inbound messages and/or delivery statuses.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ChangeValue {
+    /// Always `whatsapp` when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messaging_product: Option<String>,
+    /// The business number the messages were sent to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
+    /// The senders' profiles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<Contact>,
+    /// Inbound messages, media or not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<Message>,
+    /// Delivery statuses of outbound messages, kept unparsed (this crate does not use them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub statuses: Vec<Value>,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The business phone number a notification is about.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Metadata {
+    /// The number as displayed (`15550783881`).
+    #[serde(default)]
+    pub display_phone_number: String,
+    /// The phone number id, the one uploads and retrieves use.
+    #[serde(default)]
+    pub phone_number_id: String,
+}
+
+/// A sender's profile.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Contact {
+    /// The sender's WhatsApp id (their phone number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wa_id: Option<String>,
+    /// The profile, with the sender's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A sender's public profile.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Profile {
+    /// The sender's display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// One inbound message. Media messages have the object named by `type` (`image`, `video`,
+/// `audio`, `document`, `sticker`); other types (text, reaction, location, types added later)
+/// keep their object in `extra`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Message {
+    /// The message id (`wamid.…`).
+    #[serde(default)]
+    pub id: String,
+    /// The sender's WhatsApp id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Unix time in seconds, as a string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    /// The message type: `image`, `text`, `reaction`, …
+    #[serde(rename = "type", default)]
+    pub message_type: String,
+    /// The image, for `type: image`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<MediaObject>,
+    /// The video, for `type: video`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<MediaObject>,
+    /// The audio file or voice note (`voice: true`), for `type: audio`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<MediaObject>,
+    /// The document, for `type: document`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<MediaObject>,
+    /// The sticker, for `type: sticker`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sticker: Option<MediaObject>,
+    /// Fields not modelled here, including the object of non-media types.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Message {
+    /// The media this message carries, with its kind, when it is a media message: the object
+    /// named by `type` must be present. A voice note (`audio` with `voice: true`) is
+    /// [`MediaKind::Voice`].
+    pub fn media(&self) -> Option<(MediaKind, &MediaObject)> {
+        let (kind, obj) = match self.message_type.as_str() {
+            "image" => (MediaKind::Image, self.image.as_ref()?),
+            "video" => (MediaKind::Video, self.video.as_ref()?),
+            "document" => (MediaKind::Document, self.document.as_ref()?),
+            "sticker" => (MediaKind::Sticker, self.sticker.as_ref()?),
+            "audio" => {
+                let a = self.audio.as_ref()?;
+                let kind = if a.voice {
+                    MediaKind::Voice
+                } else {
+                    MediaKind::Audio
+                };
+                (kind, a)
+            }
+            _ => return None,
+        };
+        Some((kind, obj))
+    }
+}
+
+/// The media object of a media message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaObject {
+    /// The media id: retrieve its URL with it (valid for 7 days after the webhook).
+    pub id: MediaId,
+    /// The MIME type, parameters included (`audio/ogg; codecs=opus`).
+    #[serde(default)]
+    pub mime_type: String,
+    /// The SHA-256 of the file (base64 in webhooks; hex accepted), when sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Sha256Digest>,
+    /// The caption typed with an image, video or document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+    /// The original file name of a document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    /// Whether an audio message is a voice note recorded in WhatsApp.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub voice: bool,
+    /// Whether a sticker is animated.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub animated: bool,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One media reference received in a webhook: what to retrieve and how to check it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundMedia {
+    /// The message id (`wamid.…`).
+    pub message_id: String,
+    /// The sender's WhatsApp id.
+    pub from: Option<String>,
+    /// What the media is; `audio` with `voice: true` is [`MediaKind::Voice`].
+    pub kind: MediaKind,
+    /// The id to retrieve the media URL with (valid for 7 days).
+    pub media_id: MediaId,
+    /// The MIME type as sent, parameters included.
+    pub mime_type: String,
+    /// The SHA-256 to verify the download against, when sent.
+    pub sha256: Option<Sha256Digest>,
+    /// The caption, when one was typed.
+    pub caption: Option<String>,
+    /// A document's original file name.
+    pub filename: Option<String>,
+    /// Whether this is a voice note.
+    pub voice: bool,
+    /// Whether this is an animated sticker.
+    pub animated: bool,
+    /// The business phone number id the message was sent to (pass it to retrieve so the
+    /// request is processed only for media of that number).
+    pub phone_number_id: Option<String>,
+}
+
+/// Every media reference in a notification, in payload order. Non-media and unknown message
+/// types are skipped; so are statuses.
+pub fn inbound_media(notification: &Notification) -> Vec<InboundMedia> {
+    let mut out = Vec::new();
+    for change in notification.entry.iter().flat_map(|e| &e.changes) {
+        let value = &change.value;
+        let phone_number_id = value
+            .metadata
+            .as_ref()
+            .map(|m| m.phone_number_id.clone())
+            .filter(|p| !p.is_empty());
+        for message in &value.messages {
+            let Some((kind, media)) = message.media() else {
+                continue;
+            };
+            out.push(InboundMedia {
+                message_id: message.id.clone(),
+                from: message.from.clone(),
+                kind,
+                media_id: media.id.clone(),
+                mime_type: media.mime_type.clone(),
+                sha256: media.sha256,
+                caption: media.caption.clone(),
+                filename: media.filename.clone(),
+                voice: media.voice,
+                animated: media.animated,
+                phone_number_id: phone_number_id.clone(),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_types_and_fields_are_kept_not_fatal() {
+        let n = Notification::from_slice(
+            br#"{"object":"x","new_top":1,"entry":[{"changes":[{"value":{"messages":[
+            {"id":"m1","type":"hologram","hologram":{"id":"1"}},
+            {"id":"m2","type":"image","image":{"id":"55","mime_type":"image/jpeg","future":true}},
+            {"id":"m3","type":"image"}]}}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(n.extra["new_top"], 1);
+        let msgs = &n.entry[0].changes[0].value.messages;
+        assert_eq!(msgs[0].extra["hologram"]["id"], "1");
+        assert_eq!(msgs[1].image.as_ref().unwrap().extra["future"], true);
+        let media = inbound_media(&n);
+        assert_eq!(media.len(), 1);
+        assert_eq!(media[0].message_id, "m2");
+        assert_eq!(media[0].sha256, None);
+        assert_eq!(media[0].phone_number_id, None);
+    }
+}
