@@ -1,3 +1,28 @@
-//! wa-media-hyper (placeholder, filled in by its issue).
+//! The production WhatsApp Cloud API media client on hyper 1.x, hyper-rustls (ring) and tokio.
+//!
+//! This crate adds no protocol: it implements `wa_media_core`'s [`Transport`] on hyper-util's
+//! pooled client ([`HyperTransport`]). Every rule of the media API — URLs, where the token may
+//! go, retries, timeouts, SHA-256 verification, atomic file writes — lives in `wa_media_core`
+//! and is shared with every other transport.
+//!
+//! TLS uses rustls with the **ring** crypto provider, chosen for the whole workspace: it builds
+//! about twice as fast as aws-lc-rs, gives half the binary, runs at the same steady-state speed
+//! and makes a new process's first handshake in ~1 ms (aws-lc-rs: 22–64 ms). Roots come from
+//! Mozilla's store (feature `webpki-roots`, default) and/or the OS store (feature
+//! `native-roots`), plus any PEM certificates given to the builder.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![deny(missing_debug_implementations)]
+
+mod connector;
+mod error;
+mod tls;
+mod transport;
+
+pub use error::{BuildError, HyperError};
+pub use transport::{
+    HyperTransport, HyperTransportBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_IDLE_TIMEOUT,
+    DEFAULT_USER_AGENT,
+};
+
+pub use wa_media_core::{RequestBody, ResponseBody, Transport, TransportError, TransportErrorKind};

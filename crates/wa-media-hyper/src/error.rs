@@ -1,0 +1,211 @@
+//! Errors of this crate: building a transport, and hyper's failures mapped onto core's
+//! [`TransportErrorKind`]s.
+//!
+//! hyper's own error types never appear in the public API; they reach users only as the
+//! `source` of a [`TransportError`], wrapped in [`HyperError`], whose `Display` is the whole
+//! cause chain on one line (hyper-util's top-level message alone, `client error (Connect)`,
+//! tells a person nothing).
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+
+use wa_media_core::{TransportError, TransportErrorKind};
+
+/// Why a [`crate::HyperTransport`] (or a [`crate::HyperMediaClient`]) could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A custom root certificate could not be read.
+    #[error("root certificate #{index} is not usable: {reason}")]
+    InvalidCertificate {
+        /// Which of the certificates passed to the builder (0-based, in call order).
+        index: usize,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// No root certificate would be trusted, so no https connection could ever succeed.
+    #[error(
+        "no trusted root certificates: enable the `webpki-roots` or `native-roots` feature, keep \
+         the built-in roots on, or add a root certificate"
+    )]
+    NoRootCertificates,
+    /// rustls refused the TLS configuration.
+    #[error("invalid TLS configuration: {0}")]
+    Tls(#[source] rustls::Error),
+    /// A resolve override was not a valid `host` or `host:port`.
+    #[error("invalid resolve override {name:?}: expected `host` or `host:port`")]
+    InvalidResolveOverride {
+        /// The name as given.
+        name: String,
+    },
+}
+
+/// A failure inside hyper, hyper-util, hyper-rustls or the socket layer, as carried in the
+/// `source` of a [`TransportError`] returned by [`crate::HyperTransport`].
+///
+/// Its `Display` is the whole chain of causes on one line, e.g. `client error (Connect): tcp
+/// connect error: Connection refused (os error 111)`; it therefore reports no further
+/// `source()` itself. It never holds a URL, a header or the token.
+pub struct HyperError {
+    message: String,
+    io_kind: Option<io::ErrorKind>,
+    timeout: bool,
+}
+
+impl HyperError {
+    fn from_chain(err: &(dyn StdError + 'static)) -> Self {
+        let mut message = String::new();
+        let mut io_kind = None;
+        let mut timeout = false;
+        let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+        while let Some(e) = cur {
+            let text = e.to_string();
+            // Some layers repeat their cause in their own message; print each text once.
+            if !text.is_empty() && !message.contains(&text) {
+                if !message.is_empty() {
+                    message.push_str(": ");
+                }
+                message.push_str(&text);
+            }
+            if let Some(io) = e.downcast_ref::<io::Error>() {
+                io_kind.get_or_insert(io.kind());
+                timeout |= io.kind() == io::ErrorKind::TimedOut;
+            }
+            if e.downcast_ref::<ConnectTimedOut>().is_some() {
+                timeout = true;
+            }
+            if let Some(h) = e.downcast_ref::<hyper::Error>() {
+                timeout |= h.is_timeout();
+            }
+            cur = e.source();
+        }
+        Self {
+            message,
+            io_kind,
+            timeout,
+        }
+    }
+
+    /// The kind of the innermost I/O error in the chain, when there was one (for example
+    /// `ConnectionRefused` or `ConnectionReset`).
+    pub fn io_error_kind(&self) -> Option<io::ErrorKind> {
+        self.io_kind
+    }
+
+    /// Whether a timeout (the connect timeout, or an OS-level one) caused the failure.
+    pub fn is_timeout(&self) -> bool {
+        self.timeout
+    }
+}
+
+impl fmt::Debug for HyperError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HyperError")
+            .field("message", &self.message)
+            .field("io_kind", &self.io_kind)
+            .finish()
+    }
+}
+
+impl fmt::Display for HyperError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl StdError for HyperError {}
+
+/// The marker error of the connect timeout (TCP connect and TLS handshake together).
+#[derive(Debug)]
+pub(crate) struct ConnectTimedOut(pub(crate) std::time::Duration);
+
+impl fmt::Display for ConnectTimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "connecting (TCP and TLS handshake) took longer than {:?}",
+            self.0
+        )
+    }
+}
+
+impl StdError for ConnectTimedOut {}
+
+fn find<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(t) = e.downcast_ref::<T>() {
+            return Some(t);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// Maps a failure of the pooled client (before a response head arrived) onto a kind:
+/// - connecting failed (DNS, refused, TLS handshake) → `Connect`, or `ConnectTimeout` when the
+///   connect timeout fired: the request was certainly not sent;
+/// - the response head was not valid HTTP → `Decode`;
+/// - anything after the connection was up → `Request` (the request MAY have been sent).
+pub(crate) fn map_client_error(err: hyper_util::client::legacy::Error) -> TransportError {
+    let kind = if err.is_connect() {
+        if find::<ConnectTimedOut>(&err).is_some() {
+            TransportErrorKind::ConnectTimeout
+        } else {
+            TransportErrorKind::Connect
+        }
+    } else if find::<hyper::Error>(&err).is_some_and(|h| h.is_parse() || h.is_parse_status()) {
+        TransportErrorKind::Decode
+    } else {
+        TransportErrorKind::Request
+    };
+    TransportError::new(kind, HyperError::from_chain(&err))
+}
+
+/// Maps a failure while receiving a response body: invalid framing → `Decode`, everything else
+/// (reset, early close, truncation) → `Interrupted`.
+pub(crate) fn map_body_error(err: hyper::Error) -> TransportError {
+    let kind = if err.is_parse() {
+        TransportErrorKind::Decode
+    } else {
+        TransportErrorKind::Interrupted
+    };
+    TransportError::new(kind, HyperError::from_chain(&err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Outer(io::Error);
+    impl fmt::Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("tcp connect error")
+        }
+    }
+    impl StdError for Outer {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn chain_is_flattened_and_io_kind_found() {
+        let e = Outer(io::Error::new(io::ErrorKind::ConnectionRefused, "refused"));
+        let h = HyperError::from_chain(&e);
+        assert_eq!(h.to_string(), "tcp connect error: refused");
+        assert_eq!(h.io_error_kind(), Some(io::ErrorKind::ConnectionRefused));
+        assert!(!h.is_timeout());
+        assert!(h.source().is_none());
+    }
+
+    #[test]
+    fn connect_timeout_marker_is_a_timeout() {
+        let e = ConnectTimedOut(std::time::Duration::from_millis(5));
+        let h = HyperError::from_chain(&e);
+        assert!(h.is_timeout());
+        assert!(h.to_string().contains("5ms"), "{h}");
+    }
+}

@@ -1,0 +1,167 @@
+//! Test servers on 127.0.0.1:0 (plain or TLS with a generated CA) and certificate helpers.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::net::TcpListener;
+
+pub type Body = BoxBody<Bytes, io::Error>;
+pub type Req = http::Request<Incoming>;
+pub type Resp = http::Response<Body>;
+
+pub fn full(b: impl Into<Bytes>) -> Body {
+    Full::new(b.into()).map_err(|never| match never {}).boxed()
+}
+
+pub fn text(status: u16, b: impl Into<Bytes>) -> Resp {
+    http::Response::builder()
+        .status(status)
+        .body(full(b))
+        .unwrap()
+}
+
+/// A running test server: its address and how many connections it accepted.
+pub struct Server {
+    pub addr: SocketAddr,
+    connections: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serves HTTP/1.1 and HTTP/2 (prior knowledge / ALPN) with `handler`, optionally over TLS.
+pub async fn serve<F, Fut>(tls: Option<tokio_rustls::TlsAcceptor>, handler: F) -> Server
+where
+    F: Fn(Req) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Resp> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let count = connections.clone();
+    let handler = Arc::new(handler);
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            count.fetch_add(1, Ordering::SeqCst);
+            let _ = tcp.set_nodelay(true);
+            let handler = handler.clone();
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| {
+                    let h = handler.clone();
+                    async move { Ok::<_, Infallible>(h(req).await) }
+                });
+                let builder = auto::Builder::new(TokioExecutor::new());
+                match tls {
+                    Some(acceptor) => {
+                        let Ok(stream) = acceptor.accept(tcp).await else {
+                            return;
+                        };
+                        let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                    }
+                    None => {
+                        let _ = builder.serve_connection(TokioIo::new(tcp), svc).await;
+                    }
+                }
+            });
+        }
+    });
+    Server {
+        addr,
+        connections,
+        task,
+    }
+}
+
+/// A local CA and a server certificate for some names, signed by it.
+pub struct TestPki {
+    pub ca_pem: String,
+    pub cert_chain: Vec<CertificateDer<'static>>,
+    pub key_der: Vec<u8>,
+}
+
+pub fn pki(names: &[&str]) -> TestPki {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "wa-media-hyper test CA");
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_params =
+        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+    TestPki {
+        ca_pem: ca_cert.pem(),
+        cert_chain: vec![leaf.der().clone()],
+        key_der: leaf_key.serialize_der(),
+    }
+}
+
+/// A TLS acceptor for the PKI's server certificate offering `alpn` (e.g. h2 and http/1.1).
+pub fn acceptor(pki: &TestPki, alpn: &[&[u8]]) -> tokio_rustls::TlsAcceptor {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            pki.cert_chain.clone(),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.key_der.clone())),
+        )
+        .unwrap();
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    tokio_rustls::TlsAcceptor::from(Arc::new(cfg))
+}
+
+/// Reads a whole response body (test helper: small bodies only).
+pub async fn body_bytes(
+    body: wa_media_core::ResponseBody,
+) -> Result<Bytes, wa_media_core::TransportError> {
+    Ok(body.collect().await?.to_bytes())
+}
+
+pub fn get(url: &str) -> http::Request<wa_media_core::RequestBody> {
+    http::Request::get(url)
+        .body(wa_media_core::RequestBody::empty())
+        .unwrap()
+}

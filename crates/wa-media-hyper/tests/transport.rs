@@ -1,0 +1,512 @@
+//! HyperTransport against tiny local hyper servers: streaming, pooling, overrides, TLS with a
+//! custom CA, HTTP/2 by ALPN, cancellation, and the mapping of failures to error kinds.
+
+mod support;
+
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http_body_util::BodyExt;
+use support::{body_bytes, get, serve, text, Resp};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use wa_media_core::{RequestBody, Transport, TransportErrorKind};
+use wa_media_hyper::{HyperTransport, DEFAULT_USER_AGENT};
+
+/// Fails a test that would otherwise hang (a broken build must not stall the suite).
+async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(20), fut)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within 20 s"))
+}
+
+fn header(req: &support::Req, name: &str) -> Option<String> {
+    req.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap_or("").to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_stream_connections_are_reused_and_a_user_agent_is_sent() {
+    let seen_ua = Arc::new(Mutex::new(Vec::new()));
+    let ua = seen_ua.clone();
+    let server = serve(None, move |req| {
+        let ua = ua.clone();
+        async move {
+            ua.lock().unwrap().push(header(&req, "user-agent"));
+            text(200, "hello")
+        }
+    })
+    .await;
+    let t = HyperTransport::new().unwrap();
+    for _ in 0..3 {
+        let resp = within("get", t.send(get(&server.url("/a")))).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(body_bytes(resp.into_body()).await.unwrap(), "hello");
+    }
+    // A caller's own User-Agent is kept.
+    let req = http::Request::get(server.url("/b"))
+        .header("user-agent", "mine/1")
+        .body(RequestBody::empty())
+        .unwrap();
+    let resp = t.clone().send(req).await.unwrap();
+    body_bytes(resp.into_body()).await.unwrap();
+
+    assert_eq!(
+        server.connections(),
+        1,
+        "one pooled connection for all requests and clones"
+    );
+    let ua = seen_ua.lock().unwrap().clone();
+    assert_eq!(
+        ua,
+        vec![
+            Some(DEFAULT_USER_AGENT.to_owned()),
+            Some(DEFAULT_USER_AGENT.to_owned()),
+            Some(DEFAULT_USER_AGENT.to_owned()),
+            Some("mine/1".to_owned())
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_2xx_and_redirects_are_plain_responses() {
+    let server = serve(None, |req| async move {
+        if req.uri().path() == "/moved" {
+            http::Response::builder()
+                .status(302)
+                .header("location", "/elsewhere")
+                .body(support::full("moved"))
+                .unwrap()
+        } else {
+            text(503, "busy")
+        }
+    })
+    .await;
+    let t = HyperTransport::new().unwrap();
+    let resp = t.send(get(&server.url("/moved"))).await.unwrap();
+    assert_eq!(resp.status(), 302, "redirects are returned, not followed");
+    assert_eq!(resp.headers()["location"], "/elsewhere");
+    let resp = t.send(get(&server.url("/x"))).await.unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(body_bytes(resp.into_body()).await.unwrap(), "busy");
+}
+
+/// The upload body is a stream the test feeds one chunk at a time, and the next chunk is only
+/// produced after the server has reported receiving the previous one. A transport that
+/// buffered the body before sending would deadlock here (and fail by timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_stream_as_produced_with_content_length() {
+    const CHUNK: usize = 256 * 1024;
+    const CHUNKS: usize = 8;
+    let (progress_tx, mut progress_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let progress_tx = Arc::new(progress_tx);
+    let server = serve(None, move |req| {
+        let progress = progress_tx.clone();
+        async move {
+            let cl = header(&req, "content-length");
+            let te = header(&req, "transfer-encoding");
+            let mut body = req.into_body();
+            let mut n = 0usize;
+            while let Some(frame) = body.frame().await {
+                let Ok(frame) = frame else { break };
+                if let Some(d) = frame.data_ref() {
+                    n += d.len();
+                    let _ = progress.send(n);
+                }
+            }
+            text(200, format!("{n} {cl:?} {te:?}"))
+        }
+    })
+    .await;
+
+    let (chunk_tx, chunk_rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(1);
+    let stream = futures_util::stream::unfold(chunk_rx, |mut rx| async move {
+        rx.recv().await.map(|c| (c, rx))
+    });
+    let total = (CHUNK * CHUNKS) as u64;
+    let req = http::Request::post(server.url("/upload"))
+        .body(RequestBody::from_stream(stream, Some(total)))
+        .unwrap();
+    let t = HyperTransport::new().unwrap();
+    let sending = tokio::spawn(async move { t.send(req).await });
+
+    let mut received = 0;
+    for i in 0..CHUNKS {
+        chunk_tx
+            .send(Ok(Bytes::from(vec![i as u8; CHUNK])))
+            .await
+            .unwrap();
+        let want = (i + 1) * CHUNK;
+        within("server receiving the chunk just produced", async {
+            while received < want {
+                received = progress_rx.recv().await.expect("server alive");
+            }
+        })
+        .await;
+    }
+    drop(chunk_tx);
+    let resp = within("response", sending).await.unwrap().unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = body_bytes(resp.into_body()).await.unwrap();
+    assert_eq!(
+        body,
+        format!("{total} Some(\"{total}\") None"),
+        "all bytes, sent with Content-Length (not chunked)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolve_override_changes_only_the_address() {
+    let server = serve(None, |req| async move {
+        text(200, header(&req, "host").unwrap_or_default())
+    })
+    .await;
+    let t = HyperTransport::builder()
+        // Any port of this host…
+        .resolve("media.example.test", server.addr)
+        // …and one port only of another (the URL's port differs from the server's: the
+        // override must replace it, which hyper-util's resolver hook alone cannot do).
+        .resolve("OTHER.example.test:8080", server.addr)
+        .build()
+        .unwrap();
+    let resp = t.send(get("http://media.example.test/x")).await.unwrap();
+    assert_eq!(
+        body_bytes(resp.into_body()).await.unwrap(),
+        "media.example.test"
+    );
+    let resp = t
+        .send(get("http://media.example.test:1234/x"))
+        .await
+        .unwrap();
+    assert_eq!(
+        body_bytes(resp.into_body()).await.unwrap(),
+        "media.example.test:1234"
+    );
+    let resp = t
+        .send(get("http://other.example.test:8080/x"))
+        .await
+        .unwrap();
+    assert_eq!(
+        body_bytes(resp.into_body()).await.unwrap(),
+        "other.example.test:8080"
+    );
+}
+
+#[test]
+fn an_invalid_override_fails_the_build() {
+    let err = HyperTransport::builder()
+        .resolve("host:notaport", "127.0.0.1:1".parse().unwrap())
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("host:notaport"), "{err}");
+}
+
+#[test]
+fn no_roots_and_bad_pem_fail_the_build() {
+    let err = HyperTransport::builder()
+        .built_in_roots(false)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(err, wa_media_hyper::BuildError::NoRootCertificates),
+        "{err}"
+    );
+    let err = HyperTransport::builder()
+        .add_root_certificate_pem("-----BEGIN NOTHING-----")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            wa_media_hyper::BuildError::InvalidCertificate { index: 0, .. }
+        ),
+        "{err}"
+    );
+}
+
+async fn tls_server(alpn: &[&[u8]]) -> (support::Server, support::TestPki) {
+    let pki = support::pki(&["graph.example.test"]);
+    let server = serve(
+        Some(support::acceptor(&pki, alpn)),
+        |req: support::Req| async move {
+            // HTTP/2 carries the host as :authority (in the URI), HTTP/1.1 as Host.
+            let host = req
+                .uri()
+                .authority()
+                .map(|a| a.to_string())
+                .or_else(|| header(&req, "host"))
+                .unwrap_or_default();
+            text(200, format!("{:?} {host}", req.version()))
+        },
+    )
+    .await;
+    (server, pki)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_only_a_custom_ca_negotiates_http2_by_alpn() {
+    let (server, pki) = tls_server(&[b"h2", b"http/1.1"]).await;
+    let t = HyperTransport::builder()
+        .built_in_roots(false)
+        .add_root_certificate_pem(&pki.ca_pem)
+        .resolve("graph.example.test", server.addr)
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let resp = within("h2 get", t.send(get("https://graph.example.test/v1/x")))
+            .await
+            .unwrap();
+        assert_eq!(resp.version(), http::Version::HTTP_2);
+        assert_eq!(
+            body_bytes(resp.into_body()).await.unwrap(),
+            "HTTP/2.0 graph.example.test"
+        );
+    }
+    assert_eq!(server.connections(), 1, "one multiplexed h2 connection");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_http1_when_http2_is_off() {
+    let (server, pki) = tls_server(&[b"h2", b"http/1.1"]).await;
+    let t = HyperTransport::builder()
+        .http2(false)
+        .add_root_certificate_pem(&pki.ca_pem)
+        .resolve("graph.example.test:443", server.addr)
+        .build()
+        .unwrap();
+    let resp = t.send(get("https://graph.example.test/x")).await.unwrap();
+    assert_eq!(resp.version(), http::Version::HTTP_11);
+    assert_eq!(
+        body_bytes(resp.into_body()).await.unwrap(),
+        "HTTP/1.1 graph.example.test"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_ca_and_wrong_name_are_connect_errors() {
+    let (server, pki) = tls_server(&[b"http/1.1"]).await;
+    // Built-in roots only: the test CA is unknown.
+    let t = HyperTransport::builder()
+        .resolve("graph.example.test", server.addr)
+        .build()
+        .unwrap();
+    let err = t
+        .send(get("https://graph.example.test/x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), TransportErrorKind::Connect, "{err}");
+    assert!(err.kind().request_not_sent());
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+
+    // Trusted CA, but the certificate is for another name: SNI and verification use the URL's
+    // host, not the overridden address.
+    let t = HyperTransport::builder()
+        .add_root_certificate_pem(&pki.ca_pem)
+        .resolve("lookaside.example.test", server.addr)
+        .build()
+        .unwrap();
+    let err = t
+        .send(get("https://lookaside.example.test/x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), TransportErrorKind::Connect, "{err}");
+    assert!(err.to_string().contains("not valid for name"), "{err}");
+}
+
+/// A server that accepts TCP but never answers the TLS handshake: the connect timeout must
+/// cover the handshake too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_timeout_covers_the_tls_handshake() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut sockets = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            sockets.push(s);
+        }
+    });
+    let t = HyperTransport::builder()
+        .connect_timeout(Duration::from_millis(200))
+        .resolve("slow.example.test", addr)
+        .build()
+        .unwrap();
+    let err = within("timeout", t.send(get("https://slow.example.test/")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), TransportErrorKind::ConnectTimeout, "{err}");
+    assert!(err.to_string().contains("200ms"), "{err}");
+    held.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_connection_is_connect_and_not_sent() {
+    let addr = {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        l.local_addr().unwrap()
+    };
+    let t = HyperTransport::new().unwrap();
+    let err = t
+        .send(get(&format!("http://{addr}/v23.0/1?access_token=SECRET")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), TransportErrorKind::Connect, "{err}");
+    let src = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<wa_media_hyper::HyperError>())
+        .expect("HyperError source");
+    assert_eq!(src.io_error_kind(), Some(io::ErrorKind::ConnectionRefused));
+    let shown = format!("{err} {err:?}");
+    assert!(
+        !shown.contains("SECRET") && !shown.contains("/v23.0"),
+        "{shown}"
+    );
+}
+
+/// A raw TCP server that answers every connection with `reply` after reading the request head.
+async fn raw_server(reply: &'static [u8]) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut head = Vec::new();
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = s.write_all(reply).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_after_connecting_map_to_request_decode_and_interrupted() {
+    let t = HyperTransport::new().unwrap();
+
+    let (addr, task) = raw_server(b"").await;
+    let err = t.send(get(&format!("http://{addr}/"))).await.unwrap_err();
+    assert_eq!(err.kind(), TransportErrorKind::Request, "{err}");
+    assert!(!err.kind().request_not_sent());
+    task.abort();
+
+    let (addr, task) = raw_server(b"SSH-2.0-OpenSSH\r\n\r\n").await;
+    let err = t.send(get(&format!("http://{addr}/"))).await.unwrap_err();
+    assert_eq!(err.kind(), TransportErrorKind::Decode, "{err}");
+    task.abort();
+
+    let (addr, task) =
+        raw_server(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly ten..").await;
+    let resp = t.send(get(&format!("http://{addr}/"))).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let err = body_bytes(resp.into_body()).await.unwrap_err();
+    assert_eq!(err.kind(), TransportErrorKind::Interrupted, "{err}");
+    task.abort();
+}
+
+fn big_body(chunks: usize) -> support::Body {
+    let stream = futures_util::stream::iter(0..chunks)
+        .map(|_| Ok::<_, io::Error>(hyper::body::Frame::data(Bytes::from(vec![7u8; 64 * 1024]))));
+    BodyExt::boxed(http_body_util::StreamBody::new(stream))
+}
+
+async fn drop_then_reuse(t: HyperTransport, base: String, server: &support::Server) -> usize {
+    let resp = t.send(get(&format!("{base}/big"))).await.unwrap();
+    let mut body = resp.into_body();
+    let first = within("first frame", body.frame()).await.unwrap().unwrap();
+    assert!(first.data_ref().is_some_and(|d| !d.is_empty()));
+    drop(body); // cancel mid-stream: 16 MiB are still on the way
+
+    for _ in 0..3 {
+        let resp = within("reuse", t.send(get(&format!("{base}/small"))))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(body_bytes(resp.into_body()).await.unwrap(), "small");
+    }
+    server.connections()
+}
+
+fn big_or_small(req: support::Req) -> Resp {
+    if req.uri().path() == "/big" {
+        http::Response::new(big_body(256))
+    } else {
+        text(200, "small")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_an_http1_body_mid_stream_discards_that_connection_only() {
+    let server = serve(None, |req| async move { big_or_small(req) }).await;
+    let t = HyperTransport::new().unwrap();
+    let base = format!("http://{}", server.addr);
+    let connections = drop_then_reuse(t, base, &server).await;
+    // The half-read connection was closed, not pooled: one new connection served the rest.
+    assert_eq!(connections, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_an_http2_body_mid_stream_resets_only_that_stream() {
+    let pki = support::pki(&["graph.example.test"]);
+    let server = serve(Some(support::acceptor(&pki, &[b"h2"])), |req| async move {
+        big_or_small(req)
+    })
+    .await;
+    let t = HyperTransport::builder()
+        .add_root_certificate_pem(&pki.ca_pem)
+        .resolve("graph.example.test", server.addr)
+        .build()
+        .unwrap();
+    let connections = drop_then_reuse(t, "https://graph.example.test".into(), &server).await;
+    assert_eq!(
+        connections, 1,
+        "the h2 connection stays usable after a stream reset"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_share_the_pool() {
+    let server = serve(None, |_req| async move { text(200, "ok") }).await;
+    let t = HyperTransport::new().unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let t = t.clone();
+        let url = server.url("/c");
+        tasks.push(tokio::spawn(async move {
+            let resp = t.send(get(&url)).await.unwrap();
+            body_bytes(resp.into_body()).await.unwrap()
+        }));
+    }
+    for task in tasks {
+        assert_eq!(within("concurrent", task).await.unwrap(), "ok");
+    }
+    let after_burst = server.connections();
+    assert!((1..=20).contains(&after_burst), "{after_burst}");
+    // Sequential requests after the burst reuse pooled connections.
+    for _ in 0..5 {
+        let resp = t.send(get(&server.url("/c"))).await.unwrap();
+        body_bytes(resp.into_body()).await.unwrap();
+    }
+    assert_eq!(server.connections(), after_burst);
+}
+
+/// `sleep` must be tokio's timer (paused time advances it instantly); the default
+/// futures-timer thread would not see tokio's clock and the outer timeout would win.
+#[tokio::test(start_paused = true)]
+async fn sleep_uses_the_tokio_timer() {
+    let t = HyperTransport::new().unwrap();
+    let slept = tokio::time::timeout(
+        Duration::from_secs(7200),
+        t.sleep(Duration::from_secs(3600)),
+    )
+    .await;
+    assert!(slept.is_ok());
+}
