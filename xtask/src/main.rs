@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 mod fixtures;
+mod media;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
