@@ -26,3 +26,8 @@ pub use transport::{
 };
 
 pub use wa_media_core::{RequestBody, ResponseBody, Transport, TransportError, TransportErrorKind};
+
+/// docs/custom-transport.md, compiled and run as doctests so its examples cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/custom-transport.md")]
+pub struct CustomTransportGuide;
