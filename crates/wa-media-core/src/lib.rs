@@ -1,12 +1,67 @@
 //! The transport-agnostic WhatsApp Cloud API media client.
 //!
-//! (Being built: see issue "wa-media-core". The [`Transport`] seam below is fixed.)
+//! Two levels:
+//!
+//! 1. [`MediaApi`] — what applications depend on: upload, retrieve (the short-lived media
+//!    URL), download (a verified stream of chunks) and delete. [`MediaApiExt`] adds, for every
+//!    `MediaApi`, [`MediaApiExt::fetch`] (fresh URL, download, verify, refresh once when the
+//!    URL expired) and [`MediaApiExt::fetch_to_file`] (atomic: nothing at the destination
+//!    unless verified).
+//! 2. [`Transport`] — one method that sends an `http::Request` with a streaming body and
+//!    returns an `http::Response` with a streaming body. [`MediaClient`] implements `MediaApi`
+//!    on any transport and enforces every protocol rule: URLs, the token only to trusted
+//!    origins over https, multipart with an exact length, pre-upload validation, retries
+//!    with backoff, timeouts, digest checks, error interpretation. The sans-I/O rules live in
+//!    [`protocol`] and [`multipart`].
+//!
+//! ```
+//! use wa_media_core::{MediaApi, MediaClient, RequestBody, ResponseBody, TransportError};
+//! # async fn demo() -> Result<(), wa_media_core::Error> {
+//! // Any `Fn(Request) -> Future<Output = Result<Response, TransportError>>` is a transport.
+//! let transport = |req: http::Request<RequestBody>| async move {
+//!     assert_eq!(req.uri().path(), "/v23.0/1037543291543636");
+//!     Ok::<_, TransportError>(http::Response::new(ResponseBody::from_bytes(r#"{"success":true}"#)))
+//! };
+//! let client = MediaClient::builder(transport)
+//!     .token("EAAG...")
+//!     .phone_number_id("106540352242922")
+//!     .build()?;
+//! client.delete(&"1037543291543636".parse().unwrap()).await?;
+//! # Ok(()) }
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod api;
+mod client;
+mod config;
+mod download;
+mod error;
+mod fetch;
+pub mod multipart;
+mod progress;
+pub mod protocol;
+mod retry;
+mod timeouts;
+mod token;
 mod transport;
+mod trust;
+mod upload;
 
+pub use api::{FetchOptions, FetchedFile, MediaApi, MediaApiExt};
+pub use client::{ClientBuilder, MediaClient};
+pub use config::{ClientConfig, ConfigBuilder, DEFAULT_GRAPH_URL, DEFAULT_USER_AGENT};
+pub use download::{Download, Expected};
+pub use error::{ApiError, ConfigError, Error, IntegrityError};
+pub use progress::Progress;
+pub use retry::{parse_retry_after, RetryPolicy};
+pub use timeouts::{TimeoutKind, Timeouts};
+pub use token::AccessToken;
 pub use transport::{
     BoxError, BoxFuture, RequestBody, ResponseBody, Transport, TransportError, TransportErrorKind,
 };
+pub use trust::{is_loopback, TrustedHosts, DEFAULT_DOWNLOAD_HOST};
+pub use upload::{ChunkStream, Upload, UploadSource, FILE_CHUNK};
 pub use wa_media_types as types;

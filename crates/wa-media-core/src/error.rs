@@ -1,0 +1,322 @@
+//! The one error type of wa-media, with variants a caller can act on.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use http::StatusCode;
+use wa_media_types::{ErrorBody, ErrorClass, Sha256Digest, ValidationError};
+
+use crate::timeouts::TimeoutKind;
+use crate::transport::{TransportError, TransportErrorKind};
+
+/// Everything that can go wrong in a media operation.
+///
+/// Each variant's Display says what happened and what to do. No variant ever holds the access
+/// token, request headers or a URL's query string (download URLs are shown without it).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The Graph API (or the download host) answered with an error status.
+    #[error("{0}")]
+    Api(Box<ApiError>),
+    /// The upload was refused locally, before anything was sent; every problem is listed.
+    #[error("the upload was refused before sending: {0}")]
+    Validation(#[from] ValidationError),
+    /// The downloaded bytes are not what the API announced.
+    #[error("{0}")]
+    Integrity(#[from] IntegrityError),
+    /// A URL points at a host that is not trusted to receive the token; nothing was sent.
+    #[error("refusing to send the access token to untrusted host {host:?}; if this host is a genuine Meta media host, add it with `trust_host`")]
+    UntrustedHost {
+        /// The host (no path or query).
+        host: String,
+    },
+    /// A URL uses plain http (or another scheme) on a non-loopback host; nothing was sent.
+    #[error("refusing to send the access token over {scheme}:// to {host:?}: https is required except on loopback hosts")]
+    InsecureUrl {
+        /// The URL's scheme.
+        scheme: String,
+        /// The URL's host.
+        host: String,
+    },
+    /// A URL from the API could not be parsed.
+    #[error("the API returned a media URL that is not a valid absolute URL ({reason})")]
+    InvalidUrl {
+        /// Why it is not a URL.
+        reason: String,
+    },
+    /// The download host answered as for an expired or already-used URL, also after one
+    /// refresh. Retrieve the media URL again (media ids from webhooks expire after 7 days).
+    #[error("the download URL was refused with HTTP {status} even after retrieving a fresh one; the media may have expired or the token may lack access to it")]
+    UrlExpired {
+        /// The status of the last refusal (401, 403, 404 or 410).
+        status: StatusCode,
+    },
+    /// The server answered with a redirect; redirects are never followed with the token.
+    #[error("the server answered HTTP {status} redirecting to {location:?}; redirects are not followed because the token would travel with them")]
+    Redirect {
+        /// The 3xx status.
+        status: StatusCode,
+        /// The `Location` target without its query string, when given.
+        location: Option<String>,
+    },
+    /// A timeout fired.
+    #[error("{kind} fired{}; the server or network is slow or stalled — retry later or raise the timeout", after.map(|d| format!(" after {d:?}")).unwrap_or_default())]
+    Timeout {
+        /// Which one.
+        kind: TimeoutKind,
+        /// Its configured duration, when known.
+        after: Option<Duration>,
+    },
+    /// The HTTP transport failed (connection refused, reset, TLS, …).
+    #[error("network error: {0}")]
+    Transport(#[source] TransportError),
+    /// Reading the upload source or writing the destination file failed.
+    #[error("I/O error{}: {source}", path.as_ref().map(|p| format!(" on {}", p.display())).unwrap_or_default())]
+    Io {
+        /// The file involved, when there is one.
+        path: Option<PathBuf>,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// A success response whose body is not what the API documents (invalid JSON, missing
+    /// fields). Often a proxy or captive portal in the way.
+    #[error("the {operation} response (HTTP {status}) could not be understood: {reason}; body: {snippet:?}")]
+    InvalidResponse {
+        /// `upload`, `retrieve`, `delete` or `download`.
+        operation: &'static str,
+        /// The HTTP status.
+        status: StatusCode,
+        /// What is wrong with it.
+        reason: String,
+        /// The start of the body (at most 200 characters).
+        snippet: String,
+    },
+    /// The client was configured wrongly.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+}
+
+impl From<TransportError> for Error {
+    fn from(e: TransportError) -> Self {
+        if e.kind() == TransportErrorKind::ConnectTimeout {
+            Error::Timeout {
+                kind: TimeoutKind::Connect,
+                after: None,
+            }
+        } else {
+            Error::Transport(e)
+        }
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Self {
+        Error::Api(Box::new(e))
+    }
+}
+
+impl Error {
+    /// Whether sending the same request again may succeed: HTTP 429 and 5xx, rate-limit and
+    /// transient Graph codes, connection errors and timeouts. Authentication, permission,
+    /// validation, integrity and trust errors are never retryable.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api(a) => a.is_retryable(),
+            Error::Timeout { .. } => true,
+            Error::Transport(t) => matches!(
+                t.kind(),
+                TransportErrorKind::Connect
+                    | TransportErrorKind::ConnectTimeout
+                    | TransportErrorKind::Request
+                    | TransportErrorKind::Interrupted
+            ),
+            _ => false,
+        }
+    }
+
+    /// Whether the request certainly never reached the server (so even a non-replayable
+    /// upload could be sent again).
+    pub fn request_not_sent(&self) -> bool {
+        match self {
+            Error::Transport(t) => t.kind().request_not_sent(),
+            Error::Timeout {
+                kind: TimeoutKind::Connect,
+                ..
+            } => true,
+            Error::UntrustedHost { .. }
+            | Error::InsecureUrl { .. }
+            | Error::InvalidUrl { .. }
+            | Error::Validation(_)
+            | Error::Config(_) => true,
+            _ => false,
+        }
+    }
+
+    /// The Graph error class, when the API sent a Graph error envelope.
+    pub fn class(&self) -> Option<ErrorClass> {
+        match self {
+            Error::Api(a) => a.body.graph().map(|g| g.class()),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, for API errors, expired URLs and redirects.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Api(a) => Some(a.status),
+            Error::UrlExpired { status }
+            | Error::Redirect { status, .. }
+            | Error::InvalidResponse { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The server's requested wait, for 429/503 answers carrying `Retry-After`.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Api(a) => a.retry_after,
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(path: Option<PathBuf>, source: io::Error) -> Self {
+        Error::Io { path, source }
+    }
+}
+
+/// An error status from the Graph API or the download host, with everything support needs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// Which operation failed: `upload`, `retrieve`, `delete` or `download`.
+    pub operation: &'static str,
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The parsed Graph error, or a snippet of whatever else came.
+    pub body: ErrorBody,
+    /// The `x-fb-trace-id` header (or the body's `fbtrace_id`): quote it to Meta support.
+    pub fbtrace_id: Option<String>,
+    /// The `x-fb-debug` header.
+    pub fb_debug: Option<String>,
+    /// The `Retry-After` wait, when the server sent one.
+    pub retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    /// Whether the same request may succeed later.
+    pub fn is_retryable(&self) -> bool {
+        match self.body.graph().map(|g| g.class()) {
+            Some(ErrorClass::Authentication | ErrorClass::InvalidRequest) => false,
+            Some(c) if c.is_retryable() => true,
+            _ => self.status == StatusCode::TOO_MANY_REQUESTS || self.status.is_server_error(),
+        }
+    }
+
+    /// What the caller should do, in a few words.
+    pub fn advice(&self) -> &'static str {
+        match self.body.graph().map(|g| g.class()) {
+            Some(ErrorClass::Authentication) => {
+                "check that the access token is valid, not expired, and has the whatsapp_business_messaging permission"
+            }
+            Some(ErrorClass::RateLimited) => "slow down and retry later",
+            Some(ErrorClass::Transient) => "a temporary Meta-side problem; retry later",
+            Some(ErrorClass::InvalidRequest) => {
+                "fix the request or the media (id, MIME type, size) before retrying"
+            }
+            _ if self.status == StatusCode::TOO_MANY_REQUESTS => "slow down and retry later",
+            _ if self.status.is_server_error() => "a server-side problem; retry later",
+            _ => "see the message above",
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed with HTTP {}", self.operation, self.status)?;
+        if let Some(c) = self.body.graph().map(|g| g.class()) {
+            write!(f, " ({c})")?;
+        }
+        write!(f, ": {}", self.body)?;
+        if let Some(t) = &self.fbtrace_id {
+            let in_body = self
+                .body
+                .graph()
+                .and_then(|g| g.fbtrace_id.as_deref())
+                .is_some_and(|b| b == t);
+            if !in_body {
+                write!(f, " [fbtrace_id {t}]")?;
+            }
+        }
+        if let Some(ra) = self.retry_after {
+            write!(f, " [retry after {ra:?}]")?;
+        }
+        write!(f, " — {}", self.advice())
+    }
+}
+
+/// The downloaded bytes differ from what the API announced. Nothing is written at the
+/// destination; retrieving and downloading again usually fixes a transient corruption.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IntegrityError {
+    /// The body's SHA-256 is not the announced one.
+    #[error("downloaded media is corrupt: SHA-256 is {actual}, the API announced {expected}")]
+    Digest {
+        /// What the retrieve response announced.
+        expected: Sha256Digest,
+        /// What was received.
+        actual: Sha256Digest,
+    },
+    /// The body ended early, or the server announced a different length.
+    #[error("downloaded media has {actual} bytes, the API announced {expected}")]
+    Size {
+        /// The announced `file_size`.
+        expected: u64,
+        /// The bytes received (or the `Content-Length` sent).
+        actual: u64,
+    },
+    /// The body grew past the announced size or the largest media allowed; the transfer was
+    /// cut off at that point.
+    #[error("download cut off: more than {limit} bytes arrived ({what})")]
+    TooLarge {
+        /// The limit that was exceeded.
+        limit: u64,
+        /// Which limit: `announced file_size` or `largest media size`.
+        what: &'static str,
+    },
+}
+
+/// The client builder (or a trusted-host entry) was given something unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No access token was given, or it is empty or not a valid header value.
+    #[error("an access token is required (non-empty, visible ASCII characters only)")]
+    Token,
+    /// Uploads need the business phone number id.
+    #[error("a phone number id is required for uploads: {0}")]
+    PhoneNumberId(String),
+    /// The Graph base URL is not usable.
+    #[error("graph URL {url:?} is not usable: {reason}")]
+    GraphUrl {
+        /// The URL given (query removed).
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// A trusted-host entry is not usable.
+    #[error("trusted host entry {entry:?} is not usable: {reason}")]
+    TrustedHost {
+        /// The entry as given.
+        entry: String,
+        /// Why.
+        reason: String,
+    },
+    /// The user agent is not a valid header value.
+    #[error("the user agent is not a valid HTTP header value")]
+    UserAgent,
+}

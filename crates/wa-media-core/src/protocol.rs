@@ -1,0 +1,325 @@
+//! The protocol without I/O: building each request and interpreting each response are plain
+//! functions, so every rule is testable without a transport.
+//!
+//! The client ([`crate::MediaClient`]) only adds sending, timeouts, retries and streaming.
+
+use bytes::Bytes;
+use http::header::{
+    HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, USER_AGENT,
+};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use url::Url;
+use wa_media_types::{ErrorBody, MediaId, MediaUrlResponse, UploadResponse};
+
+use crate::config::ClientConfig;
+use crate::error::{ApiError, Error};
+use crate::multipart::MultipartBody;
+use crate::transport::RequestBody;
+use crate::trust::{host_key, scheme_check};
+
+/// Largest JSON response body read into memory (success or error), in bytes.
+pub const MAX_JSON_BODY: usize = 1024 * 1024;
+
+/// Statuses with which the download host refuses an expired or already-used URL.
+pub const EXPIRED_URL_STATUSES: [StatusCode; 4] = [
+    StatusCode::UNAUTHORIZED,
+    StatusCode::FORBIDDEN,
+    StatusCode::NOT_FOUND,
+    StatusCode::GONE,
+];
+
+/// `{graph}/{version}/{segments…}`.
+pub fn graph_endpoint(cfg: &ClientConfig, segments: &[&str]) -> Url {
+    let mut url = cfg.graph_url.clone();
+    {
+        // A base URL that cannot be a base was refused when the config was built; if it ever
+        // happens the path is simply not extended and the request fails at the server.
+        if let Ok(mut p) = url.path_segments_mut() {
+            p.pop_if_empty();
+            p.push(&cfg.api_version.to_string());
+            for s in segments {
+                p.push(s);
+            }
+        }
+    }
+    url
+}
+
+/// A URL as it may appear in logs and errors: scheme, host, port and path, never the query
+/// (signed download URLs carry their signature there) or credentials.
+pub fn redact_url(url: &Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.to_string()
+}
+
+/// Whether the token may be sent to `url`: its origin is the Graph origin, or it is on the
+/// allowlist; https is required except on loopback. Checked before any request is built.
+pub fn check_trusted(cfg: &ClientConfig, url: &Url) -> Result<(), Error> {
+    let host = host_key(url).unwrap_or_default();
+    if let Err(scheme) = scheme_check(url) {
+        return Err(Error::InsecureUrl {
+            scheme: if scheme == "http" {
+                "http".to_owned()
+            } else {
+                url.scheme().chars().take(20).collect()
+            },
+            host,
+        });
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::UntrustedHost { host });
+    }
+    let graph = &cfg.graph_url;
+    let same_origin = url.scheme() == graph.scheme()
+        && host_key(graph).as_deref() == Some(host.as_str())
+        && url.port_or_known_default() == graph.port_or_known_default();
+    if same_origin || cfg.trusted_hosts.allows(url) {
+        Ok(())
+    } else {
+        Err(Error::UntrustedHost { host })
+    }
+}
+
+fn bearer(cfg: &ClientConfig) -> Result<HeaderValue, Error> {
+    let mut v = HeaderValue::from_str(&format!("Bearer {}", cfg.token.expose_secret()))
+        .map_err(|_| Error::Config(crate::error::ConfigError::Token))?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+fn request(
+    cfg: &ClientConfig,
+    method: Method,
+    url: &Url,
+    body: RequestBody,
+    accept: &'static str,
+) -> Result<Request<RequestBody>, Error> {
+    check_trusted(cfg, url)?;
+    let uri: http::Uri = url.as_str().parse().map_err(|_| Error::InvalidUrl {
+        reason: "not representable as an HTTP URI".to_owned(),
+    })?;
+    let mut req = Request::new(body);
+    *req.method_mut() = method;
+    *req.uri_mut() = uri;
+    let h = req.headers_mut();
+    h.insert(AUTHORIZATION, bearer(cfg)?);
+    h.insert(USER_AGENT, cfg.user_agent.clone());
+    h.insert(ACCEPT, HeaderValue::from_static(accept));
+    Ok(req)
+}
+
+/// `POST {graph}/{version}/{phone_number_id}/media` with the multipart body.
+pub fn build_upload_request(
+    cfg: &ClientConfig,
+    multipart: &MultipartBody,
+    body: RequestBody,
+) -> Result<Request<RequestBody>, Error> {
+    let phone = cfg.phone_number_id.as_ref().ok_or_else(|| {
+        Error::Config(crate::error::ConfigError::PhoneNumberId(
+            "not configured".to_owned(),
+        ))
+    })?;
+    let url = graph_endpoint(cfg, &[phone.as_str(), "media"]);
+    let mut req = request(cfg, Method::POST, &url, body, "application/json")?;
+    let h = req.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_str(&multipart.content_type()).map_err(|_| Error::InvalidUrl {
+            reason: "boundary is not a header value".to_owned(),
+        })?,
+    );
+    h.insert(CONTENT_LENGTH, HeaderValue::from(multipart.len()));
+    Ok(req)
+}
+
+fn scoped(cfg: &ClientConfig, mut url: Url) -> Url {
+    if cfg.scope_to_phone_number {
+        if let Some(p) = &cfg.phone_number_id {
+            url.query_pairs_mut()
+                .append_pair("phone_number_id", p.as_str());
+        }
+    }
+    url
+}
+
+/// `GET {graph}/{version}/{media_id}` (with `?phone_number_id=` when scoped).
+pub fn build_retrieve_request(
+    cfg: &ClientConfig,
+    id: &MediaId,
+) -> Result<Request<RequestBody>, Error> {
+    let url = scoped(cfg, graph_endpoint(cfg, &[id.as_str()]));
+    request(
+        cfg,
+        Method::GET,
+        &url,
+        RequestBody::empty(),
+        "application/json",
+    )
+}
+
+/// `DELETE {graph}/{version}/{media_id}` (with `?phone_number_id=` when scoped).
+pub fn build_delete_request(
+    cfg: &ClientConfig,
+    id: &MediaId,
+) -> Result<Request<RequestBody>, Error> {
+    let url = scoped(cfg, graph_endpoint(cfg, &[id.as_str()]));
+    request(
+        cfg,
+        Method::DELETE,
+        &url,
+        RequestBody::empty(),
+        "application/json",
+    )
+}
+
+/// Parses a media URL from a retrieve response (must be absolute).
+pub fn parse_media_url(url: &str) -> Result<Url, Error> {
+    Url::parse(url.trim()).map_err(|e| Error::InvalidUrl {
+        reason: e.to_string(),
+    })
+}
+
+/// `GET {url}` with the token — only after [`check_trusted`] passed.
+pub fn build_download_request(
+    cfg: &ClientConfig,
+    url: &str,
+) -> Result<Request<RequestBody>, Error> {
+    let url = parse_media_url(url)?;
+    request(cfg, Method::GET, &url, RequestBody::empty(), "*/*")
+}
+
+fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(200).collect())
+}
+
+fn snippet(body: &[u8]) -> String {
+    String::from_utf8_lossy(&body[..body.len().min(400)])
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect()
+}
+
+/// The error for a redirect answer (never followed): names the status and the target host and
+/// path, without the query.
+pub fn redirect_error(status: StatusCode, headers: &HeaderMap) -> Error {
+    let location = headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|l| match Url::parse(l) {
+            Ok(u) => redact_url(&u),
+            Err(_) => l
+                .split(['?', '#'])
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(200)
+                .collect(),
+        });
+    Error::Redirect { status, location }
+}
+
+/// Interprets a non-2xx response of `operation` (redirects included).
+pub fn parse_error_response(operation: &'static str, resp: &Response<Bytes>) -> Error {
+    let status = resp.status();
+    if status.is_redirection() {
+        return redirect_error(status, resp.headers());
+    }
+    let body = ErrorBody::parse(resp.body());
+    let fbtrace_id = header_str(resp.headers(), "x-fb-trace-id")
+        .or_else(|| body.graph().and_then(|g| g.fbtrace_id.clone()));
+    ApiError {
+        operation,
+        status,
+        body,
+        fbtrace_id,
+        fb_debug: header_str(resp.headers(), "x-fb-debug"),
+        retry_after: crate::retry::parse_retry_after(resp.headers(), std::time::SystemTime::now()),
+    }
+    .into()
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(
+    operation: &'static str,
+    resp: &Response<Bytes>,
+) -> Result<T, Error> {
+    if !resp.status().is_success() {
+        return Err(parse_error_response(operation, resp));
+    }
+    serde_json::from_slice(resp.body()).map_err(|e| Error::InvalidResponse {
+        operation,
+        status: resp.status(),
+        reason: e.to_string(),
+        snippet: snippet(resp.body()),
+    })
+}
+
+/// Interprets an upload response: the new media id.
+pub fn parse_upload_response(resp: &Response<Bytes>) -> Result<MediaId, Error> {
+    parse_json::<UploadResponse>("upload", resp).map(|r| r.id)
+}
+
+/// Interprets a retrieve response. The `url` is checked to be absolute here; whether it may
+/// receive the token is checked when downloading.
+pub fn parse_retrieve_response(resp: &Response<Bytes>) -> Result<MediaUrlResponse, Error> {
+    let r: MediaUrlResponse = parse_json("retrieve", resp)?;
+    parse_media_url(&r.url)?;
+    Ok(r)
+}
+
+/// Interprets a delete response; `{"success": false}` is an error.
+pub fn parse_delete_response(resp: &Response<Bytes>) -> Result<(), Error> {
+    let r: wa_media_types::DeleteResponse = parse_json("delete", resp)?;
+    if r.success {
+        Ok(())
+    } else {
+        Err(Error::InvalidResponse {
+            operation: "delete",
+            status: resp.status(),
+            reason: "the API answered success: false; the media was not deleted".to_owned(),
+            snippet: snippet(resp.body()),
+        })
+    }
+}
+
+/// What the head of a download response means.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DownloadHead {
+    /// 2xx: stream the body.
+    Body,
+    /// 401/403/404/410: the URL expired or was used; retrieve a fresh one.
+    Expired(StatusCode),
+    /// 3xx: an error (redirects are never followed).
+    Redirect(Error),
+    /// Any other status: read the (small) body and build the error with
+    /// [`parse_error_response`].
+    Error(StatusCode),
+}
+
+/// Classifies a download response by its status.
+pub fn classify_download_head(status: StatusCode, headers: &HeaderMap) -> DownloadHead {
+    if status.is_success() {
+        DownloadHead::Body
+    } else if status.is_redirection() {
+        DownloadHead::Redirect(redirect_error(status, headers))
+    } else if EXPIRED_URL_STATUSES.contains(&status) {
+        DownloadHead::Expired(status)
+    } else {
+        DownloadHead::Error(status)
+    }
+}
+
+/// The `Content-Length` of a response, when present and valid.
+pub fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.trim().parse().ok())
+}

@@ -1,0 +1,251 @@
+//! The retry policy: bounded attempts and total time, exponential backoff with full jitter,
+//! `Retry-After` honoured up to a cap.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use http::HeaderMap;
+
+/// How failed requests are retried.
+///
+/// Which failures are retried is decided by [`crate::Error::is_retryable`] (429, 5xx, transient
+/// and rate-limit Graph codes, connection errors, timeouts); uploads are retried only when their
+/// source can be replayed (a path or bytes). This policy decides how often and how long to wait.
+///
+/// The wait before retry `n` (1-based) is `Retry-After` when the server sent one (capped at
+/// [`RetryPolicy::max_retry_after`]), otherwise a uniformly random duration in
+/// `[0, min(max_delay, base_delay · 2ⁿ⁻¹)]` ("full jitter"). No retry starts once
+/// [`RetryPolicy::max_elapsed`] would be exceeded by its wait.
+///
+/// ```
+/// use std::time::Duration;
+/// use wa_media_core::RetryPolicy;
+/// let mut p = RetryPolicy::default();
+/// p.max_attempts = 5;
+/// p.base_delay = Duration::from_millis(100);
+/// assert!(p.backoff(3, 0.999) <= Duration::from_millis(400));
+/// assert_eq!(RetryPolicy::none().max_attempts, 1);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// Attempts in total, the first included (1 = never retry). Default 4.
+    pub max_attempts: u32,
+    /// Upper bound of the first retry's jittered wait. Default 250 ms.
+    pub base_delay: Duration,
+    /// Largest jittered wait. Default 8 s.
+    pub max_delay: Duration,
+    /// Largest wait taken from a `Retry-After` header (a longer one is cut to this). Default 30 s.
+    pub max_retry_after: Duration,
+    /// Total time from the first attempt after which no retry starts. Default 90 s.
+    pub max_elapsed: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(30),
+            max_elapsed: Duration::from_secs(90),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that never retries.
+    pub fn none() -> Self {
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    /// Sets [`RetryPolicy::max_attempts`] (at least 1).
+    pub fn with_max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+
+    /// Sets [`RetryPolicy::base_delay`] and [`RetryPolicy::max_delay`].
+    pub fn with_delays(mut self, base: Duration, max: Duration) -> Self {
+        self.base_delay = base;
+        self.max_delay = max.max(base);
+        self
+    }
+
+    /// Sets [`RetryPolicy::max_retry_after`].
+    pub fn with_max_retry_after(mut self, cap: Duration) -> Self {
+        self.max_retry_after = cap;
+        self
+    }
+
+    /// Sets [`RetryPolicy::max_elapsed`].
+    pub fn with_max_elapsed(mut self, total: Duration) -> Self {
+        self.max_elapsed = total;
+        self
+    }
+
+    /// The ceiling of the jittered wait before retry `retry` (1 = first retry).
+    pub fn backoff_ceiling(&self, retry: u32) -> Duration {
+        let shift = retry.saturating_sub(1).min(31);
+        let exp = self
+            .base_delay
+            .checked_mul(1u32 << shift)
+            .unwrap_or(self.max_delay);
+        exp.min(self.max_delay)
+    }
+
+    /// The jittered wait before retry `retry` for a uniform random `unit` in `[0, 1)`.
+    pub fn backoff(&self, retry: u32, unit: f64) -> Duration {
+        let unit = if unit.is_finite() {
+            unit.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        self.backoff_ceiling(retry).mul_f64(unit)
+    }
+
+    /// The wait before retry `retry`: the capped `Retry-After` when given, else jittered backoff.
+    pub fn delay(&self, retry: u32, retry_after: Option<Duration>, unit: f64) -> Duration {
+        match retry_after {
+            Some(ra) => ra.min(self.max_retry_after),
+            None => self.backoff(retry, unit),
+        }
+    }
+}
+
+/// Parses a `Retry-After` header: delay-seconds or an HTTP date (relative to `now`). Absurd
+/// values are returned as they are; [`RetryPolicy::delay`] caps them.
+pub fn parse_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let v = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = v.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Some(Duration::from_secs_f64(secs.min(1e9)));
+        }
+        return None;
+    }
+    let when = parse_http_date(v)?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only date form servers send today.
+fn parse_http_date(s: &str) -> Option<SystemTime> {
+    let mut it = s.split_whitespace();
+    let _dow = it.next()?;
+    let day: u64 = it.next()?.parse().ok()?;
+    let mon = match it.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = it.next()?.parse().ok()?;
+    let mut hms = it.next()?.split(':');
+    let h: u64 = hms.next()?.parse().ok()?;
+    let m: u64 = hms.next()?.parse().ok()?;
+    let sec: u64 = hms.next()?.parse().ok()?;
+    if it.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    // Days since the epoch (Howard Hinnant's algorithm).
+    let (y, mo) = if mon <= 2 {
+        (year - 1, mon + 9)
+    } else {
+        (year, mon - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * mo + 2) / 5 + day as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days.checked_mul(86_400)? + (h * 3600 + m * 60 + sec) as i64;
+    let secs = u64::try_from(secs).ok()?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))
+}
+
+/// The retry bookkeeping of one operation.
+#[derive(Debug)]
+pub(crate) struct RetryState {
+    policy: RetryPolicy,
+    started: Instant,
+    /// Attempts made so far.
+    pub(crate) attempts: u32,
+}
+
+impl RetryState {
+    pub(crate) fn new(policy: &RetryPolicy) -> Self {
+        Self {
+            policy: policy.clone(),
+            started: Instant::now(),
+            attempts: 0,
+        }
+    }
+
+    /// Counts an attempt about to start; returns its 1-based number.
+    pub(crate) fn begin(&mut self) -> u32 {
+        self.attempts += 1;
+        self.attempts
+    }
+
+    /// The wait before the next attempt, or `None` when the budget is spent.
+    pub(crate) fn next_delay(&self, retry_after: Option<Duration>) -> Option<Duration> {
+        if self.attempts >= self.policy.max_attempts.max(1) {
+            return None;
+        }
+        let d = self
+            .policy
+            .delay(self.attempts, retry_after, fastrand::f64());
+        if self.started.elapsed() + d > self.policy.max_elapsed {
+            return None;
+        }
+        Some(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        let mut h = HeaderMap::new();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777);
+        h.insert("retry-after", "7".parse().unwrap());
+        assert_eq!(parse_retry_after(&h, now), Some(Duration::from_secs(7)));
+        h.insert(
+            "retry-after",
+            "Sun, 06 Nov 1994 08:49:47 GMT".parse().unwrap(),
+        );
+        assert_eq!(parse_retry_after(&h, now), Some(Duration::from_secs(10)));
+        h.insert("retry-after", "soon".parse().unwrap());
+        assert_eq!(parse_retry_after(&h, now), None);
+        h.insert("retry-after", "-3".parse().unwrap());
+        assert_eq!(parse_retry_after(&h, now), None);
+    }
+
+    #[test]
+    fn absurd_retry_after_is_capped() {
+        let p = RetryPolicy::default();
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(86_400 * 365)), 0.5),
+            p.max_retry_after
+        );
+    }
+}
