@@ -37,29 +37,51 @@ impl MediaType {
     /// Parses `type/subtype` with optional `; name=value` parameters.
     pub fn parse(s: &str) -> Result<Self, MimeError> {
         let err = || MimeError(s.chars().take(80).collect());
-        let mut parts = s.split(';');
-        let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let (essence, mut rest) = s.split_once(';').unwrap_or((s, ""));
+        let essence = essence.trim().to_ascii_lowercase();
         let slash = essence.find('/').ok_or_else(err)?;
         if !is_token(&essence[..slash]) || !is_token(&essence[slash + 1..]) {
             return Err(err());
         }
         let mut params = Vec::new();
-        for p in parts {
-            let p = p.trim();
-            if p.is_empty() {
-                continue;
+        loop {
+            rest = rest.trim_start_matches(|c: char| c == ';' || c.is_ascii_whitespace());
+            if rest.is_empty() {
+                break;
             }
-            let (name, value) = p.split_once('=').ok_or_else(err)?;
+            let (name, after) = rest.split_once('=').ok_or_else(err)?;
             let name = name.trim().to_ascii_lowercase();
-            let value = value.trim();
-            let value = value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or(value);
-            if !is_token(&name) || value.chars().any(|c| c.is_control()) {
+            if !is_token(&name) {
                 return Err(err());
             }
-            params.push((name, value.to_owned()));
+            let after = after.trim_start();
+            let value = if let Some(quoted) = after.strip_prefix('"') {
+                // A quoted string: backslash escapes the next character; `;` is literal inside.
+                let mut value = String::new();
+                let mut chars = quoted.char_indices();
+                let end = loop {
+                    match chars.next() {
+                        Some((i, '"')) => break i,
+                        Some((_, '\\')) => value.push(chars.next().ok_or_else(err)?.1),
+                        Some((_, c)) => value.push(c),
+                        None => return Err(err()),
+                    }
+                };
+                rest = &quoted[end + 1..];
+                let trailing = rest.split(';').next().unwrap_or("");
+                if !trailing.trim().is_empty() {
+                    return Err(err());
+                }
+                value
+            } else {
+                let (v, r) = after.split_once(';').unwrap_or((after, ""));
+                rest = r;
+                v.trim().to_owned()
+            };
+            if value.chars().any(char::is_control) {
+                return Err(err());
+            }
+            params.push((name, value));
         }
         Ok(Self {
             essence,
@@ -155,6 +177,8 @@ mod tests {
             "ima ge/png",
             "image/png; =x",
             "image/png; codecs",
+            "image/png; a=\"open",
+            "image/png; a=\"x\" y",
         ] {
             assert!(MediaType::parse(bad).is_err(), "{bad:?}");
         }
@@ -167,5 +191,13 @@ mod tests {
         assert_eq!(m.top_level(), "audio");
         assert_eq!(m.subtype(), "ogg");
         assert!(!MediaType::parse("audio/ogg").unwrap().is_opus());
+    }
+
+    #[test]
+    fn quoted_values_round_trip() {
+        let m = MediaType::parse(r#"text/plain; name="a;b \"c\""; charset=utf-8"#).unwrap();
+        assert_eq!(m.param("name"), Some(r#"a;b "c""#));
+        assert_eq!(m.param("charset"), Some("utf-8"));
+        assert_eq!(MediaType::parse(&m.to_string()).unwrap(), m);
     }
 }
