@@ -1,3 +1,61 @@
-//! wa-media-emulator (placeholder, filled in by its issue).
+//! A faithful local emulator of the WhatsApp Cloud API media endpoints: the Graph host
+//! (upload, retrieve URL, delete) and the separate download ("lookaside") host, each on its own
+//! listener, with the real API's answers, error envelopes, limits, signed expiring URLs and
+//! 30-day media expiry — plus fault injection, inbound (webhook) simulation, a request log and
+//! an in-process [`wa_media_core::Transport`].
+//!
+//! ```no_run
+//! use wa_media_emulator::{Emulator, Endpoint, Fault};
+//! # async fn demo() -> Result<(), wa_media_emulator::EmulatorError> {
+//! let emu = Emulator::builder().start().await?;
+//! // Point a client at emu.graph_url() with emu.token(); downloads go to emu.lookaside_url().
+//! emu.faults().push(Endpoint::Download, Fault::RateLimited { retry_after_secs: 1 }, 2);
+//! let transport = emu.in_process_transport(); // the same emulator, no sockets
+//! # drop(transport);
+//! emu.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! See `docs/emulator.md` for the HTTP interface (including `/__emulator/`), the choices made
+//! where the real API is undocumented, and `curl` examples.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![deny(missing_debug_implementations)]
+
+mod admin;
+mod body;
+mod clock;
+mod config;
+mod error;
+mod fault;
+mod inbound;
+mod reply;
+mod request_log;
+mod server;
+mod service;
+mod signed_url;
+mod store;
+mod tls;
+mod transport;
+mod upload;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{
+    Emulator, EmulatorBuilder, EmulatorConfig, UserAgentPolicy, DEFAULT_INBOUND_MEDIA_TTL,
+    DEFAULT_MEDIA_TTL, DEFAULT_TOKEN, DEFAULT_URL_TTL, PRODUCTION_GRAPH_URL,
+    PRODUCTION_LOOKASIDE_URL,
+};
+pub use error::EmulatorError;
+pub use fault::{Endpoint, Fault, Faults, PendingFault};
+pub use inbound::{
+    signature_header, InboundMessage, SimulatedInbound, SIMULATED_DISPLAY_PHONE_NUMBER,
+    SIMULATED_WABA_ID,
+};
+pub use request_log::{LoggedRequest, Origin, REQUEST_LOG_CAPACITY};
+pub use server::EmulatorHandle;
+pub use store::{MediaSource, StoredMedia};
+pub use tls::CERTIFICATE_NAMES;
+pub use transport::InProcessTransport;
+
+/// The path of download URLs on the download origin.
+pub const ATTACHMENTS_PATH: &str = signed_url::ATTACHMENTS_PATH;

@@ -1,0 +1,279 @@
+//! The emulator's configuration: one plain struct mirroring the `wa-media emulator` flags, and
+//! the [`EmulatorBuilder`] over it.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use wa_media_types::PhoneNumberId;
+
+use crate::clock::{Clock, SystemClock};
+use crate::{EmulatorError, EmulatorHandle};
+
+/// The token the emulator accepts when none is configured. Well known on purpose: the emulator
+/// guards nothing of value, and tests and `curl` examples can hard-code it.
+pub const DEFAULT_TOKEN: &str = "wa-media-emulator-token";
+
+/// How long a retrieve URL stays valid by default (as in production: about five minutes).
+pub const DEFAULT_URL_TTL: Duration = Duration::from_secs(5 * 60);
+
+/// How long an uploaded media id lives by default (30 days, as documented).
+pub const DEFAULT_MEDIA_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// How long a media id received in a (simulated) webhook lives by default (7 days, as documented).
+pub const DEFAULT_INBOUND_MEDIA_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// The public Graph URL used in TLS mode unless configured otherwise.
+pub const PRODUCTION_GRAPH_URL: &str = "https://graph.facebook.com";
+
+/// The public download URL used in TLS mode unless configured otherwise.
+pub const PRODUCTION_LOOKASIDE_URL: &str = "https://lookaside.fbsbx.com";
+
+/// What the download host does with a request that has no `User-Agent` header.
+///
+/// Production reportedly answers such requests with an HTML "content isn't available" page
+/// instead of the file; the default reproduces exactly that, with status 200, so that a client
+/// which forgets the header fails here (on its digest check) as it would in production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum UserAgentPolicy {
+    /// 200 with an HTML page instead of the file (the reported production behaviour).
+    #[default]
+    HtmlPage,
+    /// 400 with an HTML page: easier to diagnose, less faithful.
+    Refuse,
+    /// Serve the file anyway.
+    Ignore,
+}
+
+/// Everything an emulator needs to start. The CLI's `wa-media emulator` flags map one to one:
+/// `--graph-listen` → [`graph_listen`](Self::graph_listen), `--lookaside-listen` →
+/// [`lookaside_listen`](Self::lookaside_listen), `--token` → [`token`](Self::token),
+/// `--phone-number-id` → [`phone_number_id`](Self::phone_number_id), `--url-ttl SECS` →
+/// [`url_ttl`](Self::url_ttl), `--data-dir` → [`data_dir`](Self::data_dir), `--tls` →
+/// [`tls`](Self::tls).
+///
+/// `Debug` never shows the token.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct EmulatorConfig {
+    /// Where the Graph origin listens (default `127.0.0.1:0`: any free port).
+    pub graph_listen: SocketAddr,
+    /// Where the download origin listens (default `127.0.0.1:0`).
+    pub lookaside_listen: SocketAddr,
+    /// The one access token accepted on both origins (default [`DEFAULT_TOKEN`]).
+    pub token: String,
+    /// When set, uploads must name this phone number id; otherwise any numeric id is accepted.
+    pub phone_number_id: Option<PhoneNumberId>,
+    /// How long a retrieve URL stays valid (default five minutes).
+    pub url_ttl: Duration,
+    /// How long an uploaded media id lives (default 30 days).
+    pub media_ttl: Duration,
+    /// How long a media id from a simulated inbound message lives (default 7 days).
+    pub inbound_media_ttl: Duration,
+    /// Where media and the index are kept; `None` uses a temporary directory removed on stop.
+    /// With a directory, media survive restarts.
+    pub data_dir: Option<PathBuf>,
+    /// Serve both origins over TLS with certificates from a freshly generated local CA.
+    pub tls: bool,
+    /// The Graph base URL the emulator announces. Default: `http://<graph addr>`, or
+    /// [`PRODUCTION_GRAPH_URL`] in TLS mode (the client maps the hostname to the listener).
+    pub public_graph_url: Option<String>,
+    /// The download base URL used in retrieve answers. Default: `http://<lookaside addr>`, or
+    /// [`PRODUCTION_LOOKASIDE_URL`] in TLS mode.
+    pub public_lookaside_url: Option<String>,
+    /// What the download host does without a `User-Agent` header.
+    pub user_agent_policy: UserAgentPolicy,
+    /// The phone number id used for simulated inbound media when none is given and
+    /// [`phone_number_id`](Self::phone_number_id) is unset.
+    pub inbound_phone_number_id: PhoneNumberId,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        let local = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        Self {
+            graph_listen: local,
+            lookaside_listen: local,
+            token: DEFAULT_TOKEN.to_owned(),
+            phone_number_id: None,
+            url_ttl: DEFAULT_URL_TTL,
+            media_ttl: DEFAULT_MEDIA_TTL,
+            inbound_media_ttl: DEFAULT_INBOUND_MEDIA_TTL,
+            data_dir: None,
+            tls: false,
+            public_graph_url: None,
+            public_lookaside_url: None,
+            user_agent_policy: UserAgentPolicy::default(),
+            inbound_phone_number_id: default_inbound_phone(),
+        }
+    }
+}
+
+fn default_inbound_phone() -> PhoneNumberId {
+    match PhoneNumberId::new("106540352242922") {
+        Ok(p) => p,
+        Err(_) => unreachable!("a literal numeric id is valid"),
+    }
+}
+
+impl fmt::Debug for EmulatorConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmulatorConfig")
+            .field("graph_listen", &self.graph_listen)
+            .field("lookaside_listen", &self.lookaside_listen)
+            .field("token", &"***")
+            .field("phone_number_id", &self.phone_number_id)
+            .field("url_ttl", &self.url_ttl)
+            .field("media_ttl", &self.media_ttl)
+            .field("inbound_media_ttl", &self.inbound_media_ttl)
+            .field("data_dir", &self.data_dir)
+            .field("tls", &self.tls)
+            .field("public_graph_url", &self.public_graph_url)
+            .field("public_lookaside_url", &self.public_lookaside_url)
+            .field("user_agent_policy", &self.user_agent_policy)
+            .finish()
+    }
+}
+
+/// Entry point: `Emulator::builder()…start().await`.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), wa_media_emulator::EmulatorError> {
+/// let emu = wa_media_emulator::Emulator::builder().start().await?;
+/// println!("Graph: {}  download: {}  token: {}", emu.graph_url(), emu.lookaside_url(), emu.token());
+/// emu.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Emulator;
+
+impl Emulator {
+    /// A builder with the defaults of [`EmulatorConfig::default`].
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// Starts an emulator with `config` and the system clock.
+    pub async fn start(config: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError> {
+        EmulatorBuilder::from_config(config).start().await
+    }
+}
+
+/// Configures and starts an emulator. Every setting has a default; see [`EmulatorConfig`].
+#[derive(Debug, Clone)]
+pub struct EmulatorBuilder {
+    config: EmulatorConfig,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        Self::from_config(EmulatorConfig::default())
+    }
+}
+
+impl EmulatorBuilder {
+    /// A builder starting from `config` (what the CLI builds from its flags).
+    pub fn from_config(config: EmulatorConfig) -> Self {
+        Self {
+            config,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The accepted access token (default [`DEFAULT_TOKEN`]).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.config.token = token.into();
+        self
+    }
+
+    /// Fixes the phone number id uploads must use (`None`: any is accepted).
+    pub fn phone_number_id(mut self, id: Option<PhoneNumberId>) -> Self {
+        self.config.phone_number_id = id;
+        self
+    }
+
+    /// How long retrieve URLs stay valid (default five minutes).
+    pub fn url_ttl(mut self, ttl: Duration) -> Self {
+        self.config.url_ttl = ttl;
+        self
+    }
+
+    /// How long uploaded media ids live (default 30 days).
+    pub fn media_ttl(mut self, ttl: Duration) -> Self {
+        self.config.media_ttl = ttl;
+        self
+    }
+
+    /// How long media ids of simulated inbound messages live (default 7 days).
+    pub fn inbound_media_ttl(mut self, ttl: Duration) -> Self {
+        self.config.inbound_media_ttl = ttl;
+        self
+    }
+
+    /// Keeps media and the index in `dir` (created if missing), so they survive restarts.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Where the Graph origin listens (default `127.0.0.1:0`).
+    pub fn graph_listen(mut self, addr: SocketAddr) -> Self {
+        self.config.graph_listen = addr;
+        self
+    }
+
+    /// Where the download origin listens (default `127.0.0.1:0`).
+    pub fn lookaside_listen(mut self, addr: SocketAddr) -> Self {
+        self.config.lookaside_listen = addr;
+        self
+    }
+
+    /// Serves both origins over TLS with a generated local CA; the announced URLs become
+    /// `https://graph.facebook.com` and `https://lookaside.fbsbx.com` unless set with
+    /// [`public_graph_url`](Self::public_graph_url) / [`public_lookaside_url`](Self::public_lookaside_url).
+    pub fn tls(mut self, on: bool) -> Self {
+        self.config.tls = on;
+        self
+    }
+
+    /// The Graph base URL the emulator announces (no trailing slash needed).
+    pub fn public_graph_url(mut self, url: impl Into<String>) -> Self {
+        self.config.public_graph_url = Some(url.into());
+        self
+    }
+
+    /// The download base URL put into retrieve answers.
+    pub fn public_lookaside_url(mut self, url: impl Into<String>) -> Self {
+        self.config.public_lookaside_url = Some(url.into());
+        self
+    }
+
+    /// What the download host does without a `User-Agent` header.
+    pub fn user_agent_policy(mut self, policy: UserAgentPolicy) -> Self {
+        self.config.user_agent_policy = policy;
+        self
+    }
+
+    /// The clock for signatures, expiry and timestamps (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The configuration as built so far.
+    pub fn config(&self) -> &EmulatorConfig {
+        &self.config
+    }
+
+    /// Binds both listeners, loads the data directory and starts serving on the current tokio
+    /// runtime.
+    pub async fn start(self) -> Result<EmulatorHandle, EmulatorError> {
+        crate::server::start(self.config, self.clock).await
+    }
+}

@@ -1,0 +1,144 @@
+//! Fault injection: make the next N requests to an endpoint fail in a chosen way, from Rust
+//! ([`Faults::push`]) or over HTTP (`POST /__emulator/faults`).
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde::{Deserialize, Serialize};
+
+/// One of the four media endpoints a fault can target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// `POST /{version}/{phone_number_id}/media` on the Graph origin.
+    Upload,
+    /// `GET /{version}/{media_id}` on the Graph origin.
+    Retrieve,
+    /// `GET /whatsapp_business/attachments/?…` on the download origin.
+    Download,
+    /// `DELETE /{version}/{media_id}` on the Graph origin.
+    Delete,
+}
+
+/// What happens to a request hit by a fault. In JSON (over HTTP) a fault is an object tagged by
+/// `kind`: `{"kind": "rate_limited", "retry_after_secs": 2}`, `{"kind": "server_error",
+/// "status": 503}`, `{"kind": "reset_mid_body"}`, `{"kind": "truncated_body"}`,
+/// `{"kind": "corrupt_byte"}`, `{"kind": "delay", "millis": 1500}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Fault {
+    /// HTTP 429 with `Retry-After: <retry_after_secs>` and a Graph envelope with code 130429
+    /// (Cloud API throughput reached). Nothing is processed.
+    RateLimited {
+        /// The `Retry-After` value in seconds.
+        #[serde(default = "default_retry_after")]
+        retry_after_secs: u64,
+    },
+    /// The given 5xx status with a transient Graph envelope (code 2, `is_transient: true`).
+    /// Nothing is processed.
+    ServerError {
+        /// The status to answer (500–599; anything else is answered as 500).
+        #[serde(default = "default_server_status")]
+        status: u16,
+    },
+    /// The connection is reset (TCP RST) mid-body. For downloads, retrieves and deletes the
+    /// request is processed, the status line, headers and about half of the response body are
+    /// sent, then the connection is reset. For uploads the reset happens while the request body
+    /// is being received (after about half of it): nothing is stored and no response is sent.
+    ResetMidBody,
+    /// The request is processed and `Content-Length` promises the whole body, but only about half
+    /// of it is sent before the connection is closed cleanly (FIN).
+    TruncatedBody,
+    /// The request is processed and the whole body is sent with one byte (in the middle) flipped.
+    CorruptByte,
+    /// The response (headers included) is held back for `millis` milliseconds, then the request
+    /// is answered normally.
+    Delay {
+        /// How long to wait, in milliseconds.
+        millis: u64,
+    },
+}
+
+fn default_retry_after() -> u64 {
+    1
+}
+
+fn default_server_status() -> u16 {
+    503
+}
+
+impl Fault {
+    /// The JSON `kind` of this fault (as written in the request log).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::RateLimited { .. } => "rate_limited",
+            Fault::ServerError { .. } => "server_error",
+            Fault::ResetMidBody => "reset_mid_body",
+            Fault::TruncatedBody => "truncated_body",
+            Fault::CorruptByte => "corrupt_byte",
+            Fault::Delay { .. } => "delay",
+        }
+    }
+}
+
+/// A fault waiting to be applied: `remaining` more requests to `endpoint` will get `fault`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PendingFault {
+    /// The endpoint targeted.
+    pub endpoint: Endpoint,
+    /// What happens.
+    pub fault: Fault,
+    /// How many more requests it applies to.
+    pub remaining: u32,
+}
+
+/// The fault controls of one emulator; clones share the same queue.
+///
+/// Faults for one endpoint apply in the order they were pushed: `push(Download, A, 2)` then
+/// `push(Download, B, 1)` gives A, A, B, then normal answers.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    queue: Arc<Mutex<Vec<PendingFault>>>,
+}
+
+impl Faults {
+    /// Makes the next `count` requests to `endpoint` get `fault` (after any already queued).
+    pub fn push(&self, endpoint: Endpoint, fault: Fault, count: u32) {
+        if count == 0 {
+            return;
+        }
+        self.lock().push(PendingFault {
+            endpoint,
+            fault,
+            remaining: count,
+        });
+    }
+
+    /// Removes every pending fault.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    /// The faults still pending, in order.
+    pub fn pending(&self) -> Vec<PendingFault> {
+        self.lock().clone()
+    }
+
+    /// Takes the next fault for `endpoint`, if any.
+    pub(crate) fn take(&self, endpoint: Endpoint) -> Option<Fault> {
+        let mut q = self.lock();
+        let i = q.iter().position(|p| p.endpoint == endpoint)?;
+        let fault = q[i].fault.clone();
+        q[i].remaining -= 1;
+        if q[i].remaining == 0 {
+            q.remove(i);
+        }
+        Some(fault)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<PendingFault>> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,447 @@
+//! Receiving media: the multipart upload parsed as a stream and spooled to disk while it is
+//! hashed, with the size limit enforced the moment it is crossed — a 100 MB upload never sits
+//! in memory, and an oversized one is refused without reading the rest.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use http_body::Body;
+use http_body_util::BodyExt as _;
+use tokio::io::AsyncWriteExt as _;
+use wa_media_types::{
+    validate_upload, MediaKind, MediaType, Problem, Sha256Digest, StreamingDigest, UploadCandidate,
+    MAX_MEDIA_BYTES, SNIFF_LEN,
+};
+
+use crate::reply::ApiError;
+use crate::store::Store;
+
+/// Longest accepted text field (`messaging_product`, `type`, unknown fields), in bytes.
+const MAX_TEXT_FIELD: usize = 4 * 1024;
+
+/// After a refusal, how much more of a request body is read and thrown away (so the client
+/// can read the answer instead of a reset), and for how long at most.
+const DRAIN_MAX_BYTES: u64 = 128 * 1024 * 1024;
+const DRAIN_MAX_TIME: Duration = Duration::from_secs(30);
+
+/// The message Graph sends when the `file` part has a Content-Type it does not take.
+pub(crate) fn bad_part_type_message(received: &str) -> String {
+    let received: String = received.chars().take(100).collect();
+    format!(
+        "(#100) Param file must be a file with one of the following types: audio/aac, \
+         audio/mp4, audio/mpeg, audio/amr, audio/ogg, audio/opus, application/vnd.ms-powerpoint, \
+         application/msword, \
+         application/vnd.openxmlformats-officedocument.wordprocessingml.document, \
+         application/vnd.openxmlformats-officedocument.presentationml.presentation, \
+         application/vnd.openxmlformats-officedocument.spreadsheetml.sheet, application/pdf, \
+         text/plain, application/vnd.ms-excel, image/jpeg, image/png, image/webp, video/mp4, \
+         video/3gpp. Received file of type '{received}'."
+    )
+}
+
+/// A spool file that is removed unless it is committed.
+#[derive(Debug)]
+pub(crate) struct SpoolGuard {
+    path: Option<PathBuf>,
+}
+
+impl SpoolGuard {
+    pub(crate) fn path(&self) -> &Path {
+        self.path.as_deref().unwrap_or(Path::new(""))
+    }
+
+    /// Forgets the file: it has been moved into place.
+    pub(crate) fn disarm(mut self) {
+        self.path = None;
+    }
+}
+
+impl Drop for SpoolGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.path.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// A complete, hashed file on disk, not yet checked against the final MIME type.
+#[derive(Debug)]
+pub(crate) struct Spooled {
+    pub(crate) guard: SpoolGuard,
+    pub(crate) sha256: Sha256Digest,
+    pub(crate) len: u64,
+    pub(crate) head: Vec<u8>,
+}
+
+/// Writes chunks to a spool file, hashing them, keeping the first [`SNIFF_LEN`] bytes, and
+/// refusing the moment the size limit for `mime` is crossed.
+pub(crate) struct Spooler {
+    file: tokio::fs::File,
+    guard: SpoolGuard,
+    digest: StreamingDigest,
+    head: Vec<u8>,
+    mime: MediaType,
+    max: Option<u64>,
+}
+
+/// The size limit for `mime` given the file's first bytes, taken from `validate_upload` itself
+/// (asked about an impossibly large file, it names the limit that applies).
+fn limit_for(mime: &MediaType, head: &[u8]) -> u64 {
+    let candidate = UploadCandidate {
+        kind: None,
+        mime,
+        len: u64::MAX,
+        head,
+    };
+    match validate_upload(&candidate) {
+        Err(e) => e
+            .problems
+            .iter()
+            .find_map(|p| match p {
+                Problem::TooLarge { max, .. } => Some(*max),
+                _ => None,
+            })
+            .unwrap_or(MAX_MEDIA_BYTES),
+        Ok(v) => v.max_bytes,
+    }
+}
+
+impl Spooler {
+    pub(crate) async fn create(store: &Store, mime: MediaType) -> Result<Self, ApiError> {
+        let path = store.spool_path();
+        let file = tokio::fs::File::create(&path).await.map_err(|e| {
+            tracing::error!(error = %e, "cannot create spool file");
+            ApiError::server_error(500)
+        })?;
+        Ok(Self {
+            file,
+            guard: SpoolGuard { path: Some(path) },
+            digest: StreamingDigest::new(),
+            head: Vec::new(),
+            mime,
+            max: None,
+        })
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.digest.len()
+    }
+
+    fn too_large(&self, len: u64) -> ApiError {
+        let candidate = UploadCandidate {
+            kind: None,
+            mime: &self.mime,
+            len,
+            head: &self.head,
+        };
+        let details = match validate_upload(&candidate) {
+            Err(e) => e
+                .problems
+                .iter()
+                .find(|p| matches!(p, Problem::TooLarge { .. }))
+                .map_or_else(|| e.to_string(), |p| p.to_string()),
+            Ok(_) => format!("the file is over {len} bytes"),
+        };
+        ApiError::upload_refused(details)
+    }
+
+    pub(crate) async fn push(&mut self, chunk: &[u8]) -> Result<(), ApiError> {
+        if self.head.len() < SNIFF_LEN {
+            let take = (SNIFF_LEN - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+            if self.head.len() >= SNIFF_LEN {
+                self.max = Some(limit_for(&self.mime, &self.head));
+            }
+        }
+        let new_len = self.digest.len() + chunk.len() as u64;
+        let max = self.max.unwrap_or(MAX_MEDIA_BYTES);
+        if new_len > max {
+            return Err(self.too_large(new_len));
+        }
+        self.digest.update(chunk);
+        self.file.write_all(chunk).await.map_err(|e| {
+            tracing::error!(error = %e, "cannot write spool file");
+            ApiError::server_error(500)
+        })
+    }
+
+    pub(crate) async fn finish(mut self) -> Result<Spooled, ApiError> {
+        self.file.flush().await.map_err(|e| {
+            tracing::error!(error = %e, "cannot flush spool file");
+            ApiError::server_error(500)
+        })?;
+        drop(self.file);
+        Ok(Spooled {
+            guard: self.guard,
+            len: self.digest.len(),
+            sha256: self.digest.finish(),
+            head: self.head,
+        })
+    }
+}
+
+/// Checks a complete file against the declared type with `validate_upload`.
+pub(crate) fn validate_final(
+    mime: &MediaType,
+    kind: Option<MediaKind>,
+    spooled: &Spooled,
+) -> Result<(), ApiError> {
+    validate_upload(&UploadCandidate {
+        kind,
+        mime,
+        len: spooled.len,
+        head: &spooled.head,
+    })
+    .map(|_| ())
+    .map_err(|e| ApiError::upload_refused(e.to_string()))
+}
+
+/// Forwards a request body through a small channel (back-pressure: at most a few frames are
+/// buffered). When the receiving side is dropped — the upload was refused — the rest of the
+/// body is read and discarded (up to a bound), so the client gets the answer rather than a
+/// connection reset while it is still sending.
+pub(crate) fn body_stream<B>(body: B) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
+    tokio::spawn(async move {
+        let mut body = Box::pin(body);
+        let mut drained: u64 = 0;
+        let mut deadline: Option<tokio::time::Instant> = None;
+        loop {
+            let frame = match deadline {
+                None => body.frame().await,
+                Some(d) => match tokio::time::timeout_at(d, body.frame()).await {
+                    Ok(f) => f,
+                    Err(_) => break,
+                },
+            };
+            let frame = frame.map(|r| r.map_err(|e| io::Error::other(e.into())));
+            match frame {
+                None => break,
+                Some(Err(e)) => {
+                    if deadline.is_none() {
+                        let _ = tx.send(Err(e)).await;
+                    }
+                    break;
+                }
+                Some(Ok(frame)) => {
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
+                    if deadline.is_none() {
+                        if tx.send(Ok(data)).await.is_err() {
+                            deadline = Some(tokio::time::Instant::now() + DRAIN_MAX_TIME);
+                        }
+                    } else {
+                        drained += data.len() as u64;
+                        if drained > DRAIN_MAX_BYTES {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) })
+}
+
+/// Reads and discards a body in the background (bounded), for answers given before reading it.
+pub(crate) fn discard_body<B>(body: B)
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let s = body_stream(body);
+    drop(s);
+}
+
+/// What a successful multipart upload produced.
+#[derive(Debug)]
+pub(crate) struct Received {
+    pub(crate) spooled: Spooled,
+    pub(crate) mime_type: MediaType,
+    pub(crate) filename: Option<String>,
+}
+
+/// Why an upload produced no media.
+#[derive(Debug)]
+pub(crate) enum UploadFailure {
+    /// Answer with this Graph error.
+    Api(ApiError),
+    /// Reset the connection (injected fault).
+    Reset,
+}
+
+impl From<ApiError> for UploadFailure {
+    fn from(e: ApiError) -> Self {
+        UploadFailure::Api(e)
+    }
+}
+
+fn multipart_error(e: multer::Error) -> ApiError {
+    match e {
+        multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
+            ApiError::upload_refused(format!(
+                "the request body is over the limit of {MAX_MEDIA_BYTES} bytes for any media"
+            ))
+        }
+        other => ApiError::param(format!(
+            "(#100) Invalid multipart/form-data request body: {other}"
+        )),
+    }
+}
+
+async fn read_text(field: &mut multer::Field<'static>, name: &str) -> Result<String, ApiError> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if buf.len() + chunk.len() > MAX_TEXT_FIELD {
+            return Err(ApiError::param(format!("(#100) Param {name} is too long")));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    String::from_utf8(buf)
+        .map_err(|_| ApiError::param(format!("(#100) Param {name} is not valid UTF-8")))
+}
+
+/// Parses and spools a multipart upload. `reset_at`: reset the connection after about this many
+/// bytes of the file (injected fault).
+pub(crate) async fn receive_multipart<B>(
+    store: &Store,
+    content_type: Option<&str>,
+    body: B,
+    reset_at: Option<u64>,
+) -> Result<Received, UploadFailure>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let boundary = match content_type.map(multer::parse_boundary) {
+        Some(Ok(b)) => b,
+        _ => {
+            discard_body(body);
+            return Err(ApiError::param(
+                "(#100) The request body must be multipart/form-data with the parameters \
+                 messaging_product, type and file",
+            )
+            .into());
+        }
+    };
+    let constraints = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().whole_stream(MAX_MEDIA_BYTES + 1024 * 1024));
+    let mut multipart =
+        multer::Multipart::with_constraints(body_stream(body), boundary, constraints);
+
+    let mut product: Option<String> = None;
+    let mut declared: Option<String> = None;
+    let mut file: Option<(Spooled, Option<String>)> = None;
+
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or("").to_owned();
+        match name.as_str() {
+            "messaging_product" => product = Some(read_text(&mut field, &name).await?),
+            "type" => declared = Some(read_text(&mut field, &name).await?),
+            "file" => {
+                if file.is_some() {
+                    return Err(ApiError::param("(#100) Param file must be a single file").into());
+                }
+                let part_type = field
+                    .content_type()
+                    .map_or_else(|| "application/octet-stream".to_owned(), |m| m.to_string());
+                let part_mime = MediaType::parse(&part_type).ok();
+                let accepted = part_mime
+                    .as_ref()
+                    .is_some_and(|m| MediaKind::infer(m).is_some() || m.essence() == "audio/opus");
+                let Some(part_mime) = part_mime.filter(|_| accepted) else {
+                    return Err(ApiError::param(bad_part_type_message(&part_type)).into());
+                };
+                // The limit follows the declared `type` when it came first, else the part's type.
+                let limit_mime = declared
+                    .as_deref()
+                    .and_then(|d| MediaType::parse(d.trim()).ok())
+                    .unwrap_or(part_mime);
+                let filename = field.file_name().map(|f| f.chars().take(255).collect());
+                let mut spooler = Spooler::create(store, limit_mime).await?;
+                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                    spooler.push(&chunk).await?;
+                    if reset_at.is_some_and(|r| spooler.len() >= r) {
+                        return Err(UploadFailure::Reset);
+                    }
+                }
+                if reset_at.is_some() {
+                    return Err(UploadFailure::Reset);
+                }
+                file = Some((spooler.finish().await?, filename));
+            }
+            _ => {
+                // Unknown fields are ignored, as Graph ignores unknown parameters.
+                let _ = read_text(&mut field, &name).await?;
+            }
+        }
+    }
+    if reset_at.is_some() {
+        return Err(UploadFailure::Reset);
+    }
+
+    match product.as_deref().map(str::trim) {
+        None | Some("") => {
+            return Err(
+                ApiError::param("(#100) The parameter messaging_product is required.").into(),
+            )
+        }
+        Some(p) if !p.eq_ignore_ascii_case("whatsapp") => {
+            let p: String = p.chars().take(40).collect();
+            return Err(ApiError::param(format!(
+                "(#100) Param messaging_product must be one of {{WHATSAPP}} - got \"{p}\"."
+            ))
+            .into());
+        }
+        Some(_) => {}
+    }
+    let Some((spooled, filename)) = file else {
+        return Err(ApiError::param("(#100) The parameter file is required.").into());
+    };
+    let declared = match declared.as_deref().map(str::trim) {
+        None | Some("") => {
+            return Err(ApiError::param("(#100) The parameter type is required.").into())
+        }
+        Some(d) => d.to_owned(),
+    };
+    let mime_type = MediaType::parse(&declared).map_err(|_| {
+        let d: String = declared.chars().take(80).collect();
+        ApiError::param(format!(
+            "(#100) Param type must be a valid MIME type, got '{d}'"
+        ))
+    })?;
+    validate_final(&mime_type, None, &spooled)?;
+    Ok(Received {
+        spooled,
+        mime_type,
+        filename,
+    })
+}
+
+/// Spools a raw (non-multipart) body declared as `mime`, for inbound simulation over HTTP.
+pub(crate) async fn receive_raw<B>(
+    store: &Store,
+    mime: MediaType,
+    body: B,
+) -> Result<Spooled, ApiError>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use futures_util::StreamExt as _;
+    let mut spooler = Spooler::create(store, mime).await?;
+    let mut stream = std::pin::pin!(body_stream(body));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ApiError::param("(#100) The request body was cut off"))?;
+        spooler.push(&chunk).await?;
+    }
+    spooler.finish().await
+}
