@@ -242,7 +242,7 @@ impl FromStr for ApiVersion {
         let rest = s.strip_prefix('v').ok_or_else(bad)?;
         let (maj, min) = rest.split_once('.').ok_or_else(bad)?;
         let num = |p: &str| -> Result<u16, IdError> {
-            if p.is_empty() || p.len() > 4 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(bad());
             }
             p.parse().map_err(|_| bad())

@@ -2,7 +2,9 @@
 //!
 //! Meta adds message types and fields over time. Every struct here keeps fields it does not
 //! know in an `extra` map (so nothing is lost and nothing fails), and a message of an unknown
-//! `type` is kept as it came: [`inbound_media`] simply skips it.
+//! `type` is kept as it came: [`inbound_media`] simply skips it. What must be well formed is
+//! the object of a known media type: a media id that could change a URL path, or a digest that
+//! is neither hex nor base64, is an error naming the field, not something to pass on.
 //!
 //! ```
 //! use wa_media_types::webhook::{inbound_media, Notification};
@@ -244,9 +246,10 @@ pub struct InboundMedia {
     pub caption: Option<String>,
     /// A document's original file name.
     pub filename: Option<String>,
-    /// Whether this is a voice note.
+    /// Whether this is a voice note (an `audio` message with `voice: true`; then `kind` is
+    /// [`MediaKind::Voice`]).
     pub voice: bool,
-    /// Whether this is an animated sticker.
+    /// Whether this is an animated sticker (`false` for every other kind).
     pub animated: bool,
     /// The business phone number id the message was sent to (pass it to retrieve so the
     /// request is processed only for media of that number).
@@ -277,8 +280,8 @@ pub fn inbound_media(notification: &Notification) -> Vec<InboundMedia> {
                 sha256: media.sha256,
                 caption: media.caption.clone(),
                 filename: media.filename.clone(),
-                voice: media.voice,
-                animated: media.animated,
+                voice: kind == MediaKind::Voice,
+                animated: kind == MediaKind::Sticker && media.animated,
                 phone_number_id: phone_number_id.clone(),
             });
         }
