@@ -36,6 +36,15 @@ pub struct UploadCandidate<'a> {
 }
 
 /// What validation decided about an acceptable file.
+///
+/// ```
+/// use wa_media_types::{validate_upload, MediaKind, MediaType, UploadCandidate, KB};
+/// // An animated WebP (VP8X with the animation flag): the 500 KB sticker limit applies.
+/// let head = b"RIFF\0\0\0\0WEBPVP8X\x0a\0\0\0\x02\0\0\0\0\0\0\0\0\0";
+/// let mime: MediaType = "image/webp".parse().unwrap();
+/// let v = validate_upload(&UploadCandidate { kind: None, mime: &mime, len: 300 * KB, head }).unwrap();
+/// assert_eq!((v.kind, v.max_bytes, v.animated), (MediaKind::Sticker, 500 * KB, true));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Validated {
     /// The kind the file is uploaded as (given or inferred).
@@ -47,6 +56,17 @@ pub struct Validated {
 }
 
 /// One reason a file would be refused. Each `Display` says what is wrong and what to do.
+///
+/// ```
+/// use wa_media_types::{MediaKind, Problem};
+/// let p = Problem::TooLarge { kind: Some(MediaKind::Sticker), animated: false, len: 102_401, max: 102_400 };
+/// assert_eq!(
+///     p.to_string(),
+///     "the file is 102401 bytes, over the limit of 102400 bytes (100 KB) for a static sticker: \
+///      compress it or send it as a smaller file"
+/// );
+/// assert!(Problem::OpusMimeType.to_string().contains("declare the file as audio/ogg; codecs=opus"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Problem {

@@ -32,6 +32,15 @@ use crate::{MediaId, MediaKind, Sha256Digest};
 pub type Extra = Map<String, Value>;
 
 /// A webhook notification: the JSON body of one POST from Meta.
+///
+/// ```
+/// use wa_media_types::webhook::Notification;
+/// let n = Notification::from_slice(br#"{"object":"whatsapp_business_account","entry":[{"id":"1",
+///   "changes":[{"field":"messages","value":{"statuses":[{"id":"wamid.A","status":"read"}]}}]}],
+///   "added_later":true}"#).unwrap();
+/// assert_eq!(n.entry[0].changes[0].value.statuses.len(), 1);
+/// assert_eq!(n.extra["added_later"], true); // unknown fields are kept, never fatal
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Notification {
     /// `whatsapp_business_account` for WhatsApp notifications.
@@ -228,6 +237,20 @@ pub struct MediaObject {
 }
 
 /// One media reference received in a webhook: what to retrieve and how to check it.
+///
+/// ```
+/// use wa_media_types::webhook::{inbound_media, Notification};
+/// use wa_media_types::{MediaKind, Sha256Digest};
+/// let n = Notification::from_slice(br#"{"entry":[{"changes":[{"value":{"messages":[{
+///   "id":"wamid.B","type":"document","document":{"id":"1214735546697282",
+///   "mime_type":"application/pdf","filename":"invoice.pdf",
+///   "sha256":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"}}]}}]}]}"#).unwrap();
+/// let doc = &inbound_media(&n)[0];
+/// assert_eq!(doc.kind, MediaKind::Document);
+/// assert_eq!(doc.filename.as_deref(), Some("invoice.pdf"));
+/// // After downloading, compare the bytes' digest with the one announced.
+/// assert_eq!(doc.sha256, Some(Sha256Digest::of(b"hello")));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboundMedia {
     /// The message id (`wamid.…`).
