@@ -185,6 +185,8 @@ fn parse_http_date(s: &str) -> Option<SystemTime> {
 pub(crate) struct RetryState {
     policy: RetryPolicy,
     started: Instant,
+    /// The waits handed out so far: elapsed time is at least this, even on a paused clock.
+    waited: Duration,
     /// Attempts made so far.
     pub(crate) attempts: u32,
 }
@@ -194,6 +196,7 @@ impl RetryState {
         Self {
             policy: policy.clone(),
             started: Instant::now(),
+            waited: Duration::ZERO,
             attempts: 0,
         }
     }
@@ -204,17 +207,20 @@ impl RetryState {
         self.attempts
     }
 
-    /// The wait before the next attempt, or `None` when the budget is spent.
-    pub(crate) fn next_delay(&self, retry_after: Option<Duration>) -> Option<Duration> {
+    /// The wait before the next attempt, or `None` when the budget is spent. The caller
+    /// sleeps for the returned duration.
+    pub(crate) fn next_delay(&mut self, retry_after: Option<Duration>) -> Option<Duration> {
         if self.attempts >= self.policy.max_attempts.max(1) {
             return None;
         }
         let d = self
             .policy
             .delay(self.attempts, retry_after, fastrand::f64());
-        if self.started.elapsed() + d > self.policy.max_elapsed {
+        let elapsed = self.started.elapsed().max(self.waited);
+        if elapsed + d > self.policy.max_elapsed {
             return None;
         }
+        self.waited += d;
         Some(d)
     }
 }

@@ -344,7 +344,7 @@ async fn fetch_to_file_leaves_nothing_on_any_failure() {
     ];
     for (name, case) in cases {
         let reply = case(&data);
-        let t = site(retrieve_json(DL_URL, &data), move |n| reply(n));
+        let t = site(retrieve_json(DL_URL, &data), reply);
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("out.bin");
         let e = client(&t)
