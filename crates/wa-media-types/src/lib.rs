@@ -52,3 +52,4 @@ pub use sniff::{sniff, Sniffed};
 pub use validate::{
     validate_upload, Problem, UploadCandidate, Validated, ValidationError, SNIFF_LEN,
 };
+pub use webhook::{inbound_media, InboundMedia, Notification};
