@@ -33,6 +33,10 @@ pub enum BuildError {
     /// rustls refused the TLS configuration.
     #[error("invalid TLS configuration: {0}")]
     Tls(#[source] rustls::Error),
+    /// The client configuration was refused by wa-media-core (token, phone number id, Graph
+    /// URL, trusted hosts, user agent).
+    #[error(transparent)]
+    Config(#[from] wa_media_core::ConfigError),
     /// A resolve override was not a valid `host` or `host:port`.
     #[error("invalid resolve override {name:?}: expected `host` or `host:port`")]
     InvalidResolveOverride {

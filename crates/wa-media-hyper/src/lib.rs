@@ -14,18 +14,31 @@
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
 
+mod client;
 mod connector;
 mod error;
 mod tls;
 mod transport;
 
+pub use client::{builder, HyperClientBuilder, HyperMediaClient};
 pub use error::{BuildError, HyperError};
 pub use transport::{
     HyperTransport, HyperTransportBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_IDLE_TIMEOUT,
     DEFAULT_USER_AGENT,
 };
 
-pub use wa_media_core::{RequestBody, ResponseBody, Transport, TransportError, TransportErrorKind};
+// One crate is enough for users: core's API, errors and configuration types, re-exported.
+/// wa-media-core, for everything not re-exported above.
+pub use wa_media_core;
+pub use wa_media_core::types::{
+    ApiVersion, MediaId, MediaKind, MediaType, MediaUrlResponse, PhoneNumberId, Sha256Digest,
+};
+pub use wa_media_core::{
+    AccessToken, ApiError, ConfigError, Download, Error, FetchOptions, FetchedFile, IntegrityError,
+    MediaApi, MediaApiExt, MediaClient, Progress, RequestBody, ResponseBody, RetryPolicy,
+    TimeoutKind, Timeouts, Transport, TransportError, TransportErrorKind, TrustedHosts, Upload,
+    UploadSource,
+};
 
 /// docs/custom-transport.md, compiled and run as doctests so its examples cannot rot.
 #[cfg(doctest)]

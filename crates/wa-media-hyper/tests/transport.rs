@@ -4,7 +4,7 @@
 mod support;
 
 use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -30,46 +30,58 @@ fn header(req: &support::Req, name: &str) -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn responses_stream_connections_are_reused_and_a_user_agent_is_sent() {
-    let seen_ua = Arc::new(Mutex::new(Vec::new()));
-    let ua = seen_ua.clone();
-    let server = serve(None, move |req| {
-        let ua = ua.clone();
-        async move {
-            ua.lock().unwrap().push(header(&req, "user-agent"));
-            text(200, "hello")
-        }
+async fn a_user_agent_is_always_sent_and_a_callers_own_is_kept() {
+    let server = serve(None, |req| async move {
+        text(200, header(&req, "user-agent").unwrap_or_default())
     })
     .await;
     let t = HyperTransport::new().unwrap();
-    for _ in 0..3 {
-        let resp = within("get", t.send(get(&server.url("/a")))).await.unwrap();
-        assert_eq!(resp.status(), 200);
-        assert_eq!(body_bytes(resp.into_body()).await.unwrap(), "hello");
-    }
-    // A caller's own User-Agent is kept.
+    let resp = within("get", t.send(get(&server.url("/a")))).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        body_bytes(resp.into_body()).await.unwrap(),
+        DEFAULT_USER_AGENT
+    );
     let req = http::Request::get(server.url("/b"))
         .header("user-agent", "mine/1")
         .body(RequestBody::empty())
         .unwrap();
-    let resp = t.clone().send(req).await.unwrap();
-    body_bytes(resp.into_body()).await.unwrap();
+    let resp = t.send(req).await.unwrap();
+    assert_eq!(body_bytes(resp.into_body()).await.unwrap(), "mine/1");
+}
 
-    assert_eq!(
-        server.connections(),
-        1,
-        "one pooled connection for all requests and clones"
-    );
-    let ua = seen_ua.lock().unwrap().clone();
-    assert_eq!(
-        ua,
-        vec![
-            Some(DEFAULT_USER_AGENT.to_owned()),
-            Some(DEFAULT_USER_AGENT.to_owned()),
-            Some(DEFAULT_USER_AGENT.to_owned()),
-            Some("mine/1".to_owned())
-        ]
-    );
+/// Clones share one pool: sequential requests alternating between two clones end up on one
+/// connection. (When exactly a finished HTTP/1 connection is back in the pool is up to hyper's
+/// tasks, so the test looks for the first reuse instead of counting connections.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clones_share_one_connection_pool() {
+    let server = serve(None, |_req| async move { text(200, "ok") }).await;
+    let a = HyperTransport::new().unwrap();
+    let b = a.clone();
+    let shared_connection = within("a shared connection", async {
+        for i in 0..200 {
+            let (t, tag) = if i % 2 == 0 { (&a, "a") } else { (&b, "b") };
+            let req = http::Request::get(server.url("/p"))
+                .header("x-tag", tag)
+                .body(RequestBody::empty())
+                .unwrap();
+            let resp = t.send(req).await.unwrap();
+            assert_eq!(body_bytes(resp.into_body()).await.unwrap(), "ok");
+            let seen = server.seen();
+            let used_by = |c: usize, tag: &str| {
+                seen.iter()
+                    .any(|s| s.connection == c && s.tag.as_deref() == Some(tag))
+            };
+            if let Some(c) = (0..server.connections()).find(|&c| used_by(c, "a") && used_by(c, "b"))
+            {
+                return Some((c, i + 1));
+            }
+        }
+        None
+    })
+    .await;
+    let (_, requests) = shared_connection.expect("no connection was ever reused across clones");
+    assert!(server.connections() < requests, "connections are reused");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -418,6 +430,8 @@ fn big_body(chunks: usize) -> support::Body {
     BodyExt::boxed(http_body_util::StreamBody::new(stream))
 }
 
+/// Reads one frame of a large body, drops it, then sends more requests on the same client.
+/// Returns the connection that served `/big`.
 async fn drop_then_reuse(t: HyperTransport, base: String, server: &support::Server) -> usize {
     let resp = t.send(get(&format!("{base}/big"))).await.unwrap();
     let mut body = resp.into_body();
@@ -432,7 +446,9 @@ async fn drop_then_reuse(t: HyperTransport, base: String, server: &support::Serv
         assert_eq!(resp.status(), 200);
         assert_eq!(body_bytes(resp.into_body()).await.unwrap(), "small");
     }
-    server.connections()
+    let seen = server.seen();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    seen[0].connection
 }
 
 fn big_or_small(req: support::Req) -> Resp {
@@ -448,9 +464,9 @@ async fn dropping_an_http1_body_mid_stream_discards_that_connection_only() {
     let server = serve(None, |req| async move { big_or_small(req) }).await;
     let t = HyperTransport::new().unwrap();
     let base = format!("http://{}", server.addr);
-    let connections = drop_then_reuse(t, base, &server).await;
-    // The half-read connection was closed, not pooled: one new connection served the rest.
-    assert_eq!(connections, 2);
+    let big = drop_then_reuse(t, base, &server).await;
+    // The half-read connection was closed, not pooled: it served nothing after `/big`.
+    assert_eq!(server.on_connection(big).len(), 1, "{:?}", server.seen());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -465,10 +481,12 @@ async fn dropping_an_http2_body_mid_stream_resets_only_that_stream() {
         .resolve("graph.example.test", server.addr)
         .build()
         .unwrap();
-    let connections = drop_then_reuse(t, "https://graph.example.test".into(), &server).await;
+    let big = drop_then_reuse(t, "https://graph.example.test".into(), &server).await;
     assert_eq!(
-        connections, 1,
-        "the h2 connection stays usable after a stream reset"
+        server.on_connection(big).len(),
+        4,
+        "the h2 connection stays usable after a stream reset: {:?}",
+        server.seen()
     );
 }
 
@@ -488,14 +506,8 @@ async fn concurrent_requests_share_the_pool() {
     for task in tasks {
         assert_eq!(within("concurrent", task).await.unwrap(), "ok");
     }
-    let after_burst = server.connections();
-    assert!((1..=20).contains(&after_burst), "{after_burst}");
-    // Sequential requests after the burst reuse pooled connections.
-    for _ in 0..5 {
-        let resp = t.send(get(&server.url("/c"))).await.unwrap();
-        body_bytes(resp.into_body()).await.unwrap();
-    }
-    assert_eq!(server.connections(), after_burst);
+    assert_eq!(server.seen().len(), 20);
+    assert!(server.connections() <= 20);
 }
 
 /// `sleep` must be tokio's timer (paused time advances it instantly); the default

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
@@ -33,16 +33,36 @@ pub fn text(status: u16, b: impl Into<Bytes>) -> Resp {
         .unwrap()
 }
 
-/// A running test server: its address and how many connections it accepted.
+/// One request as the server saw it: which connection (0-based, in accept order) and path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub connection: usize,
+    pub path: String,
+    pub tag: Option<String>,
+}
+
+/// A running test server: its address, how many connections it accepted, what it served.
 pub struct Server {
     pub addr: SocketAddr,
     connections: Arc<AtomicUsize>,
+    seen: Arc<Mutex<Vec<Seen>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
+    }
+    /// Every request served so far, in arrival order.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+    /// The requests one connection served.
+    pub fn on_connection(&self, connection: usize) -> Vec<Seen> {
+        self.seen()
+            .into_iter()
+            .filter(|s| s.connection == connection)
+            .collect()
     }
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
@@ -65,18 +85,30 @@ where
     let addr = listener.local_addr().unwrap();
     let connections = Arc::new(AtomicUsize::new(0));
     let count = connections.clone();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
     let handler = Arc::new(handler);
     let task = tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
                 return;
             };
-            count.fetch_add(1, Ordering::SeqCst);
+            let connection = count.fetch_add(1, Ordering::SeqCst);
             let _ = tcp.set_nodelay(true);
             let handler = handler.clone();
             let tls = tls.clone();
+            let log = log.clone();
             tokio::spawn(async move {
-                let svc = service_fn(move |req| {
+                let svc = service_fn(move |req: Req| {
+                    log.lock().unwrap().push(Seen {
+                        connection,
+                        path: req.uri().path().to_owned(),
+                        tag: req
+                            .headers()
+                            .get("x-tag")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned),
+                    });
                     let h = handler.clone();
                     async move { Ok::<_, Infallible>(h(req).await) }
                 });
@@ -98,6 +130,7 @@ where
     Server {
         addr,
         connections,
+        seen,
         task,
     }
 }
