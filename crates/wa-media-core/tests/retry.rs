@@ -59,7 +59,8 @@ async fn absurd_retry_after_is_capped() {
 
 #[tokio::test]
 async fn retryable_failures_are_retried_until_attempts_run_out() {
-    let cases: Vec<(&str, fn() -> Reply)> = vec![
+    type Case = (&'static str, fn() -> Reply);
+    let cases: Vec<Case> = vec![
         ("429", || json(429, RATE)),
         ("500 html", || status(500, "<html>oops</html>")),
         ("502", || status(502, "")),
