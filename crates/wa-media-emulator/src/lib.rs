@@ -48,8 +48,7 @@ pub use config::{
 pub use error::EmulatorError;
 pub use fault::{Endpoint, Fault, Faults, PendingFault};
 pub use inbound::{
-    signature_header, InboundMessage, SimulatedInbound, SIMULATED_DISPLAY_PHONE_NUMBER,
-    SIMULATED_WABA_ID,
+    InboundMessage, SimulatedInbound, SIMULATED_DISPLAY_PHONE_NUMBER, SIMULATED_WABA_ID,
 };
 pub use request_log::{LoggedRequest, Origin, REQUEST_LOG_CAPACITY};
 pub use server::EmulatorHandle;

@@ -175,10 +175,8 @@ impl ApiError {
         struct Envelope<'a> {
             error: &'a GraphError,
         }
-        let bytes = serde_json::to_vec(&Envelope {
-            error: &self.error,
-        })
-        .unwrap_or_else(|_| b"{}".to_vec());
+        let bytes =
+            serde_json::to_vec(&Envelope { error: &self.error }).unwrap_or_else(|_| b"{}".to_vec());
         let mut b = graph_builder(self.status, bytes.len() as u64);
         if self.www_authenticate {
             let msg: String = self

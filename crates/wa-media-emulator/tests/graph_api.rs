@@ -1,0 +1,750 @@
+//! The real API's behaviour over real sockets: every endpoint's success and error paths,
+//! tokens on both origins, limits at the boundary, URL and media expiry.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use http::{header, Method, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wa_media_emulator::{Emulator, ManualClock, UserAgentPolicy, ATTACHMENTS_PATH, DEFAULT_TOKEN};
+use wa_media_types::{PhoneNumberId, Sha256Digest};
+
+#[tokio::test]
+async fn every_accepted_fixture_round_trips() {
+    let emu = start().await;
+    let c = client();
+    for (file, mime) in [
+        ("image.png", "image/png"),
+        ("image.jpg", "image/jpeg"),
+        ("document.pdf", "application/pdf"),
+        ("notes.txt", "text/plain"),
+        ("audio.mp3", "audio/mpeg"),
+        ("audio.aac", "audio/aac"),
+        ("audio.amr", "audio/amr"),
+        ("audio.m4a", "audio/mp4"),
+        ("video.3gp", "video/3gpp"),
+        ("sticker.webp", "image/webp"),
+        ("sticker-animated.webp", "image/webp"),
+        ("sticker-static-100k.webp", "image/webp"),
+    ] {
+        let data = fixture(file);
+        let id = upload_ok(&c, &emu, mime, &data).await;
+
+        let r = retrieve(&c, &emu, &id).await;
+        assert_eq!(r.status, StatusCode::OK, "{file}: {}", r.text());
+        assert_eq!(
+            r.headers[header::CONTENT_TYPE],
+            "application/json; charset=UTF-8"
+        );
+        assert!(r.headers.contains_key("x-fb-trace-id"));
+        let v = r.json();
+        // The fields come in the documented order.
+        let text = r.text();
+        let pos: Vec<usize> = [
+            "url",
+            "mime_type",
+            "sha256",
+            "file_size",
+            "id",
+            "messaging_product",
+        ]
+        .iter()
+        .map(|k| text.find(&format!("\"{k}\":")).expect(k))
+        .collect();
+        assert!(pos.windows(2).all(|w| w[0] < w[1]), "{text}");
+        assert_eq!(v.as_object().unwrap().len(), 6);
+        let url = v["url"].as_str().unwrap();
+        assert!(
+            url.starts_with(&format!(
+                "{}{ATTACHMENTS_PATH}?mid={id}&ext=",
+                emu.lookaside_url()
+            )),
+            "{url}"
+        );
+        assert!(url.contains("&hash="), "{url}");
+        assert_eq!(v["mime_type"], mime);
+        assert_eq!(v["sha256"], Sha256Digest::of(&data).to_hex());
+        assert_eq!(v["file_size"].as_u64(), Some(data.len() as u64), "a number");
+        assert_eq!(v["id"], id.as_str());
+        assert_eq!(v["messaging_product"], "whatsapp");
+
+        let d = send(&c, download_req(url, Some(emu.token()), true)).await;
+        assert_eq!(d.status, StatusCode::OK, "{file}");
+        assert_eq!(d.headers[header::CONTENT_TYPE], mime);
+        assert_eq!(
+            d.headers[header::CONTENT_LENGTH],
+            data.len().to_string().as_str()
+        );
+        assert_eq!(&d.body[..], &data[..], "{file}: bytes differ");
+
+        let del = send(
+            &c,
+            graph_req(
+                &emu,
+                Method::DELETE,
+                &format!("/{VERSION}/{id}"),
+                Some(emu.token()),
+            ),
+        )
+        .await;
+        assert_eq!(del.status, StatusCode::OK);
+        assert_eq!(del.json(), serde_json::json!({"success": true}));
+
+        let gone = retrieve(&c, &emu, &id).await;
+        assert_eq!(gone.status, StatusCode::BAD_REQUEST);
+        assert_eq!(gone.graph_error()["error_subcode"], 33);
+        let gone_dl = send(&c, download_req(url, Some(emu.token()), true)).await;
+        assert_eq!(gone_dl.status, StatusCode::NOT_FOUND);
+        assert!(gone_dl.text().contains("<html"), "HTML page");
+        let again = send(
+            &c,
+            graph_req(
+                &emu,
+                Method::DELETE,
+                &format!("/{VERSION}/{id}"),
+                Some(emu.token()),
+            ),
+        )
+        .await;
+        assert_eq!(again.status, StatusCode::BAD_REQUEST);
+        assert_eq!(again.graph_error()["error_subcode"], 33);
+    }
+    assert!(emu.media().is_empty());
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn tokens_are_required_on_both_origins() {
+    let emu = start().await;
+    assert_eq!(emu.token(), DEFAULT_TOKEN);
+    let c = client();
+    let parts = [
+        Part::Text("messaging_product", "whatsapp"),
+        Part::Text("type", "image/png"),
+        Part::File {
+            name: "file",
+            filename: "a.png",
+            content_type: Some("image/png"),
+            data: &png(1000),
+        },
+    ];
+    for (token, what) in [(None, "missing"), (Some("wrong-token"), "wrong")] {
+        let r = send(&c, upload_request(&emu, token, PHONE, &parts)).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{what}");
+        let e = r.graph_error();
+        assert_eq!(e["code"], 190, "{what}");
+        assert_eq!(e["type"], "OAuthException");
+        assert!(r.headers.contains_key(header::WWW_AUTHENTICATE));
+    }
+    let id = upload_ok(&c, &emu, "image/png", &png(1000)).await;
+    for token in [None, Some("wrong-token")] {
+        let r = send(&c, graph_get(&emu, &format!("/{VERSION}/{id}"), token)).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(r.code(), 190);
+        let r = send(
+            &c,
+            graph_req(&emu, Method::DELETE, &format!("/{VERSION}/{id}"), token),
+        )
+        .await;
+        assert_eq!(r.code(), 190);
+    }
+    // A non-Bearer scheme is not a token.
+    let mut basic = graph_get(&emu, &format!("/{VERSION}/{id}"), None);
+    basic
+        .headers_mut()
+        .insert(header::AUTHORIZATION, "Basic d2E6bWVkaWE=".parse().unwrap());
+    assert_eq!(send(&c, basic).await.status, StatusCode::UNAUTHORIZED);
+
+    let url = url_of(&c, &emu, &id).await;
+    for token in [None, Some("wrong-token")] {
+        let r = send(&c, download_req(&url, token, true)).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert!(r.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+    }
+    let ok = send(&c, download_req(&url, Some(emu.token()), true)).await;
+    assert_eq!(ok.status, StatusCode::OK);
+
+    // The request log saw the header on the requests that had it, and never its value.
+    let log = emu.request_log();
+    let downloads: Vec<_> = log
+        .iter()
+        .filter(|r| r.origin == wa_media_emulator::Origin::Lookaside)
+        .collect();
+    assert_eq!(downloads.len(), 3);
+    assert!(!downloads[0].has_header("authorization") && !downloads[0].authorized);
+    assert!(downloads[1].has_header("authorization") && !downloads[1].authorized);
+    assert!(downloads[2].authorized && downloads[2].status == 200);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn custom_token_is_the_only_one_accepted() {
+    let emu = Emulator::builder()
+        .token("a-custom-token")
+        .start()
+        .await
+        .unwrap();
+    let c = client();
+    let id = upload_ok(&c, &emu, "image/png", &png(500)).await;
+    let r = send(
+        &c,
+        graph_get(&emu, &format!("/{VERSION}/{id}"), Some(DEFAULT_TOKEN)),
+    )
+    .await;
+    assert_eq!(r.code(), 190);
+    assert_eq!(retrieve(&c, &emu, &id).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn unknown_ids_and_foreign_phone_numbers_are_missing_objects() {
+    let emu = start().await;
+    let c = client();
+    for id in ["1234567890123456", "not-a-number", "0"] {
+        let r = retrieve(&c, &emu, id).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        let e = r.graph_error();
+        assert_eq!(e["code"], 100);
+        assert_eq!(e["error_subcode"], 33);
+        assert_eq!(e["type"], "GraphMethodException");
+        let msg = e["message"].as_str().unwrap();
+        assert!(
+            msg.starts_with(&format!(
+                "Unsupported get request. Object with ID '{id}' does not exist"
+            )),
+            "{msg}"
+        );
+        assert!(r.headers.contains_key(header::WWW_AUTHENTICATE));
+    }
+    let id = upload_ok(&c, &emu, "image/png", &png(500)).await;
+    let q = |p: &str| format!("/{VERSION}/{id}?phone_number_id={p}");
+    let ok = send(&c, graph_get(&emu, &q(PHONE), Some(emu.token()))).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    let other = send(
+        &c,
+        graph_get(&emu, &q("999999999999999"), Some(emu.token())),
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::BAD_REQUEST);
+    assert_eq!(other.graph_error()["error_subcode"], 33);
+    let del = send(
+        &c,
+        graph_req(
+            &emu,
+            Method::DELETE,
+            &q("999999999999999"),
+            Some(emu.token()),
+        ),
+    )
+    .await;
+    assert_eq!(del.graph_error()["error_subcode"], 33);
+    assert!(
+        emu.media_info(&id.parse().unwrap()).is_some(),
+        "not deleted"
+    );
+
+    // Upload to a phone number id that is not numeric.
+    let r = send(
+        &c,
+        upload_request(
+            &emu,
+            Some(emu.token()),
+            "my-phone",
+            &[Part::Text("messaging_product", "whatsapp")],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.graph_error()["error_subcode"], 33);
+}
+
+#[tokio::test]
+async fn a_fixed_phone_number_id_refuses_others() {
+    let emu = Emulator::builder()
+        .phone_number_id(Some(PhoneNumberId::new("111222333444555").unwrap()))
+        .start()
+        .await
+        .unwrap();
+    let c = client();
+    let parts = [
+        Part::Text("messaging_product", "whatsapp"),
+        Part::Text("type", "image/png"),
+        Part::File {
+            name: "file",
+            filename: "a.png",
+            content_type: Some("image/png"),
+            data: &png(300),
+        },
+    ];
+    let r = send(&c, upload_request(&emu, Some(emu.token()), PHONE, &parts)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.graph_error()["error_subcode"], 33);
+    let r = send(
+        &c,
+        upload_request(&emu, Some(emu.token()), "111222333444555", &parts),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
+#[tokio::test]
+async fn the_version_segment_is_validated() {
+    let emu = start().await;
+    let c = client();
+    let id = upload_ok(&c, &emu, "image/png", &png(300)).await;
+    for v in ["23.0", "v23", "V23.0", "vX.Y", "latest"] {
+        let r = send(
+            &c,
+            graph_get(&emu, &format!("/{v}/{id}"), Some(emu.token())),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{v}");
+        assert_eq!(r.code(), 2500, "{v}");
+    }
+    for v in ["v19.0", "v23.0", "v99.9"] {
+        let r = send(
+            &c,
+            graph_get(&emu, &format!("/{v}/{id}"), Some(emu.token())),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{v}");
+    }
+    let r = send(&c, graph_get(&emu, "/", Some(emu.token()))).await;
+    assert_eq!(r.code(), 2500);
+}
+
+async fn upload_parts(
+    c: &HttpClient,
+    emu: &wa_media_emulator::EmulatorHandle,
+    parts: &[Part<'_>],
+) -> Reply {
+    send(c, upload_request(emu, Some(emu.token()), PHONE, parts)).await
+}
+
+#[tokio::test]
+async fn multipart_problems_get_code_100_envelopes() {
+    let emu = start().await;
+    let c = client();
+    let data = png(400);
+    let file = |ct: Option<&'static str>| Part::File {
+        name: "file",
+        filename: "a.png",
+        content_type: ct,
+        data: Box::leak(data.clone().into_boxed_slice()),
+    };
+    let cases: Vec<(Vec<Part<'_>>, &str)> = vec![
+        (
+            vec![Part::Text("type", "image/png"), file(Some("image/png"))],
+            "(#100) The parameter messaging_product is required.",
+        ),
+        (
+            vec![
+                Part::Text("messaging_product", "telegram"),
+                Part::Text("type", "image/png"),
+                file(Some("image/png")),
+            ],
+            "(#100) Param messaging_product must be one of {WHATSAPP} - got \"telegram\".",
+        ),
+        (
+            vec![
+                Part::Text("messaging_product", "whatsapp"),
+                file(Some("image/png")),
+            ],
+            "(#100) The parameter type is required.",
+        ),
+        (
+            vec![
+                Part::Text("messaging_product", "whatsapp"),
+                Part::Text("type", "image/png"),
+            ],
+            "(#100) The parameter file is required.",
+        ),
+    ];
+    for (parts, message) in cases {
+        let r = upload_parts(&c, &emu, &parts).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{message}");
+        let e = r.graph_error();
+        assert_eq!(e["code"], 100);
+        assert_eq!(e["type"], "OAuthException");
+        assert_eq!(e["message"], message);
+    }
+
+    // The file part's Content-Type decides, as reported with this exact text.
+    let r = upload_parts(
+        &c,
+        &emu,
+        &[
+            Part::Text("messaging_product", "whatsapp"),
+            Part::Text("type", "image/png"),
+            file(Some("application/octet-stream")),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let msg = r.graph_error()["message"].as_str().unwrap().to_owned();
+    assert!(
+        msg.starts_with("(#100) Param file must be a file with one of the following types: audio/aac, audio/mp4, audio/mpeg, audio/amr, audio/ogg, audio/opus, "),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("image/jpeg, image/png, image/webp, video/mp4, video/3gpp."),
+        "{msg}"
+    );
+    assert!(
+        msg.ends_with("Received file of type 'application/octet-stream'."),
+        "{msg}"
+    );
+    let r = upload_parts(
+        &c,
+        &emu,
+        &[
+            Part::Text("messaging_product", "whatsapp"),
+            Part::Text("type", "image/png"),
+            file(Some("audio/webm")),
+        ],
+    )
+    .await;
+    assert!(r.graph_error()["message"]
+        .as_str()
+        .unwrap()
+        .ends_with("Received file of type 'audio/webm'."));
+
+    // Contents that contradict the type, and an empty file: code 131053 with details.
+    let r = upload(&c, &emu, "image/jpeg", &png(400)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let e = r.graph_error();
+    assert_eq!(e["code"], 131053);
+    assert!(
+        e["error_data"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("look like image/png"),
+        "{e}"
+    );
+    let r = upload(&c, &emu, "text/plain", b"").await;
+    assert_eq!(r.code(), 131053);
+    let r = upload(&c, &emu, "image/webp", &fixture("sticker.webp")).await;
+    assert_eq!(r.status, StatusCode::OK, "a sticker is fine: {}", r.text());
+
+    // Not multipart at all, and a broken multipart body.
+    let mut req = graph_req(
+        &emu,
+        Method::POST,
+        &format!("/{VERSION}/{PHONE}/media"),
+        Some(emu.token()),
+    );
+    req.headers_mut()
+        .insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+    *req.body_mut() = full(&b"{\"messaging_product\":\"whatsapp\"}"[..]);
+    let r = send(&c, req).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.code(), 100);
+    let mut req = graph_req(
+        &emu,
+        Method::POST,
+        &format!("/{VERSION}/{PHONE}/media"),
+        Some(emu.token()),
+    );
+    req.headers_mut().insert(
+        header::CONTENT_TYPE,
+        format!("multipart/form-data; boundary={BOUNDARY}")
+            .parse()
+            .unwrap(),
+    );
+    *req.body_mut() = full(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\nContent-Type: image/png\r\n\r\n\u{89}PNG truncated"));
+    let r = send(&c, req).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.code(), 100);
+    assert!(emu.media().len() == 1, "only the sticker was stored");
+    // Nothing half-written is left in the spool directory.
+    let spool = std::fs::read_dir(emu.data_dir().join("spool"))
+        .unwrap()
+        .count();
+    assert_eq!(spool, 0);
+}
+
+#[tokio::test]
+async fn limits_hold_at_the_boundary() {
+    let emu = start().await;
+    let c = client();
+    // Static sticker: 100 KB accepted, one byte more refused.
+    let id = upload_ok(&c, &emu, "image/webp", &static_webp(102_400)).await;
+    assert_eq!(
+        emu.media_info(&id.parse().unwrap()).unwrap().file_size,
+        102_400
+    );
+    let r = upload(&c, &emu, "image/webp", &static_webp(102_401)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let e = r.graph_error();
+    assert_eq!(e["code"], 131053);
+    let details = e["error_data"]["details"].as_str().unwrap();
+    assert!(details.contains("102400"), "{details}");
+    assert!(details.contains("static sticker"), "{details}");
+    // The fixtures say the same.
+    upload_ok(&c, &emu, "image/webp", &fixture("sticker-static-100k.webp")).await;
+    let r = upload(
+        &c,
+        &emu,
+        "image/webp",
+        &fixture("sticker-static-over-limit.webp"),
+    )
+    .await;
+    assert_eq!(r.code(), 131053);
+    // An animated sticker may be larger.
+    upload_ok(
+        &c,
+        &emu,
+        "image/webp",
+        &fixture("sticker-animated-150k.webp"),
+    )
+    .await;
+    // Image: 5 MB.
+    upload_ok(&c, &emu, "image/png", &png(5 * 1024 * 1024)).await;
+    let r = upload(&c, &emu, "image/png", &png(5 * 1024 * 1024 + 1)).await;
+    assert_eq!(r.code(), 131053);
+    assert_eq!(emu.media().len(), 4);
+}
+
+/// Reads one HTTP/1.1 response (headers and a Content-Length body) from a raw socket.
+async fn read_response(s: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                let n = s.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "connection closed mid-body");
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return (head, buf[end + 4..end + 4 + len].to_vec());
+        }
+        let n = s.read(&mut chunk).await.unwrap();
+        assert!(
+            n > 0,
+            "connection closed before the response: {:?}",
+            String::from_utf8_lossy(&buf)
+        );
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_upload_is_refused_before_its_body_ends() {
+    let emu = start().await;
+    let mut s = tokio::net::TcpStream::connect(emu.graph_addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\r\n\
+         --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\nimage/png\r\n\
+         --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.png\"\r\nContent-Type: image/png\r\n\r\n"
+    );
+    // The body promises 50 MB; only a little over the 5 MB image limit is ever sent.
+    let promised = 50 * 1024 * 1024;
+    let req = format!(
+        "POST /{VERSION}/{PHONE}/media HTTP/1.1\r\nHost: {}\r\nUser-Agent: {UA}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {promised}\r\n\r\n",
+        emu.graph_addr(),
+        emu.token()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&png(5 * 1024 * 1024 + 64 * 1024))
+        .await
+        .unwrap();
+    // The client now stalls; the answer must come anyway.
+    let (status, body) = tokio::time::timeout(Duration::from_secs(30), read_response(&mut s))
+        .await
+        .expect("answered without waiting for the rest of the body");
+    assert!(status.starts_with("HTTP/1.1 400"), "{status}");
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["code"], 131053);
+    assert!(emu.media().is_empty());
+}
+
+#[tokio::test]
+async fn urls_expire_with_the_clock() {
+    let clock = Arc::new(ManualClock::starting_now());
+    let emu = Emulator::builder()
+        .clock(clock.clone())
+        .start()
+        .await
+        .unwrap();
+    let c = client();
+    let data = png(2000);
+    let id = upload_ok(&c, &emu, "image/png", &data).await;
+    let url = url_of(&c, &emu, &id).await;
+    clock.advance(Duration::from_secs(299));
+    let r = send(&c, download_req(&url, Some(emu.token()), true)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    clock.advance(Duration::from_secs(1));
+    let r = send(&c, download_req(&url, Some(emu.token()), true)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.text().contains("URL signature expired"), "{}", r.text());
+    // A fresh URL works at once.
+    let fresh = url_of(&c, &emu, &id).await;
+    assert_ne!(fresh, url);
+    let r = send(&c, download_req(&fresh, Some(emu.token()), true)).await;
+    assert_eq!(&r.body[..], &data[..]);
+
+    // A configured lifetime, and the handle's own clock advance.
+    let emu = Emulator::builder()
+        .url_ttl(Duration::from_secs(10))
+        .start()
+        .await
+        .unwrap();
+    let id = upload_ok(&c, &emu, "image/png", &data).await;
+    let url = url_of(&c, &emu, &id).await;
+    emu.advance_clock(Duration::from_secs(10));
+    let r = send(&c, download_req(&url, Some(emu.token()), true)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn tampered_urls_are_refused() {
+    let emu = start().await;
+    let c = client();
+    let a = upload_ok(&c, &emu, "image/png", &png(700)).await;
+    let b = upload_ok(&c, &emu, "image/png", &png(800)).await;
+    let url = url_of(&c, &emu, &a).await;
+    let other_mid = url.replace(&format!("mid={a}"), &format!("mid={b}"));
+    let (prefix, hash) = url.rsplit_once("hash=").unwrap();
+    let mut h: Vec<u8> = hash.bytes().collect();
+    h[0] = if h[0] == b'A' { b'B' } else { b'A' };
+    let bad_hash = format!("{prefix}hash={}", String::from_utf8(h).unwrap());
+    let ext: u64 = url
+        .split("ext=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let later = url.replace(&format!("ext={ext}"), &format!("ext={}", ext + 3600));
+    let no_hash = prefix.trim_end_matches('&').to_owned();
+    for u in [other_mid, bad_hash, later, no_hash] {
+        let r = send(&c, download_req(&u, Some(emu.token()), true)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{u}");
+        assert!(r.text().contains("URL signature mismatch"));
+    }
+    let wrong_path = url.replace(ATTACHMENTS_PATH, "/whatsapp_business/other/");
+    let r = send(&c, download_req(&wrong_path, Some(emu.token()), true)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn media_ids_expire_after_30_days() {
+    let clock = Arc::new(ManualClock::starting_now());
+    let emu = Emulator::builder()
+        .clock(clock.clone())
+        .start()
+        .await
+        .unwrap();
+    let c = client();
+    let id = upload_ok(&c, &emu, "image/png", &png(900)).await;
+    clock.advance(Duration::from_secs(30 * 24 * 3600 - 1));
+    let url = url_of(&c, &emu, &id).await;
+    clock.advance(Duration::from_secs(1));
+    let r = retrieve(&c, &emu, &id).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.graph_error()["error_subcode"], 33);
+    // The URL signature is still valid (1 s old), but the media is gone.
+    let r = send(&c, download_req(&url, Some(emu.token()), true)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(emu.media().is_empty(), "expired media is removed");
+}
+
+#[tokio::test]
+async fn a_missing_user_agent_gets_html_as_reported() {
+    let c = client();
+    for (policy, status, html) in [
+        (UserAgentPolicy::HtmlPage, StatusCode::OK, true),
+        (UserAgentPolicy::Refuse, StatusCode::BAD_REQUEST, true),
+        (UserAgentPolicy::Ignore, StatusCode::OK, false),
+    ] {
+        let emu = Emulator::builder()
+            .user_agent_policy(policy)
+            .start()
+            .await
+            .unwrap();
+        let data = png(600);
+        let id = upload_ok(&c, &emu, "image/png", &data).await;
+        let url = url_of(&c, &emu, &id).await;
+        let r = send(&c, download_req(&url, Some(emu.token()), false)).await;
+        assert_eq!(r.status, status, "{policy:?}");
+        if html {
+            assert!(r.text().contains("content isn't available"), "{policy:?}");
+            assert_ne!(&r.body[..], &data[..]);
+        } else {
+            assert_eq!(&r.body[..], &data[..]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_request_log_holds_names_never_secrets() {
+    let emu = Emulator::builder()
+        .token("SECRET-TOKEN-abc123")
+        .start()
+        .await
+        .unwrap();
+    let c = client();
+    let id = upload_ok(&c, &emu, "image/png", &png(300)).await;
+    let url = url_of(&c, &emu, &id).await;
+    send(&c, download_req(&url, Some(emu.token()), true)).await;
+    let hash = url.rsplit_once("hash=").unwrap().1.to_owned();
+    let log = emu.request_log();
+    assert_eq!(log.len(), 3);
+    assert_eq!(log[0].method, "POST");
+    assert_eq!(log[0].path, format!("/{VERSION}/{PHONE}/media"));
+    assert_eq!(log[0].endpoint, Some(wa_media_emulator::Endpoint::Upload));
+    assert_eq!(log[2].path, ATTACHMENTS_PATH);
+    assert!(log
+        .iter()
+        .all(|r| r.has_header("authorization") && r.authorized && r.status == 200));
+    let over_http = send(&c, graph_get(&emu, "/__emulator/requests", None)).await;
+    for text in [format!("{log:?}"), over_http.text()] {
+        assert!(!text.contains("SECRET-TOKEN-abc123"), "{text}");
+        assert!(!text.contains(&hash), "{text}");
+        assert!(text.contains("authorization"));
+    }
+    let v = over_http.json();
+    assert_eq!(v.as_array().unwrap().len(), 3);
+    assert_eq!(v[1]["endpoint"], "retrieve");
+}
+
+#[tokio::test]
+async fn keep_alive_serves_several_requests_on_one_connection() {
+    let emu = start().await;
+    let c = client();
+    let id = upload_ok(&c, &emu, "image/png", &png(300)).await;
+    let mut s = tokio::net::TcpStream::connect(emu.graph_addr())
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let req = format!(
+            "GET /{VERSION}/{id} HTTP/1.1\r\nHost: x\r\nUser-Agent: {UA}\r\nAuthorization: Bearer {}\r\n\r\n",
+            emu.token()
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let (head, body) = read_response(&mut s).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["id"], id.as_str());
+    }
+}
