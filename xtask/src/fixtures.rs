@@ -148,6 +148,16 @@ fn samples() -> Vec<Sample> {
             note: "UTF-8 text",
         },
         Sample {
+            file: "latin1.txt",
+            bytes: b"Caf\xe9 cr\xe8me, na\xefve fa\xe7ade\r\n".to_vec(),
+            mime: "text/plain",
+            kind: "document",
+            sniffed: None,
+            animated: false,
+            problems: &[],
+            note: "ISO-8859-1 text: not UTF-8, but text (no NUL byte), so accepted",
+        },
+        Sample {
             file: "empty.txt",
             bytes: Vec::new(),
             mime: "text/plain",

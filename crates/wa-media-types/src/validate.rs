@@ -261,6 +261,8 @@ enum Expect {
     Ogg,
     /// Anything but a recognised media format (legacy Office types are too varied to check).
     NotMedia,
+    /// Text in any 8-bit encoding: no recognised binary format and no NUL byte.
+    Text,
     /// Nothing known.
     Unchecked,
 }
@@ -274,7 +276,7 @@ fn expectation(mime: &MediaType) -> Expect {
         "audio/mpeg" => Expect::OneOf(&["audio/mpeg"]),
         "audio/aac" => Expect::OneOf(&["audio/aac"]),
         "audio/amr" => Expect::OneOf(&["audio/amr"]),
-        "text/plain" => Expect::OneOf(&["text/plain"]),
+        "text/plain" => Expect::Text,
         "audio/ogg" | "audio/opus" => Expect::Ogg,
         "audio/mp4" | "video/mp4" | "video/3gp" | "video/3gpp" => Expect::IsoBmff,
         e if e.starts_with("application/vnd.openxmlformats-") => {
@@ -285,9 +287,11 @@ fn expectation(mime: &MediaType) -> Expect {
     }
 }
 
-fn contradicts(expect: &Expect, found: Option<Sniffed>) -> bool {
+fn contradicts(expect: &Expect, found: Option<Sniffed>, head: &[u8]) -> bool {
     match (expect, found) {
         (Expect::Unchecked, _) => false,
+        (Expect::Text, Some(s)) => s.mime != "text/plain",
+        (Expect::Text, None) => head.contains(&0),
         (Expect::NotMedia, None) => false,
         (Expect::NotMedia, Some(s)) => !matches!(
             s.mime,
@@ -388,7 +392,7 @@ pub fn validate_upload(candidate: &UploadCandidate<'_>) -> Result<Validated, Val
     }
 
     // 3. The contents against the declared type.
-    if !head.is_empty() && contradicts(&expectation(mime), found) {
+    if !head.is_empty() && contradicts(&expectation(mime), found, head) {
         problems.push(Problem::ContentMismatch {
             declared: essence.to_owned(),
             found: found.map(|s| s.mime),
@@ -500,6 +504,14 @@ mod tests {
             vec![Problem::ContentMismatch {
                 declared: "image/jpeg".into(),
                 found: Some("text/plain")
+            }]
+        );
+        assert!(check(None, "text/plain", 10, b"caf\xe9 latin-1").is_ok());
+        assert_eq!(
+            check(None, "text/plain", 10, b"\0\0\0binary").unwrap_err(),
+            vec![Problem::ContentMismatch {
+                declared: "text/plain".into(),
+                found: None
             }]
         );
         assert_eq!(
