@@ -365,6 +365,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn committed_files_match_the_generator() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        if let Err(e) = run(&root, true) {
+            panic!("{e}");
+        }
+    }
+
+    #[test]
     fn generation_is_deterministic_and_small() {
         let a = generate();
         assert_eq!(a, generate());
