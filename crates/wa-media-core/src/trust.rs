@@ -106,7 +106,7 @@ impl TrustedHosts {
     /// Whether the allowlist itself (not counting the Graph origin) admits `url`: host and
     /// port match an entry, and the scheme is https (or http on a loopback host).
     pub fn allows(&self, url: &Url) -> bool {
-        if scheme_check(url).is_err() {
+        if scheme_check(url).is_err() || !url.username().is_empty() || url.password().is_some() {
             return false;
         }
         let Some(host) = host_key(url) else {
@@ -240,6 +240,7 @@ mod tests {
             "http://localhost:9001/x",
             "ftp://lookaside.fbsbx.com/",
             "https://user@evil.example/",
+            "https://user:pw@lookaside.fbsbx.com/",
             "not a url",
         ] {
             assert!(!t.allows_str(bad), "{bad}");
