@@ -165,7 +165,7 @@ pub(crate) async fn start(
     let g = check_url("the public Graph URL", &graph_url)?;
     let l = check_url("the public download URL", &lookaside_url)?;
 
-    let (tls, ca_pem, ca_path) = if config.tls {
+    let (tls, ca, ca_path) = if config.tls {
         let extra: Vec<String> = [g.host_str(), l.host_str()]
             .into_iter()
             .flatten()
@@ -179,7 +179,7 @@ pub(crate) async fn start(
         })?;
         (
             Some(tokio_rustls::TlsAcceptor::from(setup.server_config)),
-            Some(setup.ca_pem),
+            Some((setup.ca_pem, setup.ca_der)),
             Some(path),
         )
     } else {
@@ -224,7 +224,7 @@ pub(crate) async fn start(
         shared,
         graph_addr,
         lookaside_addr,
-        ca_pem,
+        ca,
         ca_path,
         stop: stop_tx,
         tasks,
@@ -334,7 +334,7 @@ pub struct EmulatorHandle {
     shared: Arc<Shared>,
     graph_addr: SocketAddr,
     lookaside_addr: SocketAddr,
-    ca_pem: Option<String>,
+    ca: Option<(String, Vec<u8>)>,
     ca_path: Option<PathBuf>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -391,7 +391,12 @@ impl EmulatorHandle {
 
     /// The local CA certificate (PEM) that signed the server certificate, in TLS mode.
     pub fn ca_certificate_pem(&self) -> Option<String> {
-        self.ca_pem.clone()
+        self.ca.as_ref().map(|(pem, _)| pem.clone())
+    }
+
+    /// The same CA certificate in DER form (what `rustls::RootCertStore::add` takes).
+    pub fn ca_certificate_der(&self) -> Option<Vec<u8>> {
+        self.ca.as_ref().map(|(_, der)| der.clone())
     }
 
     /// Where the CA certificate was written (`<data dir>/ca.pem`), in TLS mode.

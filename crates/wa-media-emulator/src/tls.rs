@@ -23,6 +23,7 @@ pub const CERTIFICATE_NAMES: [&str; 4] = [
 /// The generated CA (PEM) and the rustls server configuration using the signed certificate.
 pub(crate) struct TlsSetup {
     pub(crate) ca_pem: String,
+    pub(crate) ca_der: Vec<u8>,
     pub(crate) server_config: Arc<rustls::ServerConfig>,
 }
 
@@ -69,6 +70,7 @@ pub(crate) fn generate(extra_names: &[String]) -> Result<TlsSetup, EmulatorError
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsSetup {
         ca_pem: ca.pem(),
+        ca_der: ca.der().to_vec(),
         server_config: Arc::new(config),
     })
 }
