@@ -1,7 +1,85 @@
-//! The `wa-media` command-line program.
+//! The `wa-media` command-line program: upload, inspect, download and delete WhatsApp Cloud API
+//! media, download everything a webhook notification references, run the local emulator, and
+//! `demo` the whole round trip offline.
 #![forbid(unsafe_code)]
 
-fn main() {
-    eprintln!("wa-media: not built yet");
-    std::process::exit(2);
+mod cli;
+mod client;
+mod commands;
+mod failure;
+mod output;
+mod progress;
+mod safe_name;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::failure::Failure;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    init_tracing(
+        cli.global.quiet,
+        matches!(cli.command, Command::Emulator(_)),
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wa-media: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("wa-media: {}", f.message);
+            ExitCode::from(f.exit as u8)
+        }
+    }
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings only). The library never logs the
+/// token or a signed URL's query, so any level is safe.
+fn init_tracing(quiet: bool, emulator: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (quiet, emulator) {
+        (true, _) => "error",
+        // `wa-media emulator` logs each request it serves.
+        (false, true) => "warn,wa_media_emulator=info",
+        // Errors reach the user as the command's message; library warnings are opt-in.
+        (false, false) => "error",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Upload(args) => commands::upload::run(g, args).await,
+        Command::Info { media_id } => commands::info::run(g, &media_id).await,
+        Command::Download { media_id, output } => {
+            commands::download::run(g, &media_id, &output).await
+        }
+        Command::Delete { media_id } => commands::delete::run(g, &media_id).await,
+        Command::Inbound(args) => commands::inbound::run(g, args).await,
+        Command::Emulator(args) => commands::emulator::run(g, args).await,
+        Command::Demo => commands::demo::run(g).await,
+    }
 }

@@ -1,0 +1,184 @@
+//! Command-line syntax: global options (each with an environment variable) and the commands.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Examples:
+  wa-media demo
+  WHATSAPP_TOKEN=... WHATSAPP_PHONE_NUMBER_ID=106540352242922 wa-media upload invoice.pdf
+  wa-media info 1037543291543636 --json
+  wa-media download 1037543291543636 -o photo.jpg
+  wa-media inbound webhook.json -d inbox/ --app-secret \"$APP_SECRET\" --signature \"$SIG\"
+  wa-media emulator --graph-listen 127.0.0.1:8080 --lookaside-listen 127.0.0.1:8081
+
+Exit codes:
+  0  success
+  2  usage error
+  3  refused by local validation (nothing was sent)
+  4  API error (message, code and fbtrace_id printed)
+  5  integrity failure (SHA-256 or size mismatch; nothing left at the destination)
+  6  network error or timeout
+  7  refused for the token's safety (download host not trusted, or plain http to a non-loopback host)
+  1  any other failure (local I/O, bad webhook signature, ...)
+
+The token is never printed, logged or put into an error message, even with RUST_LOG=trace.";
+
+/// wa-media: upload, inspect and download WhatsApp Cloud API media, safely and verified.
+#[derive(Debug, Parser)]
+#[command(name = "wa-media", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// Options shared by every command.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Access token (system user or app token). For `emulator`: the token it accepts.
+    #[arg(long, env = "WHATSAPP_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+
+    /// Business phone number id that uploads belong to. For `emulator`: the only id it accepts.
+    #[arg(long, env = "WHATSAPP_PHONE_NUMBER_ID", global = true)]
+    pub phone_number_id: Option<String>,
+
+    /// Graph API version, such as v23.0.
+    #[arg(long, env = "WHATSAPP_API_VERSION", global = true)]
+    pub api_version: Option<String>,
+
+    /// Graph API base URL.
+    #[arg(long, env = "WHATSAPP_GRAPH_URL", global = true)]
+    pub graph_url: Option<String>,
+
+    /// Download host that may receive the token (host or host:port); repeatable. Added to
+    /// lookaside.fbsbx.com. Env: comma-separated list.
+    #[arg(
+        long = "trust-host",
+        env = "WHATSAPP_TRUSTED_HOSTS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trust_host: Vec<String>,
+
+    /// Machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// No progress bars and no informational messages on stderr.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Upload a file; prints its media id.
+    Upload(UploadArgs),
+    /// Show a media id's URL, MIME type, SHA-256 and size.
+    Info {
+        /// The media id.
+        media_id: String,
+    },
+    /// Download a media by id, verify SHA-256 and size, and write it atomically.
+    Download {
+        /// The media id.
+        media_id: String,
+        /// Where to write the file; `-` for stdout.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Delete a media id.
+    Delete {
+        /// The media id.
+        media_id: String,
+    },
+    /// Download every media referenced by a webhook notification into a directory.
+    Inbound(InboundArgs),
+    /// Run the local emulator of the media endpoints until Ctrl-C.
+    Emulator(EmulatorArgs),
+    /// Upload, retrieve, download, verify and delete sample media against an embedded emulator.
+    Demo,
+}
+
+/// `upload` options.
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// The file to upload.
+    pub file: PathBuf,
+    /// MIME type to declare (guessed from the contents when absent).
+    #[arg(long)]
+    pub mime: Option<String>,
+    /// image, document, audio, video, sticker or voice (inferred from the MIME type when absent).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Skip local validation (the API may then refuse the file).
+    #[arg(long)]
+    pub no_validate: bool,
+}
+
+/// `inbound` options.
+#[derive(Debug, Args)]
+pub struct InboundArgs {
+    /// The webhook notification JSON, or `-` for stdin.
+    pub payload: PathBuf,
+    /// Directory to download into (created if missing).
+    #[arg(short = 'd', long = "dir")]
+    pub dir: PathBuf,
+    /// App secret: verify the X-Hub-Signature-256 header before downloading anything.
+    #[arg(
+        long,
+        env = "WHATSAPP_APP_SECRET",
+        hide_env_values = true,
+        requires = "signature"
+    )]
+    pub app_secret: Option<String>,
+    /// The X-Hub-Signature-256 header value (`sha256=<hex>`).
+    #[arg(long, requires = "app_secret")]
+    pub signature: Option<String>,
+}
+
+/// `emulator` options (the token and phone number id come from the global options).
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Address of the Graph origin.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub graph_listen: SocketAddr,
+    /// Address of the download (lookaside) origin.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub lookaside_listen: SocketAddr,
+    /// Lifetime of download URLs, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub url_ttl: u64,
+    /// Keep media in this directory across restarts (default: a temporary directory).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Serve both origins over TLS with a generated local CA (printed as a PEM path).
+    #[arg(long)]
+    pub tls: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_never_shows_the_token_from_the_environment() {
+        // hide_env_values is what keeps `--help` from printing WHATSAPP_TOKEN's value.
+        let cmd = Cli::command();
+        let token = cmd.get_arguments().find(|a| a.get_id() == "token").unwrap();
+        assert!(token.is_hide_env_values_set());
+    }
+}

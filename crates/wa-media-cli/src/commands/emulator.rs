@@ -1,0 +1,74 @@
+//! `wa-media emulator`: run the local emulator until Ctrl-C.
+
+use std::time::Duration;
+
+use wa_media_emulator::Emulator;
+use wa_media_types::PhoneNumberId;
+
+use crate::cli::{EmulatorArgs, Global};
+use crate::failure::Failure;
+use crate::output;
+
+/// Runs `emulator`.
+pub async fn run(g: &Global, args: EmulatorArgs) -> Result<(), Failure> {
+    let mut b = Emulator::builder()
+        .graph_listen(args.graph_listen)
+        .lookaside_listen(args.lookaside_listen)
+        .url_ttl(Duration::from_secs(args.url_ttl))
+        .tls(args.tls);
+    if let Some(t) = g.token.as_deref().filter(|t| !t.trim().is_empty()) {
+        b = b.token(t.trim());
+    }
+    if let Some(id) = &g.phone_number_id {
+        let id: PhoneNumberId = id
+            .parse()
+            .map_err(|e| Failure::usage(format!("--phone-number-id: {e}")))?;
+        b = b.phone_number_id(Some(id));
+    }
+    if let Some(dir) = &args.data_dir {
+        b = b.data_dir(dir);
+    }
+    let handle = b
+        .start()
+        .await
+        .map_err(|e| Failure::other(format!("cannot start the emulator: {e}")))?;
+    if g.json {
+        output::json(&serde_json::json!({
+            "graph_url": handle.graph_url(),
+            "lookaside_url": handle.lookaside_url(),
+            "graph_addr": handle.graph_addr().to_string(),
+            "lookaside_addr": handle.lookaside_addr().to_string(),
+            "token": handle.token(),
+            "ca_certificate": handle.ca_certificate_path(),
+        }))?;
+    } else {
+        // The emulator's own token is printed on purpose: it is a local test credential.
+        output::line(&format!(
+            "graph URL:     {}  (listening on {})",
+            handle.graph_url(),
+            handle.graph_addr()
+        ))?;
+        output::line(&format!(
+            "lookaside URL: {}  (listening on {})",
+            handle.lookaside_url(),
+            handle.lookaside_addr()
+        ))?;
+        output::line(&format!("token:         {}", handle.token()))?;
+        if let Some(ca) = handle.ca_certificate_path() {
+            output::line(&format!("CA (PEM):      {}", ca.display()))?;
+        }
+        output::line(&format!(
+            "try:           wa-media --graph-url {} --token {} --trust-host {} --phone-number-id 106540352242922 upload FILE",
+            handle.graph_url(),
+            handle.token(),
+            handle.lookaside_addr()
+        ))?;
+        output::info(g.quiet, "serving; Ctrl-C stops");
+    }
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| Failure::other(format!("cannot wait for Ctrl-C: {e}")))?;
+    output::info(g.quiet, "stopping");
+    handle.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! `wa-media upload FILE`: validate locally, stream the file up, print the media id.
+
+use std::io::Read;
+use std::path::Path;
+
+use serde_json::json;
+use wa_media_hyper::{MediaApi, MediaKind, MediaType, Upload};
+use wa_media_types::{sniff, SNIFF_LEN};
+
+use crate::cli::{Global, UploadArgs};
+use crate::failure::Failure;
+use crate::progress::Bars;
+use crate::{client, output};
+
+/// Runs `upload`.
+pub async fn run(g: &Global, args: UploadArgs) -> Result<(), Failure> {
+    let client = client::build(g)?;
+    if client.config().phone_number_id.is_none() {
+        return Err(Failure::usage(
+            "uploads need the business phone number id: pass --phone-number-id or set WHATSAPP_PHONE_NUMBER_ID",
+        ));
+    }
+    let meta = std::fs::metadata(&args.file)
+        .map_err(|e| Failure::other(format!("cannot read {}: {e}", args.file.display())))?;
+    if !meta.is_file() {
+        return Err(Failure::usage(format!(
+            "{} is not a regular file",
+            args.file.display()
+        )));
+    }
+    let mime = match &args.mime {
+        Some(m) => m
+            .parse::<MediaType>()
+            .map_err(|e| Failure::usage(format!("--mime: {e}")))?,
+        None => guess_mime(&args.file)?,
+    };
+    let mut upload = Upload::from_path(&args.file, mime);
+    if let Some(k) = &args.kind {
+        let kind: MediaKind = k
+            .parse()
+            .map_err(|e| Failure::usage(format!("--kind: {e}")))?;
+        upload = upload.kind(kind);
+    }
+    if args.no_validate {
+        upload = upload.skip_validation();
+    }
+    let bar = Bars::new(g.quiet, g.json).bytes("upload", Some(meta.len()));
+    let progress_bar = bar.clone();
+    upload = upload.progress(move |done: u64, _total: Option<u64>| progress_bar.set_position(done));
+    let result = client.upload(upload).await;
+    bar.finish_and_clear();
+    let id = result?;
+    if g.json {
+        output::json(&json!({ "id": id.as_str() }))
+    } else {
+        output::line(id.as_str())
+    }
+}
+
+/// Guesses a file's MIME type from its first bytes.
+fn guess_mime(path: &Path) -> Result<MediaType, Failure> {
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(SNIFF_LEN as u64).read_to_end(&mut head))
+        .map_err(|e| Failure::other(format!("cannot read {}: {e}", path.display())))?;
+    let sniffed = sniff(&head).ok_or_else(|| {
+        Failure::usage(format!(
+            "cannot tell the type of {} from its contents; pass --mime (for example --mime application/pdf)",
+            path.display()
+        ))
+    })?;
+    sniffed
+        .mime
+        .parse()
+        .map_err(|e| Failure::other(format!("sniffed MIME type: {e}")))
+}

@@ -1,0 +1,94 @@
+//! Exit codes and the one failure type every command returns.
+
+use std::fmt;
+
+use wa_media_core::Error;
+
+/// The documented exit codes (see `wa-media --help`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exit {
+    /// Any other failure (local I/O, a bad webhook signature, ...).
+    Other = 1,
+    /// Usage error: bad or missing arguments.
+    Usage = 2,
+    /// Refused by local validation; nothing was sent.
+    Validation = 3,
+    /// The API answered with an error.
+    Api = 4,
+    /// SHA-256 or size mismatch.
+    Integrity = 5,
+    /// Network error or timeout.
+    Network = 6,
+    /// Refused for the token's safety.
+    TokenSafety = 7,
+}
+
+impl Exit {
+    /// The exit code for a core error.
+    pub fn of(err: &Error) -> Exit {
+        match err {
+            Error::Validation(_) => Exit::Validation,
+            Error::Api(_) | Error::UrlExpired { .. } | Error::InvalidResponse { .. } => Exit::Api,
+            Error::Integrity(_) => Exit::Integrity,
+            Error::Timeout { .. } | Error::Transport(_) => Exit::Network,
+            Error::UntrustedHost { .. }
+            | Error::InsecureUrl { .. }
+            | Error::InvalidUrl { .. }
+            | Error::Redirect { .. } => Exit::TokenSafety,
+            Error::Config(_) => Exit::Usage,
+            _ => Exit::Other,
+        }
+    }
+}
+
+/// A failed command: what to print and which exit code to use.
+#[derive(Debug)]
+pub struct Failure {
+    /// The exit code.
+    pub exit: Exit,
+    /// The message for stderr (never holds the token).
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure with an explicit exit code.
+    pub fn new(exit: Exit, message: impl Into<String>) -> Self {
+        Self {
+            exit,
+            message: message.into(),
+        }
+    }
+
+    /// A usage error.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(Exit::Usage, message)
+    }
+
+    /// A local I/O or other failure.
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::new(Exit::Other, message)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(err: Error) -> Self {
+        let mut message = err.to_string();
+        // The chain of causes, for network errors in particular.
+        let mut source = std::error::Error::source(&err);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = s.source();
+        }
+        Failure::new(Exit::of(&err), message)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}

@@ -1,0 +1,41 @@
+//! Progress bars on stderr, shown only when stderr is a terminal and neither `--quiet` nor
+//! `--json` was given.
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Builds progress bars, or hidden ones when progress must not be drawn.
+#[derive(Debug, Clone, Copy)]
+pub struct Bars {
+    enabled: bool,
+}
+
+impl Bars {
+    /// Bars are drawn when stderr is a terminal and the user did not ask for quiet or JSON.
+    pub fn new(quiet: bool, json: bool) -> Self {
+        Self {
+            enabled: !quiet && !json && std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// A byte-counting bar with `label`; `total` when the size is known.
+    pub fn bytes(&self, label: &str, total: Option<u64>) -> ProgressBar {
+        if !self.enabled {
+            return ProgressBar::hidden();
+        }
+        let bar = match total {
+            Some(t) => ProgressBar::new(t),
+            None => ProgressBar::no_length(),
+        };
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template(
+            "{msg:>10} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_message(label.to_string());
+        bar
+    }
+}

@@ -1,0 +1,431 @@
+//! Runs the built `wa-media` binary against an emulator started in the test process, over real
+//! sockets on 127.0.0.1: every command's success path, every exit code through a real cause,
+//! `--json` outputs parsed, `demo`, `inbound` with a signed notification, and the token never
+//! appearing in any output.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use wa_media_emulator::{Emulator, EmulatorHandle, Endpoint, Fault, InboundMessage};
+use wa_media_types::Sha256Digest;
+
+const BIN: &str = env!("CARGO_BIN_EXE_wa-media");
+const PHONE: &str = "106540352242922";
+/// A distinctive token: any output containing it is a leak.
+const CANARY_TOKEN: &str = "EAAGcanaryTOKEN0123456789leakcheck";
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/media")
+        .join(name)
+}
+
+struct Env {
+    rt: tokio::runtime::Runtime,
+    emu: Option<EmulatorHandle>,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn start() -> Self {
+        Self::start_with(|b| b)
+    }
+
+    fn start_with(
+        f: impl FnOnce(wa_media_emulator::EmulatorBuilder) -> wa_media_emulator::EmulatorBuilder,
+    ) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let emu = rt
+            .block_on(f(Emulator::builder().token(CANARY_TOKEN)).start())
+            .unwrap();
+        Env {
+            rt,
+            emu: Some(emu),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn emu(&self) -> &EmulatorHandle {
+        self.emu.as_ref().unwrap()
+    }
+
+    /// The binary, configured through the environment for this emulator.
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(BIN);
+        for var in [
+            "WHATSAPP_TOKEN",
+            "WHATSAPP_PHONE_NUMBER_ID",
+            "WHATSAPP_API_VERSION",
+            "WHATSAPP_GRAPH_URL",
+            "WHATSAPP_TRUSTED_HOSTS",
+            "WHATSAPP_APP_SECRET",
+            "RUST_LOG",
+        ] {
+            c.env_remove(var);
+        }
+        c.env("WHATSAPP_TOKEN", CANARY_TOKEN)
+            .env("WHATSAPP_PHONE_NUMBER_ID", PHONE)
+            .env("WHATSAPP_GRAPH_URL", self.emu().graph_url())
+            .env(
+                "WHATSAPP_TRUSTED_HOSTS",
+                self.emu().lookaside_addr().to_string(),
+            )
+            .env("RUST_LOG", "trace");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let out = self.cmd().args(args).output().unwrap();
+        assert_no_leak(&out);
+        out
+    }
+
+    fn upload(&self, file: &str) -> String {
+        let out = self.run(&["--json", "upload", fixture(file).to_str().unwrap()]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        json(&out)["id"].as_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(e) = self.emu.take() {
+            self.rt.block_on(e.shutdown());
+        }
+    }
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", stdout(out)))
+}
+
+fn assert_no_leak(out: &Output) {
+    for (name, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let text = String::from_utf8_lossy(text);
+        assert!(
+            !text.contains(CANARY_TOKEN),
+            "the token leaked into {name}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn upload_info_download_delete_round_trip_with_json() {
+    let env = Env::start();
+    let id = env.upload("document.pdf");
+    let original = std::fs::read(fixture("document.pdf")).unwrap();
+
+    let out = env.run(&["--json", "info", &id]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let info = json(&out);
+    assert_eq!(info["id"], id.as_str());
+    assert_eq!(info["mime_type"], "application/pdf");
+    assert_eq!(info["file_size"], original.len() as u64);
+    assert_eq!(info["sha256"], Sha256Digest::of(&original).to_hex());
+
+    let dest = env.dir.path().join("out.pdf");
+    let out = env.run(&["--json", "download", &id, "-o", dest.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let d = json(&out);
+    assert_eq!(d["sha256"], Sha256Digest::of(&original).to_hex());
+    assert_eq!(d["file_size"], original.len() as u64);
+    assert_eq!(d["mime_type"], "application/pdf");
+    assert_eq!(std::fs::read(&dest).unwrap(), original);
+
+    let out = env.run(&["--json", "delete", &id]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["deleted"], true);
+
+    // Gone: an API error, exit 4, with the Graph code in the message.
+    let out = env.run(&["info", &id]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(stderr(&out).contains("code 100"), "{}", stderr(&out));
+}
+
+#[test]
+fn plain_output_and_download_to_stdout() {
+    let env = Env::start();
+    let out = env.run(&["upload", fixture("image.png").to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let id = stdout(&out).trim().to_string();
+    assert!(id.chars().all(|c| c.is_ascii_digit()), "{id:?}");
+
+    let out = env.run(&["download", &id, "-o", "-"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(out.stdout, std::fs::read(fixture("image.png")).unwrap());
+}
+
+#[test]
+fn mime_is_guessed_from_contents() {
+    let env = Env::start();
+    // voice.ogg is Ogg Opus: the guess must keep the codec so validation accepts it.
+    let id = env.upload("voice.ogg");
+    let out = env.run(&["--json", "info", &id]);
+    assert_eq!(json(&out)["mime_type"], "audio/ogg; codecs=opus");
+}
+
+#[test]
+fn exit_2_without_a_token_or_with_bad_arguments() {
+    let env = Env::start();
+    let out = env
+        .cmd()
+        .env_remove("WHATSAPP_TOKEN")
+        .args(["info", "123"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("WHATSAPP_TOKEN"));
+    let out = env.run(&["info", "12/34"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let out = env.run(&["frobnicate"]);
+    assert_eq!(code(&out), 2);
+}
+
+#[test]
+fn exit_3_when_validation_refuses_and_nothing_is_sent() {
+    let env = Env::start();
+    let before = env.emu().request_log().len();
+    let out = env.run(&[
+        "upload",
+        fixture("vorbis.ogg").to_str().unwrap(),
+        "--kind",
+        "voice",
+        "--mime",
+        "audio/ogg; codecs=opus",
+    ]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let out = env.run(&[
+        "upload",
+        fixture("photo.jpg").to_str().unwrap(),
+        "--mime",
+        "image/jpeg",
+    ]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert_eq!(
+        env.emu().request_log().len(),
+        before,
+        "a refused upload reached the server"
+    );
+}
+
+#[test]
+fn exit_4_on_api_errors() {
+    let env = Env::start();
+    let out = env.run(&["--json", "info", "999999999999999"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let out = env
+        .cmd()
+        .env("WHATSAPP_TOKEN", "wrong-token")
+        .args(["info", "999999999999999"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(stderr(&out).contains("190"), "{}", stderr(&out));
+}
+
+#[test]
+fn exit_5_on_a_corrupted_download_and_no_file_is_left() {
+    let env = Env::start();
+    let id = env.upload("audio.mp3");
+    env.emu()
+        .faults()
+        .push(Endpoint::Download, Fault::CorruptByte, 20);
+    let dest = env.dir.path().join("song.mp3");
+    let out = env.run(&["download", &id, "-o", dest.to_str().unwrap()]);
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(!dest.exists(), "a corrupt file was left at the destination");
+    let leftovers: Vec<_> = std::fs::read_dir(env.dir.path()).unwrap().collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn exit_6_when_the_network_fails() {
+    let env = Env::start();
+    // A port nothing listens on: bind, note the port, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = env
+        .cmd()
+        .env("WHATSAPP_GRAPH_URL", format!("http://127.0.0.1:{port}"))
+        .args(["info", "123456"])
+        .output()
+        .unwrap();
+    assert_no_leak(&out);
+    assert_eq!(code(&out), 6, "{}", stderr(&out));
+}
+
+#[test]
+fn exit_7_when_the_download_host_is_not_trusted() {
+    let env = Env::start();
+    let id = env.upload("image.jpg");
+    let before = env.emu().request_log().len();
+    let dest = env.dir.path().join("x.jpg");
+    let out = env
+        .cmd()
+        .env_remove("WHATSAPP_TRUSTED_HOSTS")
+        .args(["download", &id, "-o", dest.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_no_leak(&out);
+    assert_eq!(code(&out), 7, "{}", stderr(&out));
+    assert!(!dest.exists());
+    // Only the retrieve reached the emulator; the download host never saw a request.
+    let log = env.emu().request_log();
+    assert!(
+        log[before..]
+            .iter()
+            .all(|r| r.origin == wa_media_emulator::Origin::Graph),
+        "{log:?}"
+    );
+}
+
+#[test]
+fn demo_passes() {
+    let out = Command::new(BIN)
+        .arg("demo")
+        .env_remove("WHATSAPP_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("15/15 steps verified"), "{text}");
+    assert!(!text.contains("FAIL"), "{text}");
+    let out = Command::new(BIN).args(["--json", "demo"]).output().unwrap();
+    assert_eq!(code(&out), 0);
+    let v = json(&out);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["rows"].as_array().unwrap().len(), 15);
+}
+
+#[test]
+fn inbound_verifies_the_signature_then_downloads_every_media() {
+    let env = Env::start();
+    let secret = "app-secret-for-tests";
+    let mut msg = InboundMessage::new(
+        std::fs::read(fixture("document.pdf")).unwrap(),
+        "application/pdf",
+    );
+    msg.filename = Some("../../etc/passwd".to_string());
+    let doc = env.rt.block_on(env.emu().simulate_inbound(msg)).unwrap();
+    let payload = env.dir.path().join("webhook.json");
+    std::fs::write(&payload, &doc.body).unwrap();
+    let inbox = env.dir.path().join("inbox");
+
+    // A wrong signature: nothing downloaded, exit 1.
+    let out = env.run(&[
+        "inbound",
+        payload.to_str().unwrap(),
+        "-d",
+        inbox.to_str().unwrap(),
+        "--app-secret",
+        secret,
+        "--signature",
+        "sha256=00",
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(!inbox.exists() || std::fs::read_dir(&inbox).unwrap().next().is_none());
+
+    let sig = doc.signature_header(secret.as_bytes());
+    let out = env.run(&[
+        "inbound",
+        payload.to_str().unwrap(),
+        "-d",
+        inbox.to_str().unwrap(),
+        "--app-secret",
+        secret,
+        "--signature",
+        &sig,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let line: Value = serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
+    let path = PathBuf::from(line["path"].as_str().unwrap());
+    assert_eq!(
+        path,
+        inbox.join("passwd"),
+        "the hostile filename escaped or was not made safe"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        std::fs::read(fixture("document.pdf")).unwrap()
+    );
+    assert_eq!(line["id"], doc.media_id.as_str());
+}
+
+#[test]
+fn inbound_downloads_a_notification_with_several_media() {
+    let env = Env::start();
+    let inbox = env.dir.path().join("inbox");
+    for (file, mime, voice) in [
+        ("image.jpg", "image/jpeg", false),
+        ("voice.ogg", "audio/ogg; codecs=opus", true),
+        ("video.mp4", "video/mp4", false),
+    ] {
+        let mut msg = InboundMessage::new(std::fs::read(fixture(file)).unwrap(), mime);
+        msg.voice = voice;
+        let sim = env.rt.block_on(env.emu().simulate_inbound(msg)).unwrap();
+        let out = env
+            .cmd()
+            .args(["inbound", "-", "-d", inbox.to_str().unwrap()])
+            .stdin_bytes(sim.body.as_bytes());
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let line: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+        let got = std::fs::read(line["path"].as_str().unwrap()).unwrap();
+        assert_eq!(got, std::fs::read(fixture(file)).unwrap(), "{file}");
+        assert_eq!(line["sha256"], Sha256Digest::of(&got).to_hex());
+    }
+}
+
+trait StdinBytes {
+    fn stdin_bytes(&mut self, input: &[u8]) -> Output;
+}
+
+impl StdinBytes for Command {
+    fn stdin_bytes(&mut self, input: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_no_leak(&out);
+        out
+    }
+}
+
+#[test]
+fn help_lists_exit_codes_and_never_prints_the_token() {
+    let out = Command::new(BIN)
+        .arg("--help")
+        .env("WHATSAPP_TOKEN", CANARY_TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0);
+    let text = stdout(&out);
+    assert!(text.contains("Exit codes"), "{text}");
+    assert!(text.contains("7  refused for the token's safety"), "{text}");
+    assert_no_leak(&out);
+}
