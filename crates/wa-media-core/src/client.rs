@@ -27,7 +27,7 @@ use crate::timeouts::{TimeoutKind, Timeouts};
 use crate::token::AccessToken;
 use crate::transport::{BoxFuture, RequestBody, ResponseBody, Transport};
 use crate::trust::TrustedHosts;
-use crate::upload::{ChunkStream, FileChunks, Upload, UploadSource};
+use crate::upload::{ChunkStream, ExactLen, FileChunks, Upload, UploadSource};
 
 /// The media client: implements [`MediaApi`] on any [`Transport`]. Cheap to clone (one
 /// `Arc`); clones share the transport and its connection pool.
@@ -305,7 +305,8 @@ impl<T: Transport> MediaClient<T> {
                     }
                 }
                 let front = futures_util::stream::iter(buffered.into_iter().map(Ok));
-                let chained: ChunkStream = Box::pin(front.chain(stream));
+                let chained: ChunkStream =
+                    Box::pin(ExactLen::new(Box::pin(front.chain(stream)), len));
                 (len, head, Src::Once(Some(chained)))
             }
         };

@@ -254,3 +254,67 @@ impl Stream for FileChunks {
         Poll::Ready(Some(Ok(buf.freeze())))
     }
 }
+
+/// Enforces that a one-shot stream yields exactly the announced number of bytes, so the
+/// multipart `Content-Length` can never lie: more or fewer bytes fail the body with an error.
+pub(crate) struct ExactLen {
+    inner: ChunkStream,
+    announced: u64,
+    seen: u64,
+    done: bool,
+}
+
+impl ExactLen {
+    pub(crate) fn new(inner: ChunkStream, announced: u64) -> Self {
+        Self {
+            inner,
+            announced,
+            seen: 0,
+            done: false,
+        }
+    }
+}
+
+impl Stream for ExactLen {
+    type Item = io::Result<Bytes>;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        match this.inner.as_mut().poll_next(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(c))) => {
+                this.seen += c.len() as u64;
+                if this.seen > this.announced {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "the upload stream yielded more than the announced {} bytes",
+                            this.announced
+                        ),
+                    ))));
+                }
+                Poll::Ready(Some(Ok(c)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.done = true;
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Ready(None) => {
+                this.done = true;
+                if this.seen < this.announced {
+                    return Poll::Ready(Some(Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "the upload stream ended after {} of the announced {} bytes",
+                            this.seen, this.announced
+                        ),
+                    ))));
+                }
+                Poll::Ready(None)
+            }
+        }
+    }
+}
