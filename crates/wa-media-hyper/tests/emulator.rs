@@ -546,3 +546,132 @@ async fn fifty_concurrent_fetches_over_one_client_all_verify() {
         .count();
     assert_eq!(downloads, 50);
 }
+
+/// A response body that yields its first frame and then stalls forever (until dropped).
+struct StallAfterFirstFrame {
+    inner: ResponseBody,
+    yielded: bool,
+}
+
+impl http_body::Body for StallAfterFirstFrame {
+    type Data = bytes::Bytes;
+    type Error = TransportError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, TransportError>>> {
+        if self.yielded {
+            return std::task::Poll::Pending;
+        }
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if polled.is_ready() {
+            self.yielded = true;
+        }
+        polled
+    }
+}
+
+/// HyperTransport whose first download body stalls after one frame.
+struct StallFirstDownload {
+    inner: HyperTransport,
+    done: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Transport for StallFirstDownload {
+    async fn send(
+        &self,
+        request: http::Request<RequestBody>,
+    ) -> Result<http::Response<ResponseBody>, TransportError> {
+        let stall = request.uri().path().starts_with("/whatsapp_business/")
+            && !self.done.swap(true, Ordering::SeqCst);
+        let response = self.inner.send(request).await?;
+        Ok(if stall {
+            response.map(|inner| {
+                ResponseBody::new(StallAfterFirstFrame {
+                    inner,
+                    yielded: false,
+                })
+            })
+        } else {
+            response
+        })
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        self.inner.sleep(duration)
+    }
+}
+
+/// Dropping a download stream mid-body, or a `fetch_to_file` future mid-transfer, leaves the
+/// client's pool usable and no file (temporary or final) behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_mid_body_keeps_the_pool_usable_and_leaves_no_file() {
+    let emu = Emulator::builder().start().await.unwrap();
+    let client = MediaClient::builder(StallFirstDownload {
+        inner: HyperTransport::new().unwrap(),
+        done: AtomicBool::new(true), // not yet: part 2 arms it
+    })
+    .token(emu.token())
+    .phone_number_id(PHONE)
+    .graph_url(emu.graph_url())
+    .trust_host(format!("127.0.0.1:{}", emu.lookaside_addr().port()))
+    .build()
+    .unwrap();
+    let big = b"0123456789abcdef\n".repeat(1 << 20); // 17 MiB of text
+    let id = client
+        .upload(Upload::from_bytes(
+            big.clone(),
+            "text/plain".parse().unwrap(),
+        ))
+        .await
+        .unwrap();
+
+    // 1. Read one chunk of a download, drop the stream; the next fetches verify.
+    let mut dl = client.fetch(&id).await.unwrap();
+    let first = dl.next().await.unwrap().unwrap();
+    assert!(!first.is_empty() && (first.len() as u64) < big.len() as u64);
+    drop(dl);
+    for _ in 0..2 {
+        assert_eq!(
+            collect(client.fetch(&id).await.unwrap()).await.unwrap(),
+            big
+        );
+    }
+
+    // 2. Drop a fetch_to_file future once bytes have been written: nothing stays on disk.
+    client.transport().done.store(false, Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("big.txt");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let tx = std::sync::Mutex::new(Some(tx));
+    let files_at_cancel = Arc::new(std::sync::atomic::AtomicUsize::new(usize::MAX));
+    let (seen, watched) = (files_at_cancel.clone(), dir.path().to_owned());
+    let options = wa_media_hyper::FetchOptions::default().with_progress(move |done: u64, _| {
+        if done > 0 {
+            if let Some(tx) = tx.lock().unwrap().take() {
+                let n = std::fs::read_dir(&watched).map_or(0, |d| d.count());
+                seen.store(n, Ordering::SeqCst);
+                let _ = tx.send(());
+            }
+        }
+    });
+    tokio::select! {
+        r = client.fetch_to_file_with(&id, &dest, options) => panic!("finished despite the stall: {r:?}"),
+        _ = rx => {}
+    }
+    assert_eq!(
+        files_at_cancel.load(Ordering::SeqCst),
+        1,
+        "a temporary file existed when the fetch was cancelled"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "the half-written temporary file was removed"
+    );
+    let file = client.fetch_to_file(&id, &dest).await.unwrap();
+    assert_eq!(file.file_size, big.len() as u64);
+    assert_eq!(std::fs::read(&dest).unwrap(), big);
+}
