@@ -1,0 +1,2 @@
+//! criterion micro-benchmarks of the hot pure functions.
+fn main() {}
