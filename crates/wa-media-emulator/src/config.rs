@@ -88,6 +88,11 @@ pub struct EmulatorConfig {
     pub public_lookaside_url: Option<String>,
     /// What the download host does without a `User-Agent` header.
     pub user_agent_policy: UserAgentPolicy,
+    /// Offer HTTP/2 (ALPN `h2` in TLS mode, prior knowledge in plain text) besides HTTP/1.1
+    /// (default on, as production does). hyper's HTTP/2 server does not answer
+    /// `Expect: 100-continue`, so curl over TLS waits its expect timeout (1 s) before sending an
+    /// upload body; turn this off (or use `curl --http1.1`) to avoid that.
+    pub http2: bool,
     /// The phone number id used for simulated inbound media when none is given and
     /// [`phone_number_id`](Self::phone_number_id) is unset.
     pub inbound_phone_number_id: PhoneNumberId,
@@ -109,6 +114,7 @@ impl Default for EmulatorConfig {
             public_graph_url: None,
             public_lookaside_url: None,
             user_agent_policy: UserAgentPolicy::default(),
+            http2: true,
             inbound_phone_number_id: default_inbound_phone(),
         }
     }
@@ -136,6 +142,7 @@ impl fmt::Debug for EmulatorConfig {
             .field("public_graph_url", &self.public_graph_url)
             .field("public_lookaside_url", &self.public_lookaside_url)
             .field("user_agent_policy", &self.user_agent_policy)
+            .field("http2", &self.http2)
             .finish()
     }
 }
@@ -257,6 +264,12 @@ impl EmulatorBuilder {
     /// What the download host does without a `User-Agent` header.
     pub fn user_agent_policy(mut self, policy: UserAgentPolicy) -> Self {
         self.config.user_agent_policy = policy;
+        self
+    }
+
+    /// Offers HTTP/2 besides HTTP/1.1 (default on); see [`EmulatorConfig::http2`].
+    pub fn http2(mut self, on: bool) -> Self {
+        self.config.http2 = on;
         self
     }
 

@@ -171,7 +171,7 @@ pub(crate) async fn start(
             .flatten()
             .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
             .collect();
-        let setup = crate::tls::generate(&extra)?;
+        let setup = crate::tls::generate(&extra, config.http2)?;
         let path = store.root().join("ca.pem");
         std::fs::write(&path, &setup.ca_pem).map_err(|source| EmulatorError::Storage {
             path: path.clone(),
@@ -299,6 +299,7 @@ async fn serve_io<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let http2 = shared.config.http2;
     let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let shared = shared.clone();
         let reset = reset.clone();
@@ -311,6 +312,9 @@ async fn serve_io<I>(
         .keep_alive(true)
         .max_buf_size(1024 * 1024);
     builder.http2().timer(TokioTimer::new());
+    if !http2 {
+        builder = builder.http1_only();
+    }
     let conn = builder.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     tokio::select! {

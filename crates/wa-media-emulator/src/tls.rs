@@ -31,7 +31,7 @@ fn tls_err(e: impl std::fmt::Display) -> EmulatorError {
     EmulatorError::Tls(e.to_string())
 }
 
-pub(crate) fn generate(extra_names: &[String]) -> Result<TlsSetup, EmulatorError> {
+pub(crate) fn generate(extra_names: &[String], http2: bool) -> Result<TlsSetup, EmulatorError> {
     let ca_key = KeyPair::generate().map_err(tls_err)?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(tls_err)?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -67,7 +67,11 @@ pub(crate) fn generate(extra_names: &[String]) -> Result<TlsSetup, EmulatorError
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .map_err(tls_err)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(TlsSetup {
         ca_pem: ca.pem(),
         ca_der: ca.der().to_vec(),
