@@ -59,7 +59,11 @@ impl Subscriber for Capture {
         Some(LevelFilter::TRACE)
     }
     fn new_span(&self, attrs: &Attributes<'_>) -> Id {
-        let mut line = format!("SPAN {} {}", attrs.metadata().target(), attrs.metadata().name());
+        let mut line = format!(
+            "SPAN {} {}",
+            attrs.metadata().target(),
+            attrs.metadata().name()
+        );
         attrs.record(&mut Fields(&mut line));
         line.push('\n');
         self.logs.lock().unwrap().push_str(&line);
