@@ -153,8 +153,11 @@ fn find<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<
 /// - the response head was not valid HTTP → `Decode`;
 /// - anything after the connection was up → `Request` (the request MAY have been sent).
 pub(crate) fn map_client_error(err: hyper_util::client::legacy::Error) -> TransportError {
+    let detail = HyperError::from_chain(&err);
     let kind = if err.is_connect() {
-        if find::<ConnectTimedOut>(&err).is_some() {
+        // Our connect timeout (TCP + TLS) or hyper-util's per-address TCP timeout (io
+        // `TimedOut`), whichever fired first.
+        if detail.is_timeout() {
             TransportErrorKind::ConnectTimeout
         } else {
             TransportErrorKind::Connect
@@ -164,7 +167,7 @@ pub(crate) fn map_client_error(err: hyper_util::client::legacy::Error) -> Transp
     } else {
         TransportErrorKind::Request
     };
-    TransportError::new(kind, HyperError::from_chain(&err))
+    TransportError::new(kind, detail)
 }
 
 /// Maps a failure while receiving a response body: invalid framing → `Decode`, everything else

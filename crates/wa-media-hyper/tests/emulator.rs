@@ -166,7 +166,16 @@ async fn every_fixture_round_trips_with_bytes_and_sha256_compared() {
 /// The production configuration, changed only in its root store and address resolution:
 /// `https://graph.facebook.com` and `https://lookaside.fbsbx.com` served by the emulator.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn production_tls_path_with_only_the_emulators_ca() {
+async fn production_tls_path_with_only_the_emulators_ca_over_http2() {
+    production_tls_path(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_tls_path_with_only_the_emulators_ca_over_http1() {
+    production_tls_path(false).await;
+}
+
+async fn production_tls_path(http2: bool) {
     let emu = Emulator::builder().tls(true).start().await.unwrap();
     assert_eq!(emu.graph_url(), "https://graph.facebook.com");
     // A third server, also mapped to real-looking names, that must never see the token.
@@ -183,8 +192,28 @@ async fn production_tls_path_with_only_the_emulators_ca() {
         .resolve("graph.facebook.com", emu.graph_addr())
         .resolve("lookaside.fbsbx.com", emu.lookaside_addr())
         .resolve("evil.example.test", third.addr)
+        .http2(http2)
         .build()
         .unwrap();
+
+    // The HTTP version ALPN settled on, seen through the same transport configuration.
+    let probe = client
+        .transport()
+        .send(
+            http::Request::get("https://lookaside.fbsbx.com/")
+                .body(RequestBody::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let want = if http2 {
+        http::Version::HTTP_2
+    } else {
+        http::Version::HTTP_11
+    };
+    assert_eq!(probe.version(), want);
+    drop(probe);
+    emu.clear_request_log();
 
     let bytes = std::fs::read(fixtures().join("image.png")).unwrap();
     let id = client
