@@ -199,11 +199,36 @@ fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
 }
 
 fn snippet(body: &[u8]) -> String {
-    String::from_utf8_lossy(&body[..body.len().min(400)])
+    let s: String = String::from_utf8_lossy(&body[..body.len().min(400)])
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .take(200)
-        .collect()
+        .collect();
+    redact_url_queries(&s)
+}
+
+/// Replaces the query of every URL in `text` (plain or JSON-escaped, `https:\/\/…`) with `?…`:
+/// a body quoted in an error may hold a signed download URL, whose query is a credential.
+fn redact_url_queries(text: &str) -> String {
+    let token_end = |c: char| c == '"' || c == '\'' || c == '<' || c == '>' || c.is_whitespace();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(q) = rest.find('?') {
+        let (before, after) = rest.split_at(q);
+        let token_start = before.rfind(token_end).map_or(0, |i| i + 1);
+        let token = &before[token_start..];
+        out.push_str(before);
+        if token.contains("://") || token.contains(":\\/\\/") {
+            out.push_str("?…");
+            let end = after.find(token_end).unwrap_or(after.len());
+            rest = &after[end..];
+        } else {
+            out.push('?');
+            rest = &after[1..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The error for a redirect answer (never followed): names the status and the target host and
@@ -322,4 +347,20 @@ pub fn content_length(headers: &HeaderMap) -> Option<u64> {
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|s| s.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippets_never_show_a_url_query() {
+        let body = br#"{"url":"https://lookaside.fbsbx.com/a/?mid=1&hash=SECRET","x":"why? ok","u2":"https:\/\/h\/p?hash=SECRET2"}"#;
+        let s = snippet(body);
+        assert!(!s.contains("SECRET"), "{s}");
+        assert!(s.contains("https://lookaside.fbsbx.com/a/?…\""), "{s}");
+        assert!(s.contains("why? ok"), "{s}");
+        assert_eq!(redact_url_queries("no url?"), "no url?");
+        assert_eq!(redact_url_queries("see http://x/y?z"), "see http://x/y?…");
+    }
 }
