@@ -16,7 +16,7 @@ use rustls::RootCertStore;
 use crate::error::BuildError;
 
 /// Which roots to trust, as collected by the builder.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct RootsConfig {
     /// Trust the stores compiled in by feature (`webpki-roots`, `native-roots`).
     pub(crate) built_in: bool,
@@ -24,6 +24,16 @@ pub(crate) struct RootsConfig {
     pub(crate) pem: Vec<Vec<u8>>,
     /// Custom certificates already in DER.
     pub(crate) der: Vec<CertificateDer<'static>>,
+}
+
+impl std::fmt::Debug for RootsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RootsConfig")
+            .field("built_in", &self.built_in)
+            .field("custom_pem_documents", &self.pem.len())
+            .field("custom_der_certificates", &self.der.len())
+            .finish()
+    }
 }
 
 impl Default for RootsConfig {
