@@ -306,11 +306,7 @@ async fn serve_io<I>(
         async move { service::handle(shared, origin, req, Some(reset)).await }
     });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .keep_alive(true)
-        .max_buf_size(1024 * 1024);
+    builder.http1().timer(TokioTimer::new()).keep_alive(true);
     builder.http2().timer(TokioTimer::new());
     if !http2 {
         builder = builder.http1_only();

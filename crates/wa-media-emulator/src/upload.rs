@@ -19,6 +19,9 @@ use wa_media_types::{
 use crate::reply::ApiError;
 use crate::store::Store;
 
+/// The most tokio buffers per spool-file write.
+const SPOOL_WRITE_BUF: usize = 256 * 1024;
+
 /// Longest accepted text field (`messaging_product`, `type`, unknown fields), in bytes.
 const MAX_TEXT_FIELD: usize = 4 * 1024;
 
@@ -112,10 +115,12 @@ fn limit_for(mime: &MediaType, head: &[u8]) -> u64 {
 impl Spooler {
     pub(crate) async fn create(store: &Store, mime: MediaType) -> Result<Self, ApiError> {
         let path = store.spool_path();
-        let file = tokio::fs::File::create(&path).await.map_err(|e| {
+        let mut file = tokio::fs::File::create(&path).await.map_err(|e| {
             tracing::error!(error = %e, "cannot create spool file");
             ApiError::server_error(500)
         })?;
+        // Bounds the copy tokio keeps while a write runs on the blocking pool.
+        file.set_max_buf_size(SPOOL_WRITE_BUF);
         Ok(Self {
             file,
             guard: SpoolGuard { path: Some(path) },
@@ -208,7 +213,7 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
+    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(1);
     tokio::spawn(async move {
         let mut body = Box::pin(body);
         let mut drained: u64 = 0;
