@@ -31,6 +31,9 @@ pub const DEFAULT_USER_AGENT: &str = concat!("wa-media-hyper/", env!("CARGO_PKG_
 /// Default connect timeout (TCP connect and TLS handshake together).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// hyper's smallest allowed HTTP/1 read buffer (it panics below it).
+const MIN_HTTP1_BUF: usize = 8 * 1024;
+
 /// Default time an unused pooled connection is kept open.
 pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -227,9 +230,10 @@ impl HyperTransportBuilder {
     }
 
     /// hyper's HTTP/1 maximum read buffer in bytes (default hyper's, ~400 KiB, measured to be
-    /// as fast as larger ones; never set it small — 16 KiB reads were 3.4× slower).
+    /// as fast as larger ones; never set it small — 16 KiB reads were 3.4× slower). Values
+    /// below hyper's floor of 8 KiB are raised to it.
     pub fn http1_max_buf_size(mut self, bytes: usize) -> Self {
-        self.http1_max_buf_size = Some(bytes);
+        self.http1_max_buf_size = Some(bytes.max(MIN_HTTP1_BUF));
         self
     }
 

@@ -218,6 +218,12 @@ fn an_invalid_override_fails_the_build() {
 }
 
 #[test]
+fn a_tiny_http1_buffer_is_raised_instead_of_panicking() {
+    let t = HyperTransport::builder().http1_max_buf_size(1).build();
+    assert!(t.is_ok());
+}
+
+#[test]
 fn no_roots_and_bad_pem_fail_the_build() {
     let err = HyperTransport::builder()
         .built_in_roots(false)
