@@ -19,7 +19,8 @@ pub enum BuildError {
     /// A custom root certificate could not be read.
     #[error("root certificate #{index} is not usable: {reason}")]
     InvalidCertificate {
-        /// Which of the certificates passed to the builder (0-based, in call order).
+        /// 0-based position among the custom roots: of the PEM document when it could not be
+        /// read, of the certificate (PEM certificates first, then DER) when it was refused.
         index: usize,
         /// What was wrong with it.
         reason: String,
