@@ -142,3 +142,40 @@ impl Faults {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_apply_in_order_per_endpoint() {
+        let f = Faults::default();
+        f.push(Endpoint::Download, Fault::CorruptByte, 2);
+        f.push(Endpoint::Retrieve, Fault::TruncatedBody, 1);
+        f.push(Endpoint::Download, Fault::Delay { millis: 5 }, 1);
+        f.push(Endpoint::Download, Fault::ResetMidBody, 0);
+        assert_eq!(f.take(Endpoint::Upload), None);
+        assert_eq!(f.take(Endpoint::Download), Some(Fault::CorruptByte));
+        assert_eq!(f.take(Endpoint::Download), Some(Fault::CorruptByte));
+        assert_eq!(f.take(Endpoint::Download), Some(Fault::Delay { millis: 5 }));
+        assert_eq!(f.take(Endpoint::Download), None);
+        assert_eq!(f.pending().len(), 1);
+        f.clear();
+        assert_eq!(f.take(Endpoint::Retrieve), None);
+    }
+
+    #[test]
+    fn json_forms() {
+        let f: Fault = serde_json::from_str(r#"{"kind":"rate_limited"}"#).unwrap();
+        assert_eq!(
+            f,
+            Fault::RateLimited {
+                retry_after_secs: 1
+            }
+        );
+        let f: Fault = serde_json::from_str(r#"{"kind":"server_error"}"#).unwrap();
+        assert_eq!(f, Fault::ServerError { status: 503 });
+        assert_eq!(f.kind(), "server_error");
+        assert!(serde_json::from_str::<Fault>(r#"{"kind":"explode"}"#).is_err());
+    }
+}

@@ -171,3 +171,39 @@ async fn core_media_client_round_trip() {
         .iter()
         .any(|r| r.origin == wa_media_emulator::Origin::Lookaside));
 }
+
+#[tokio::test]
+async fn production_configuration_in_process() {
+    // TLS mode announces the production URLs; the in-process transport serves them without
+    // sockets, so a client with the default Graph URL and download allowlist just works.
+    let emu = wa_media_emulator::Emulator::builder()
+        .tls(true)
+        .start()
+        .await
+        .unwrap();
+    let client = MediaClient::builder(emu.in_process_transport())
+        .token(emu.token().to_owned())
+        .phone_number_id(PHONE)
+        .build()
+        .expect("client builds with production defaults");
+    let data = fixture("image.jpg");
+    let id = client
+        .upload(Upload::from_bytes(
+            data.clone(),
+            "image/jpeg".parse().unwrap(),
+        ))
+        .await
+        .expect("upload");
+    let info = client.retrieve(&id).await.unwrap();
+    assert!(info
+        .url
+        .starts_with("https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid="));
+    let bytes = client
+        .fetch(&id)
+        .await
+        .unwrap()
+        .bytes(1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(&bytes[..], &data[..]);
+}
