@@ -19,7 +19,7 @@ use wa_media_types::{
 use crate::api::{expected_of, MediaApi};
 use crate::config::{ClientConfig, ConfigBuilder};
 use crate::download::{Download, Sleeper, TimedBody};
-use crate::error::{ConfigError, Error, IntegrityError};
+use crate::error::{scrubbed, ConfigError, Error, IntegrityError};
 use crate::multipart::MultipartBody;
 use crate::protocol::{self, DownloadHead, MAX_JSON_BODY};
 use crate::retry::{RetryPolicy, RetryState};
@@ -173,6 +173,10 @@ impl<T: Transport> MediaClient<T> {
         &self.inner.transport
     }
 
+    fn scrub(&self, e: Error) -> Error {
+        e.scrub(self.inner.config.token.expose_secret())
+    }
+
     fn sleeper(&self) -> Sleeper {
         let inner = self.inner.clone();
         Arc::new(move |d| inner.transport.sleep(d))
@@ -244,6 +248,7 @@ impl<T: Transport> MediaClient<T> {
             match result {
                 Ok(r) => return Ok(r),
                 Err(e) => {
+                    let e = e.scrub(self.inner.config.token.expose_secret());
                     let may_retry = e.is_retryable() && (replayable || e.request_not_sent());
                     if may_retry {
                         if let Some(d) = state.next_delay(e.retry_after()) {
@@ -375,6 +380,13 @@ impl<T: Transport> MediaClient<T> {
     async fn download_inner(&self, media: &MediaUrlResponse) -> Result<Download, Error> {
         let cfg = &self.inner.config;
         let expected = expected_of(media);
+        if expected.size > wa_media_types::MAX_MEDIA_BYTES {
+            return Err(IntegrityError::TooLarge {
+                limit: wa_media_types::MAX_MEDIA_BYTES,
+                what: "largest media size (announced file_size)",
+            }
+            .into());
+        }
         let mut state = RetryState::new(&cfg.retry);
         loop {
             let attempt = state.begin();
@@ -443,6 +455,7 @@ impl<T: Transport> MediaClient<T> {
                 }
                 Err(e) => e,
             };
+            let err = err.scrub(cfg.token.expose_secret());
             if err.is_retryable() {
                 if let Some(d) = state.next_delay(err.retry_after()) {
                     tracing::warn!(error = %err, attempt, delay_ms = d.as_millis() as u64, "retrying download");
@@ -504,7 +517,11 @@ impl<T: Transport> MediaApi for MediaClient<T> {
             attempt = field::Empty,
         );
         let started = Instant::now();
-        let r = self.upload_inner(upload).instrument(span.clone()).await;
+        let r = self
+            .upload_inner(upload)
+            .instrument(span.clone())
+            .await
+            .map_err(|e| self.scrub(e));
         span.in_scope(|| {
             tracing::info!(
                 ok = r.is_ok(),
@@ -529,14 +546,21 @@ impl<T: Transport> MediaApi for MediaClient<T> {
             .await;
         if let Ok(info) = &r {
             span.record("size", info.file_size);
-            span.in_scope(|| tracing::debug!(mime = %info.mime_type, host = %url::Url::parse(&info.url).map(|u| u.host_str().unwrap_or("").to_owned()).unwrap_or_default(), "media URL retrieved"));
+            let host = url::Url::parse(&info.url)
+                .ok()
+                .and_then(|u| u.host_str().map(|h| scrubbed(h, cfg.token.expose_secret())))
+                .unwrap_or_default();
+            span.in_scope(|| tracing::debug!(mime = %info.mime_type, %host, "media URL retrieved"));
         }
         r
     }
 
     async fn download(&self, media: &MediaUrlResponse) -> Result<Download, Error> {
         let span = tracing::info_span!("wa_media.download", media_id = %media.id, size = media.file_size, attempt = field::Empty);
-        self.download_inner(media).instrument(span).await
+        self.download_inner(media)
+            .instrument(span)
+            .await
+            .map_err(|e| self.scrub(e))
     }
 
     async fn delete(&self, id: &MediaId) -> Result<(), Error> {

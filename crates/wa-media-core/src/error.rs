@@ -320,3 +320,97 @@ pub enum ConfigError {
     #[error("the user agent is not a valid HTTP header value")]
     UserAgent,
 }
+
+/// Shortest secret that is scrubbed from server-provided text (shorter strings would match
+/// ordinary words; real tokens are ~200 characters).
+const MIN_SCRUB_LEN: usize = 8;
+
+/// `s` with `secret` scrubbed (for log fields made of server-provided text).
+pub(crate) fn scrubbed(s: &str, secret: &str) -> String {
+    let mut s = s.to_owned();
+    scrub_str(&mut s, secret);
+    s
+}
+
+/// Replaces every ASCII-case-insensitive occurrence of `secret` in `s` with `***`.
+fn scrub_str(s: &mut String, secret: &str) {
+    if secret.len() < MIN_SCRUB_LEN || s.len() < secret.len() {
+        return;
+    }
+    let lower = s.to_ascii_lowercase();
+    let needle = secret.to_ascii_lowercase();
+    if !lower.contains(&needle) {
+        return;
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(pos) = lower[i..].find(&needle) {
+        out.push_str(&s[i..i + pos]);
+        out.push_str("***");
+        i += pos + needle.len();
+    }
+    out.push_str(&s[i..]);
+    *s = out;
+}
+
+fn scrub_opt(s: &mut Option<String>, secret: &str) {
+    if let Some(s) = s {
+        scrub_str(s, secret);
+    }
+}
+
+impl Error {
+    /// Removes `secret` from every piece of server-provided text the error carries (a hostile
+    /// or broken server may echo the Authorization header into a body or header).
+    pub(crate) fn scrub(mut self, secret: &str) -> Self {
+        match &mut self {
+            Error::Api(a) => {
+                match &mut a.body {
+                    ErrorBody::Graph(g) => {
+                        scrub_str(&mut g.message, secret);
+                        scrub_opt(&mut g.error_type, secret);
+                        scrub_opt(&mut g.error_user_title, secret);
+                        scrub_opt(&mut g.error_user_msg, secret);
+                        scrub_opt(&mut g.fbtrace_id, secret);
+                        if let Some(d) = &mut g.error_data {
+                            scrub_opt(&mut d.details, secret);
+                            scrub_opt(&mut d.messaging_product, secret);
+                        }
+                    }
+                    ErrorBody::Unrecognized { snippet, .. } => scrub_str(snippet, secret),
+                    _ => {}
+                }
+                scrub_opt(&mut a.fbtrace_id, secret);
+                scrub_opt(&mut a.fb_debug, secret);
+            }
+            Error::InvalidResponse {
+                reason, snippet, ..
+            } => {
+                scrub_str(reason, secret);
+                scrub_str(snippet, secret);
+            }
+            Error::Redirect { location, .. } => scrub_opt(location, secret),
+            Error::UntrustedHost { host } | Error::InsecureUrl { host, .. } => {
+                scrub_str(host, secret)
+            }
+            Error::InvalidUrl { reason } => scrub_str(reason, secret),
+            _ => {}
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_removes_the_secret_in_any_case() {
+        let mut s = "a SeCrEt-TOKEN b secret-token c".to_owned();
+        scrub_str(&mut s, "secret-token");
+        assert_eq!(s, "a *** b *** c");
+        let mut s = "short x".to_owned();
+        scrub_str(&mut s, "x");
+        assert_eq!(s, "short x", "too-short secrets are not scrubbed");
+    }
+}
