@@ -2,6 +2,9 @@
 //!
 //! - `cargo xtask test`: rustfmt check, clippy with `-D warnings`, every test of the workspace
 //!   (unit, integration, fixture and doc tests); prints one `N passed, N failed` summary line.
+//! - `cargo xtask bench [--quick]`: builds and runs the benchmark runner (`bench/`): one table
+//!   of speed and memory against curl and the machine's ceilings, also written as JSON into
+//!   `target/bench/` (docs/performance.md). `cargo xtask test` ends with `bench --quick`.
 //! - `cargo xtask fixtures [--check]`: regenerates `fixtures/media/` deterministically, or checks
 //!   that the committed files match the generator.
 //!
@@ -10,6 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
+mod bench;
 mod fixtures;
 mod media;
 
@@ -19,8 +23,16 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&root),
         Some("fixtures") => fixtures::run(&root, args.iter().any(|a| a == "--check")),
+        Some("bench") => {
+            let rest: Vec<String> = args[1..]
+                .iter()
+                .filter(|a| *a != "--quick")
+                .cloned()
+                .collect();
+            bench::bench(&root, args.iter().any(|a| a == "--quick"), &rest)
+        }
         _ => {
-            eprintln!("usage: cargo xtask <test | fixtures [--check]>");
+            eprintln!("usage: cargo xtask <test | bench [--quick] | fixtures [--check]>");
             return ExitCode::from(2);
         }
     };
@@ -127,13 +139,19 @@ fn test(root: &Path) -> Result<(), String> {
         println!("{line}");
         tally(line);
     }
+    let summary = format!("{passed} passed, {failed} failed, {ignored} skipped");
     println!();
-    println!("{passed} passed, {failed} failed, {ignored} skipped");
+    println!("{summary}");
     if !status.success() || !out.status.success() || failed > 0 {
         return Err("tests failed".into());
     }
     if passed == 0 {
         return Err("no test ran".into());
     }
-    Ok(())
+    // Last: a smoke test that the benchmark harness produces every row (never a speed check).
+    // The summary is repeated after it so that it stays the closing line.
+    let smoke = bench::bench(root, true, &[]);
+    println!();
+    println!("{summary}");
+    smoke
 }
