@@ -528,3 +528,50 @@ async fn sleep_uses_the_tokio_timer() {
     .await;
     assert!(slept.is_ok());
 }
+
+/// Two media clients (different tokens) built on one transport share its pool: a connection
+/// opened for one serves the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_built_on_one_transport_share_its_pool() {
+    use wa_media_hyper::{MediaApi, MediaId};
+    let server = serve(None, |_req| async move {
+        http::Response::builder()
+            .header("content-type", "application/json")
+            .body(support::full(r#"{"success":true}"#))
+            .unwrap()
+    })
+    .await;
+    let shared = HyperTransport::new().unwrap();
+    let client = |token: &str| {
+        wa_media_hyper::builder()
+            .token(token)
+            .graph_url(server.url(""))
+            .transport(shared.clone())
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (client("token-a"), client("token-b"));
+    let id: MediaId = "1037543291543636".parse().unwrap();
+    let reused = within("a shared connection", async {
+        for i in 0..200 {
+            let c = if i % 2 == 0 { &a } else { &b };
+            c.delete(&id).await.unwrap();
+            let seen = server.seen();
+            let used_by = |conn: usize, token: &str| {
+                seen.iter().any(|s| {
+                    s.connection == conn && s.tag.as_deref() == Some(&format!("Bearer {token}"))
+                })
+            };
+            if (0..server.connections()).any(|c| used_by(c, "token-a") && used_by(c, "token-b")) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert!(reused, "no connection served both clients");
+    assert!(server
+        .seen()
+        .iter()
+        .all(|s| s.path == "/v23.0/1037543291543636"));
+}

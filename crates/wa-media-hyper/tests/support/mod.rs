@@ -103,9 +103,10 @@ where
                     log.lock().unwrap().push(Seen {
                         connection,
                         path: req.uri().path().to_owned(),
-                        tag: req
-                            .headers()
-                            .get("x-tag")
+                        // `x-tag`, else the Authorization header (test tokens only).
+                        tag: ["x-tag", "authorization"]
+                            .iter()
+                            .find_map(|h| req.headers().get(*h))
                             .and_then(|v| v.to_str().ok())
                             .map(str::to_owned),
                     });
