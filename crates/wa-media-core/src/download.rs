@@ -216,12 +216,14 @@ impl Stream for Verify {
                 }
                 let actual = std::mem::take(&mut this.digest).finish();
                 if actual != this.expected.sha256 {
+                    tracing::warn!(bytes = got, "download failed SHA-256 verification");
                     return Poll::Ready(Some(Err(IntegrityError::Digest {
                         expected: this.expected.sha256,
                         actual,
                     }
                     .into())));
                 }
+                tracing::debug!(bytes = got, "download verified (size and SHA-256)");
                 Poll::Ready(None)
             }
         }

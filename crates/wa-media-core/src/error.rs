@@ -47,9 +47,9 @@ pub enum Error {
         /// Why it is not a URL.
         reason: String,
     },
-    /// The download host answered as for an expired or already-used URL, also after one
-    /// refresh. Retrieve the media URL again (media ids from webhooks expire after 7 days).
-    #[error("the download URL was refused with HTTP {status} even after retrieving a fresh one; the media may have expired or the token may lack access to it")]
+    /// The download host answered as for an expired or already-used URL (401/403/404/410).
+    /// [`crate::MediaApiExt::fetch`] retrieves a fresh URL once before giving up with this.
+    #[error("the download host refused the URL with HTTP {status} (expired, already used, or not permitted); fetch by id retrieves a fresh URL once — if this persists, the media may have expired (webhook media ids last 7 days) or the token may lack access")]
     UrlExpired {
         /// The status of the last refusal (401, 403, 404 or 410).
         status: StatusCode,
@@ -71,7 +71,7 @@ pub enum Error {
         after: Option<Duration>,
     },
     /// The HTTP transport failed (connection refused, reset, TLS, …).
-    #[error("network error: {0}")]
+    #[error("network error: {0}; check connectivity, DNS and proxy settings (safe requests were already retried)")]
     Transport(#[source] TransportError),
     /// Reading the upload source or writing the destination file failed.
     #[error("I/O error{}: {source}", path.as_ref().map(|p| format!(" on {}", p.display())).unwrap_or_default())]
@@ -84,7 +84,7 @@ pub enum Error {
     },
     /// A success response whose body is not what the API documents (invalid JSON, missing
     /// fields). Often a proxy or captive portal in the way.
-    #[error("the {operation} response (HTTP {status}) could not be understood: {reason}; body: {snippet:?}")]
+    #[error("the {operation} response (HTTP {status}) could not be understood: {reason}; body starts {snippet:?} — is a proxy or captive portal in the way?")]
     InvalidResponse {
         /// `upload`, `retrieve`, `delete` or `download`.
         operation: &'static str,
@@ -264,7 +264,7 @@ impl fmt::Display for ApiError {
 #[non_exhaustive]
 pub enum IntegrityError {
     /// The body's SHA-256 is not the announced one.
-    #[error("downloaded media is corrupt: SHA-256 is {actual}, the API announced {expected}")]
+    #[error("downloaded media is corrupt: SHA-256 is {actual}, the API announced {expected}; discard what was received and fetch again")]
     Digest {
         /// What the retrieve response announced.
         expected: Sha256Digest,
@@ -272,7 +272,7 @@ pub enum IntegrityError {
         actual: Sha256Digest,
     },
     /// The body ended early, or the server announced a different length.
-    #[error("downloaded media has {actual} bytes, the API announced {expected}")]
+    #[error("downloaded media has {actual} bytes, the API announced {expected}; discard what was received and fetch again")]
     Size {
         /// The announced `file_size`.
         expected: u64,
@@ -281,7 +281,7 @@ pub enum IntegrityError {
     },
     /// The body grew past the announced size or the largest media allowed; the transfer was
     /// cut off at that point.
-    #[error("download cut off: more than {limit} bytes arrived ({what})")]
+    #[error("download cut off: more than {limit} bytes arrived ({what}); the server sent more than the media can be")]
     TooLarge {
         /// The limit that was exceeded.
         limit: u64,

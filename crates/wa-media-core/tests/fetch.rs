@@ -472,3 +472,81 @@ async fn download_uses_the_given_url_and_stream_verification_catches_a_short_bod
     );
     assert_eq!(t.count_where(|r| !r.is_download()), 0);
 }
+
+#[tokio::test]
+async fn media_api_is_object_safe_and_fetch_works_through_dyn() {
+    let data = content(2000);
+    let d2 = data.clone();
+    let t = site(retrieve_json(DL_URL, &data), move |_| {
+        chunked(200, split(&d2, 500), None, false)
+    });
+    let api: Arc<dyn MediaApi> = Arc::new(client(&t));
+    let dl = api.fetch(&media_id()).await.unwrap();
+    assert_eq!(collect(dl).await.unwrap(), data);
+    let dir = tempfile::tempdir().unwrap();
+    let f = api
+        .fetch_to_file(&media_id(), &dir.path().join("x"))
+        .await
+        .unwrap();
+    assert_eq!(f.sha256, Sha256Digest::of(&data));
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    send_sync(&api);
+}
+
+/// A MediaApi that is not MediaClient and returns an unverified Download: fetch still
+/// verifies, because MediaApiExt wraps every Download in verification.
+struct Unverified(Vec<u8>, Vec<u8>);
+
+#[async_trait::async_trait]
+impl MediaApi for Unverified {
+    async fn upload(&self, _: wa_media_core::Upload) -> Result<wa_media_types::MediaId, Error> {
+        unimplemented!()
+    }
+    async fn retrieve(
+        &self,
+        _: &wa_media_types::MediaId,
+    ) -> Result<wa_media_types::MediaUrlResponse, Error> {
+        Ok(media_info(DL_URL, &self.0))
+    }
+    async fn download(
+        &self,
+        _: &wa_media_types::MediaUrlResponse,
+    ) -> Result<wa_media_core::Download, Error> {
+        let body = Bytes::from(self.1.clone());
+        Ok(wa_media_core::Download::from_stream(
+            futures_util::stream::iter(vec![Ok(body)]),
+            None,
+        ))
+    }
+    async fn delete(&self, _: &wa_media_types::MediaId) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn fetch_verifies_downloads_of_any_media_api() {
+    let good = content(100);
+    let mut bad = good.clone();
+    bad[50] ^= 1;
+    let api = Unverified(good.clone(), bad);
+    let e = collect(api.fetch(&media_id()).await.unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Integrity(IntegrityError::Digest { .. })),
+        "{e:?}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    assert!(api
+        .fetch_to_file(&media_id(), &dir.path().join("x"))
+        .await
+        .is_err());
+    assert!(dir_entries(dir.path()).is_empty());
+    let api = Unverified(good.clone(), good.clone());
+    assert_eq!(
+        collect(api.fetch(&media_id()).await.unwrap())
+            .await
+            .unwrap(),
+        good
+    );
+}
