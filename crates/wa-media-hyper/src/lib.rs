@@ -77,3 +77,8 @@ pub use wa_media_core::{
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/custom-transport.md")]
 pub struct CustomTransportGuide;
+
+/// README.md's example, compiled as a doctest so the front page cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeExample;
