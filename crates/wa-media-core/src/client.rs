@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -144,8 +145,28 @@ impl<T: Transport> ClientBuilder<T> {
     }
 }
 
-/// What one attempt of a JSON operation sends: the request and its time limit.
-type Prepared = (Request<RequestBody>, Option<Duration>);
+/// What one attempt of a JSON operation sends: the request and its time limits.
+type Prepared = (Request<RequestBody>, Limits);
+
+/// The time limits of one exchange.
+struct Limits {
+    /// Bound on the whole exchange, and which timeout it is.
+    total: Option<Duration>,
+    total_kind: TimeoutKind,
+    /// For uploads: the counter of body bytes taken by the transport, and the body length.
+    /// Drives the idle timeout while the body is sent and the request timeout after it.
+    upload: Option<(Arc<AtomicU64>, u64)>,
+}
+
+impl Limits {
+    fn request(t: &Timeouts) -> Self {
+        Self {
+            total: t.request,
+            total_kind: TimeoutKind::Request,
+            upload: None,
+        }
+    }
+}
 
 impl<T: Transport> MediaClient<T> {
     /// A builder around `transport`.
@@ -206,19 +227,65 @@ impl<T: Transport> MediaClient<T> {
         }
     }
 
-    /// Sends `req` and reads the whole (small) response body, all within `limit`.
+    /// Sends `req` and reads the whole (small) response body within `limits`.
     async fn exchange(
         &self,
         req: Request<RequestBody>,
-        limit: Option<Duration>,
+        limits: Limits,
     ) -> Result<Response<Bytes>, Error> {
-        self.timed(limit, TimeoutKind::Request, async {
+        let work = async {
             let resp = self.inner.transport.send(req).await?;
             let (parts, body) = resp.into_parts();
             let body = read_limited(body, MAX_JSON_BODY).await?;
             Ok(Response::from_parts(parts, body))
-        })
-        .await
+        };
+        match limits.upload {
+            None => self.timed(limits.total, limits.total_kind, work).await,
+            Some((sent, total)) => {
+                self.timed(limits.total, limits.total_kind, async {
+                    let work = std::pin::pin!(work);
+                    let dog = std::pin::pin!(self.upload_watchdog(sent, total));
+                    match select(work, dog).await {
+                        Either::Left((r, _)) => r,
+                        Either::Right((e, _)) => Err(e),
+                    }
+                })
+                .await
+            }
+        }
+    }
+
+    /// Fires [`TimeoutKind::Idle`] when the transport takes no body bytes for
+    /// [`Timeouts::idle`], and [`TimeoutKind::Request`] when no response comes within
+    /// [`Timeouts::request`] after the whole body was taken (measured from the first check
+    /// after the body completed, so up to one idle period late).
+    async fn upload_watchdog(&self, sent: Arc<AtomicU64>, total: u64) -> Error {
+        let t = self.inner.config.timeouts;
+        let step = t.idle.unwrap_or(Duration::from_secs(1));
+        let mut last = sent.load(Ordering::Relaxed);
+        loop {
+            if last >= total {
+                return match t.request {
+                    Some(r) => {
+                        self.inner.transport.sleep(r).await;
+                        Error::Timeout {
+                            kind: TimeoutKind::Request,
+                            after: Some(r),
+                        }
+                    }
+                    None => std::future::pending().await,
+                };
+            }
+            self.inner.transport.sleep(step).await;
+            let now = sent.load(Ordering::Relaxed);
+            if now == last && now < total && t.idle.is_some() {
+                return Error::Timeout {
+                    kind: TimeoutKind::Idle,
+                    after: t.idle,
+                };
+            }
+            last = now;
+        }
     }
 
     /// The retry loop of the JSON operations.
@@ -233,8 +300,8 @@ impl<T: Transport> MediaClient<T> {
             let attempt = state.begin();
             tracing::Span::current().record("attempt", attempt);
             let started = Instant::now();
-            let (req, limit) = prepare()?;
-            let result = match self.exchange(req, limit).await {
+            let (req, limits) = prepare()?;
+            let result = match self.exchange(req, limits).await {
                 Ok(resp) => {
                     tracing::debug!(
                         status = resp.status().as_u16(),
@@ -366,9 +433,22 @@ impl<T: Transport> MediaClient<T> {
                 }
                 None => file,
             };
-            let body = multipart.clone().into_request_body(file);
+            let sent = Arc::new(AtomicU64::new(0));
+            let counter = sent.clone();
+            let counted = multipart.stream(file).map(move |r| {
+                if let Ok(c) = &r {
+                    counter.fetch_add(c.len() as u64, Ordering::Relaxed);
+                }
+                r
+            });
+            let body = RequestBody::from_stream(counted, Some(multipart.len()));
             let req = protocol::build_upload_request(cfg, &multipart, body)?;
-            Ok((req, deadline))
+            let limits = Limits {
+                total: deadline,
+                total_kind: TimeoutKind::Body,
+                upload: Some((sent, multipart.len())),
+            };
+            Ok((req, limits))
         };
         let id = self
             .run_json(replayable, prepare, protocol::parse_upload_response)
@@ -535,11 +615,15 @@ impl<T: Transport> MediaApi for MediaClient<T> {
     async fn retrieve(&self, id: &MediaId) -> Result<MediaUrlResponse, Error> {
         let span = tracing::info_span!("wa_media.retrieve", media_id = %id, attempt = field::Empty, size = field::Empty);
         let cfg = &self.inner.config;
-        let limit = cfg.timeouts.request;
         let r = self
             .run_json(
                 true,
-                || Ok((protocol::build_retrieve_request(cfg, id)?, limit)),
+                || {
+                    Ok((
+                        protocol::build_retrieve_request(cfg, id)?,
+                        Limits::request(&cfg.timeouts),
+                    ))
+                },
                 protocol::parse_retrieve_response,
             )
             .instrument(span.clone())
@@ -566,10 +650,14 @@ impl<T: Transport> MediaApi for MediaClient<T> {
     async fn delete(&self, id: &MediaId) -> Result<(), Error> {
         let span = tracing::info_span!("wa_media.delete", media_id = %id, attempt = field::Empty);
         let cfg = &self.inner.config;
-        let limit = cfg.timeouts.request;
         self.run_json(
             true,
-            || Ok((protocol::build_delete_request(cfg, id)?, limit)),
+            || {
+                Ok((
+                    protocol::build_delete_request(cfg, id)?,
+                    Limits::request(&cfg.timeouts),
+                ))
+            },
             protocol::parse_delete_response,
         )
         .instrument(span)

@@ -7,14 +7,16 @@ use std::time::Duration;
 ///
 /// - `connect` is applied by the [`crate::Transport`] (it owns connecting); core reports a
 ///   transport's `ConnectTimeout` as [`TimeoutKind::Connect`].
-/// - `request` bounds one exchange without its large bodies: from sending the request until
-///   the response headers, plus reading a JSON response body. An upload's body adds
-///   `len / min_throughput` to it, so a 100 MB upload is not cut off at 30 s.
-/// - `idle` bounds the wait for the next frame of a download body (no progress).
-/// - `min_throughput` (bytes/second) makes the whole-body deadline of a download (and the
-///   header deadline of an upload) `request + len / min_throughput`: a server dripping one
-///   byte per second is cut off, a large file on a slow but moving link is not. `None`
-///   leaves bodies bounded only by `idle`.
+/// - `request` bounds waiting for an answer: from sending a request until its response
+///   headers (and a JSON body) arrive; for an upload, counted from when the transport has
+///   taken the whole body (checked once per idle period, so it may fire up to one idle
+///   period late).
+/// - `idle` bounds no progress on a body: the wait for the next frame of a download, or for
+///   the transport to take the next chunk of an upload.
+/// - `min_throughput` (bytes/second) gives large bodies an overall deadline of
+///   `request + len / min_throughput` (a download's body, a whole upload exchange): a server
+///   dripping one byte per second is cut off, a large file on a slow but moving link is not.
+///   `None` leaves bodies bounded only by `idle`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -28,7 +30,7 @@ use std::time::Duration;
 pub struct Timeouts {
     /// Establishing a connection (DNS, TCP, TLS). Default 10 s.
     pub connect: Option<Duration>,
-    /// One exchange up to its response headers (and small JSON bodies). Default 30 s.
+    /// Waiting for an answer (response headers and small JSON bodies). Default 30 s.
     pub request: Option<Duration>,
     /// No progress on a body for this long. Default 30 s.
     pub idle: Option<Duration>,

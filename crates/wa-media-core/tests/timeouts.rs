@@ -173,3 +173,111 @@ fn body_deadline_scales_with_size() {
     assert_eq!(t.with_min_throughput(None).body_deadline(10), None);
     assert_eq!(Timeouts::none().body_deadline(10), None);
 }
+
+/// Takes the first frame of the request body, then stops reading it and never answers.
+struct StallsUpload;
+
+#[async_trait::async_trait]
+impl wa_media_core::Transport for StallsUpload {
+    async fn send(
+        &self,
+        request: http::Request<wa_media_core::RequestBody>,
+    ) -> Result<http::Response<wa_media_core::ResponseBody>, TransportError> {
+        use http_body_util::BodyExt;
+        let mut body = request.into_body();
+        let _ = body.frame().await;
+        std::future::pending().await
+    }
+    fn sleep(&self, d: Duration) -> wa_media_core::BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(d))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_upload_body_the_server_stops_reading_fires_the_idle_timeout() {
+    let c = wa_media_core::MediaClient::builder(StallsUpload)
+        .token(TOKEN)
+        .phone_number_id(PHONE)
+        .retry_policy(RetryPolicy::none())
+        .timeouts(timeouts().with_min_throughput(None))
+        .build()
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    let e = c
+        .upload(wa_media_core::Upload::from_bytes(
+            vec![b'a'; 3_000_000],
+            "text/plain".parse().unwrap(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(kind(&e), Some(TimeoutKind::Idle), "{e:?}");
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_secs(3) && waited <= Duration::from_secs(6),
+        "{waited:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_answer_after_a_complete_upload_fires_the_request_timeout() {
+    let t = Scripted::new(|_, _| Reply::Hang);
+    let c = client_with(
+        &t,
+        RetryPolicy::none(),
+        timeouts().with_min_throughput(None),
+    );
+    let start = tokio::time::Instant::now();
+    let e = c
+        .upload(wa_media_core::Upload::from_bytes(
+            vec![b'a'; 1000],
+            "text/plain".parse().unwrap(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(kind(&e), Some(TimeoutKind::Request), "{e:?}");
+    let waited = start.elapsed();
+    // request (5 s) after the body was seen complete at the first idle check (<= 3 s).
+    assert!(
+        waited >= Duration::from_secs(5) && waited <= Duration::from_secs(8),
+        "{waited:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_upload_deadline_scales_with_size() {
+    let t = Scripted::new(|_, _| Reply::Hang);
+    // Idle off: the request timeout after the body and the size-scaled deadline remain.
+    let c = client_with(
+        &t,
+        RetryPolicy::none(),
+        Timeouts::none()
+            .with_request(Some(Duration::from_secs(5)))
+            .with_min_throughput(Some(100)),
+    );
+    let start = tokio::time::Instant::now();
+    let e = c
+        .upload(wa_media_core::Upload::from_bytes(
+            vec![b'a'; 1000],
+            "text/plain".parse().unwrap(),
+        ))
+        .await
+        .unwrap_err();
+    // The request timeout (5 s after the body) fires first; without it the deadline would.
+    assert_eq!(kind(&e), Some(TimeoutKind::Request), "{e:?}");
+    assert!(start.elapsed() <= Duration::from_secs(15));
+    let c = client_with(
+        &t,
+        RetryPolicy::none(),
+        Timeouts::none().with_min_throughput(Some(100)),
+    );
+    let start = tokio::time::Instant::now();
+    let e = c
+        .upload(wa_media_core::Upload::from_bytes(
+            vec![b'a'; 1000],
+            "text/plain".parse().unwrap(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(kind(&e), Some(TimeoutKind::Body), "{e:?}");
+    assert_eq!(start.elapsed(), Duration::from_secs(10));
+}
