@@ -723,6 +723,14 @@ async fn the_request_log_holds_names_never_secrets() {
         assert!(!text.contains(&hash), "{text}");
         assert!(text.contains("authorization"));
     }
+    // Nor is the token in the Debug forms of the handle, its config or the transport.
+    for text in [
+        format!("{emu:?}"),
+        format!("{:?}", emu.config()),
+        format!("{:?}", emu.in_process_transport()),
+    ] {
+        assert!(!text.contains("SECRET-TOKEN-abc123"), "{text}");
+    }
     let v = over_http.json();
     assert_eq!(v.as_array().unwrap().len(), 3);
     assert_eq!(v[1]["endpoint"], "retrieve");
