@@ -16,8 +16,10 @@ pub(crate) fn trace_id(len: usize) -> String {
         .collect()
 }
 
-fn graph_builder(status: StatusCode, len: u64) -> http::response::Builder {
-    let trace = trace_id(11);
+/// Graph's response head. `trace` is the error body's `fbtrace_id`, so the header and the
+/// envelope name the same trace as Graph's do; success answers get a fresh one.
+fn graph_builder(status: StatusCode, len: u64, trace: Option<&str>) -> http::response::Builder {
+    let trace = trace.map_or_else(|| trace_id(11), str::to_owned);
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json; charset=UTF-8")
@@ -42,7 +44,7 @@ fn finish(builder: http::response::Builder, body: EmuBody) -> Response<EmuBody> 
 pub(crate) fn json(status: StatusCode, value: &impl Serialize) -> Response<EmuBody> {
     let bytes = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
     finish(
-        graph_builder(status, bytes.len() as u64),
+        graph_builder(status, bytes.len() as u64, None),
         EmuBody::full(bytes),
     )
 }
@@ -177,7 +179,11 @@ impl ApiError {
         }
         let bytes =
             serde_json::to_vec(&Envelope { error: &self.error }).unwrap_or_else(|_| b"{}".to_vec());
-        let mut b = graph_builder(self.status, bytes.len() as u64);
+        let mut b = graph_builder(
+            self.status,
+            bytes.len() as u64,
+            self.error.fbtrace_id.as_deref(),
+        );
         if self.www_authenticate {
             let msg: String = self
                 .error
