@@ -18,6 +18,13 @@ pub async fn run(g: &Global, media_id: &str) -> Result<(), Failure> {
     output::line(&format!("mime_type:  {}", info.mime_type))?;
     output::line(&format!("file_size:  {}", info.file_size))?;
     output::line(&format!("sha256:     {}", info.sha256))?;
-    output::line(&format!("url:        {}", info.url))?;
+    // The URL's query is its signature: shown to people without it (terminal output ends up in
+    // tickets and chats); `--json` keeps the API's JSON, whole, for scripts.
+    let url = wa_media_core::protocol::parse_media_url(&info.url)
+        .map(|u| wa_media_core::protocol::redact_url(&u))
+        .unwrap_or_else(|_| "(not a valid URL)".to_owned());
+    output::line(&format!(
+        "url:        {url}?… (signature hidden; --json shows it)"
+    ))?;
     output::line("(the URL expires in about 5 minutes and needs the same Bearer token)")
 }

@@ -1,0 +1,507 @@
+//! The leak canary: every library operation and every CLI command, on success and failure paths
+//! (faults injected, wrong token, untrusted host, expired and tampered URLs, bad webhook
+//! signatures), run with a distinctive token and trace-level logging. Every log line (in
+//! process: a tracing subscriber writing into a buffer; for the binary: stdout and stderr with
+//! `RUST_LOG=trace`), every error's Display and Debug (with its sources) is searched for the
+//! token and for every download-URL signature (`hash=`) the emulator issued: none may appear.
+//!
+//! The one documented exception: `wa-media info --json` prints the API's JSON as received, the
+//! signed URL included (human `info` output hides the signature).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use wa_media_emulator::{Emulator, EmulatorHandle, Endpoint, Fault, InboundMessage, ManualClock};
+use wa_media_hyper::{
+    Error, HyperMediaClient, MediaApi, MediaApiExt, MediaType, RetryPolicy, Timeouts, Upload,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wa-media");
+const PHONE: &str = "106540352242922";
+/// The canary: finding it anywhere is a leak.
+const TOKEN: &str = "EAAGleakCANARYtok3n9876543210zyxwvu";
+const APP_SECRET: &str = "leak-canary-app-secret";
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/media")
+        .join(name)
+}
+
+/// The `hash=` value of a signed download URL.
+fn signature_of(url: &str) -> String {
+    url.split(['?', '&'])
+        .find_map(|p| p.strip_prefix("hash="))
+        .unwrap_or_else(|| panic!("no hash= in {url}"))
+        .to_owned()
+}
+
+/// An emulator with a frozen clock: every retrieve of one id gives the same signed URL, so the
+/// test knows every signature the CLI process will see.
+fn start_emulator(rt: &tokio::runtime::Runtime) -> (EmulatorHandle, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::starting_now());
+    let emu = rt
+        .block_on(
+            Emulator::builder()
+                .token(TOKEN)
+                .clock(clock.clone())
+                .start(),
+        )
+        .unwrap();
+    (emu, clock)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Display, Debug and every source of an error.
+fn error_text(e: &Error) -> String {
+    let mut out = format!("{e}\n{e:?}\n");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(&format!("{s}\n{s:?}\n"));
+        source = s.source();
+    }
+    out
+}
+
+fn find_secret<'a>(text: &str, secrets: &'a [String]) -> Option<&'a str> {
+    secrets
+        .iter()
+        .find(|s| text.contains(s.as_str()))
+        .map(String::as_str)
+}
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn client_for(emu: &EmulatorHandle, policy: RetryPolicy) -> HyperMediaClient {
+    wa_media_hyper::builder()
+        .token(TOKEN)
+        .phone_number_id(PHONE)
+        .graph_url(emu.graph_url())
+        .trust_host(emu.lookaside_addr().to_string())
+        .retry_policy(policy)
+        .timeouts(Timeouts::default().with_idle(Some(Duration::from_secs(2))))
+        .build()
+        .unwrap()
+}
+
+async fn drain(dl: Result<wa_media_hyper::Download, Error>) -> Result<usize, Error> {
+    Ok(dl?.bytes(64 << 20).await?.len())
+}
+
+/// Every operation of the library, in process, successes and failures, with everything logged.
+#[test]
+fn library_operations_never_leak_the_token_or_a_signature() {
+    let buf = Buffer::default();
+    let writer = buf.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .try_init()
+        .expect("the only subscriber of this test binary");
+
+    let rt = runtime();
+    let (emu, clock) = start_emulator(&rt);
+    let fast = RetryPolicy::default()
+        .with_delays(Duration::from_millis(1), Duration::from_millis(10))
+        .with_max_retry_after(Duration::from_millis(20));
+    let client = client_for(&emu, fast.clone());
+    let once = client_for(&emu, RetryPolicy::none());
+    let dir = tempfile::tempdir().unwrap();
+    let mut errors = Vec::<Error>::new();
+    let mut signatures = Vec::<String>::new();
+    let jpeg = MediaType::parse("image/jpeg").unwrap();
+
+    rt.block_on(async {
+        // Successes: every operation.
+        let id = client
+            .upload(Upload::from_path(fixture("image.jpg"), jpeg.clone()))
+            .await
+            .unwrap();
+        let bytes = std::fs::read(fixture("image.png")).unwrap();
+        let id2 = client
+            .upload(Upload::from_bytes(
+                bytes,
+                MediaType::parse("image/png").unwrap(),
+            ))
+            .await
+            .unwrap();
+        let info = client.retrieve(&id).await.unwrap();
+        signatures.push(signature_of(&info.url));
+        drain(client.download(&info).await).await.unwrap();
+        drain(client.fetch(&id).await).await.unwrap();
+        client
+            .fetch_to_file(&id, &dir.path().join("ok.jpg"))
+            .await
+            .unwrap();
+
+        // Failures of every kind.
+        let mut record = |r: Result<(), Error>| {
+            if let Err(e) = r {
+                errors.push(e);
+            }
+        };
+        let dest = dir.path().join("fail.jpg");
+        for (endpoint, fault) in [
+            (
+                Endpoint::Retrieve,
+                Fault::RateLimited {
+                    retry_after_secs: 9,
+                },
+            ),
+            (Endpoint::Download, Fault::ServerError { status: 503 }),
+            (Endpoint::Download, Fault::ResetMidBody),
+            (Endpoint::Download, Fault::TruncatedBody),
+            (Endpoint::Download, Fault::CorruptByte),
+            (Endpoint::Retrieve, Fault::CorruptByte),
+            (Endpoint::Upload, Fault::ResetMidBody),
+            (Endpoint::Delete, Fault::ServerError { status: 500 }),
+        ] {
+            emu.faults().push(endpoint, fault, 5);
+            record(once.fetch_to_file(&id, &dest).await.map(|_| ()));
+            record(drain(once.fetch(&id).await).await.map(|_| ()));
+            record(
+                once.upload(Upload::from_path(fixture("image.jpg"), jpeg.clone()))
+                    .await
+                    .map(|_| ()),
+            );
+            record(once.delete(&"999999".parse().unwrap()).await);
+            emu.faults().clear();
+        }
+        // Wrong token, unknown id, untrusted download host, validation.
+        let wrong = wa_media_hyper::builder()
+            .token("EAAGsomeOTHERtoken")
+            .phone_number_id(PHONE)
+            .graph_url(emu.graph_url())
+            .trust_host(emu.lookaside_addr().to_string())
+            .build()
+            .unwrap();
+        record(wrong.retrieve(&id).await.map(|_| ()));
+        record(
+            client
+                .retrieve(&"424242424242".parse().unwrap())
+                .await
+                .map(|_| ()),
+        );
+        let untrusted = wa_media_hyper::builder()
+            .token(TOKEN)
+            .graph_url(emu.graph_url())
+            .build()
+            .unwrap();
+        record(untrusted.fetch_to_file(&id, &dest).await.map(|_| ()));
+        record(
+            client
+                .upload(Upload::from_path(
+                    fixture("image.jpg"),
+                    MediaType::parse("image/png").unwrap(),
+                ))
+                .await
+                .map(|_| ()),
+        );
+        // An expired URL (the clock moves past its expiry) and a tampered one.
+        let info = client.retrieve(&id2).await.unwrap();
+        signatures.push(signature_of(&info.url));
+        clock.advance(Duration::from_secs(3600));
+        record(drain(once.download(&info).await).await.map(|_| ()));
+        let info = client.retrieve(&id2).await.unwrap();
+        signatures.push(signature_of(&info.url));
+        let mut tampered = info.clone();
+        tampered.url = info.url.replace("hash=", "hash=AAAA");
+        record(drain(once.download(&tampered).await).await.map(|_| ()));
+        // Delete, then everything on the deleted id.
+        client.delete(&id2).await.unwrap();
+        record(client.retrieve(&id2).await.map(|_| ()));
+        record(drain(once.download(&info).await).await.map(|_| ()));
+        record(client.delete(&id2).await);
+    });
+    assert!(
+        !dest_exists(dir.path()),
+        "no failed fetch left a temporary file"
+    );
+    assert!(
+        errors.len() >= 30,
+        "the failure paths ran ({} errors)",
+        errors.len()
+    );
+
+    let mut secrets = vec![TOKEN.to_owned()];
+    secrets.extend(signatures);
+    for e in &errors {
+        let text = error_text(e);
+        assert!(
+            find_secret(&text, &secrets).is_none(),
+            "an error shows a secret: {text}"
+        );
+    }
+    rt.block_on(emu.shutdown());
+    let logs = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
+    assert!(
+        logs.contains("wa_media.fetch_to_file") && logs.contains("TRACE"),
+        "the subscriber captured trace-level logs"
+    );
+    if let Some(s) = find_secret(&logs, &secrets) {
+        let line = logs.lines().find(|l| l.contains(s)).unwrap();
+        panic!("a secret appears in the logs: {line}");
+    }
+}
+
+/// Whether a temporary file of a fetch was left in `dir`.
+fn dest_exists(dir: &Path) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".wa-part")
+    })
+}
+
+struct Cli<'a> {
+    emu: &'a EmulatorHandle,
+}
+
+impl Cli<'_> {
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(BIN);
+        for var in [
+            "WHATSAPP_TOKEN",
+            "WHATSAPP_PHONE_NUMBER_ID",
+            "WHATSAPP_API_VERSION",
+            "WHATSAPP_GRAPH_URL",
+            "WHATSAPP_TRUSTED_HOSTS",
+            "WHATSAPP_APP_SECRET",
+        ] {
+            c.env_remove(var);
+        }
+        c.env("WHATSAPP_TOKEN", TOKEN)
+            .env("WHATSAPP_PHONE_NUMBER_ID", PHONE)
+            .env("WHATSAPP_GRAPH_URL", self.emu.graph_url())
+            .env(
+                "WHATSAPP_TRUSTED_HOSTS",
+                self.emu.lookaside_addr().to_string(),
+            )
+            .env("RUST_LOG", "trace");
+        c
+    }
+}
+
+/// Every CLI command, successes and failures, with `RUST_LOG=trace`.
+#[test]
+fn cli_commands_never_print_the_token_or_a_signature() {
+    let rt = runtime();
+    let (emu, _clock) = start_emulator(&rt);
+    let cli = Cli { emu: &emu };
+    let dir = tempfile::tempdir().unwrap();
+    let mut runs: Vec<(String, Output)> = Vec::new();
+    let mut run = |label: &str, mut c: Command| -> Output {
+        let out = c.output().unwrap();
+        runs.push((label.to_owned(), out.clone()));
+        out
+    };
+    let args = |c: &mut Command, a: &[&str]| {
+        c.args(a);
+    };
+    let mk = |a: &[&str]| {
+        let mut c = cli.cmd();
+        args(&mut c, a);
+        c
+    };
+    let jpg = fixture("image.jpg");
+    let jpg = jpg.to_str().unwrap();
+
+    // Upload: plain, JSON, with the token as a flag, refused by validation, no-validate.
+    let out = run("upload --json", mk(&["--json", "upload", jpg]));
+    assert_eq!(out.status.code(), Some(0));
+    let id: String = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut c = mk(&["upload", jpg]);
+    c.env_remove("WHATSAPP_TOKEN").args(["--token", TOKEN]);
+    assert_eq!(run("upload --token", c).status.code(), Some(0));
+    assert_eq!(
+        run(
+            "upload refused",
+            mk(&["upload", jpg, "--mime", "image/png"])
+        )
+        .status
+        .code(),
+        Some(3)
+    );
+    run(
+        "upload --no-validate",
+        mk(&["upload", jpg, "--mime", "image/png", "--no-validate"]),
+    );
+
+    // Info: human output hides the signature; --json is the API's JSON (checked apart below).
+    let signature = signature_of(&emu.download_url(&id.parse().unwrap()).unwrap());
+    let out = run("info", mk(&["info", &id]));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("url:"));
+    let json_info = mk(&["--json", "info", &id]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&json_info.stdout).contains(&signature),
+        "--json carries the API's JSON, URL included"
+    );
+    let json_stderr = json_info.stderr.clone();
+    run("info unknown", mk(&["info", "424242424242"]));
+    run("info wrong token", {
+        let mut c = mk(&["info", &id]);
+        c.env("WHATSAPP_TOKEN", "EAAGanotherTOKEN");
+        c
+    });
+
+    // Download: to a file, to stdout, with faults, untrusted host, unknown id.
+    let dest = dir.path().join("a.jpg");
+    let dest = dest.to_str().unwrap();
+    assert_eq!(
+        run("download", mk(&["download", &id, "-o", dest]))
+            .status
+            .code(),
+        Some(0)
+    );
+    run(
+        "download --json",
+        mk(&["--json", "download", &id, "-o", dest]),
+    );
+    let out = run("download -o -", mk(&["download", &id, "-o", "-"]));
+    assert_eq!(out.stdout, std::fs::read(jpg).unwrap());
+    for (label, endpoint, fault) in [
+        ("download corrupt", Endpoint::Download, Fault::CorruptByte),
+        ("download reset", Endpoint::Download, Fault::ResetMidBody),
+        (
+            "download truncated",
+            Endpoint::Download,
+            Fault::TruncatedBody,
+        ),
+        (
+            "download 503",
+            Endpoint::Download,
+            Fault::ServerError { status: 503 },
+        ),
+        (
+            "retrieve 429",
+            Endpoint::Retrieve,
+            Fault::RateLimited {
+                retry_after_secs: 0,
+            },
+        ),
+        ("retrieve corrupt", Endpoint::Retrieve, Fault::CorruptByte),
+        ("upload reset", Endpoint::Upload, Fault::ResetMidBody),
+    ] {
+        emu.faults().push(endpoint, fault, 8);
+        let failed = dir.path().join("f.jpg");
+        let out = run(
+            label,
+            mk(&["download", &id, "-o", failed.to_str().unwrap()]),
+        );
+        if out.status.code() != Some(0) {
+            assert!(!failed.exists(), "{label}: a failed download left a file");
+        }
+        run(&format!("{label} (upload)"), mk(&["upload", jpg]));
+        emu.faults().clear();
+    }
+    run("download untrusted", {
+        let mut c = mk(&["download", &id, "-o", dest]);
+        c.env_remove("WHATSAPP_TRUSTED_HOSTS");
+        c
+    });
+    run(
+        "download unknown",
+        mk(&["download", "424242424242", "-o", dest]),
+    );
+
+    // Inbound: signed notification, then a wrong signature.
+    let mut msg = InboundMessage::new(std::fs::read(jpg).unwrap(), "image/jpeg");
+    msg = msg.caption("canary");
+    let sim = rt.block_on(emu.simulate_inbound(msg)).unwrap();
+    let payload = dir.path().join("webhook.json");
+    std::fs::write(&payload, &sim.body).unwrap();
+    let header = sim.signature_header(APP_SECRET.as_bytes());
+    let inbox = dir.path().join("inbox");
+    let (p, i) = (payload.to_str().unwrap(), inbox.to_str().unwrap());
+    let out = run(
+        "inbound",
+        mk(&[
+            "inbound",
+            p,
+            "-d",
+            i,
+            "--app-secret",
+            APP_SECRET,
+            "--signature",
+            &header,
+        ]),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    run(
+        "inbound bad signature",
+        mk(&[
+            "inbound",
+            p,
+            "-d",
+            i,
+            "--app-secret",
+            APP_SECRET,
+            "--signature",
+            "sha256=00",
+        ]),
+    );
+
+    // Delete, then everything on the deleted id.
+    assert_eq!(run("delete", mk(&["delete", &id])).status.code(), Some(0));
+    run("delete again", mk(&["delete", &id]));
+    run("info deleted", mk(&["info", &id]));
+
+    // Every signature the emulator could have issued to these runs.
+    let mut secrets = vec![TOKEN.to_owned(), APP_SECRET.to_owned(), signature];
+    for m in emu.media() {
+        if let Some(url) = emu.download_url(&m.id) {
+            secrets.push(signature_of(&url));
+        }
+    }
+    assert!(runs.len() >= 25);
+    let mut saw_trace = false;
+    for (label, out) in &runs {
+        for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            let text = String::from_utf8_lossy(bytes);
+            saw_trace |= text.contains("TRACE");
+            if let Some(s) = find_secret(&text, &secrets) {
+                let line = text.lines().find(|l| l.contains(s)).unwrap_or("");
+                panic!("`{label}` printed a secret on {stream}: {line}");
+            }
+        }
+    }
+    assert!(saw_trace, "RUST_LOG=trace reached the binary");
+    let text = String::from_utf8_lossy(&json_stderr);
+    assert!(
+        find_secret(&text, &secrets).is_none(),
+        "info --json stderr: {text}"
+    );
+    rt.block_on(emu.shutdown());
+}
