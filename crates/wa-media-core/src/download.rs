@@ -44,6 +44,8 @@ pub struct Download {
     content_length: Option<u64>,
     mime_type: Option<String>,
     verifying: bool,
+    /// What the stream verifies against (set by [`Download::verify`]).
+    expected: Option<Expected>,
     progress: Option<Arc<dyn Progress>>,
     done: u64,
 }
@@ -71,6 +73,7 @@ impl Download {
             content_length,
             mime_type: None,
             verifying: false,
+            expected: None,
             progress: None,
             done: 0,
         }
@@ -87,9 +90,15 @@ impl Download {
                 finished: false,
             });
             self.verifying = true;
+            self.expected = Some(expected);
             self.content_length = Some(expected.size);
         }
         self
+    }
+
+    /// What the stream verifies against, when it was made to verify by [`Download::verify`].
+    pub(crate) fn verified_against(&self) -> Option<Expected> {
+        self.expected
     }
 
     /// Reports each chunk to `progress` as `(bytes so far, announced length)`.

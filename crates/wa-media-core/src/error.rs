@@ -405,6 +405,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn public_types_are_thread_safe() {
+        fn assert<T: Send + Sync + 'static>() {}
+        fn assert_send<T: Send + 'static>() {}
+        assert::<Error>();
+        assert::<ApiError>();
+        struct Dummy;
+        #[async_trait::async_trait]
+        impl crate::Transport for Dummy {
+            async fn send(
+                &self,
+                _: http::Request<crate::RequestBody>,
+            ) -> Result<http::Response<crate::ResponseBody>, TransportError> {
+                Err(TransportError::from_kind(TransportErrorKind::Unknown))
+            }
+        }
+        assert::<crate::MediaClient<Dummy>>();
+        assert_send::<crate::Download>();
+        assert_send::<crate::Upload>();
+    }
+
+    #[test]
     fn scrub_removes_the_secret_in_any_case() {
         let mut s = "a SeCrEt-TOKEN b secret-token c".to_owned();
         scrub_str(&mut s, "secret-token");
