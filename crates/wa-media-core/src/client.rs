@@ -316,7 +316,9 @@ impl<T: Transport> MediaClient<T> {
                 Ok(r) => return Ok(r),
                 Err(e) => {
                     let e = e.scrub(self.inner.config.token.expose_secret());
-                    let may_retry = e.is_retryable() && (replayable || e.request_not_sent());
+                    // A one-shot stream went into the dropped request: it cannot be sent again,
+                    // even when the request never left.
+                    let may_retry = e.is_retryable() && replayable;
                     if may_retry {
                         if let Some(d) = state.next_delay(e.retry_after()) {
                             tracing::warn!(error = %e, attempt, delay_ms = d.as_millis() as u64, "retrying");
