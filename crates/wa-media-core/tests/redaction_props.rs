@@ -59,7 +59,8 @@ proptest! {
             .body(Bytes::new())
             .unwrap();
         let err = protocol::parse_error_response("download", &resp);
-        prop_assert!(matches!(err, wa_media_core::Error::Redirect { .. }));
+        let is_redirect = matches!(err, wa_media_core::Error::Redirect { .. });
+        prop_assert!(is_redirect, "{}", text_of(&err));
         prop_assert!(!text_of(&err).contains(&sig), "{}", text_of(&err));
     }
 
