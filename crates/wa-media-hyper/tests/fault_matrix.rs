@@ -665,6 +665,69 @@ fn rows() -> Vec<Row> {
             1,
             0,
         ),
+        // ── a hostile server echoing the token back ────────────────────────────────────
+        graph_row(
+            "graph: 400 envelope whose message and trace id echo the token",
+            |_, s, _| {
+                let echo = s.authorization.clone().unwrap_or_default();
+                let body = serde_json::json!({"error": {
+                    "message": format!("bad token {echo}"), "type": echo, "code": 100,
+                    "error_user_msg": echo, "fbtrace_id": echo,
+                    "error_data": {"details": echo}
+                }});
+                Act::Send(response(
+                    400,
+                    &[
+                        ("Content-Type", "application/json"),
+                        ("x-fb-trace-id", &echo),
+                        ("x-fb-debug", &echo),
+                    ],
+                    body.to_string().as_bytes(),
+                ))
+            },
+            Api(400, Some(ErrorClass::InvalidRequest)),
+            1,
+            0,
+        ),
+        graph_row(
+            "graph: 200 non-JSON body echoing the token",
+            |_, s, _| {
+                let echo = s.authorization.clone().unwrap_or_default();
+                json(200, format!("<html>you sent {echo}</html>").as_bytes())
+            },
+            InvalidResponse,
+            1,
+            0,
+        ),
+        cdn_row(
+            "download: 500 page echoing the token, every time",
+            |_, s, _| {
+                let echo = s.authorization.clone().unwrap_or_default();
+                Act::Send(response(
+                    500,
+                    &[("x-fb-trace-id", &echo)],
+                    format!("<pre>{echo}</pre>").as_bytes(),
+                ))
+            },
+            Api(500, None),
+            1,
+            3,
+        ),
+        cdn_row(
+            "download: redirect whose Location path carries the token",
+            |c, s, _| {
+                let echo = s
+                    .authorization
+                    .clone()
+                    .unwrap_or_default()
+                    .replace(' ', "/");
+                let to = format!("http://{}/{echo}/x?hash={SIG}", c.other);
+                status_only(302, &[("Location", &to)])
+            },
+            Redirect,
+            1,
+            1,
+        ),
         // ── stalls ──────────────────────────────────────────────────────────────────────
         graph_row(
             "graph: headers then stall (request timeout), every time",
