@@ -348,6 +348,7 @@ fn inbound_verifies_the_signature_then_downloads_every_media() {
 
     let sig = doc.signature_header(secret.as_bytes());
     let out = env.run(&[
+        "--json",
         "inbound",
         payload.to_str().unwrap(),
         "-d",
@@ -386,7 +387,7 @@ fn inbound_downloads_a_notification_with_several_media() {
         let sim = env.rt.block_on(env.emu().simulate_inbound(msg)).unwrap();
         let out = env
             .cmd()
-            .args(["inbound", "-", "-d", inbox.to_str().unwrap()])
+            .args(["--json", "inbound", "-", "-d", inbox.to_str().unwrap()])
             .stdin_bytes(sim.body.as_bytes());
         assert_eq!(code(&out), 0, "{}", stderr(&out));
         let line: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
@@ -428,4 +429,93 @@ fn help_lists_exit_codes_and_never_prints_the_token() {
     assert!(text.contains("Exit codes"), "{text}");
     assert!(text.contains("7  refused for the token's safety"), "{text}");
     assert_no_leak(&out);
+}
+
+#[test]
+fn inbound_plain_output_is_one_line_per_file() {
+    let env = Env::start();
+    let sim = env
+        .rt
+        .block_on(env.emu().simulate_inbound(InboundMessage::new(
+            std::fs::read(fixture("image.png")).unwrap(),
+            "image/png",
+        )))
+        .unwrap();
+    let inbox = env.dir.path().join("inbox");
+    let out = env
+        .cmd()
+        .args(["inbound", "-", "-d", inbox.to_str().unwrap()])
+        .stdin_bytes(sim.body.as_bytes());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains(sim.media_id.as_str()) && text.contains("(verified)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn emulator_command_serves_until_interrupted() {
+    use std::io::BufRead;
+    let mut child = Command::new(BIN)
+        .args([
+            "--json",
+            "emulator",
+            "--graph-listen",
+            "127.0.0.1:0",
+            "--lookaside-listen",
+            "127.0.0.1:0",
+        ])
+        .env("WHATSAPP_TOKEN", CANARY_TOKEN)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first stdout line announces the two origins once both listen.
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let info: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first:?}"));
+    let graph = info["graph_url"].as_str().unwrap().to_string();
+    let lookaside = info["lookaside_addr"].as_str().unwrap().to_string();
+    assert_eq!(
+        info["token"], CANARY_TOKEN,
+        "the emulator accepts the token it was given"
+    );
+
+    // A full round trip through the CLI against the emulator process.
+    let cli = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("WHATSAPP_TOKEN", CANARY_TOKEN)
+            .env("WHATSAPP_PHONE_NUMBER_ID", PHONE)
+            .env("WHATSAPP_GRAPH_URL", &graph)
+            .env("WHATSAPP_TRUSTED_HOSTS", &lookaside)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
+    let out = cli(&["upload", fixture("image.jpg").to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let id = stdout(&out).trim().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("x.jpg");
+    let out = cli(&["download", &id, "-o", dest.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(&dest).unwrap(),
+        std::fs::read(fixture("image.jpg")).unwrap()
+    );
+
+    // Ctrl-C (SIGINT) stops it cleanly with exit 0.
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
 }

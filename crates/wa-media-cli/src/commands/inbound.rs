@@ -49,7 +49,15 @@ pub async fn run(g: &Global, args: InboundArgs) -> Result<(), Failure> {
             &mut used,
         );
         match fetch_one(&client, m, &path, bars).await {
-            Ok(line) => output::line(&line)?,
+            Ok(file) if g.json => output::json(&file)?,
+            Ok(file) => output::line(&format!(
+                "{} {} {} bytes {} sha256 {} (verified)",
+                m.media_id,
+                file["path"].as_str().unwrap_or_default(),
+                file["file_size"],
+                file["mime_type"].as_str().unwrap_or_default(),
+                file["sha256"].as_str().unwrap_or_default(),
+            ))?,
             Err(f) => {
                 if g.json {
                     output::json(
@@ -78,7 +86,7 @@ async fn fetch_one(
     m: &InboundMedia,
     path: &Path,
     bars: Bars,
-) -> Result<String, Failure> {
+) -> Result<serde_json::Value, Failure> {
     let file = super::download::fetch(client, &m.media_id, path, bars).await?;
     // The webhook carries its own digest: it must agree with what was downloaded and verified.
     if let Some(expected) = m.sha256 {
@@ -90,7 +98,7 @@ async fn fetch_one(
             ));
         }
     }
-    Ok(serde_json::to_string(&json!({
+    Ok(json!({
         "id": m.media_id.as_str(),
         "message_id": m.message_id,
         "kind": m.kind.as_str(),
@@ -99,7 +107,6 @@ async fn fetch_one(
         "file_size": file.file_size,
         "sha256": file.sha256.to_hex(),
     }))
-    .unwrap_or_default())
 }
 
 /// `name` inside `dir`, with `-1`, `-2`… before the extension when this run already used it.
