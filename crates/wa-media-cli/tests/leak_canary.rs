@@ -505,3 +505,134 @@ fn cli_commands_never_print_the_token_or_a_signature() {
     );
     rt.block_on(emu.shutdown());
 }
+
+/// A tiny blocking HTTP/1.1 server on 127.0.0.1:0 that answers each request with
+/// `answer(target, authorization, host)`, one request per connection, until the test ends.
+fn echo_server(
+    answer: impl Fn(&str, &str, &str) -> Vec<u8> + Send + 'static,
+) -> std::net::SocketAddr {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
+                match s.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let target = head.split(' ').nth(1).unwrap_or("").to_owned();
+            let header = |name: &str| {
+                head.lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+                    })
+                    .unwrap_or_default()
+            };
+            let _ = s.write_all(&answer(&target, &header("authorization"), &header("host")));
+        }
+    });
+    addr
+}
+
+fn http(status: &str, headers: &[(&str, String)], body: &str) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    out.into_bytes()
+}
+
+/// The CLI against servers that echo the token back in every place an error could show it.
+#[test]
+fn cli_failures_from_a_server_echoing_the_token_never_print_it() {
+    const SIG: &str = "ECHOsignatureCANARY0123456789";
+    let envelope = echo_server(|_, auth, _| {
+        let body = serde_json::json!({"error": {"message": format!("bad {auth}"), "type": auth,
+            "code": 100, "error_user_msg": auth, "fbtrace_id": auth}});
+        http(
+            "400 Bad Request",
+            &[
+                ("x-fb-trace-id", auth.to_owned()),
+                ("Content-Type", "application/json".into()),
+            ],
+            &body.to_string(),
+        )
+    });
+    let not_json = echo_server(|_, auth, _| http("200 OK", &[], &format!("<p>{auth}</p>")));
+    // Graph and download on one origin: retrieve points at /dl on the same server.
+    let page = echo_server(|target, auth, host| {
+        if target.starts_with("/dl") {
+            http("500 Oops", &[], &format!("<pre>{auth}</pre>"))
+        } else {
+            let url = format!("http://{host}/dl?hash={SIG}");
+            let body = serde_json::json!({"url": url, "mime_type": "image/jpeg",
+                "sha256": "ab".repeat(32), "file_size": 3, "id": "123456"});
+            http("200 OK", &[], &body.to_string())
+        }
+    });
+    let redirect = echo_server(|target, auth, host| {
+        if target.starts_with("/dl") {
+            let loc = format!("http://127.0.0.1:9/{}/x?hash={SIG}", auth.replace(' ', "/"));
+            http("302 Found", &[("Location", loc)], "")
+        } else {
+            let body = serde_json::json!({"url": format!("http://{host}/dl?hash={SIG}"),
+                "mime_type": "image/jpeg", "sha256": "ab".repeat(32), "file_size": 3, "id": "123456"});
+            http("200 OK", &[], &body.to_string())
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("x.jpg");
+    let run = |graph: std::net::SocketAddr, args: &[&str]| -> Output {
+        let mut c = Command::new(BIN);
+        c.env_remove("WHATSAPP_TRUSTED_HOSTS")
+            .env("WHATSAPP_TOKEN", TOKEN)
+            .env("WHATSAPP_GRAPH_URL", format!("http://{graph}"))
+            .env("RUST_LOG", "trace")
+            .args(args);
+        c.output().unwrap()
+    };
+    let cases: Vec<(&str, Output, i32)> = vec![
+        ("envelope echo", run(envelope, &["info", "123456"]), 4),
+        (
+            "envelope echo --json",
+            run(envelope, &["--json", "info", "123456"]),
+            4,
+        ),
+        ("non-JSON echo", run(not_json, &["info", "123456"]), 4),
+        (
+            "download error page echo",
+            run(page, &["download", "123456", "-o", dest.to_str().unwrap()]),
+            4,
+        ),
+        (
+            "redirect carrying the token",
+            run(
+                redirect,
+                &["download", "123456", "-o", dest.to_str().unwrap()],
+            ),
+            7,
+        ),
+    ];
+    for (label, out, want) in &cases {
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(*want), "{label}: {text}");
+        for secret in [TOKEN, SIG] {
+            if let Some(line) = text.lines().find(|l| l.contains(secret)) {
+                panic!("{label}: printed a secret: {line}");
+            }
+        }
+    }
+    assert!(!dest.exists());
+}
