@@ -761,10 +761,10 @@ fn rows() -> Vec<Row> {
             2,
         ),
         cdn_row(
-            "download: slow drip, one byte per 100 ms (body deadline)",
+            "download: slow drip, one byte per 50 ms (body deadline)",
             |_, _, _| Act::Drip {
                 head: head(200, &[], Some(SIZE as u64)),
-                every: Duration::from_millis(100),
+                every: Duration::from_millis(50),
                 max: SIZE as u64,
             },
             Timeout(TimeoutKind::Body),
@@ -928,7 +928,7 @@ async fn run_row(row: &Row) -> Outcome {
             Timeouts::default()
                 .with_connect(Some(Duration::from_secs(5)))
                 .with_request(Some(Duration::from_secs(1)))
-                .with_idle(Some(Duration::from_millis(300)))
+                .with_idle(Some(Duration::from_millis(500)))
                 .with_min_throughput(Some(4000)),
         )
         .build()
