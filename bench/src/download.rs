@@ -227,6 +227,51 @@ fn serve_rate(env: &Environment, id: &MediaId, size: u64) -> Row {
     row
 }
 
+/// Scenario 1 without the file: `fetch` (retrieve, download, SHA-256 and size verified while
+/// streaming) with every chunk dropped, to separate the cost of writing the file.
+fn stream_rate(env: &Environment, id: &MediaId, size: u64) -> Row {
+    let mut row = Row::new(
+        "download.big.stream.project",
+        1,
+        format!(
+            "download+verify {}, http, no file (chunks dropped)",
+            Plan::size_label(size)
+        ),
+        "wa-media fetch",
+        "MB/s",
+    );
+    let runs = if env.plan.quick { 1 } else { env.plan.runs + 1 };
+    for i in 0..runs {
+        let client = env.client.clone();
+        let id = id.clone();
+        let fut = async move {
+            use futures_util::StreamExt;
+            let started = Instant::now();
+            let mut dl = client.fetch(&id).await.map_err(|e| format!("fetch: {e}"))?;
+            let mut got = 0u64;
+            while let Some(chunk) = dl.next().await {
+                got += chunk.map_err(|e| format!("fetch body: {e}"))?.len() as u64;
+            }
+            Ok::<_, String>((got, started.elapsed()))
+        };
+        let r = run_on(&env.client_rt, fut).and_then(|r| r);
+        match r {
+            Ok((got, _)) if got != size => {
+                row.fail(format!("received {got} of {size} bytes"));
+                break;
+            }
+            Ok((_, took)) if i > 0 || env.plan.quick => row.samples.push(mb_per_s(size, took)),
+            Ok(_) => {}
+            Err(e) => {
+                row.fail(e);
+                break;
+            }
+        }
+    }
+    row.note("shows what writing the file costs");
+    row
+}
+
 /// Starts a TLS emulator and a client for it (the emulator's CA and resolve overrides only).
 fn tls_setup(env: &Environment) -> Result<(EmulatorHandle, HyperMediaClient, CurlTls), String> {
     let data = env.work.join("emulator-tls-data");
@@ -242,6 +287,7 @@ fn tls_setup(env: &Environment) -> Result<(EmulatorHandle, HyperMediaClient, Cur
         .ok_or("TLS emulator has no CA file")?
         .to_owned();
     let client = wa_media_hyper::builder()
+        .transport_builder(crate::environment::transport_builder())
         .token(emu.token())
         .phone_number_id(PHONE)
         .add_root_certificate_pem(ca)
@@ -381,6 +427,7 @@ pub fn rows(env: &Environment) -> Vec<Row> {
         rows.push(row);
     }
 
+    rows.push(stream_rate(env, &big, plan.big));
     rows.push(serve_rate(env, &big, plan.big));
     env.delete(&big);
     env.delete(&small);

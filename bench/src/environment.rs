@@ -142,9 +142,23 @@ where
         .map_err(|e| format!("task failed: {e}"))
 }
 
+/// hyper's HTTP/1 maximum read buffer for the project's clients (`--h1-max-buf`; `None`: the
+/// transport's default). Only for experiments recorded in docs/performance.md.
+pub static H1_MAX_BUF: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// The transport settings of every client the harness builds.
+pub fn transport_builder() -> wa_media_hyper::HyperTransportBuilder {
+    let b = wa_media_hyper::HyperTransport::builder();
+    match H1_MAX_BUF.get() {
+        Some(n) => b.http1_max_buf_size(*n),
+        None => b,
+    }
+}
+
 /// A client of the plain-HTTP emulator `emu` (no retries: a failure must show).
 pub fn client_for(emu: &EmulatorHandle) -> Result<HyperMediaClient, String> {
     wa_media_hyper::builder()
+        .transport_builder(transport_builder())
         .token(emu.token())
         .phone_number_id(PHONE)
         .graph_url(emu.graph_url())

@@ -19,6 +19,7 @@ use std::process::ExitCode;
 mod ceiling;
 mod download;
 mod environment;
+mod experiment;
 mod memory;
 mod report;
 mod retrieve;
@@ -35,26 +36,33 @@ struct Options {
     cli: Option<PathBuf>,
     out: Option<PathBuf>,
     work: Option<PathBuf>,
+    /// Run only the stages whose name contains this (experiments; never with `--quick`).
+    only: Option<String>,
 }
 
 fn parse_args() -> Result<Options, String> {
     let mut o = Options::default();
     let mut args = std::env::args().skip(1);
+    let value = |name: &str, args: &mut dyn Iterator<Item = String>| {
+        args.next().ok_or_else(|| format!("{name} needs a value"))
+    };
     while let Some(a) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .map(PathBuf::from)
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
         match a.as_str() {
             "--quick" => o.quick = true,
-            "--cli" => o.cli = Some(value("--cli")?),
-            "--out" => o.out = Some(value("--out")?),
-            "--work" => o.work = Some(value("--work")?),
+            "--cli" => o.cli = Some(value("--cli", &mut args)?.into()),
+            "--out" => o.out = Some(value("--out", &mut args)?.into()),
+            "--work" => o.work = Some(value("--work", &mut args)?.into()),
+            "--h1-max-buf" => {
+                let n = value("--h1-max-buf", &mut args)?
+                    .parse::<usize>()
+                    .map_err(|e| format!("--h1-max-buf: {e}"))?;
+                let _ = environment::H1_MAX_BUF.set(n);
+            }
+            "--only" => o.only = Some(value("--only", &mut args)?),
             "-h" | "--help" => {
-                return Err(
-                    "usage: wa-media-bench [--quick] [--cli PATH] [--out DIR] [--work DIR]".into(),
-                )
+                return Err("usage: wa-media-bench [--quick] [--cli PATH] [--out DIR] \
+                     [--work DIR] [--h1-max-buf BYTES] [--only STAGE]"
+                    .into())
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -74,6 +82,7 @@ fn expected_rows() -> Vec<String> {
         "download.big.tls.project",
         "download.big.tls.curl",
         "download.big.disk.project",
+        "download.big.stream.project",
         "emulator.download",
         "upload.big.project",
         "upload.big.curl",
@@ -256,15 +265,23 @@ fn run(o: Options) -> Result<Report, String> {
     settings.push(("MB".into(), "10^6 bytes; sizes in MiB".into()));
     let mut rows = Vec::new();
     type Stage = fn(&Environment) -> Vec<Row>;
-    let stages: [(&str, Stage); 6] = [
+    let stages: [(&str, Stage); 7] = [
         ("ceilings", ceiling::rows),
         ("downloads", download::rows),
         ("uploads", upload::rows),
         ("retrieve", retrieve::rows),
         ("small media", small_media::rows),
         ("memory", memory::rows),
+        ("experiment", experiment::rows),
     ];
     for (name, stage) in stages {
+        let wanted = match &o.only {
+            Some(only) => name.contains(only.as_str()),
+            None => name != "experiment",
+        };
+        if !wanted {
+            continue;
+        }
         eprintln!("wa-media-bench: {name}…");
         rows.extend(stage(&env));
     }
@@ -298,6 +315,7 @@ fn main() -> ExitCode {
     };
     let out = o.out.clone();
     let quick = o.quick;
+    let only = o.only.is_some();
     let report = match run(o) {
         Ok(r) => r,
         Err(e) => {
@@ -321,6 +339,9 @@ fn main() -> ExitCode {
         println!("Targets (reported, never enforced):");
         print!("{}", report.targets_text());
     }
+    if let Some(n) = environment::H1_MAX_BUF.get() {
+        println!("(experiment: hyper http1_max_buf_size = {n})");
+    }
     if let Some(dir) = out {
         match report.write_json(&dir) {
             Ok(p) => println!("\nJSON: {}", p.display()),
@@ -333,7 +354,8 @@ fn main() -> ExitCode {
             }
         }
     }
-    let problems = report.problems(&expected_rows());
+    let expected = if only { Vec::new() } else { expected_rows() };
+    let problems = report.problems(&expected);
     if problems.is_empty() {
         ExitCode::SUCCESS
     } else {

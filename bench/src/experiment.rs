@@ -1,0 +1,105 @@
+//! Experiments behind `--only experiment` (never part of a normal run): variants of the
+//! download path measured side by side, recorded in docs/performance.md.
+
+use std::io::Write;
+use std::sync::mpsc::sync_channel;
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use wa_media_core::MediaApiExt;
+
+use crate::environment::{mb_per_s, run_on, Environment, Plan};
+use crate::report::Row;
+
+/// Where the chunks of a verified download go.
+#[derive(Debug, Clone, Copy)]
+enum Sink {
+    /// Written to the file on the task that hashes (what `fetch_to_file` does).
+    Inline,
+    /// Handed to a writer thread through a bounded channel.
+    Thread,
+}
+
+fn once(env: &Environment, id: &wa_media_hyper::MediaId, sink: Sink) -> Result<f64, String> {
+    let client = env.client.clone();
+    let id = id.clone();
+    let path = env.work.join("experiment.bin");
+    let size = env.plan.big;
+    let r = run_on(&env.client_rt, async move {
+        let started = Instant::now();
+        let mut file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
+        let mut dl = client.fetch(&id).await.map_err(|e| e.to_string())?;
+        match sink {
+            Sink::Inline => {
+                while let Some(c) = dl.next().await {
+                    file.write_all(&c.map_err(|e| e.to_string())?)
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            Sink::Thread => {
+                let (tx, rx) = sync_channel::<bytes::Bytes>(8);
+                let writer = std::thread::spawn(move || {
+                    for c in rx {
+                        file.write_all(&c)?;
+                    }
+                    Ok::<_, std::io::Error>(file)
+                });
+                while let Some(c) = dl.next().await {
+                    tx.send(c.map_err(|e| e.to_string())?)
+                        .map_err(|e| e.to_string())?;
+                }
+                drop(tx);
+                file = writer
+                    .join()
+                    .map_err(|_| "writer panicked")?
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        drop(file);
+        let took = started.elapsed();
+        let _ = std::fs::remove_file(&path);
+        Ok::<_, String>(took)
+    })??;
+    Ok(mb_per_s(size, r))
+}
+
+/// Inline against threaded file writes, alternating.
+pub fn rows(env: &Environment) -> Vec<Row> {
+    let label = Plan::size_label(env.plan.big);
+    let mut inline = Row::new(
+        "exp.inline",
+        1,
+        format!("fetch {label}, write inline"),
+        "experiment",
+        "MB/s",
+    );
+    let mut thread = Row::new(
+        "exp.thread",
+        1,
+        format!("fetch {label}, writer thread"),
+        "experiment",
+        "MB/s",
+    );
+    let id = match env
+        .payload("download-big.txt", env.plan.big, 1)
+        .and_then(|p| env.upload(&p))
+    {
+        Ok(id) => id,
+        Err(e) => {
+            inline.fail(&e);
+            thread.fail(e);
+            return vec![inline, thread];
+        }
+    };
+    let _ = once(env, &id, Sink::Inline);
+    for _ in 0..env.plan.runs + 2 {
+        for (row, sink) in [(&mut inline, Sink::Inline), (&mut thread, Sink::Thread)] {
+            match once(env, &id, sink) {
+                Ok(v) => row.samples.push(v),
+                Err(e) => row.fail(e),
+            }
+        }
+    }
+    env.delete(&id);
+    vec![inline, thread]
+}
