@@ -5,8 +5,9 @@
 //! `RUST_LOG=trace`), every error's Display and Debug (with its sources) is searched for the
 //! token and for every download-URL signature (`hash=`) the emulator issued: none may appear.
 //!
-//! The one documented exception: `wa-media info --json` prints the API's JSON as received, the
-//! signed URL included (human `info` output hides the signature).
+//! The documented exceptions: `wa-media info --json` prints the API's JSON as received, the
+//! signed URL included (human `info` output hides the signature); `wa-media emulator` prints the
+//! token it *accepts* (its own, by design) and is not run here.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -635,4 +636,30 @@ fn cli_failures_from_a_server_echoing_the_token_never_print_it() {
         }
     }
     assert!(!dest.exists());
+}
+
+/// `demo` runs its own emulator (well-known token) — its output at trace level must still show
+/// neither that token nor any URL signature.
+#[test]
+fn demo_at_trace_level_shows_no_token_and_no_signature() {
+    let out = Command::new(BIN)
+        .env_remove("WHATSAPP_TOKEN")
+        .env("RUST_LOG", "trace")
+        .arg("demo")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("TRACE"), "trace logging reached the demo");
+    assert!(
+        !text.contains(wa_media_emulator::DEFAULT_TOKEN),
+        "the demo printed its token"
+    );
+    if let Some(line) = text.lines().find(|l| l.contains("hash=")) {
+        panic!("the demo printed a signed URL: {line}");
+    }
 }
