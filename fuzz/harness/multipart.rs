@@ -5,7 +5,7 @@
 //! `multipart` fuzz target and the corpus replay test; must never panic or hang, and never
 //! answer 5xx.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,24 +22,38 @@ struct Fixture {
     transport: InProcessTransport,
 }
 
-fn fixture() -> &'static Fixture {
-    static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let emu = rt
-            .block_on(Emulator::builder().token(TOKEN).start())
-            .expect("emulator");
-        let transport = emu.in_process_transport();
-        Fixture { rt, emu, transport }
-    })
+/// The emulator shared by every input of this process (started on first use).
+static FIXTURE: Mutex<Option<Fixture>> = Mutex::new(None);
+
+fn start() -> Fixture {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let emu = rt
+        .block_on(Emulator::builder().token(TOKEN).start())
+        .expect("emulator");
+    let transport = emu.in_process_transport();
+    Fixture { rt, emu, transport }
+}
+
+/// Stops the shared emulator and removes its storage (the replay test calls this at the end;
+/// a fuzzing process simply exits).
+pub fn shutdown() {
+    let taken = FIXTURE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    if let Some(Fixture { rt, emu, transport }) = taken {
+        drop(transport);
+        rt.block_on(emu.shutdown());
+    }
 }
 
 /// Runs one input; returns the HTTP status the emulator answered.
 pub fn run(data: &[u8]) -> u16 {
-    let f = fixture();
+    let mut guard = FIXTURE.lock().unwrap_or_else(PoisonError::into_inner);
+    let f = guard.get_or_insert_with(start);
     let (boundary, body) = match data.iter().position(|&b| b == b'\n') {
         Some(i) if i <= 100 => (&data[..i], &data[i + 1..]),
         _ => (&b"fuzz"[..], data),

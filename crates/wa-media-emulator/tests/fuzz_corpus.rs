@@ -96,4 +96,5 @@ fn multipart_corpus_never_panics_nor_answers_5xx() {
     assert_eq!(multipart::run(&input("multipart", "valid-png")), 200);
     assert_eq!(multipart::run(&input("multipart", "missing-file")), 400);
     assert_eq!(multipart::run(&input("multipart", "wrong-product")), 400);
+    multipart::shutdown();
 }
