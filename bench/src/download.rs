@@ -241,6 +241,7 @@ fn stream_rate(env: &Environment, id: &MediaId, size: u64) -> Row {
         "MB/s",
     );
     let runs = if env.plan.quick { 1 } else { env.plan.runs + 1 };
+    let mut frames = Vec::new();
     for i in 0..runs {
         let client = env.client.clone();
         let id = id.clone();
@@ -248,25 +249,35 @@ fn stream_rate(env: &Environment, id: &MediaId, size: u64) -> Row {
             use futures_util::StreamExt;
             let started = Instant::now();
             let mut dl = client.fetch(&id).await.map_err(|e| format!("fetch: {e}"))?;
-            let mut got = 0u64;
+            let (mut got, mut frames) = (0u64, 0u64);
             while let Some(chunk) = dl.next().await {
                 got += chunk.map_err(|e| format!("fetch body: {e}"))?.len() as u64;
+                frames += 1;
             }
-            Ok::<_, String>((got, started.elapsed()))
+            Ok::<_, String>((got, started.elapsed(), frames))
         };
         let r = run_on(&env.client_rt, fut).and_then(|r| r);
         match r {
-            Ok((got, _)) if got != size => {
+            Ok((got, ..)) if got != size => {
                 row.fail(format!("received {got} of {size} bytes"));
                 break;
             }
-            Ok((_, took)) if i > 0 || env.plan.quick => row.samples.push(mb_per_s(size, took)),
+            Ok((_, took, n)) if i > 0 || env.plan.quick => {
+                row.samples.push(mb_per_s(size, took));
+                frames.push(n);
+            }
             Ok(_) => {}
             Err(e) => {
                 row.fail(e);
                 break;
             }
         }
+    }
+    if let Some(n) = frames.iter().copied().max() {
+        row.note(format!(
+            "{} KiB per chunk on average",
+            size / n.max(1) / 1024
+        ));
     }
     row.note("shows what writing the file costs");
     row

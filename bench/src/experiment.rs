@@ -63,6 +63,32 @@ fn once(env: &Environment, id: &wa_media_hyper::MediaId, sink: Sink) -> Result<f
     Ok(mb_per_s(size, r))
 }
 
+/// `fetch` with chunks dropped, driven from a tokio worker (`spawn`) or from a thread outside
+/// the runtime (`block_on`, as the CLI does).
+fn stream_once(
+    env: &Environment,
+    id: &wa_media_hyper::MediaId,
+    on_worker: bool,
+) -> Result<f64, String> {
+    let client = env.client.clone();
+    let id = id.clone();
+    let size = env.plan.big;
+    let fut = async move {
+        let started = Instant::now();
+        let mut dl = client.fetch(&id).await.map_err(|e| e.to_string())?;
+        while let Some(c) = dl.next().await {
+            c.map_err(|e| e.to_string())?;
+        }
+        Ok::<_, String>(started.elapsed())
+    };
+    let took = if on_worker {
+        run_on(&env.client_rt, fut)??
+    } else {
+        env.client_rt.block_on(fut)?
+    };
+    Ok(mb_per_s(size, took))
+}
+
 /// Inline against threaded file writes, alternating.
 pub fn rows(env: &Environment) -> Vec<Row> {
     let label = Plan::size_label(env.plan.big);
@@ -91,6 +117,29 @@ pub fn rows(env: &Environment) -> Vec<Row> {
             return vec![inline, thread];
         }
     };
+    let mut worker = Row::new(
+        "exp.worker",
+        1,
+        format!("fetch {label} on a worker"),
+        "experiment",
+        "MB/s",
+    );
+    let mut outside = Row::new(
+        "exp.outside",
+        1,
+        format!("fetch {label} from block_on"),
+        "experiment",
+        "MB/s",
+    );
+    let _ = stream_once(env, &id, true);
+    for _ in 0..env.plan.runs + 2 {
+        for (row, w) in [(&mut worker, true), (&mut outside, false)] {
+            match stream_once(env, &id, w) {
+                Ok(v) => row.samples.push(v),
+                Err(e) => row.fail(e),
+            }
+        }
+    }
     let _ = once(env, &id, Sink::Inline);
     for _ in 0..env.plan.runs + 2 {
         for (row, sink) in [(&mut inline, Sink::Inline), (&mut thread, Sink::Thread)] {
@@ -101,5 +150,5 @@ pub fn rows(env: &Environment) -> Vec<Row> {
         }
     }
     env.delete(&id);
-    vec![inline, thread]
+    vec![inline, thread, worker, outside]
 }
