@@ -18,6 +18,8 @@ enum Sink {
     Inline,
     /// Handed to a writer thread through a bounded channel.
     Thread,
+    /// Written inline and hashed a second time (what `fetch_to_file` did before 6a9c8d2).
+    InlineSecondDigest,
 }
 
 fn once(env: &Environment, id: &wa_media_hyper::MediaId, sink: Sink) -> Result<f64, String> {
@@ -35,6 +37,15 @@ fn once(env: &Environment, id: &wa_media_hyper::MediaId, sink: Sink) -> Result<f
                     file.write_all(&c.map_err(|e| e.to_string())?)
                         .map_err(|e| e.to_string())?;
                 }
+            }
+            Sink::InlineSecondDigest => {
+                let mut second = wa_media_types::StreamingDigest::new();
+                while let Some(c) = dl.next().await {
+                    let c = c.map_err(|e| e.to_string())?;
+                    file.write_all(&c).map_err(|e| e.to_string())?;
+                    second.update(&c);
+                }
+                std::hint::black_box(second.finish());
             }
             Sink::Thread => {
                 let (tx, rx) = sync_channel::<bytes::Bytes>(8);
@@ -140,9 +151,20 @@ pub fn rows(env: &Environment) -> Vec<Row> {
             }
         }
     }
+    let mut second = Row::new(
+        "exp.second_digest",
+        1,
+        format!("fetch {label}, write inline, second digest"),
+        "experiment",
+        "MB/s",
+    );
     let _ = once(env, &id, Sink::Inline);
     for _ in 0..env.plan.runs + 2 {
-        for (row, sink) in [(&mut inline, Sink::Inline), (&mut thread, Sink::Thread)] {
+        for (row, sink) in [
+            (&mut inline, Sink::Inline),
+            (&mut thread, Sink::Thread),
+            (&mut second, Sink::InlineSecondDigest),
+        ] {
             match once(env, &id, sink) {
                 Ok(v) => row.samples.push(v),
                 Err(e) => row.fail(e),
@@ -150,5 +172,5 @@ pub fn rows(env: &Environment) -> Vec<Row> {
         }
     }
     env.delete(&id);
-    vec![inline, thread, worker, outside]
+    vec![inline, second, thread, worker, outside]
 }
