@@ -100,6 +100,44 @@ fn stream_once(
     Ok(mb_per_s(size, took))
 }
 
+/// The download URL fetched on the bare transport and hashed inline with sha2, frame by frame:
+/// the same work as `fetch` without core's stream stack (timers, verification wrapper).
+fn raw_hash_once(env: &Environment, id: &wa_media_hyper::MediaId) -> Result<f64, String> {
+    use http_body_util::BodyExt;
+    use sha2::Digest;
+    use wa_media_core::Transport;
+    let (url, hex) = env.fresh_url(id)?;
+    let transport = env.client.transport().clone();
+    let token = env.emu.token().to_owned();
+    let size = env.plan.big;
+    let took = run_on(&env.client_rt, async move {
+        let req = http::Request::get(url)
+            .header("authorization", format!("Bearer {token}"))
+            .header("user-agent", "wa-media-bench")
+            .body(wa_media_core::RequestBody::empty())
+            .map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let resp = transport.send(req).await.map_err(|e| e.to_string())?;
+        let mut body = resp.into_body();
+        let mut hasher = sha2::Sha256::new();
+        while let Some(frame) = body.frame().await {
+            if let Some(d) = frame.map_err(|e| e.to_string())?.data_ref() {
+                hasher.update(d);
+            }
+        }
+        let got: String = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if got != hex {
+            return Err("digest mismatch".to_owned());
+        }
+        Ok(started.elapsed())
+    })??;
+    Ok(mb_per_s(size, took))
+}
+
 /// Inline against threaded file writes, alternating.
 pub fn rows(env: &Environment) -> Vec<Row> {
     let label = Plan::size_label(env.plan.big);
@@ -142,6 +180,13 @@ pub fn rows(env: &Environment) -> Vec<Row> {
         "experiment",
         "MB/s",
     );
+    let mut raw = Row::new(
+        "exp.raw_hash",
+        1,
+        format!("bare transport + sha2 inline, {label}"),
+        "experiment",
+        "MB/s",
+    );
     let _ = stream_once(env, &id, true);
     for _ in 0..env.plan.runs + 2 {
         for (row, w) in [(&mut worker, true), (&mut outside, false)] {
@@ -149,6 +194,10 @@ pub fn rows(env: &Environment) -> Vec<Row> {
                 Ok(v) => row.samples.push(v),
                 Err(e) => row.fail(e),
             }
+        }
+        match raw_hash_once(env, &id) {
+            Ok(v) => raw.samples.push(v),
+            Err(e) => raw.fail(e),
         }
     }
     let mut second = Row::new(
@@ -172,5 +221,5 @@ pub fn rows(env: &Environment) -> Vec<Row> {
         }
     }
     env.delete(&id);
-    vec![inline, second, thread, worker, outside]
+    vec![inline, second, thread, worker, outside, raw]
 }
