@@ -24,8 +24,23 @@ fn vm_hwm_kib(status: &str) -> Option<u64> {
         .and_then(|n| n.parse().ok())
 }
 
-/// Runs `cmd` and returns its peak RSS in MiB (and its stdout).
+/// Runs `cmd` and returns its peak RSS in MiB (and its stdout). A child that ended before its
+/// status could be read once (a descheduled harness on a loaded machine) is run again, up to
+/// three times in all.
 fn peak_rss(cmd: &mut Command) -> Result<(f64, Vec<u8>), String> {
+    let mut last = Err("not run".to_owned());
+    for _ in 0..3 {
+        last = peak_rss_once(cmd);
+        match &last {
+            Ok((mib, _)) if *mib == 0.0 => last = Err("could not read VmHWM from /proc".into()),
+            Ok(_) => return last,
+            Err(_) => return last,
+        }
+    }
+    last
+}
+
+fn peak_rss_once(cmd: &mut Command) -> Result<(f64, Vec<u8>), String> {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -67,9 +82,6 @@ fn peak_rss(cmd: &mut Command) -> Result<(f64, Vec<u8>), String> {
             "CLI failed ({status}): {}",
             String::from_utf8_lossy(&stderr).trim()
         ));
-    }
-    if peak == 0 {
-        return Err("could not read VmHWM from /proc".into());
     }
     Ok((peak as f64 / 1024.0, stdout))
 }
