@@ -36,7 +36,7 @@ macro_rules! fixture {
 }
 
 /// Size of the generated large document, to show throughput.
-const LARGE_DOC_BYTES: usize = 16 * 1024 * 1024;
+const LARGE_DOC_BYTES: usize = 16 * wa_media_types::MB as usize;
 
 fn samples() -> Vec<Sample> {
     vec![
@@ -281,7 +281,7 @@ fn print_table(rows: &[Row]) -> Result<(), Failure> {
     output::line(&"-".repeat(130))?;
     for r in rows {
         let download = match r.download {
-            Some(d) if r.size >= 1024 * 1024 => {
+            Some(d) if r.size >= wa_media_types::MB => {
                 format!(
                     "{} ({:.0} MB/s)",
                     cell(Some(d)),
