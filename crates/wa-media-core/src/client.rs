@@ -194,6 +194,47 @@ impl<T: Transport> MediaClient<T> {
         &self.inner.transport
     }
 
+    /// [`MediaApi::retrieve`], also returning the response body exactly as the API sent it, with
+    /// any occurrence of the access token replaced by `***` (a server that echoes the token must
+    /// not make a tool print it). Same request, checks and retries as `retrieve`; for tools that
+    /// show the API's own JSON, such as `wa-media info --json`.
+    pub async fn retrieve_with_body(
+        &self,
+        id: &MediaId,
+    ) -> Result<(MediaUrlResponse, Bytes), Error> {
+        let span = tracing::info_span!("wa_media.retrieve", media_id = %id, attempt = field::Empty, size = field::Empty);
+        let cfg = &self.inner.config;
+        let r = self
+            .run_json(
+                true,
+                || {
+                    Ok((
+                        protocol::build_retrieve_request(cfg, id)?,
+                        Limits::request(&cfg.timeouts),
+                    ))
+                },
+                |resp| {
+                    protocol::parse_retrieve_response(resp).map(|info| (info, resp.body().clone()))
+                },
+            )
+            .instrument(span.clone())
+            .await;
+        let token = cfg.token.expose_secret();
+        let (info, body) = r?;
+        span.record("size", info.file_size);
+        let host = url::Url::parse(&info.url)
+            .ok()
+            .and_then(|u| u.host_str().map(|h| scrubbed(h, token)))
+            .unwrap_or_default();
+        span.in_scope(|| tracing::debug!(mime = %info.mime_type, %host, "media URL retrieved"));
+        // JSON that parsed is UTF-8; scrubbing leaves it byte for byte when the token is absent.
+        let body = match std::str::from_utf8(&body) {
+            Ok(text) => Bytes::from(scrubbed(text, token)),
+            Err(_) => body,
+        };
+        Ok((info, body))
+    }
+
     fn scrub(&self, e: Error) -> Error {
         e.scrub(self.inner.config.token.expose_secret())
     }
@@ -615,30 +656,7 @@ impl<T: Transport> MediaApi for MediaClient<T> {
     }
 
     async fn retrieve(&self, id: &MediaId) -> Result<MediaUrlResponse, Error> {
-        let span = tracing::info_span!("wa_media.retrieve", media_id = %id, attempt = field::Empty, size = field::Empty);
-        let cfg = &self.inner.config;
-        let r = self
-            .run_json(
-                true,
-                || {
-                    Ok((
-                        protocol::build_retrieve_request(cfg, id)?,
-                        Limits::request(&cfg.timeouts),
-                    ))
-                },
-                protocol::parse_retrieve_response,
-            )
-            .instrument(span.clone())
-            .await;
-        if let Ok(info) = &r {
-            span.record("size", info.file_size);
-            let host = url::Url::parse(&info.url)
-                .ok()
-                .and_then(|u| u.host_str().map(|h| scrubbed(h, cfg.token.expose_secret())))
-                .unwrap_or_default();
-            span.in_scope(|| tracing::debug!(mime = %info.mime_type, %host, "media URL retrieved"));
-        }
-        r
+        self.retrieve_with_body(id).await.map(|(info, _)| info)
     }
 
     async fn download(&self, media: &MediaUrlResponse) -> Result<Download, Error> {

@@ -1,7 +1,5 @@
 //! `wa-media info MEDIA_ID`: the retrieve response.
 
-use wa_media_hyper::MediaApi;
-
 use crate::cli::Global;
 use crate::failure::Failure;
 use crate::{client, output};
@@ -10,9 +8,11 @@ use crate::{client, output};
 pub async fn run(g: &Global, media_id: &str) -> Result<(), Failure> {
     let id = output::media_id(media_id)?;
     let client = client::build(g)?;
-    let info = client.retrieve(&id).await?;
+    let (info, body) = client.retrieve_with_body(&id).await?;
     if g.json {
-        return output::json(&info);
+        // The API's JSON as received, the token masked should a server echo it.
+        let text = String::from_utf8_lossy(&body);
+        return output::line(text.trim_end());
     }
     output::line(&format!("id:         {}", info.id))?;
     output::line(&format!("mime_type:  {}", info.mime_type))?;
