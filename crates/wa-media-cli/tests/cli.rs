@@ -3,6 +3,9 @@
 //! `--json` outputs parsed, `demo`, `inbound` with a signed notification, and the token never
 //! appearing in any output.
 
+mod common;
+
+use common::BIN;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -10,7 +13,6 @@ use serde_json::Value;
 use wa_media_emulator::{Emulator, EmulatorHandle, Endpoint, Fault, InboundMessage};
 use wa_media_types::Sha256Digest;
 
-const BIN: &str = env!("CARGO_BIN_EXE_wa-media");
 const PHONE: &str = "106540352242922";
 /// A distinctive token: any output containing it is a leak.
 const CANARY_TOKEN: &str = "EAAGcanaryTOKEN0123456789leakcheck";
@@ -56,18 +58,7 @@ impl Env {
 
     /// The binary, configured through the environment for this emulator.
     fn cmd(&self) -> Command {
-        let mut c = Command::new(BIN);
-        for var in [
-            "WHATSAPP_TOKEN",
-            "WHATSAPP_PHONE_NUMBER_ID",
-            "WHATSAPP_API_VERSION",
-            "WHATSAPP_GRAPH_URL",
-            "WHATSAPP_TRUSTED_HOSTS",
-            "WHATSAPP_APP_SECRET",
-            "RUST_LOG",
-        ] {
-            c.env_remove(var);
-        }
+        let mut c = common::clean_command();
         c.env("WHATSAPP_TOKEN", CANARY_TOKEN)
             .env("WHATSAPP_PHONE_NUMBER_ID", PHONE)
             .env("WHATSAPP_GRAPH_URL", self.emu().graph_url())

@@ -9,6 +9,9 @@
 //! signed URL included (human `info` output hides the signature); `wa-media emulator` prints the
 //! token it *accepts* (its own, by design) and is not run here.
 
+mod common;
+
+use common::BIN;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -20,7 +23,6 @@ use wa_media_hyper::{
     Error, HyperMediaClient, MediaApi, MediaApiExt, MediaType, RetryPolicy, Timeouts, Upload,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_wa-media");
 const PHONE: &str = "106540352242922";
 /// The canary: finding it anywhere is a leak.
 const TOKEN: &str = "EAAGleakCANARYtok3n9876543210zyxwvu";
@@ -283,17 +285,7 @@ struct Cli<'a> {
 
 impl Cli<'_> {
     fn cmd(&self) -> Command {
-        let mut c = Command::new(BIN);
-        for var in [
-            "WHATSAPP_TOKEN",
-            "WHATSAPP_PHONE_NUMBER_ID",
-            "WHATSAPP_API_VERSION",
-            "WHATSAPP_GRAPH_URL",
-            "WHATSAPP_TRUSTED_HOSTS",
-            "WHATSAPP_APP_SECRET",
-        ] {
-            c.env_remove(var);
-        }
+        let mut c = common::clean_command();
         c.env("WHATSAPP_TOKEN", TOKEN)
             .env("WHATSAPP_PHONE_NUMBER_ID", PHONE)
             .env("WHATSAPP_GRAPH_URL", self.emu.graph_url())

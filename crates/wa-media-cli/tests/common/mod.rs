@@ -1,0 +1,26 @@
+//! Shared by the CLI's integration tests: the built binary with a clean environment.
+
+use std::process::Command;
+
+/// The `wa-media` binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_wa-media");
+
+/// Every environment variable the program reads; tests set the ones they mean to.
+pub const PROGRAM_ENV: [&str; 7] = [
+    "WHATSAPP_TOKEN",
+    "WHATSAPP_PHONE_NUMBER_ID",
+    "WHATSAPP_API_VERSION",
+    "WHATSAPP_GRAPH_URL",
+    "WHATSAPP_TRUSTED_HOSTS",
+    "WHATSAPP_APP_SECRET",
+    "RUST_LOG",
+];
+
+/// `wa-media` with none of [`PROGRAM_ENV`] inherited from the test's environment.
+pub fn clean_command() -> Command {
+    let mut c = Command::new(BIN);
+    for var in PROGRAM_ENV {
+        c.env_remove(var);
+    }
+    c
+}
