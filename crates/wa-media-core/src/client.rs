@@ -28,7 +28,7 @@ use crate::timeouts::{TimeoutKind, Timeouts};
 use crate::token::AccessToken;
 use crate::transport::{BoxFuture, RequestBody, ResponseBody, Transport};
 use crate::trust::TrustedHosts;
-use crate::upload::{ChunkStream, ExactLen, FileChunks, Upload, UploadSource};
+use crate::upload::{ChangeWatch, ChunkStream, ExactLen, FileChunks, Upload, UploadSource};
 
 /// The media client: implements [`MediaApi`] on any [`Transport`]. Cheap to clone (one
 /// `Arc`); clones share the transport and its connection pool.
@@ -386,6 +386,12 @@ impl<T: Transport> MediaClient<T> {
             ..
         } = upload;
         // Length, the head for validation, and the source as each attempt will read it.
+        let watch = ChangeWatch::default();
+        let source_path = match &source {
+            UploadSource::Path(p) => Some(p.clone()),
+            _ => None,
+        };
+        let mut modified = None;
         let (len, head, src) = match source {
             UploadSource::Path(p) => {
                 let meta = std::fs::metadata(&p).map_err(|e| Error::io(Some(p.clone()), e))?;
@@ -399,6 +405,7 @@ impl<T: Transport> MediaClient<T> {
                 std::fs::File::open(&p)
                     .and_then(|f| f.take(SNIFF_LEN as u64).read_to_end(&mut head))
                     .map_err(|e| Error::io(Some(p.clone()), e))?;
+                modified = meta.modified().ok();
                 (meta.len(), head, Src::Path(p))
             }
             UploadSource::Bytes(b) => {
@@ -420,8 +427,11 @@ impl<T: Transport> MediaClient<T> {
                     }
                 }
                 let front = futures_util::stream::iter(buffered.into_iter().map(Ok));
-                let chained: ChunkStream =
-                    Box::pin(ExactLen::new(Box::pin(front.chain(stream)), len));
+                let chained: ChunkStream = Box::pin(ExactLen::new(
+                    Box::pin(front.chain(stream)),
+                    len,
+                    watch.clone(),
+                ));
                 (len, head, Src::Once(Some(chained)))
             }
         };
@@ -442,15 +452,28 @@ impl<T: Transport> MediaClient<T> {
         }
         let deadline = cfg.timeouts.body_deadline(len);
         let boundary = cfg.fixed_boundary.clone();
+        let changed_path = source_path.clone();
+        let source_changed = move |watch: &ChangeWatch| {
+            watch.changed().map(|detail| Error::SourceChanged {
+                path: source_path.clone(),
+                detail,
+            })
+        };
+        let prepare_watch = watch.clone();
         let prepare = move || -> Result<Prepared, Error> {
+            // A source seen changing is never sent again.
+            if let Some(e) = source_changed(&prepare_watch) {
+                return Err(e);
+            }
             let multipart = match &boundary {
                 Some(b) => MultipartBody::with_boundary(b.clone(), &mime, &filename, len),
                 None => MultipartBody::new(&mime, &filename, len),
             };
             let file: ChunkStream = match &mut src {
-                Src::Path(p) => {
-                    Box::pin(FileChunks::open(p, len).map_err(|e| Error::io(Some(p.clone()), e))?)
-                }
+                Src::Path(p) => Box::pin(
+                    FileChunks::open(p, len, modified, prepare_watch.clone())
+                        .map_err(|e| Error::io(Some(p.clone()), e))?,
+                ),
                 Src::Bytes(b) => Box::pin(futures_util::stream::iter(
                     chunks_of(b.clone()).into_iter().map(Ok),
                 )),
@@ -495,7 +518,15 @@ impl<T: Transport> MediaClient<T> {
         };
         let id = self
             .run_json(replayable, prepare, protocol::parse_upload_response)
-            .await?;
+            .await
+            // Whatever the transport made of the broken body, say what really happened.
+            .map_err(|e| match watch.changed() {
+                Some(detail) if !matches!(e, Error::SourceChanged { .. }) => Error::SourceChanged {
+                    path: changed_path,
+                    detail,
+                },
+                _ => e,
+            })?;
         tracing::Span::current().record("media_id", field::display(&id));
         Ok(id)
     }

@@ -82,6 +82,16 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The upload source changed while it was being sent (the file grew, shrank or was
+    /// modified; a stream yielded a different length than announced). The upload was
+    /// abandoned and is not retried: the bytes sent would not be the file that was validated.
+    #[error("the upload source changed while it was being uploaded ({detail}); nothing was uploaded — upload it again once nothing is writing to it")]
+    SourceChanged {
+        /// The file, for a path source.
+        path: Option<PathBuf>,
+        /// What changed.
+        detail: String,
+    },
     /// A success response whose body is not what the API documents (invalid JSON, missing
     /// fields). Often a proxy or captive portal in the way.
     #[error("the {operation} response (HTTP {status}) could not be understood: {reason}; body starts {snippet:?} — is a proxy or captive portal in the way?")]
@@ -270,6 +280,15 @@ pub enum IntegrityError {
         expected: Sha256Digest,
         /// What was received.
         actual: Sha256Digest,
+    },
+    /// The retrieve answer announces a SHA-256 other than the one the caller expected (from
+    /// the webhook, say): nothing was downloaded.
+    #[error("the API announces SHA-256 {announced} for this media, but {expected} was expected (from the webhook); nothing was downloaded — the media id or the notification is not the one you think")]
+    Announced {
+        /// What the caller expected.
+        expected: Sha256Digest,
+        /// What the retrieve answer announced.
+        announced: Sha256Digest,
     },
     /// The body ended early, or the server announced a different length.
     #[error("downloaded media has {actual} bytes, the API announced {expected}; discard what was received and fetch again")]

@@ -1,23 +1,18 @@
 //! Fetch by id: a fresh URL right before downloading, one refresh on an expired URL, and the
-//! atomic write to a file (temporary file, fsync, rename; removed on failure or drop).
-//!
-//! File writes use blocking `std::fs` calls of one chunk each inside the async task: core
-//! depends on no runtime, and writing a chunk to the page cache takes microseconds. The one
-//! slow call, the final `fsync`, happens once per file.
+//! atomic write to a file (see [`crate::temp_file`]: temporary file, fsync, then rename or
+//! link; removed on failure or drop).
 
-use std::ffi::OsString;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use futures_util::StreamExt;
 use tracing::Instrument;
 use wa_media_types::{MediaId, MediaUrlResponse, StreamingDigest};
 
-use crate::api::{expected_of, FetchOptions, FetchedFile, MediaApi};
+use crate::api::{expected_of, Existing, FetchOptions, FetchedFile, MediaApi};
 use crate::download::Download;
 use crate::error::{Error, IntegrityError};
 use crate::retry::RetryState;
+use crate::temp_file::{check_destination, TempFile};
 use crate::timeouts::TimeoutKind;
 use crate::transport::TransportErrorKind;
 
@@ -30,6 +25,9 @@ pub(crate) async fn fetch_download<A: MediaApi + ?Sized>(
     let mut refreshed = false;
     loop {
         let info = api.retrieve(id).await?;
+        // A retrieve answer that disagrees with what the caller expects (the webhook's digest)
+        // is refused before a byte is downloaded.
+        options.check_announced(&info)?;
         match api.download(&info).await {
             Ok(dl) => {
                 let mut dl = dl
@@ -100,6 +98,8 @@ async fn fetch_once<A: MediaApi + ?Sized>(
     path: &Path,
     options: &FetchOptions,
 ) -> Result<FetchedFile, (Error, bool)> {
+    // Refused before anything is downloaded (and checked again right before the rename).
+    check_destination(path).map_err(|e| (e, false))?;
     let mut temp = TempFile::create(path).map_err(|e| (e, false))?;
     let (info, mut dl) = fetch_download(api, id, options)
         .await
@@ -125,143 +125,54 @@ async fn fetch_once<A: MediaApi + ?Sized>(
     } else {
         written.finish()
     };
-    if file_size != info.file_size || sha256 != info.sha256 {
-        // Only reachable with a Download that did not verify; `verify` makes that impossible,
-        // but the file must never be kept unverified.
-        return Err((
-            IntegrityError::Digest {
-                expected: info.sha256,
-                actual: sha256,
+    // Only reachable with a Download that did not verify, or an expectation the retrieve
+    // answer was not checked against; the file must never be put in place unverified.
+    check_final(&info, options, file_size, sha256).map_err(|e| (e, false))?;
+    let placed = match options.existing {
+        Existing::KeepBoth => temp
+            .persist_new(path, file_size, sha256)
+            .map_err(|e| (e, false))?,
+        _ => {
+            temp.persist(path).map_err(|e| (e, false))?;
+            crate::temp_file::Placed {
+                path: path.to_owned(),
+                already_present: false,
             }
-            .into(),
-            false,
-        ));
-    }
-    temp.persist(path).map_err(|e| (e, false))?;
+        }
+    };
     Ok(FetchedFile {
-        path: path.to_owned(),
+        path: placed.path,
         mime_type: info.mime_type,
         file_size,
         sha256,
+        already_present: placed.already_present,
     })
 }
 
-/// A temporary file next to the destination; removed on drop unless persisted.
-pub(crate) struct TempFile {
-    file: Option<File>,
-    path: PathBuf,
-    armed: bool,
-}
-
-impl TempFile {
-    /// Creates `.<name>.<random>.wa-part` in the destination's directory.
-    pub(crate) fn create(dest: &Path) -> Result<Self, Error> {
-        let name = dest.file_name().ok_or_else(|| {
-            Error::io(
-                Some(dest.to_owned()),
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "the destination has no file name",
-                ),
-            )
-        })?;
-        let dir = match dest.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-            _ => PathBuf::from("."),
-        };
-        let mut last = None;
-        for _ in 0..8 {
-            let mut tmp_name = OsString::from(".");
-            tmp_name.push(name);
-            tmp_name.push(format!(".{:08x}.wa-part", fastrand::u32(..)));
-            let path = dir.join(tmp_name);
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(file) => {
-                    return Ok(Self {
-                        file: Some(file),
-                        path,
-                        armed: true,
-                    })
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
-                Err(e) => return Err(Error::io(Some(dir), e)),
+/// The bytes written agree with the retrieve answer and with the caller's expectations.
+fn check_final(
+    info: &MediaUrlResponse,
+    options: &FetchOptions,
+    file_size: u64,
+    sha256: wa_media_types::Sha256Digest,
+) -> Result<(), Error> {
+    let want_size = options.expected_size.unwrap_or(info.file_size);
+    if file_size != info.file_size || file_size != want_size {
+        return Err(IntegrityError::Size {
+            expected: want_size,
+            actual: file_size,
+        }
+        .into());
+    }
+    let want_sha = options.expected_sha256.unwrap_or(info.sha256);
+    for expected in [info.sha256, want_sha] {
+        if sha256 != expected {
+            return Err(IntegrityError::Digest {
+                expected,
+                actual: sha256,
             }
-        }
-        Err(Error::io(
-            Some(dir),
-            last.unwrap_or_else(|| io::Error::other("could not create a temporary file")),
-        ))
-    }
-
-    pub(crate) fn write(&mut self, data: &[u8]) -> Result<(), Error> {
-        let file = self
-            .file
-            .as_mut()
-            .ok_or_else(|| Error::io(Some(self.path.clone()), io::Error::other("file closed")))?;
-        file.write_all(data)
-            .map_err(|e| Error::io(Some(self.path.clone()), e))
-    }
-
-    /// Syncs, closes and renames into `dest`; the directory is synced too where supported.
-    pub(crate) fn persist(mut self, dest: &Path) -> Result<(), Error> {
-        if let Some(file) = self.file.take() {
-            file.sync_all()
-                .map_err(|e| Error::io(Some(self.path.clone()), e))?;
-        }
-        std::fs::rename(&self.path, dest).map_err(|e| Error::io(Some(dest.to_owned()), e))?;
-        self.armed = false;
-        #[cfg(unix)]
-        if let Some(dir) = dest.parent() {
-            let dir = if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            };
-            // Best effort: makes the rename durable; failure does not undo a verified file.
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
-        Ok(())
-    }
-
-    /// Where the temporary file is (tests).
-    #[cfg(test)]
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        self.file.take();
-        if self.armed {
-            let _ = std::fs::remove_file(&self.path);
+            .into());
         }
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn temp_file_is_removed_on_drop_and_kept_on_persist() {
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("out.bin");
-        let mut t = TempFile::create(&dest).unwrap();
-        t.write(b"abc").unwrap();
-        let tmp = t.path().to_owned();
-        assert!(tmp.exists());
-        assert_eq!(tmp.parent(), Some(dir.path()));
-        drop(t);
-        assert!(!tmp.exists());
-        assert!(!dest.exists());
-
-        let mut t = TempFile::create(&dest).unwrap();
-        t.write(b"abc").unwrap();
-        t.persist(&dest).unwrap();
-        assert_eq!(std::fs::read(&dest).unwrap(), b"abc");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
+    Ok(())
 }

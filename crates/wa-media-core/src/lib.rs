@@ -44,19 +44,21 @@ pub mod multipart;
 mod progress;
 pub mod protocol;
 mod retry;
+mod temp_file;
 mod timeouts;
 mod token;
 mod transport;
 mod trust;
 mod upload;
 
-pub use api::{FetchOptions, FetchedFile, MediaApi, MediaApiExt};
+pub use api::{Existing, FetchOptions, FetchedFile, MediaApi, MediaApiExt};
 pub use client::{ClientBuilder, MediaClient};
 pub use config::{ClientConfig, ConfigBuilder, DEFAULT_GRAPH_URL, DEFAULT_USER_AGENT};
 pub use download::{Download, Expected};
 pub use error::{ApiError, ConfigError, Error, IntegrityError};
 pub use progress::Progress;
 pub use retry::{parse_retry_after, RetryPolicy};
+pub use temp_file::clean_partial_files;
 pub use timeouts::{TimeoutKind, Timeouts};
 pub use token::AccessToken;
 pub use transport::{

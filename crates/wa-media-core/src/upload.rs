@@ -194,19 +194,53 @@ impl Upload {
     }
 }
 
-/// Reads a file in [`FILE_CHUNK`] pieces, failing if it does not have exactly `len` bytes.
+/// Where a source that changed during the upload records what it saw, so the upload fails
+/// with [`crate::Error::SourceChanged`] whatever error the transport made of the broken body.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ChangeWatch(Arc<std::sync::Mutex<Option<String>>>);
+
+impl ChangeWatch {
+    fn record(&self, what: String) -> io::Error {
+        let mut slot = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        slot.get_or_insert(what.clone());
+        io::Error::new(io::ErrorKind::InvalidData, what)
+    }
+
+    /// What changed, if anything did.
+    pub(crate) fn changed(&self) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Reads a file in [`FILE_CHUNK`] pieces, failing if it does not have exactly `len` bytes or
+/// was modified since `modified` (both recorded in the [`ChangeWatch`]).
 pub(crate) struct FileChunks {
     file: Option<std::fs::File>,
     path: PathBuf,
     remaining: u64,
+    modified: Option<std::time::SystemTime>,
+    watch: ChangeWatch,
 }
 
 impl FileChunks {
-    pub(crate) fn open(path: &Path, len: u64) -> io::Result<Self> {
+    pub(crate) fn open(
+        path: &Path,
+        len: u64,
+        modified: Option<std::time::SystemTime>,
+        watch: ChangeWatch,
+    ) -> io::Result<Self> {
         Ok(Self {
             file: Some(std::fs::File::open(path)?),
             path: path.to_owned(),
             remaining: len,
+            modified,
+            watch,
         })
     }
 }
@@ -229,25 +263,27 @@ impl Stream for FileChunks {
             }
         };
         if want == 0 {
+            let modified = file.metadata().and_then(|m| m.modified()).ok();
             this.file = None;
             if n > 0 {
-                return Poll::Ready(Some(Err(io::Error::other(format!(
-                    "{} grew while it was being uploaded",
-                    this.path.display()
-                )))));
+                return Poll::Ready(Some(Err(this
+                    .watch
+                    .record(format!("{} grew", this.path.display())))));
+            }
+            if this.modified.is_some() && modified != this.modified {
+                return Poll::Ready(Some(Err(this
+                    .watch
+                    .record(format!("{} was modified", this.path.display())))));
             }
             return Poll::Ready(None);
         }
         if n == 0 {
             this.file = None;
-            return Poll::Ready(Some(Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!(
-                    "{} shrank while it was being uploaded ({} bytes missing)",
-                    this.path.display(),
-                    this.remaining
-                ),
-            ))));
+            return Poll::Ready(Some(Err(this.watch.record(format!(
+                "{} shrank ({} bytes missing)",
+                this.path.display(),
+                this.remaining
+            )))));
         }
         buf.truncate(n);
         this.remaining -= n as u64;
@@ -262,15 +298,17 @@ pub(crate) struct ExactLen {
     announced: u64,
     seen: u64,
     done: bool,
+    watch: ChangeWatch,
 }
 
 impl ExactLen {
-    pub(crate) fn new(inner: ChunkStream, announced: u64) -> Self {
+    pub(crate) fn new(inner: ChunkStream, announced: u64, watch: ChangeWatch) -> Self {
         Self {
             inner,
             announced,
             seen: 0,
             done: false,
+            watch,
         }
     }
 }
@@ -288,13 +326,10 @@ impl Stream for ExactLen {
                 this.seen += c.len() as u64;
                 if this.seen > this.announced {
                     this.done = true;
-                    return Poll::Ready(Some(Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!(
-                            "the upload stream yielded more than the announced {} bytes",
-                            this.announced
-                        ),
-                    ))));
+                    return Poll::Ready(Some(Err(this.watch.record(format!(
+                        "the upload stream yielded more than the announced {} bytes",
+                        this.announced
+                    )))));
                 }
                 Poll::Ready(Some(Ok(c)))
             }
@@ -305,13 +340,10 @@ impl Stream for ExactLen {
             Poll::Ready(None) => {
                 this.done = true;
                 if this.seen < this.announced {
-                    return Poll::Ready(Some(Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!(
-                            "the upload stream ended after {} of the announced {} bytes",
-                            this.seen, this.announced
-                        ),
-                    ))));
+                    return Poll::Ready(Some(Err(this.watch.record(format!(
+                        "the upload stream ended after {} of the announced {} bytes",
+                        this.seen, this.announced
+                    )))));
                 }
                 Poll::Ready(None)
             }

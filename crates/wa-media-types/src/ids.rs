@@ -8,8 +8,12 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Longest media or phone number id accepted, in characters.
+/// Longest phone number id accepted, in characters.
 pub const MAX_ID_LEN: usize = 128;
+
+/// Longest media id accepted, in digits. Graph object ids are decimal 64-bit-sized numbers
+/// (15–20 digits today); the bound leaves room for growth while refusing anything absurd.
+pub const MAX_MEDIA_ID_LEN: usize = 32;
 
 /// Why a string was refused as an identifier.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,13 +25,15 @@ pub enum IdError {
         /// Which identifier was being parsed.
         what: &'static str,
     },
-    /// The string was longer than [`MAX_ID_LEN`].
-    #[error("{what} is {len} characters long; at most {MAX_ID_LEN} are allowed")]
+    /// The string was longer than allowed ([`MAX_ID_LEN`], [`MAX_MEDIA_ID_LEN`]).
+    #[error("{what} is {len} characters long; at most {max} are allowed")]
     TooLong {
         /// Which identifier was being parsed.
         what: &'static str,
         /// Its length in characters.
         len: usize,
+        /// The most allowed.
+        max: usize,
     },
     /// The string held a character that could change a URL path.
     #[error("{what} contains the forbidden character {ch:?} (no '/', '?', '#', '%', whitespace or control characters)")]
@@ -37,8 +43,8 @@ pub enum IdError {
         /// The offending character.
         ch: char,
     },
-    /// The phone number id was not all ASCII digits.
-    #[error("{what} must be ASCII digits only, found {ch:?}")]
+    /// The id was not all ASCII digits (WhatsApp media and phone number ids are numeric).
+    #[error("{what} must be ASCII digits only (WhatsApp ids are numeric), found {ch:?}")]
     NotNumeric {
         /// Which identifier was being parsed.
         what: &'static str,
@@ -56,7 +62,11 @@ fn check_path_safe(what: &'static str, s: &str) -> Result<(), IdError> {
     }
     let len = s.chars().count();
     if len > MAX_ID_LEN {
-        return Err(IdError::TooLong { what, len });
+        return Err(IdError::TooLong {
+            what,
+            len,
+            max: MAX_ID_LEN,
+        });
     }
     if let Some(ch) = s
         .chars()
@@ -148,19 +158,38 @@ macro_rules! string_id {
 string_id!(
     /// An opaque media id as returned by upload or received in a webhook.
     ///
-    /// In practice a 15–17 digit numeric string, but treated as opaque: any non-empty string of at
-    /// most [`MAX_ID_LEN`] characters without `/ ? # %`, `\`, whitespace or control characters.
+    /// WhatsApp media ids are Graph object ids: 1 to [`MAX_MEDIA_ID_LEN`] ASCII digits, and
+    /// nothing else is accepted. A typo such as `me` can therefore never address another Graph
+    /// object (`/me`) with the access token.
     ///
     /// ```
     /// use wa_media_types::MediaId;
     /// let id: MediaId = "1037543291543636".parse().unwrap();
     /// assert_eq!(id.as_str(), "1037543291543636");
     /// assert!(MediaId::new("../me").is_err());
+    /// let e = MediaId::new("me").unwrap_err();
+    /// assert!(e.to_string().contains("digits"), "{e}");
     /// ```
     MediaId,
     "media id",
-    check_path_safe
+    check_media_id
 );
+
+fn check_media_id(what: &'static str, s: &str) -> Result<(), IdError> {
+    check_path_safe(what, s)?;
+    if let Some(ch) = s.chars().find(|c| !c.is_ascii_digit()) {
+        return Err(IdError::NotNumeric { what, ch });
+    }
+    let len = s.len();
+    if len > MAX_MEDIA_ID_LEN {
+        return Err(IdError::TooLong {
+            what,
+            len,
+            max: MAX_MEDIA_ID_LEN,
+        });
+    }
+    Ok(())
+}
 
 fn check_phone_number_id(what: &'static str, s: &str) -> Result<(), IdError> {
     check_path_safe(what, s)?;
@@ -274,14 +303,32 @@ mod tests {
     #[test]
     fn media_id_refuses_path_changing_input() {
         for bad in [
-            "", "a/b", "a?b", "a#b", "a%2F", "a b", "a\nb", "..", ".", "a\\b", "\u{7f}",
+            "", "a/b", "a?b", "a#b", "a%2F", "a b", "a\nb", "..", ".", "a\\b", "\u{7f}", "me",
+            "12a", "-1", "+1", "1.5", "١٢٣", " 1",
         ] {
             assert!(MediaId::new(bad).is_err(), "{bad:?} accepted");
         }
-        assert!(MediaId::new("x".repeat(128)).is_ok());
         assert!(matches!(
-            MediaId::new("x".repeat(129)),
-            Err(IdError::TooLong { len: 129, .. })
+            MediaId::new("me"),
+            Err(IdError::NotNumeric { ch: 'm', .. })
+        ));
+        assert!(MediaId::new("9".repeat(MAX_MEDIA_ID_LEN)).is_ok());
+        assert!(matches!(
+            MediaId::new("9".repeat(MAX_MEDIA_ID_LEN + 1)),
+            Err(IdError::TooLong {
+                len: 33,
+                max: MAX_MEDIA_ID_LEN,
+                ..
+            })
+        ));
+        assert!(PhoneNumberId::new("1".repeat(128)).is_ok());
+        assert!(matches!(
+            PhoneNumberId::new("1".repeat(129)),
+            Err(IdError::TooLong {
+                len: 129,
+                max: 128,
+                ..
+            })
         ));
     }
 

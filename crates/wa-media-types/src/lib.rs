@@ -39,7 +39,7 @@ pub mod webhook;
 
 pub use digest::{DigestParseError, Sha256Digest, StreamingDigest};
 pub use graph_error::{ErrorBody, ErrorClass, ErrorData, GraphError, MAX_ERROR_SNIPPET};
-pub use ids::{ApiVersion, IdError, MediaId, PhoneNumberId, MAX_ID_LEN};
+pub use ids::{ApiVersion, IdError, MediaId, PhoneNumberId, MAX_ID_LEN, MAX_MEDIA_ID_LEN};
 pub use kind::{
     MediaKind, UnknownKind, AUDIO_MAX_BYTES, DOCUMENT_MAX_BYTES, IMAGE_MAX_BYTES, KB,
     MAX_MEDIA_BYTES, MB, STICKER_ANIMATED_MAX_BYTES, STICKER_STATIC_MAX_BYTES, VIDEO_MAX_BYTES,
