@@ -17,12 +17,14 @@ Examples:
 Exit codes:
   0  success
   2  usage error
-  3  refused by local validation (nothing was sent)
+  3  refused by local validation (nothing was sent): a file the API would refuse, a file that
+     changed while it was uploaded, or a malformed webhook payload
   4  API error (message, code and fbtrace_id printed)
   5  integrity failure (SHA-256 or size mismatch; nothing left at the destination)
   6  network error or timeout
   7  refused for the token's safety (download host not trusted, or plain http to a non-loopback host)
   1  any other failure (local I/O, bad webhook signature, ...)
+  130, 143  interrupted by SIGINT (Ctrl-C) or SIGTERM; partial files were removed first
 
 The token is never printed, logged or put into an error message, even with RUST_LOG=trace.";
 
@@ -90,7 +92,10 @@ pub enum Command {
     Download {
         /// The media id.
         media_id: String,
-        /// Where to write the file; `-` for stdout.
+        /// Where to write the file, atomically: a temporary file beside it is renamed into
+        /// place once verified. `-` writes to stdout. A character device or FIFO (such as
+        /// /dev/null or a named pipe) is never replaced: the bytes are verified into a private
+        /// temporary file first, then streamed into it, so that write cannot be atomic.
         #[arg(short, long)]
         output: PathBuf,
     },
@@ -99,7 +104,9 @@ pub enum Command {
         /// The media id.
         media_id: String,
     },
-    /// Download every media referenced by a webhook notification into a directory.
+    /// Download every media referenced by a webhook notification into a directory. A name
+    /// already holding a different media gets the next free `-N` suffix; the same media
+    /// again is recognised as already saved.
     Inbound(InboundArgs),
     /// Run the local emulator of the media endpoints until Ctrl-C.
     Emulator(EmulatorArgs),
@@ -142,6 +149,9 @@ pub struct InboundArgs {
     /// The X-Hub-Signature-256 header value (`sha256=<hex>`).
     #[arg(long, requires = "app_secret")]
     pub signature: Option<String>,
+    /// How many media to download at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
 }
 
 /// `emulator` options (the token and phone number id come from the global options).
@@ -162,6 +172,19 @@ pub struct EmulatorArgs {
     /// Serve both origins over TLS with a generated local CA (printed as a PEM path).
     #[arg(long)]
     pub tls: bool,
+    /// Require this token in the X-Emulator-Admin-Token header of every /__emulator/ request
+    /// (the health check excepted).
+    #[arg(long, env = "WA_MEDIA_EMULATOR_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Connections each origin serves at once; more wait until one closes.
+    #[arg(long, default_value_t = wa_media_emulator::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Close a connection after this many seconds without a request.
+    #[arg(long, default_value_t = wa_media_emulator::DEFAULT_IDLE_TIMEOUT.as_secs())]
+    pub idle_timeout: u64,
+    /// Answer 408 to a request body that sends under 16 KiB in this many seconds.
+    #[arg(long, default_value_t = wa_media_emulator::DEFAULT_BODY_TIMEOUT.as_secs())]
+    pub body_timeout: u64,
 }
 
 #[cfg(test)]

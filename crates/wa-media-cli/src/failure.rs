@@ -21,13 +21,17 @@ pub enum Exit {
     Network = 6,
     /// Refused for the token's safety.
     TokenSafety = 7,
+    /// Stopped by SIGINT (Ctrl-C), after cleaning up: 128 + 2.
+    Interrupted = 130,
+    /// Stopped by SIGTERM, after cleaning up: 128 + 15.
+    Terminated = 143,
 }
 
 impl Exit {
     /// The exit code for a core error.
     pub fn of(err: &Error) -> Exit {
         match err {
-            Error::Validation(_) => Exit::Validation,
+            Error::Validation(_) | Error::SourceChanged { .. } => Exit::Validation,
             Error::Api(_) | Error::UrlExpired { .. } | Error::InvalidResponse { .. } => Exit::Api,
             Error::Integrity(_) => Exit::Integrity,
             Error::Timeout { .. } | Error::Transport(_) => Exit::Network,

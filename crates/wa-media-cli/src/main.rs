@@ -10,6 +10,7 @@ mod failure;
 mod output;
 mod progress;
 mod safe_name;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -41,7 +42,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    // Do not wait on blocking work left behind by an interrupted command (a DNS lookup, say).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             eprintln!("wa-media: {}", f.message);
@@ -69,17 +73,31 @@ fn init_tracing(quiet: bool, emulator: bool) {
         .try_init();
 }
 
+/// Runs the command. Every client command is raced against SIGINT and SIGTERM
+/// ([`signals::interruptible`]); the emulator handles them itself, to shut down cleanly.
 async fn run(cli: Cli) -> Result<(), Failure> {
+    use signals::interruptible;
     let g = &cli.global;
     match cli.command {
-        Command::Upload(args) => commands::upload::run(g, args).await,
-        Command::Info { media_id } => commands::info::run(g, &media_id).await,
-        Command::Download { media_id, output } => {
-            commands::download::run(g, &media_id, &output).await
+        Command::Upload(args) => {
+            let what = format!("the upload of {}", args.file.display());
+            interruptible(&what, commands::upload::run(g, args)).await
         }
-        Command::Delete { media_id } => commands::delete::run(g, &media_id).await,
-        Command::Inbound(args) => commands::inbound::run(g, args).await,
+        Command::Info { media_id } => {
+            interruptible("info", commands::info::run(g, &media_id)).await
+        }
+        Command::Download { media_id, output } => {
+            let what = format!("the download of {media_id} to {}", output.display());
+            interruptible(&what, commands::download::run(g, &media_id, &output)).await
+        }
+        Command::Delete { media_id } => {
+            interruptible("delete", commands::delete::run(g, &media_id)).await
+        }
+        Command::Inbound(args) => {
+            let what = format!("the inbound downloads into {}", args.dir.display());
+            interruptible(&what, commands::inbound::run(g, args)).await
+        }
         Command::Emulator(args) => commands::emulator::run(g, args).await,
-        Command::Demo => commands::demo::run(g).await,
+        Command::Demo => interruptible("the demo", commands::demo::run(g)).await,
     }
 }

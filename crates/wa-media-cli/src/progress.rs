@@ -19,6 +19,27 @@ impl Bars {
         }
     }
 
+    /// The same builder with drawing turned off (for work running concurrently, whose bars
+    /// would overwrite each other).
+    pub fn hidden(self) -> Self {
+        Self { enabled: false }
+    }
+
+    /// A bar counting `total` items (media of a notification, say).
+    pub fn items(&self, label: &str, total: u64) -> ProgressBar {
+        if !self.enabled {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(total);
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_message(label.to_string());
+        bar
+    }
+
     /// A byte-counting bar with `label`; `total` when the size is known.
     pub fn bytes(&self, label: &str, total: Option<u64>) -> ProgressBar {
         if !self.enabled {

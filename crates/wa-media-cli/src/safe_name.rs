@@ -1,6 +1,6 @@
 //! File names for inbound media: built from untrusted webhook data, so made safe before use.
 //!
-//! A name never contains a path separator, never starts with a dot, is never a Windows device
+//! A name never contains a path separator, never starts with a dot or a dash, is never a Windows device
 //! name, is never empty, and stays under 200 bytes: whatever a webhook says, the file lands
 //! directly inside the directory the user chose.
 
@@ -23,7 +23,10 @@ pub fn sanitize(raw: &str) -> Option<String> {
         let ok = c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | ' ' | '(' | ')' | '+' | ',');
         out.push(if ok && !c.is_control() { c } else { '_' });
     }
-    let trimmed = out.trim_matches(|c: char| c == '.' || c == ' ' || c == '_');
+    // Never a leading `-` either: `-rf` must not read as an option to the next tool.
+    let trimmed = out
+        .trim_start_matches(|c: char| matches!(c, '.' | ' ' | '_' | '-'))
+        .trim_end_matches(|c: char| matches!(c, '.' | ' ' | '_'));
     if trimmed.is_empty() {
         return None;
     }
@@ -125,6 +128,15 @@ mod tests {
         }
         assert_eq!(sanitize("../../etc/passwd").as_deref(), Some("passwd"));
         assert_eq!(sanitize(".."), None);
+    }
+
+    #[test]
+    fn names_never_start_with_a_dash() {
+        assert_eq!(sanitize("-rf").as_deref(), Some("rf"));
+        assert_eq!(sanitize("--help.pdf").as_deref(), Some("help.pdf"));
+        assert_eq!(sanitize("-.-x").as_deref(), Some("x"));
+        assert_eq!(sanitize("a-b-").as_deref(), Some("a-b-"));
+        assert_eq!(sanitize("---"), None);
     }
 
     #[test]

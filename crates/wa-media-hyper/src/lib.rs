@@ -67,10 +67,10 @@ pub use wa_media_core::types::{
     ApiVersion, MediaId, MediaKind, MediaType, MediaUrlResponse, PhoneNumberId, Sha256Digest,
 };
 pub use wa_media_core::{
-    AccessToken, ApiError, ConfigError, Download, Error, FetchOptions, FetchedFile, IntegrityError,
-    MediaApi, MediaApiExt, MediaClient, Progress, RequestBody, ResponseBody, RetryPolicy,
-    TimeoutKind, Timeouts, Transport, TransportError, TransportErrorKind, TrustedHosts, Upload,
-    UploadSource,
+    clean_partial_files, AccessToken, ApiError, ConfigError, Download, Error, Existing,
+    FetchOptions, FetchedFile, IntegrityError, MediaApi, MediaApiExt, MediaClient, Progress,
+    RequestBody, ResponseBody, RetryPolicy, TimeoutKind, Timeouts, Transport, TransportError,
+    TransportErrorKind, TrustedHosts, Upload, UploadSource,
 };
 
 /// docs/custom-transport.md, compiled and run as doctests so its examples cannot rot.

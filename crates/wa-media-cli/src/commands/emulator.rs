@@ -1,4 +1,6 @@
-//! `wa-media emulator`: run the local emulator until Ctrl-C.
+//! `wa-media emulator`: run the local emulator until Ctrl-C or SIGTERM. Both stop it the same
+//! way: the listeners close, open connections get a few seconds to finish, and a temporary data
+//! directory is removed before the process exits 0.
 
 use std::time::Duration;
 
@@ -15,7 +17,16 @@ pub async fn run(g: &Global, args: EmulatorArgs) -> Result<(), Failure> {
         .graph_listen(args.graph_listen)
         .lookaside_listen(args.lookaside_listen)
         .url_ttl(Duration::from_secs(args.url_ttl))
-        .tls(args.tls);
+        .tls(args.tls)
+        .max_connections(args.max_connections)
+        .idle_timeout(Duration::from_secs(args.idle_timeout))
+        .body_timeout(Duration::from_secs(args.body_timeout));
+    if let Some(t) = args.admin_token.as_deref() {
+        if t.trim().is_empty() {
+            return Err(Failure::usage("--admin-token must not be empty"));
+        }
+        b = b.admin_token(t.trim());
+    }
     if let Some(t) = g.token.as_deref().filter(|t| !t.trim().is_empty()) {
         b = b.token(t.trim());
     }
@@ -40,6 +51,8 @@ pub async fn run(g: &Global, args: EmulatorArgs) -> Result<(), Failure> {
             "lookaside_addr": handle.lookaside_addr().to_string(),
             "token": handle.token(),
             "ca_certificate": handle.ca_certificate_path(),
+            "data_dir": handle.data_dir(),
+            "admin_token_required": handle.config().admin_token.is_some(),
         }))?;
     } else {
         // The emulator's own token is printed on purpose: it is a local test credential.
@@ -65,10 +78,29 @@ pub async fn run(g: &Global, args: EmulatorArgs) -> Result<(), Failure> {
         ))?;
         output::info(g.quiet, "serving; Ctrl-C stops");
     }
-    tokio::signal::ctrl_c()
-        .await
-        .map_err(|e| Failure::other(format!("cannot wait for Ctrl-C: {e}")))?;
-    output::info(g.quiet, "stopping");
+    let signal = stop_signal().await?;
+    output::info(g.quiet, &format!("{signal}: stopping"));
     handle.shutdown().await;
     Ok(())
+}
+
+/// Waits for SIGINT (Ctrl-C) or SIGTERM (what `kill`, `docker stop` and CI runners send) and
+/// names the one that came.
+async fn stop_signal() -> Result<&'static str, Failure> {
+    let cannot = |e: std::io::Error| Failure::other(format!("cannot wait for a stop signal: {e}"));
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut int = signal(SignalKind::interrupt()).map_err(cannot)?;
+        let mut term = signal(SignalKind::terminate()).map_err(cannot)?;
+        Ok(tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.map_err(cannot)?;
+        Ok("Ctrl-C")
+    }
 }

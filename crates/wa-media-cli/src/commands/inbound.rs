@@ -1,11 +1,18 @@
 //! `wa-media inbound PAYLOAD -d DIR`: verify the webhook's signature when asked, then download
-//! and verify every media the notification references.
+//! and verify every media the notification references, a few at a time.
+//!
+//! Each media is fetched with the webhook's own `sha256` as the expected digest (checked by the
+//! library before anything is downloaded and before the file is put in place) and with
+//! [`Existing::KeepBoth`]: a name already holding a *different* media gets the next free
+//! suffix, claimed atomically, and the same media again is recognised as already saved.
 
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use futures_util::StreamExt;
 use serde_json::json;
+use wa_media_hyper::{Existing, FetchOptions};
 use wa_media_types::verify_signature;
 use wa_media_types::webhook::{inbound_media, InboundMedia, Notification};
 
@@ -29,34 +36,67 @@ pub async fn run(g: &Global, args: InboundArgs) -> Result<(), Failure> {
         })?;
         output::info(g.quiet || g.json, "signature verified");
     }
-    let notification = Notification::from_slice(&raw)
-        .map_err(|e| Failure::usage(format!("not a WhatsApp webhook notification: {e}")))?;
+    let notification = Notification::from_slice(&raw).map_err(|e| {
+        Failure::new(
+            Exit::Validation,
+            format!("not a valid WhatsApp webhook notification, nothing downloaded: {e}"),
+        )
+    })?;
     let media = inbound_media(&notification);
     if media.is_empty() {
         output::info(g.quiet || g.json, "the notification references no media");
         return Ok(());
     }
+    if args.concurrency == 0 {
+        return Err(Failure::usage("--concurrency must be at least 1"));
+    }
     std::fs::create_dir_all(&args.dir)
         .map_err(|e| Failure::other(format!("cannot create {}: {e}", args.dir.display())))?;
     let client = client::build(g)?;
     let bars = Bars::new(g.quiet, g.json);
+    let overall = bars.items("inbound", media.len() as u64);
+    // One byte bar at a time only; concurrent ones would draw over each other.
+    let fetch_bars = if args.concurrency == 1 {
+        bars
+    } else {
+        bars.hidden()
+    };
+
+    // Names are chosen up front, in payload order, distinct within the run even on a
+    // case-insensitive filesystem; across runs the library claims free names atomically.
     let mut used = HashSet::new();
+    let jobs: Vec<(&InboundMedia, PathBuf)> = media
+        .iter()
+        .map(|m| {
+            let name = inbound_file_name(&m.message_id, &m.mime_type, m.filename.as_deref());
+            (m, unique_path(&args.dir, &name, &mut used))
+        })
+        .collect();
+    // Bounded concurrency; `buffered` yields results in payload order.
+    let mut results = futures_util::stream::iter(jobs)
+        .map(|(m, path)| {
+            let client = &client;
+            async move { (m, fetch_one(client, m, &path, fetch_bars).await) }
+        })
+        .buffered(args.concurrency);
+
     let mut worst: Option<Failure> = None;
-    for m in &media {
-        let path = unique_path(
-            &args.dir,
-            &inbound_file_name(&m.message_id, &m.mime_type, m.filename.as_deref()),
-            &mut used,
-        );
-        match fetch_one(&client, m, &path, bars).await {
+    while let Some((m, result)) = results.next().await {
+        overall.inc(1);
+        match result {
             Ok(file) if g.json => output::json(&file)?,
             Ok(file) => output::line(&format!(
-                "{} {} {} bytes {} sha256 {} (verified)",
+                "{} {} {} bytes {} sha256 {} ({})",
                 m.media_id,
                 file["path"].as_str().unwrap_or_default(),
                 file["file_size"],
                 file["mime_type"].as_str().unwrap_or_default(),
                 file["sha256"].as_str().unwrap_or_default(),
+                if file["status"] == "already_saved" {
+                    "verified, already saved"
+                } else {
+                    "verified"
+                },
             ))?,
             Err(f) => {
                 if g.json {
@@ -72,11 +112,12 @@ pub async fn run(g: &Global, args: InboundArgs) -> Result<(), Failure> {
             }
         }
     }
+    overall.finish_and_clear();
     match worst {
         None => Ok(()),
         Some(f) => Err(Failure::new(
             f.exit,
-            format!("not every media was downloaded; last cause: {}", f.message),
+            format!("not every media was downloaded; worst cause: {}", f.message),
         )),
     }
 }
@@ -87,17 +128,13 @@ async fn fetch_one(
     path: &Path,
     bars: Bars,
 ) -> Result<serde_json::Value, Failure> {
-    let file = super::download::fetch(client, &m.media_id, path, bars).await?;
-    // The webhook carries its own digest: it must agree with what was downloaded and verified.
-    if let Some(expected) = m.sha256 {
-        if expected != file.sha256 {
-            let _ = std::fs::remove_file(&file.path);
-            return Err(Failure::new(
-                Exit::Integrity,
-                format!("the webhook's sha256 {expected} does not match the downloaded media's {}; file removed", file.sha256),
-            ));
-        }
+    // The webhook's digest is the library's expected digest: a retrieve answer or a body that
+    // disagrees never reaches `path`, and whatever was there stays as it was.
+    let mut options = FetchOptions::default().existing(Existing::KeepBoth);
+    if let Some(sha) = m.sha256 {
+        options = options.expect_sha256(sha);
     }
+    let file = super::download::fetch(client, &m.media_id, path, options, bars).await?;
     Ok(json!({
         "id": m.media_id.as_str(),
         "message_id": m.message_id,
@@ -106,10 +143,12 @@ async fn fetch_one(
         "mime_type": file.mime_type,
         "file_size": file.file_size,
         "sha256": file.sha256.to_hex(),
+        "status": if file.already_present { "already_saved" } else { "saved" },
     }))
 }
 
-/// `name` inside `dir`, with `-1`, `-2`… before the extension when this run already used it.
+/// `name` inside `dir`, with `-1`, `-2`… before the extension when this run already used it,
+/// compared case-insensitively (so names stay distinct on case-insensitive filesystems).
 fn unique_path(dir: &Path, name: &str, used: &mut HashSet<String>) -> PathBuf {
     let mut candidate = name.to_string();
     let (stem, ext) = match name.rsplit_once('.') {
@@ -117,7 +156,7 @@ fn unique_path(dir: &Path, name: &str, used: &mut HashSet<String>) -> PathBuf {
         _ => (name.to_string(), String::new()),
     };
     let mut n = 1;
-    while !used.insert(candidate.clone()) {
+    while !used.insert(candidate.to_lowercase()) {
         candidate = format!("{stem}-{n}{ext}");
         n += 1;
     }
@@ -136,9 +175,27 @@ fn read_payload(path: &Path) -> Result<Vec<u8>, Failure> {
     };
     res.map_err(|e| Failure::other(format!("cannot read the payload {}: {e}", path.display())))?;
     if buf.len() as u64 > MAX_PAYLOAD {
-        return Err(Failure::usage(format!(
-            "the payload is larger than {MAX_PAYLOAD} bytes; not a webhook notification"
-        )));
+        return Err(Failure::new(
+            Exit::Validation,
+            format!("the payload is larger than {MAX_PAYLOAD} bytes; not a webhook notification"),
+        ));
     }
     Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_within_a_run_differ_case_insensitively() {
+        let mut used = HashSet::new();
+        let dir = Path::new("in");
+        let a = unique_path(dir, "Report.PDF", &mut used);
+        let b = unique_path(dir, "report.pdf", &mut used);
+        let c = unique_path(dir, "REPORT.pdf", &mut used);
+        assert_eq!(a, dir.join("Report.PDF"));
+        assert_eq!(b, dir.join("report-1.pdf"));
+        assert_eq!(c, dir.join("REPORT-2.pdf"));
+    }
 }
