@@ -50,10 +50,13 @@ impl ManualClock {
         Self::new(UNIX_EPOCH + Duration::from_secs(secs))
     }
 
-    /// Moves the clock forward by `by`.
+    /// Moves the clock forward by `by`. An advance past the latest time the platform can
+    /// represent leaves the clock where it is (it never panics).
     pub fn advance(&self, by: Duration) {
         let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
-        *now += by;
+        if let Some(later) = now.checked_add(by) {
+            *now = later;
+        }
     }
 
     /// Sets the clock to `to` (which may be in the past).
@@ -74,6 +77,12 @@ impl Clock for ManualClock {
     }
 }
 
+/// How far the emulator's clock may be moved forward in total, by
+/// [`EmulatorHandle::advance_clock`](crate::EmulatorHandle::advance_clock) and
+/// `POST /__emulator/clock/advance` together: 100 years (36,500 days). Far beyond every lifetime
+/// the emulator models (30 days at most), and far from where `SystemTime` arithmetic overflows.
+pub const MAX_CLOCK_ADVANCE: Duration = Duration::from_secs(36_500 * 24 * 60 * 60);
+
 /// The emulator's effective clock: the configured clock plus an offset that
 /// `POST /__emulator/clock/advance` and `EmulatorHandle::advance_clock` add to.
 #[derive(Debug)]
@@ -90,16 +99,55 @@ impl OffsetClock {
         }
     }
 
-    pub(crate) fn advance(&self, by: Duration) {
+    /// Adds `by` to the offset unless the total would pass [`MAX_CLOCK_ADVANCE`]; returns the
+    /// new offset, or the current one in the error.
+    pub(crate) fn advance(&self, by: Duration) -> Result<Duration, Duration> {
         let mut o = self.offset.lock().unwrap_or_else(PoisonError::into_inner);
-        *o = o.saturating_add(by);
+        match o.checked_add(by).filter(|t| *t <= MAX_CLOCK_ADVANCE) {
+            Some(total) => {
+                *o = total;
+                Ok(total)
+            }
+            None => Err(*o),
+        }
     }
 }
 
 impl Clock for OffsetClock {
     fn now(&self) -> SystemTime {
         let offset = *self.offset.lock().unwrap_or_else(PoisonError::into_inner);
-        self.base.now() + offset
+        let base = self.base.now();
+        // Checked: a base clock near the end of representable time must not make every later
+        // request panic. The offset is then ignored.
+        base.checked_add(offset).unwrap_or(base)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_offset_is_bounded_and_never_overflows() {
+        let base = Arc::new(ManualClock::new(UNIX_EPOCH));
+        let c = OffsetClock::new(base.clone());
+        assert_eq!(c.advance(Duration::from_secs(10)), Ok(Duration::from_secs(10)));
+        assert_eq!(
+            c.advance(Duration::from_secs(i64::MAX as u64)),
+            Err(Duration::from_secs(10))
+        );
+        assert_eq!(c.advance(Duration::MAX), Err(Duration::from_secs(10)));
+        assert_eq!(c.advance(MAX_CLOCK_ADVANCE), Err(Duration::from_secs(10)));
+        assert!(c
+            .advance(MAX_CLOCK_ADVANCE - Duration::from_secs(10))
+            .is_ok());
+        assert_eq!(c.now(), UNIX_EPOCH + MAX_CLOCK_ADVANCE);
+        // A base clock at the end of time: now() still answers.
+        base.advance(Duration::MAX);
+        base.set(UNIX_EPOCH + Duration::from_secs(i64::MAX as u64 / 2));
+        base.advance(Duration::from_secs(i64::MAX as u64 / 2));
+        let _ = c.now();
+        base.advance(Duration::MAX);
     }
 }
 

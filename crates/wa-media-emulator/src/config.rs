@@ -26,6 +26,25 @@ pub const DEFAULT_MEDIA_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 /// How long a media id received in a (simulated) webhook lives by default (7 days, as documented).
 pub const DEFAULT_INBOUND_MEDIA_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
+/// How many connections each listener serves at once by default. Beyond it, new connections
+/// wait in the listen backlog until one closes; those already open keep being served.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+
+/// How long a connection may stay idle (no request in progress, none started) by default,
+/// and how long an HTTP/1 request head may take to arrive.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a new connection has by default to finish its TLS handshake and to send its first
+/// request (HTTP/1 head, or HTTP/2 preface, settings and headers).
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a request body may go without enough progress by default (see
+/// [`BODY_MIN_BYTES_PER_WINDOW`](crate::BODY_MIN_BYTES_PER_WINDOW)) before it is answered 408.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The header that carries the admin token ([`EmulatorConfig::admin_token`]).
+pub const ADMIN_TOKEN_HEADER: &str = "x-emulator-admin-token";
+
 /// The public Graph URL used in TLS mode unless configured otherwise.
 pub const PRODUCTION_GRAPH_URL: &str = "https://graph.facebook.com";
 
@@ -55,9 +74,12 @@ pub enum UserAgentPolicy {
 /// [`lookaside_listen`](Self::lookaside_listen), `--token` → [`token`](Self::token),
 /// `--phone-number-id` → [`phone_number_id`](Self::phone_number_id), `--url-ttl SECS` →
 /// [`url_ttl`](Self::url_ttl), `--data-dir` → [`data_dir`](Self::data_dir), `--tls` →
-/// [`tls`](Self::tls).
+/// [`tls`](Self::tls), `--admin-token` → [`admin_token`](Self::admin_token),
+/// `--max-connections` → [`max_connections`](Self::max_connections), `--idle-timeout SECS` →
+/// [`idle_timeout`](Self::idle_timeout), `--body-timeout SECS` →
+/// [`body_timeout`](Self::body_timeout).
 ///
-/// `Debug` never shows the token.
+/// `Debug` never shows the token nor the admin token.
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct EmulatorConfig {
@@ -96,6 +118,22 @@ pub struct EmulatorConfig {
     /// The phone number id used for simulated inbound media when none is given and
     /// [`phone_number_id`](Self::phone_number_id) is unset.
     pub inbound_phone_number_id: PhoneNumberId,
+    /// When set, every `/__emulator/` request except `GET /__emulator/health` must carry it in
+    /// the [`ADMIN_TOKEN_HEADER`] header (compared in constant time). Default: none.
+    pub admin_token: Option<String>,
+    /// How many connections each listener serves at once (default
+    /// [`DEFAULT_MAX_CONNECTIONS`]); beyond it new connections wait until one closes.
+    pub max_connections: usize,
+    /// How long a connection may stay idle before it is closed, for HTTP/1 and HTTP/2 alike;
+    /// also HTTP/1's request-head timeout and the HTTP/2 keep-alive ping interval and timeout
+    /// (default [`DEFAULT_IDLE_TIMEOUT`]).
+    pub idle_timeout: Duration,
+    /// How long a new connection has to finish its TLS handshake and send its first request
+    /// (default [`DEFAULT_HANDSHAKE_TIMEOUT`]).
+    pub handshake_timeout: Duration,
+    /// How long a request body may go without enough progress before it is answered 408 and
+    /// its spool file removed (default [`DEFAULT_BODY_TIMEOUT`]).
+    pub body_timeout: Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -116,6 +154,11 @@ impl Default for EmulatorConfig {
             user_agent_policy: UserAgentPolicy::default(),
             http2: true,
             inbound_phone_number_id: default_inbound_phone(),
+            admin_token: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
         }
     }
 }
@@ -143,6 +186,11 @@ impl fmt::Debug for EmulatorConfig {
             .field("public_lookaside_url", &self.public_lookaside_url)
             .field("user_agent_policy", &self.user_agent_policy)
             .field("http2", &self.http2)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "***"))
+            .field("max_connections", &self.max_connections)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("body_timeout", &self.body_timeout)
             .finish()
     }
 }
@@ -270,6 +318,40 @@ impl EmulatorBuilder {
     /// Offers HTTP/2 besides HTTP/1.1 (default on); see [`EmulatorConfig::http2`].
     pub fn http2(mut self, on: bool) -> Self {
         self.config.http2 = on;
+        self
+    }
+
+    /// Requires `token` in the `X-Emulator-Admin-Token` header of every `/__emulator/` request
+    /// but the health check (see [`EmulatorConfig::admin_token`]).
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.config.admin_token = Some(token.into());
+        self
+    }
+
+    /// How many connections each listener serves at once (default
+    /// [`DEFAULT_MAX_CONNECTIONS`]; at least 1).
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.config.max_connections = max;
+        self
+    }
+
+    /// How long an idle connection stays open (default [`DEFAULT_IDLE_TIMEOUT`]).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.config.idle_timeout = timeout;
+        self
+    }
+
+    /// How long a new connection has for its TLS handshake and first request (default
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`]).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.config.handshake_timeout = timeout;
+        self
+    }
+
+    /// How long a request body may go without enough progress (default
+    /// [`DEFAULT_BODY_TIMEOUT`]).
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.config.body_timeout = timeout;
         self
     }
 

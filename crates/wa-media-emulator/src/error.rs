@@ -44,4 +44,22 @@ pub enum EmulatorError {
     /// A simulated inbound media was refused (unknown MIME type, empty file, over the limit).
     #[error("inbound media refused: {0}")]
     Inbound(String),
+    /// A fault that cannot be applied as given (a `server_error` status outside 500–599, an
+    /// absurd delay or `Retry-After`, a full queue); nothing was queued.
+    #[error("invalid fault: {0}")]
+    InvalidFault(String),
+    /// The clock cannot move that far: the emulator's clock moves at most
+    /// [`MAX_CLOCK_ADVANCE`](crate::MAX_CLOCK_ADVANCE) in total.
+    #[error(
+        "the emulator's clock cannot move forward {requested_secs} s more: it has moved \
+         {moved_secs} s and may move at most {max_secs} s in total"
+    )]
+    ClockRange {
+        /// The advance asked for, in seconds.
+        requested_secs: u64,
+        /// How far the clock has already moved, in seconds.
+        moved_secs: u64,
+        /// The most it may move in total, in seconds.
+        max_secs: u64,
+    },
 }

@@ -5,6 +5,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
+use crate::EmulatorError;
+
 /// One of the four media endpoints a fault can target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -38,7 +40,7 @@ pub enum Fault {
     /// The given 5xx status with a transient Graph envelope (code 2, `is_transient: true`).
     /// Nothing is processed.
     ServerError {
-        /// The status to answer (500–599; anything else is answered as 500).
+        /// The status to answer: 500–599 (anything else is refused when queued).
         #[serde(default = "default_server_status")]
         status: u16,
     },
@@ -55,10 +57,19 @@ pub enum Fault {
     /// The response (headers included) is held back for `millis` milliseconds, then the request
     /// is answered normally.
     Delay {
-        /// How long to wait, in milliseconds.
+        /// How long to wait, in milliseconds (at most [`MAX_FAULT_DELAY_MILLIS`]).
         millis: u64,
     },
 }
+
+/// The longest accepted [`Fault::Delay`]: five minutes.
+pub const MAX_FAULT_DELAY_MILLIS: u64 = 5 * 60 * 1000;
+
+/// The largest accepted [`Fault::RateLimited`] `retry_after_secs`: one day.
+pub const MAX_FAULT_RETRY_AFTER_SECS: u64 = 24 * 60 * 60;
+
+/// How many entries the fault queue holds at most (each entry may apply to many requests).
+pub const MAX_PENDING_FAULTS: usize = 1024;
 
 fn default_retry_after() -> u64 {
     1
@@ -78,6 +89,27 @@ impl Fault {
             Fault::TruncatedBody => "truncated_body",
             Fault::CorruptByte => "corrupt_byte",
             Fault::Delay { .. } => "delay",
+        }
+    }
+
+    /// Checks every field: a `server_error` status in 500–599, a delay of at most
+    /// [`MAX_FAULT_DELAY_MILLIS`], a `Retry-After` of at most [`MAX_FAULT_RETRY_AFTER_SECS`].
+    pub fn validate(&self) -> Result<(), EmulatorError> {
+        let bad = |m: String| Err(EmulatorError::InvalidFault(m));
+        match self {
+            Fault::ServerError { status } if !(500..=599).contains(status) => bad(format!(
+                "server_error status {status} is not a server error status (500-599)"
+            )),
+            Fault::Delay { millis } if *millis > MAX_FAULT_DELAY_MILLIS => bad(format!(
+                "delay of {millis} ms is over the limit of {MAX_FAULT_DELAY_MILLIS} ms"
+            )),
+            Fault::RateLimited { retry_after_secs } if *retry_after_secs > MAX_FAULT_RETRY_AFTER_SECS => {
+                bad(format!(
+                    "retry_after_secs {retry_after_secs} is over the limit of \
+                     {MAX_FAULT_RETRY_AFTER_SECS} s"
+                ))
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -104,16 +136,39 @@ pub struct Faults {
 }
 
 impl Faults {
-    /// Makes the next `count` requests to `endpoint` get `fault` (after any already queued).
+    /// Makes the next `count` requests to `endpoint` get `fault` (after any already queued); a
+    /// `count` of 0 queues nothing.
+    ///
+    /// # Panics
+    ///
+    /// When the fault is invalid ([`Fault::validate`]) or the queue already holds
+    /// [`MAX_PENDING_FAULTS`] entries: a mistake in the calling test. [`try_push`](Self::try_push)
+    /// returns an error instead.
     pub fn push(&self, endpoint: Endpoint, fault: Fault, count: u32) {
-        if count == 0 {
-            return;
+        if let Err(e) = self.try_push(endpoint, fault, count) {
+            panic!("Faults::push: {e}");
         }
-        self.lock().push(PendingFault {
+    }
+
+    /// Like [`push`](Self::push), but an invalid fault or a full queue is an
+    /// [`EmulatorError::InvalidFault`] and nothing is queued.
+    pub fn try_push(&self, endpoint: Endpoint, fault: Fault, count: u32) -> Result<(), EmulatorError> {
+        fault.validate()?;
+        if count == 0 {
+            return Ok(());
+        }
+        let mut q = self.lock();
+        if q.len() >= MAX_PENDING_FAULTS {
+            return Err(EmulatorError::InvalidFault(format!(
+                "the queue already holds {MAX_PENDING_FAULTS} faults; clear it first"
+            )));
+        }
+        q.push(PendingFault {
             endpoint,
             fault,
             remaining: count,
         });
+        Ok(())
     }
 
     /// Removes every pending fault.
@@ -177,5 +232,39 @@ mod tests {
         assert_eq!(f, Fault::ServerError { status: 503 });
         assert_eq!(f.kind(), "server_error");
         assert!(serde_json::from_str::<Fault>(r#"{"kind":"explode"}"#).is_err());
+    }
+
+    #[test]
+    fn invalid_faults_are_refused_and_nothing_is_queued() {
+        let f = Faults::default();
+        for status in [0, 200, 404, 499, 600, 999, u16::MAX] {
+            let e = f
+                .try_push(Endpoint::Download, Fault::ServerError { status }, 1)
+                .unwrap_err();
+            assert!(e.to_string().contains(&status.to_string()), "{e}");
+        }
+        for status in [500, 503, 599] {
+            f.try_push(Endpoint::Download, Fault::ServerError { status }, 1)
+                .unwrap();
+        }
+        assert!(f
+            .try_push(Endpoint::Upload, Fault::Delay { millis: u64::MAX }, 1)
+            .is_err());
+        assert!(f
+            .try_push(
+                Endpoint::Upload,
+                Fault::RateLimited {
+                    retry_after_secs: u64::MAX
+                },
+                1
+            )
+            .is_err());
+        assert_eq!(f.pending().len(), 3);
+        f.clear();
+        for _ in 0..MAX_PENDING_FAULTS {
+            f.try_push(Endpoint::Retrieve, Fault::CorruptByte, 1).unwrap();
+        }
+        assert!(f.try_push(Endpoint::Retrieve, Fault::CorruptByte, 1).is_err());
+        assert_eq!(f.pending().len(), MAX_PENDING_FAULTS);
     }
 }

@@ -39,14 +39,18 @@ mod tls;
 mod transport;
 mod upload;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, MAX_CLOCK_ADVANCE};
 pub use config::{
-    Emulator, EmulatorBuilder, EmulatorConfig, UserAgentPolicy, DEFAULT_INBOUND_MEDIA_TTL,
-    DEFAULT_MEDIA_TTL, DEFAULT_TOKEN, DEFAULT_URL_TTL, PRODUCTION_GRAPH_URL,
-    PRODUCTION_LOOKASIDE_URL,
+    Emulator, EmulatorBuilder, EmulatorConfig, UserAgentPolicy, ADMIN_TOKEN_HEADER,
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_INBOUND_MEDIA_TTL, DEFAULT_MAX_CONNECTIONS, DEFAULT_MEDIA_TTL, DEFAULT_TOKEN,
+    DEFAULT_URL_TTL, PRODUCTION_GRAPH_URL, PRODUCTION_LOOKASIDE_URL,
 };
 pub use error::EmulatorError;
-pub use fault::{Endpoint, Fault, Faults, PendingFault};
+pub use fault::{
+    Endpoint, Fault, Faults, PendingFault, MAX_FAULT_DELAY_MILLIS, MAX_FAULT_RETRY_AFTER_SECS,
+    MAX_PENDING_FAULTS,
+};
 pub use inbound::{
     InboundMessage, SimulatedInbound, SIMULATED_DISPLAY_PHONE_NUMBER, SIMULATED_WABA_ID,
 };
@@ -55,6 +59,7 @@ pub use server::EmulatorHandle;
 pub use store::{MediaSource, StoredMedia};
 pub use tls::CERTIFICATE_NAMES;
 pub use transport::InProcessTransport;
+pub use upload::BODY_MIN_BYTES_PER_WINDOW;
 
 /// The path of download URLs on the download origin.
 pub const ATTACHMENTS_PATH: &str = signed_url::ATTACHMENTS_PATH;

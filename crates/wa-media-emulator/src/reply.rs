@@ -7,6 +7,14 @@ use wa_media_types::{ErrorData, GraphError};
 
 use crate::body::EmuBody;
 
+/// The `facebook-api-version` answered when the request names no valid version (Graph answers
+/// with the version that served the request: the requested one when there is one).
+pub(crate) const DEFAULT_API_VERSION: &str = "v23.0";
+
+/// The longest request target (path and query) the Graph origin takes; longer ones get a 414
+/// with a Graph envelope.
+pub(crate) const MAX_GRAPH_URI_LEN: usize = 16 * 1024;
+
 const ID_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 
 /// A random trace id in the style of Meta's (`AbCdEfGhIjK`).
@@ -27,7 +35,7 @@ fn graph_builder(status: StatusCode, len: u64, trace: Option<&str>) -> http::res
         .header("x-fb-trace-id", trace)
         .header("x-fb-request-id", trace_id(23))
         .header("x-fb-debug", trace_id(88))
-        .header("facebook-api-version", "v23.0")
+        .header("facebook-api-version", DEFAULT_API_VERSION)
         .header(
             header::CACHE_CONTROL,
             "private, no-cache, no-store, must-revalidate",
@@ -141,6 +149,44 @@ impl ApiError {
             "OAuthException",
             format!("Unknown path components: {path}"),
         )
+    }
+
+    /// 400, code 2500: an edge the object does not have (`GET /{media id}/media`). The object
+    /// exists; the path component does not.
+    pub(crate) fn unknown_edge(edge: &str) -> Self {
+        let edge: String = edge.chars().take(200).collect();
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            2500,
+            "OAuthException",
+            format!("Unknown path components: /{edge}"),
+        )
+    }
+
+    /// 414, code 100: a request target over [`MAX_GRAPH_URI_LEN`].
+    pub(crate) fn uri_too_long(len: usize) -> Self {
+        Self::new(
+            StatusCode::URI_TOO_LONG,
+            100,
+            "OAuthException",
+            format!(
+                "(#100) The request URI is {len} bytes long; the limit is {MAX_GRAPH_URI_LEN}. \
+                 Send long parameters in the body."
+            ),
+        )
+    }
+
+    /// 408, code 2 (transient): the request body made too little progress within the body
+    /// timeout; nothing was stored.
+    pub(crate) fn body_timeout() -> Self {
+        let mut e = Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            2,
+            "OAuthException",
+            "(#2) The request body was not received in time. Please retry your request.",
+        );
+        e.error.is_transient = Some(true);
+        e
     }
 
     /// 429 with `Retry-After`, code 4 (application request limit).

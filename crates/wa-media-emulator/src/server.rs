@@ -1,12 +1,18 @@
 //! The two listeners (Graph and download origins) on hyper, with TCP_NODELAY, optional TLS,
 //! keep-alive, HTTP/1.1 and HTTP/2, graceful shutdown, and the [`EmulatorHandle`] that controls
 //! a running emulator.
+//!
+//! Every connection is bounded: at most `max_connections` per listener (beyond it new ones wait
+//! in the backlog), a handshake timeout until the first request, and a watchdog that closes it
+//! once it has been idle — no request being handled and no response making progress — for the
+//! idle timeout, whatever the protocol (hyper's HTTP/2 server has no idle timeout of its own,
+//! and hyper-util's protocol detection none either).
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
@@ -15,7 +21,7 @@ use bytes::Bytes;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use wa_media_types::MediaId;
 
@@ -33,8 +39,122 @@ use crate::EmulatorError;
 /// How long shutdown waits for open connections to finish their current exchange.
 const GRACEFUL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long a TLS handshake may take.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection closed for idleness gets to say goodbye (HTTP/2 GOAWAY) before it is
+/// dropped.
+const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// The first and the longest wait after a failed `accept` (out of file descriptors, say).
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// At most one "accept failed" warning per this interval (the others are counted).
+const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The longest accepted timeout setting (a week): far from `Instant` overflow.
+const MAX_TIMEOUT_SETTING: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// What one connection is doing, shared by its requests and its watchdog.
+#[derive(Debug)]
+struct Activity {
+    start: tokio::time::Instant,
+    /// When something last happened (a request started or ended, a response frame went out),
+    /// in milliseconds since `start`.
+    last_ms: AtomicU64,
+    /// Requests whose handler is running (it has its own timeouts: the body timeout).
+    handling: AtomicUsize,
+    /// Requests seen so far.
+    requests: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            start: tokio::time::Instant::now(),
+            last_ms: AtomicU64::new(0),
+            handling: AtomicUsize::new(0),
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> tokio::time::Instant {
+        self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+
+    /// When the connection is to be closed if nothing happens before: `None` while a handler
+    /// runs. Before the first request the handshake timeout applies, then the idle timeout.
+    fn expires(&self, idle: Duration, handshake: Duration) -> Option<tokio::time::Instant> {
+        if self.handling.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let limit = if self.requests.load(Ordering::Relaxed) == 0 {
+            handshake
+        } else {
+            idle
+        };
+        Some(self.last() + limit)
+    }
+}
+
+/// Counts a running handler for as long as it lives (dropped when it ends or is cancelled).
+struct Handling(Arc<Activity>);
+
+impl Handling {
+    fn begin(a: Arc<Activity>) -> Self {
+        a.requests.fetch_add(1, Ordering::Relaxed);
+        a.handling.fetch_add(1, Ordering::Relaxed);
+        a.touch();
+        Self(a)
+    }
+}
+
+impl Drop for Handling {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.handling.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A response body that records its progress on the connection's [`Activity`]: a response
+/// the client stops reading stops making progress, and the watchdog closes the connection.
+struct TrackedBody {
+    inner: crate::body::EmuBody,
+    activity: Arc<Activity>,
+}
+
+impl hyper::body::Body for TrackedBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, io::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if polled.is_ready() {
+            self.activity.touch();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for TrackedBody {
+    fn drop(&mut self) {
+        self.activity.touch();
+    }
+}
 
 /// A TCP connection that can be made to end with a reset (RST) instead of a clean close, for
 /// the "connection reset" fault.
@@ -129,6 +249,36 @@ fn check_url(what: &str, u: &str) -> Result<url::Url, EmulatorError> {
     Ok(parsed)
 }
 
+fn validate(config: &EmulatorConfig) -> Result<(), EmulatorError> {
+    if config.max_connections == 0 {
+        return Err(EmulatorError::Config(
+            "max_connections must be at least 1".to_owned(),
+        ));
+    }
+    for (what, t) in [
+        ("idle_timeout", config.idle_timeout),
+        ("handshake_timeout", config.handshake_timeout),
+        ("body_timeout", config.body_timeout),
+    ] {
+        if t.is_zero() || t > MAX_TIMEOUT_SETTING {
+            return Err(EmulatorError::Config(format!(
+                "{what} must be between 1 ms and {} s, not {t:?}",
+                MAX_TIMEOUT_SETTING.as_secs()
+            )));
+        }
+    }
+    if config
+        .admin_token
+        .as_deref()
+        .is_some_and(|t| t.trim().is_empty())
+    {
+        return Err(EmulatorError::Config(
+            "the admin token must not be empty".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 async fn bind(addr: SocketAddr) -> Result<TcpListener, EmulatorError> {
     TcpListener::bind(addr)
         .await
@@ -139,6 +289,7 @@ pub(crate) async fn start(
     config: EmulatorConfig,
     clock: Arc<dyn Clock>,
 ) -> Result<EmulatorHandle, EmulatorError> {
+    validate(&config)?;
     let store = Store::open(config.data_dir.as_deref())?;
     let graph_listener = bind(config.graph_listen).await?;
     let lookaside_listener = bind(config.lookaside_listen).await?;
@@ -195,6 +346,7 @@ pub(crate) async fn start(
         signer: UrlSigner::random(),
         graph_url,
         lookaside_url,
+        graph_addr,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let tasks = vec![
@@ -238,24 +390,63 @@ async fn accept_loop(
     tls: Option<tokio_rustls::TlsAcceptor>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let permits = Arc::new(Semaphore::new(shared.config.max_connections));
     let mut conns = JoinSet::new();
+    let mut permit: Option<OwnedSemaphorePermit> = None;
+    let mut backoff = ACCEPT_BACKOFF_MIN;
+    let mut retry_at: Option<tokio::time::Instant> = None;
+    let mut last_warning: Option<tokio::time::Instant> = None;
+    let mut unlogged_failures: u64 = 0;
     loop {
+        if permit.is_none() {
+            // At the cap, nothing is accepted until a connection ends (its task then returns
+            // its permit, and `join_next` wakes this loop): new clients wait in the backlog.
+            permit = permits.clone().try_acquire_owned().ok();
+        }
+        let may_accept = permit.is_some() && retry_at.is_none();
         tokio::select! {
             _ = stop.changed() => break,
-            accepted = listener.accept() => {
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            _ = tokio::time::sleep_until(retry_at.unwrap_or_else(tokio::time::Instant::now)),
+                if retry_at.is_some() => retry_at = None,
+            accepted = listener.accept(), if may_accept => {
                 let tcp = match accepted {
-                    Ok((tcp, _peer)) => tcp,
+                    Ok((tcp, _peer)) => {
+                        backoff = ACCEPT_BACKOFF_MIN;
+                        tcp
+                    }
                     Err(e) => {
-                        // Out of file descriptors and the like: back off briefly.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        // Out of file descriptors and the like: the pending connection stays
+                        // in the backlog and the listener stays readable, so back off
+                        // (doubling up to a second) and warn at most once a second.
+                        unlogged_failures += 1;
+                        let now = tokio::time::Instant::now();
+                        if last_warning.is_none_or(|t| now - t >= ACCEPT_LOG_INTERVAL) {
+                            tracing::warn!(
+                                error = %e,
+                                failures = unlogged_failures,
+                                retry_in_ms = backoff.as_millis() as u64,
+                                "accept failed; backing off"
+                            );
+                            last_warning = Some(now);
+                            unlogged_failures = 0;
+                        }
+                        retry_at = Some(now + backoff);
+                        backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
                         continue;
                     }
                 };
                 let _ = tcp.set_nodelay(true);
-                conns.spawn(serve_connection(tcp, origin, shared.clone(), tls.clone(), stop.clone()));
+                let Some(p) = permit.take() else { continue };
+                conns.spawn(serve_connection(
+                    tcp,
+                    origin,
+                    shared.clone(),
+                    tls.clone(),
+                    stop.clone(),
+                    p,
+                ));
             }
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
     drop(listener);
@@ -272,17 +463,20 @@ async fn serve_connection(
     shared: Arc<Shared>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     stop: watch::Receiver<bool>,
+    _permit: OwnedSemaphorePermit,
 ) {
+    let activity = Arc::new(Activity::new());
     let reset = Arc::new(AtomicBool::new(false));
     let io = ConnIo {
         tcp,
         reset: reset.clone(),
     };
     match tls {
-        None => serve_io(io, origin, shared, reset, stop).await,
+        None => serve_io(io, origin, shared, reset, stop, activity).await,
         Some(acceptor) => {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io)).await {
-                Ok(Ok(stream)) => serve_io(stream, origin, shared, reset, stop).await,
+            let handshake = shared.config.handshake_timeout;
+            match tokio::time::timeout(handshake, acceptor.accept(io)).await {
+                Ok(Ok(stream)) => serve_io(stream, origin, shared, reset, stop, activity).await,
                 Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!("TLS handshake timed out"),
             }
@@ -296,32 +490,73 @@ async fn serve_io<I>(
     shared: Arc<Shared>,
     reset: Arc<AtomicBool>,
     mut stop: watch::Receiver<bool>,
+    activity: Arc<Activity>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let http2 = shared.config.http2;
+    let idle = shared.config.idle_timeout;
+    let handshake = shared.config.handshake_timeout;
+    let svc_activity = activity.clone();
     let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let shared = shared.clone();
         let reset = reset.clone();
-        async move { service::handle(shared, origin, req, Some(reset)).await }
+        let activity = svc_activity.clone();
+        async move {
+            let handling = Handling::begin(activity.clone());
+            let resp = service::handle(shared, origin, req, Some(reset)).await;
+            drop(handling);
+            resp.map(|r| r.map(|inner| TrackedBody { inner, activity }))
+        }
     });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).keep_alive(true);
-    builder.http2().timer(TokioTimer::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(idle);
+    // hyper's HTTP/2 keep-alive pings close connections to peers that stopped answering; the
+    // watchdog below closes idle ones that still answer pings.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(idle)
+        .keep_alive_timeout(idle);
     if !http2 {
         builder = builder.http1_only();
     }
     let conn = builder.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
-    tokio::select! {
-        res = conn.as_mut() => {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "connection ended with an error");
+    loop {
+        let check = activity
+            .expires(idle, handshake)
+            .unwrap_or_else(|| tokio::time::Instant::now() + idle);
+        tokio::select! {
+            res = conn.as_mut() => {
+                if let Err(e) = res {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
             }
-        }
-        _ = stop.changed() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.as_mut().await;
+            _ = stop.changed() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.as_mut().await;
+                return;
+            }
+            _ = tokio::time::sleep_until(check) => {
+                let expired = activity
+                    .expires(idle, handshake)
+                    .is_some_and(|t| t <= tokio::time::Instant::now());
+                if expired {
+                    tracing::debug!(
+                        requests = activity.requests.load(Ordering::Relaxed),
+                        "closing an idle connection"
+                    );
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(IDLE_CLOSE_GRACE, conn.as_mut()).await;
+                    return;
+                }
+            }
         }
     }
 }
@@ -384,9 +619,11 @@ impl EmulatorHandle {
     }
 
     /// Moves the emulator's time forward (works with any clock; also
-    /// `POST /__emulator/clock/advance`). Use it to expire URLs and media ids.
-    pub fn advance_clock(&self, by: Duration) {
-        self.shared.clock.advance(by);
+    /// `POST /__emulator/clock/advance`) and returns the new time. Use it to expire URLs and
+    /// media ids. The clock moves at most [`MAX_CLOCK_ADVANCE`](crate::MAX_CLOCK_ADVANCE) in
+    /// total; beyond that it is an [`EmulatorError::ClockRange`] and the clock does not move.
+    pub fn advance_clock(&self, by: Duration) -> Result<SystemTime, EmulatorError> {
+        self.shared.advance_clock(by)
     }
 
     /// The local CA certificate (PEM) that signed the server certificate, in TLS mode.
@@ -487,6 +724,7 @@ pub(crate) async fn simulate_inbound(
         &shared.store,
         mime.clone(),
         body,
+        shared.config.body_timeout,
     )
     .await
     .map_err(|e| EmulatorError::Inbound(e.error.to_string()))?;

@@ -34,11 +34,29 @@ pub(crate) struct Shared {
     pub(crate) graph_url: String,
     /// Public download base URL, without a trailing slash.
     pub(crate) lookaside_url: String,
+    /// The address the Graph listener is bound to (what `Host` may name besides `localhost`
+    /// and the public Graph host).
+    pub(crate) graph_addr: std::net::SocketAddr,
 }
 
 impl Shared {
     pub(crate) fn now(&self) -> u64 {
         unix_secs(self.clock.now())
+    }
+
+    /// Moves the clock forward, within [`MAX_CLOCK_ADVANCE`](crate::MAX_CLOCK_ADVANCE) in total.
+    pub(crate) fn advance_clock(
+        &self,
+        by: Duration,
+    ) -> Result<std::time::SystemTime, crate::EmulatorError> {
+        match self.clock.advance(by) {
+            Ok(_) => Ok(self.clock.now()),
+            Err(moved) => Err(crate::EmulatorError::ClockRange {
+                requested_secs: by.as_secs(),
+                moved_secs: moved.as_secs(),
+                max_secs: crate::clock::MAX_CLOCK_ADVANCE.as_secs(),
+            }),
+        }
     }
 
     /// The signed download URL for `id`, valid for the configured URL lifetime from now.
@@ -135,6 +153,7 @@ where
         return Ok(crate::admin::handle(&shared, req).await);
     }
     let (parts, body) = req.into_parts();
+    let target_len = parts.uri.path_and_query().map_or(0, |p| p.as_str().len());
     let headers: Vec<String> = parts
         .headers
         .keys()
@@ -144,7 +163,8 @@ where
         check_token(&parts.headers, &shared.config.token),
         TokenCheck::Ok
     );
-    let endpoint = classify(origin, &parts.method, &path);
+    let too_long = target_len > reply::MAX_GRAPH_URI_LEN;
+    let endpoint = classify(origin, &parts.method, &path).filter(|_| !too_long);
     let fault = endpoint.and_then(|e| shared.faults.take(e));
     let expects_continue = parts
         .headers
@@ -152,21 +172,44 @@ where
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
 
     let mut body = Some(body);
-    let outcome = route(
-        &shared,
-        origin,
-        endpoint,
-        fault.as_ref(),
-        &parts,
-        &mut body,
-        &reset,
-    )
-    .await;
+    let mut outcome = if too_long {
+        match origin {
+            Origin::Graph => ApiError::uri_too_long(target_len).into(),
+            Origin::Lookaside => reply::html(
+                StatusCode::URI_TOO_LONG,
+                "Request-URI Too Long",
+                "The requested URL is too long.",
+            )
+            .into(),
+        }
+    } else {
+        route(
+            &shared,
+            origin,
+            endpoint,
+            fault.as_ref(),
+            &parts,
+            &mut body,
+            &reset,
+        )
+        .await
+    };
     if let Some(b) = body {
         // An answer given before reading the body. Without `Expect: 100-continue` the client
         // sends the body anyway: read it away so it can read the answer (see upload.rs).
         if !expects_continue && !b.is_end_stream() {
-            upload::discard_body(b);
+            upload::discard_body(b, shared.config.body_timeout);
+        }
+    }
+    if let (Origin::Graph, Outcome::Reply(r)) = (origin, &mut outcome) {
+        // Graph names the version that served the request: the requested one.
+        let requested = segments(&path)
+            .first()
+            .and_then(|v| v.parse::<ApiVersion>().ok());
+        if let Some(v) = requested {
+            if let Ok(value) = http::HeaderValue::from_str(&v.to_string()) {
+                r.headers_mut().insert("facebook-api-version", value);
+            }
         }
     }
     let status = match &outcome {
@@ -194,9 +237,10 @@ where
     }
 }
 
+/// The path's segments; a trailing slash or a doubled one gives an empty segment (which no
+/// Graph route has).
 fn segments(path: &str) -> Vec<&str> {
     let p = path.strip_prefix('/').unwrap_or(path);
-    let p = p.strip_suffix('/').unwrap_or(p);
     if p.is_empty() {
         Vec::new()
     } else {
@@ -212,12 +256,18 @@ fn classify(origin: Origin, method: &Method, path: &str) -> Option<Endpoint> {
             (p == ATTACHMENTS_PATH.trim_end_matches('/') && *method == Method::GET)
                 .then_some(Endpoint::Download)
         }
-        Origin::Graph => match (method, segments(path).as_slice()) {
-            (&Method::POST, [_, _, "media"]) => Some(Endpoint::Upload),
-            (&Method::GET, [_, _]) => Some(Endpoint::Retrieve),
-            (&Method::DELETE, [_, _]) => Some(Endpoint::Delete),
-            _ => None,
-        },
+        Origin::Graph => {
+            let segs = segments(path);
+            if segs.iter().any(|s| s.is_empty()) {
+                return None;
+            }
+            match (method, segs.as_slice()) {
+                (&Method::POST, [_, _, "media"]) => Some(Endpoint::Upload),
+                (&Method::GET, [_, _]) => Some(Endpoint::Retrieve),
+                (&Method::DELETE, [_, _]) => Some(Endpoint::Delete),
+                _ => None,
+            }
+        }
     }
 }
 
@@ -307,7 +357,9 @@ where
     let Some(version) = segs.first() else {
         return ApiError::unknown_path(path).into();
     };
-    if version.parse::<ApiVersion>().is_err() {
+    // No Graph path has an empty component: a trailing slash (`/v21.0/{id}/`) or `//` is a
+    // path Graph does not know.
+    if version.parse::<ApiVersion>().is_err() || segs.iter().any(|s| s.is_empty()) {
         return ApiError::unknown_path(path).into();
     }
     let query = parts.uri.query();
@@ -327,6 +379,11 @@ where
         }
         (Some(Endpoint::Retrieve), [_, id]) => retrieve(shared, &parts.method, id, query).into(),
         (Some(Endpoint::Delete), [_, id]) => delete(shared, &parts.method, id, query).into(),
+        (_, [_, id, rest @ ..]) if !rest.is_empty() && is_stored_media(shared, id) => {
+            // An existing media has no edges (`GET /{media id}/media`): the object exists, the
+            // path component does not.
+            ApiError::unknown_edge(&rest.join("/")).into()
+        }
         (_, [_, id]) | (_, [_, id, ..]) => ApiError::unknown_object(&parts.method, id).into(),
         _ => ApiError::unknown_path(path).into(),
     }
@@ -352,7 +409,7 @@ where
     });
     let Some(phone_number_id) = phone_ok else {
         if !body.is_end_stream() && !parts.headers.contains_key(header::EXPECT) {
-            upload::discard_body(body);
+            upload::discard_body(body, shared.config.body_timeout);
         }
         return ApiError::unknown_object(&Method::POST, phone).into();
     };
@@ -361,7 +418,15 @@ where
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let received =
-        match upload::receive_multipart(&shared.store, content_type, body, reset_at).await {
+        match upload::receive_multipart(
+            &shared.store,
+            content_type,
+            body,
+            reset_at,
+            shared.config.body_timeout,
+        )
+        .await
+        {
             Ok(r) => r,
             Err(UploadFailure::Api(e)) => return e.into(),
             Err(UploadFailure::Reset) => return Outcome::Reset,
@@ -386,6 +451,12 @@ where
     }
     guard.disarm();
     reply::json(StatusCode::OK, &wa_media_types::UploadResponse { id }).into()
+}
+
+fn is_stored_media(shared: &Shared, id: &str) -> bool {
+    MediaId::new(id)
+        .ok()
+        .is_some_and(|id| shared.store.get(&id, shared.now()).is_some())
 }
 
 /// The media `id` if it exists, is unexpired and belongs to the `phone_number_id` query

@@ -96,6 +96,7 @@ impl Store {
             }
         }
         let mut media = HashMap::new();
+        let mut dropped = 0usize;
         let index = root.join("index.json");
         match std::fs::read(&index) {
             Ok(bytes) => {
@@ -109,17 +110,53 @@ impl Store {
                     let p = root.join("media").join(m.id.as_str());
                     if std::fs::metadata(&p).is_ok_and(|md| md.len() == m.file_size) {
                         media.insert(m.id.clone(), m);
+                    } else {
+                        dropped += 1;
                     }
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(storage(&index)(e)),
         }
-        Ok(Store {
+        // Files no index entry names are media orphaned by a crash (killed between the rename
+        // into media/ and the index write, or during a delete): nothing can reach them.
+        let media_dir = root.join("media");
+        let mut orphans = 0usize;
+        if let Ok(entries) = std::fs::read_dir(&media_dir) {
+            for e in entries.flatten() {
+                let known = e
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| MediaId::new(n).ok())
+                    .is_some_and(|id| media.contains_key(&id));
+                if !known
+                    && e.file_type().is_ok_and(|t| t.is_file())
+                    && std::fs::remove_file(e.path()).is_ok()
+                {
+                    orphans += 1;
+                }
+            }
+        }
+        let _ = std::fs::remove_file(root.join("index.json.tmp"));
+        if orphans > 0 || dropped > 0 {
+            tracing::info!(
+                orphans,
+                dropped,
+                dir = %root.display(),
+                "removed media files no index entry names and entries without their file"
+            );
+        }
+        let store = Store {
             root,
             media: Mutex::new(media),
             _temp: temp,
-        })
+        };
+        if dropped > 0 {
+            // The index still names the entries dropped above: rewrite it to match.
+            let map = store.lock();
+            store.write_index(&map).map_err(storage(&store.root))?;
+        }
+        Ok(store)
     }
 
     pub(crate) fn root(&self) -> &Path {

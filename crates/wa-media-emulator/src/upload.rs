@@ -45,6 +45,27 @@ pub(crate) fn bad_part_type_message(received: &str) -> String {
     )
 }
 
+/// Whether two MIME types name the same format (parameters ignored; `video/3gp` is
+/// `video/3gpp`).
+fn same_essence(a: &MediaType, b: &MediaType) -> bool {
+    let norm = |m: &MediaType| match m.essence() {
+        "video/3gp" => "video/3gpp".to_owned(),
+        e => e.to_owned(),
+    };
+    norm(a) == norm(b)
+}
+
+/// The message for a `file` part whose Content-Type contradicts the `type` field.
+pub(crate) fn contradiction_message(part: &MediaType, declared: &MediaType) -> String {
+    let clip = |m: &MediaType| m.to_string().chars().take(100).collect::<String>();
+    format!(
+        "(#100) Param file is of type '{}', which does not match param type '{}'. Send the \
+         file with the Content-Type given in type.",
+        clip(part),
+        clip(declared)
+    )
+}
+
 /// A spool file that is removed unless it is committed.
 #[derive(Debug)]
 pub(crate) struct SpoolGuard {
@@ -204,11 +225,56 @@ pub(crate) fn validate_final(
     .map_err(|e| ApiError::upload_refused(e.to_string()))
 }
 
+/// How much of a request body must arrive within every body-timeout window
+/// ([`EmulatorConfig::body_timeout`](crate::EmulatorConfig::body_timeout)), unless the body ends
+/// first: a body dripping slower than this is cut off with a 408, like one that stalls.
+pub const BODY_MIN_BYTES_PER_WINDOW: u64 = 16 * 1024;
+
+/// A request body that made too little progress within the body timeout.
+#[derive(Debug)]
+pub(crate) struct BodyTimedOut;
+
+impl std::fmt::Display for BodyTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the request body made too little progress within the body timeout")
+    }
+}
+
+impl std::error::Error for BodyTimedOut {}
+
+fn body_timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, BodyTimedOut)
+}
+
+/// Whether a body error (as multer or a stream consumer sees it) is the body timeout.
+pub(crate) fn is_body_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<BodyTimedOut>() {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            if io.get_ref().is_some_and(|inner| inner.is::<BodyTimedOut>()) {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
+}
+
 /// Forwards a request body through a small channel (back-pressure: at most a few frames are
 /// buffered). When the receiving side is dropped — the upload was refused — the rest of the
 /// body is read and discarded (up to a bound), so the client gets the answer rather than a
 /// connection reset while it is still sending.
-pub(crate) fn body_stream<B>(body: B) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static
+///
+/// Every `window`, at least [`BODY_MIN_BYTES_PER_WINDOW`] bytes (or the end of the body) must
+/// arrive; otherwise the stream ends with a [`BodyTimedOut`] error (time spent waiting for the
+/// consumer does not count) and the body is dropped, which closes the request.
+pub(crate) fn body_stream<B>(
+    body: B,
+    window: Duration,
+) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static
 where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -217,20 +283,28 @@ where
     tokio::spawn(async move {
         let mut body = Box::pin(body);
         let mut drained: u64 = 0;
-        let mut deadline: Option<tokio::time::Instant> = None;
+        let mut drain_deadline: Option<tokio::time::Instant> = None;
+        let mut window_start = tokio::time::Instant::now();
+        let mut window_bytes: u64 = 0;
         loop {
-            let frame = match deadline {
-                None => body.frame().await,
-                Some(d) => match tokio::time::timeout_at(d, body.frame()).await {
-                    Ok(f) => f,
-                    Err(_) => break,
-                },
+            let progress_deadline = window_start + window;
+            let limit = drain_deadline.map_or(progress_deadline, |d| d.min(progress_deadline));
+            // Converted at once: the body's own error type need not be `Send`.
+            let polled = tokio::time::timeout_at(limit, body.frame())
+                .await
+                .ok()
+                .map(|f| f.map(|r| r.map_err(|e| io::Error::other(e.into()))));
+            let Some(frame) = polled else {
+                if drain_deadline.is_none() {
+                    tracing::debug!("request body timed out");
+                    let _ = tx.send(Err(body_timed_out())).await;
+                }
+                break;
             };
-            let frame = frame.map(|r| r.map_err(|e| io::Error::other(e.into())));
             match frame {
                 None => break,
                 Some(Err(e)) => {
-                    if deadline.is_none() {
+                    if drain_deadline.is_none() {
                         let _ = tx.send(Err(e)).await;
                     }
                     break;
@@ -239,10 +313,18 @@ where
                     let Ok(data) = frame.into_data() else {
                         continue;
                     };
-                    if deadline.is_none() {
+                    window_bytes += data.len() as u64;
+                    if window_bytes >= BODY_MIN_BYTES_PER_WINDOW {
+                        window_start = tokio::time::Instant::now();
+                        window_bytes = 0;
+                    }
+                    if drain_deadline.is_none() {
+                        let waited = tokio::time::Instant::now();
                         if tx.send(Ok(data)).await.is_err() {
-                            deadline = Some(tokio::time::Instant::now() + DRAIN_MAX_TIME);
+                            drain_deadline = Some(tokio::time::Instant::now() + DRAIN_MAX_TIME);
                         }
+                        // The consumer's own slowness (disk writes) is not the client's.
+                        window_start += waited.elapsed();
                     } else {
                         drained += data.len() as u64;
                         if drained > DRAIN_MAX_BYTES {
@@ -256,14 +338,58 @@ where
     futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) })
 }
 
-/// Reads and discards a body in the background (bounded), for answers given before reading it.
-pub(crate) fn discard_body<B>(body: B)
+/// Reads and discards a body in the background (bounded by size, total time and the body
+/// timeout), for answers given before reading it.
+pub(crate) fn discard_body<B>(body: B, window: Duration)
 where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let s = body_stream(body);
+    let s = body_stream(body, window);
     drop(s);
+}
+
+/// Why [`collect_limited`] produced no bytes.
+#[derive(Debug)]
+pub(crate) enum CollectError {
+    /// Over the limit.
+    TooLarge,
+    /// The body timeout.
+    TimedOut,
+    /// The body broke off.
+    Broken,
+}
+
+/// Reads a whole (small) body of at most `max` bytes, under the body timeout.
+pub(crate) async fn collect_limited<B>(
+    body: B,
+    max: usize,
+    window: Duration,
+) -> Result<Vec<u8>, CollectError>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use futures_util::StreamExt as _;
+    if body.size_hint().lower() > max as u64 {
+        discard_body(body, window);
+        return Err(CollectError::TooLarge);
+    }
+    let mut stream = std::pin::pin!(body_stream(body, window));
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(c) => {
+                if out.len() + c.len() > max {
+                    return Err(CollectError::TooLarge);
+                }
+                out.extend_from_slice(&c);
+            }
+            Err(e) if is_body_timeout(&e) => return Err(CollectError::TimedOut),
+            Err(_) => return Err(CollectError::Broken),
+        }
+    }
+    Ok(out)
 }
 
 /// What a successful multipart upload produced.
@@ -290,6 +416,9 @@ impl From<ApiError> for UploadFailure {
 }
 
 fn multipart_error(e: multer::Error) -> ApiError {
+    if is_body_timeout(&e) {
+        return ApiError::body_timeout();
+    }
     match e {
         multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
             ApiError::upload_refused(format!(
@@ -321,6 +450,7 @@ pub(crate) async fn receive_multipart<B>(
     content_type: Option<&str>,
     body: B,
     reset_at: Option<u64>,
+    window: Duration,
 ) -> Result<Received, UploadFailure>
 where
     B: Body<Data = Bytes> + Send + 'static,
@@ -329,7 +459,7 @@ where
     let boundary = match content_type.map(multer::parse_boundary) {
         Some(Ok(b)) => b,
         _ => {
-            discard_body(body);
+            discard_body(body, window);
             return Err(ApiError::param(
                 "(#100) The request body must be multipart/form-data with the parameters \
                  messaging_product, type and file",
@@ -340,11 +470,11 @@ where
     let constraints = multer::Constraints::new()
         .size_limit(multer::SizeLimit::new().whole_stream(MAX_MEDIA_BYTES + 1024 * 1024));
     let mut multipart =
-        multer::Multipart::with_constraints(body_stream(body), boundary, constraints);
+        multer::Multipart::with_constraints(body_stream(body, window), boundary, constraints);
 
     let mut product: Option<String> = None;
     let mut declared: Option<String> = None;
-    let mut file: Option<(Spooled, Option<String>)> = None;
+    let mut file: Option<(Spooled, Option<String>, MediaType)> = None;
 
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or("").to_owned();
@@ -369,7 +499,7 @@ where
                 let limit_mime = declared
                     .as_deref()
                     .and_then(|d| MediaType::parse(d.trim()).ok())
-                    .unwrap_or(part_mime);
+                    .unwrap_or_else(|| part_mime.clone());
                 let filename = field.file_name().map(|f| f.chars().take(255).collect());
                 let mut spooler = Spooler::create(store, limit_mime).await?;
                 while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
@@ -381,7 +511,7 @@ where
                 if reset_at.is_some() {
                     return Err(UploadFailure::Reset);
                 }
-                file = Some((spooler.finish().await?, filename));
+                file = Some((spooler.finish().await?, filename, part_mime));
             }
             _ => {
                 // Unknown fields are ignored, as Graph ignores unknown parameters.
@@ -408,7 +538,7 @@ where
         }
         Some(_) => {}
     }
-    let Some((spooled, filename)) = file else {
+    let Some((spooled, filename, part_mime)) = file else {
         return Err(ApiError::param("(#100) The parameter file is required.").into());
     };
     let declared = match declared.as_deref().map(str::trim) {
@@ -423,6 +553,9 @@ where
             "(#100) Param type must be a valid MIME type, got '{d}'"
         ))
     })?;
+    if !same_essence(&part_mime, &mime_type) {
+        return Err(ApiError::param(contradiction_message(&part_mime, &mime_type)).into());
+    }
     validate_final(&mime_type, None, &spooled)?;
     Ok(Received {
         spooled,
@@ -436,6 +569,7 @@ pub(crate) async fn receive_raw<B>(
     store: &Store,
     mime: MediaType,
     body: B,
+    window: Duration,
 ) -> Result<Spooled, ApiError>
 where
     B: Body<Data = Bytes> + Send + 'static,
@@ -443,9 +577,15 @@ where
 {
     use futures_util::StreamExt as _;
     let mut spooler = Spooler::create(store, mime).await?;
-    let mut stream = std::pin::pin!(body_stream(body));
+    let mut stream = std::pin::pin!(body_stream(body, window));
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| ApiError::param("(#100) The request body was cut off"))?;
+        let chunk = chunk.map_err(|e| {
+            if is_body_timeout(&e) {
+                ApiError::body_timeout()
+            } else {
+                ApiError::param("(#100) The request body was cut off")
+            }
+        })?;
         spooler.push(&chunk).await?;
     }
     spooler.finish().await

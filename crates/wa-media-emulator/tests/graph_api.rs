@@ -609,7 +609,7 @@ async fn urls_expire_with_the_clock() {
         .unwrap();
     let id = upload_ok(&c, &emu, "image/png", &data).await;
     let url = url_of(&c, &emu, &id).await;
-    emu.advance_clock(Duration::from_secs(10));
+    emu.advance_clock(Duration::from_secs(10)).unwrap();
     let r = send(&c, download_req(&url, Some(emu.token()), true)).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }

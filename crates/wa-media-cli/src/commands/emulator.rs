@@ -39,6 +39,7 @@ pub async fn run(g: &Global, args: EmulatorArgs) -> Result<(), Failure> {
     if let Some(dir) = &args.data_dir {
         b = b.data_dir(dir);
     }
+    let mut signals = StopSignals::new()?;
     let handle = b
         .start()
         .await
@@ -76,31 +77,53 @@ pub async fn run(g: &Global, args: EmulatorArgs) -> Result<(), Failure> {
             handle.token(),
             handle.lookaside_addr()
         ))?;
-        output::info(g.quiet, "serving; Ctrl-C stops");
+        output::info(g.quiet, "serving; Ctrl-C or SIGTERM stops");
     }
-    let signal = stop_signal().await?;
+    let signal = signals.recv().await;
     output::info(g.quiet, &format!("{signal}: stopping"));
     handle.shutdown().await;
     Ok(())
 }
 
-/// Waits for SIGINT (Ctrl-C) or SIGTERM (what `kill`, `docker stop` and CI runners send) and
-/// names the one that came.
-async fn stop_signal() -> Result<&'static str, Failure> {
-    let cannot = |e: std::io::Error| Failure::other(format!("cannot wait for a stop signal: {e}"));
+/// SIGINT (Ctrl-C) and SIGTERM (what `kill`, `docker stop` and CI runners send), listened for
+/// from creation: made before the URLs are printed, so that a harness that signals as soon as
+/// it has read them never meets the default action (which would leave the data directory).
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut int = signal(SignalKind::interrupt()).map_err(cannot)?;
-        let mut term = signal(SignalKind::terminate()).map_err(cannot)?;
-        Ok(tokio::select! {
-            _ = int.recv() => "SIGINT",
-            _ = term.recv() => "SIGTERM",
-        })
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn new() -> Result<Self, Failure> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let cannot =
+                |e: std::io::Error| Failure::other(format!("cannot listen for stop signals: {e}"));
+            Ok(Self {
+                int: signal(SignalKind::interrupt()).map_err(cannot)?,
+                term: signal(SignalKind::terminate()).map_err(cannot)?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await.map_err(cannot)?;
-        Ok("Ctrl-C")
+
+    /// Waits for either and names it.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.int.recv() => "SIGINT",
+                _ = self.term.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
     }
 }
