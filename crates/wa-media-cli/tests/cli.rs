@@ -3,120 +3,18 @@
 //! `--json` outputs parsed, `demo`, `inbound` with a signed notification, and the token never
 //! appearing in any output.
 
+#[allow(dead_code)]
 mod common;
 
-use common::BIN;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use common::{
+    assert_no_leak, code, fixture, json, stderr, stdout, Env, StdinBytes, BIN, CANARY_TOKEN, PHONE,
+};
+use std::path::PathBuf;
+use std::process::Command;
 
 use serde_json::Value;
-use wa_media_emulator::{Emulator, EmulatorHandle, Endpoint, Fault, InboundMessage};
+use wa_media_emulator::{Endpoint, Fault, InboundMessage};
 use wa_media_types::Sha256Digest;
-
-const PHONE: &str = "106540352242922";
-/// A distinctive token: any output containing it is a leak.
-const CANARY_TOKEN: &str = "EAAGcanaryTOKEN0123456789leakcheck";
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/media")
-        .join(name)
-}
-
-struct Env {
-    rt: tokio::runtime::Runtime,
-    emu: Option<EmulatorHandle>,
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn start() -> Self {
-        Self::start_with(|b| b)
-    }
-
-    fn start_with(
-        f: impl FnOnce(wa_media_emulator::EmulatorBuilder) -> wa_media_emulator::EmulatorBuilder,
-    ) -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let emu = rt
-            .block_on(f(Emulator::builder().token(CANARY_TOKEN)).start())
-            .unwrap();
-        Env {
-            rt,
-            emu: Some(emu),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn emu(&self) -> &EmulatorHandle {
-        self.emu.as_ref().unwrap()
-    }
-
-    /// The binary, configured through the environment for this emulator.
-    fn cmd(&self) -> Command {
-        let mut c = common::clean_command();
-        c.env("WHATSAPP_TOKEN", CANARY_TOKEN)
-            .env("WHATSAPP_PHONE_NUMBER_ID", PHONE)
-            .env("WHATSAPP_GRAPH_URL", self.emu().graph_url())
-            .env(
-                "WHATSAPP_TRUSTED_HOSTS",
-                self.emu().lookaside_addr().to_string(),
-            )
-            .env("RUST_LOG", "trace");
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let out = self.cmd().args(args).output().unwrap();
-        assert_no_leak(&out);
-        out
-    }
-
-    fn upload(&self, file: &str) -> String {
-        let out = self.run(&["--json", "upload", fixture(file).to_str().unwrap()]);
-        assert_eq!(code(&out), 0, "{}", stderr(&out));
-        json(&out)["id"].as_str().unwrap().to_string()
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        if let Some(e) = self.emu.take() {
-            self.rt.block_on(e.shutdown());
-        }
-    }
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", stdout(out)))
-}
-
-fn assert_no_leak(out: &Output) {
-    for (name, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
-        let text = String::from_utf8_lossy(text);
-        assert!(
-            !text.contains(CANARY_TOKEN),
-            "the token leaked into {name}:\n{text}"
-        );
-    }
-}
 
 #[test]
 fn upload_info_download_delete_round_trip_with_json() {
@@ -385,26 +283,6 @@ fn inbound_downloads_a_notification_with_several_media() {
         let got = std::fs::read(line["path"].as_str().unwrap()).unwrap();
         assert_eq!(got, std::fs::read(fixture(file)).unwrap(), "{file}");
         assert_eq!(line["sha256"], Sha256Digest::of(&got).to_hex());
-    }
-}
-
-trait StdinBytes {
-    fn stdin_bytes(&mut self, input: &[u8]) -> Output;
-}
-
-impl StdinBytes for Command {
-    fn stdin_bytes(&mut self, input: &[u8]) -> Output {
-        use std::io::Write;
-        let mut child = self
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert_no_leak(&out);
-        out
     }
 }
 

@@ -9,11 +9,12 @@
 //! signed URL included (human `info` output hides the signature); `wa-media emulator` prints the
 //! token it *accepts* (its own, by design) and is not run here.
 
+#[allow(dead_code)]
 mod common;
 
-use common::BIN;
+use common::{fixture, BIN, PHONE};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,16 +24,9 @@ use wa_media_hyper::{
     Error, HyperMediaClient, MediaApi, MediaApiExt, MediaType, RetryPolicy, Timeouts, Upload,
 };
 
-const PHONE: &str = "106540352242922";
 /// The canary: finding it anywhere is a leak.
 const TOKEN: &str = "EAAGleakCANARYtok3n9876543210zyxwvu";
 const APP_SECRET: &str = "leak-canary-app-secret";
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/media")
-        .join(name)
-}
 
 /// The `hash=` value of a signed download URL.
 fn signature_of(url: &str) -> String {

@@ -4,12 +4,15 @@
 //! and every file lands directly inside the target directory — nothing is created anywhere
 //! else, no subdirectory appears, no name is a device name or hidden.
 
+#[allow(dead_code)]
+mod common;
+
+use common::{fixture, BIN};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use wa_media_emulator::{Emulator, InboundMessage};
 
-const BIN: &str = env!("CARGO_BIN_EXE_wa-media");
 const TOKEN: &str = "EAAGpathSAFETYtoken0123456789";
 const SECRET: &str = "path-safety-app-secret";
 
@@ -64,10 +67,7 @@ fn hostile_document_filenames_never_escape_the_target_directory() {
     let emu = rt
         .block_on(Emulator::builder().token(TOKEN).start())
         .unwrap();
-    let pdf = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/media/document.pdf"),
-    )
-    .unwrap();
+    let pdf = std::fs::read(fixture("document.pdf")).unwrap();
     let root = tempfile::tempdir().unwrap();
     let payloads = tempfile::tempdir().unwrap();
     let inbox = root.path().join("inbox");

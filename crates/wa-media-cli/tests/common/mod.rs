@@ -1,4 +1,18 @@
-//! Shared by the CLI's integration tests: the built binary with a clean environment.
+//! Shared by the CLI's integration tests: the built binary with a clean environment, an emulator
+//! with the binary configured for it ([`Env`]), background processes ([`running`]) and servers
+//! that stop mid-transfer ([`raw_http`]).
+//!
+//! Each test file uses a subset, so each includes this module with `#[allow(dead_code)]`.
+
+pub mod env;
+pub mod raw_http;
+pub mod running;
+
+// Each test file uses a subset of these.
+#[allow(unused_imports)]
+pub use env::{
+    assert_no_leak, code, fixture, json, stderr, stdout, Env, StdinBytes, CANARY_TOKEN, PHONE,
+};
 
 use std::process::Command;
 
