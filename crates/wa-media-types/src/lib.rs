@@ -34,6 +34,7 @@ mod response;
 mod serde_util;
 pub mod signature;
 mod sniff;
+mod status;
 mod validate;
 pub mod webhook;
 

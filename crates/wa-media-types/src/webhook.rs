@@ -26,6 +26,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use crate::status::{DeliveryStatus, Status, StatusError, StatusErrorData, MEDIA_ERROR_CODES};
 use crate::{MediaId, MediaKind, Sha256Digest};
 
 /// Fields this crate does not model, kept as they came.
@@ -105,9 +106,9 @@ pub struct ChangeValue {
     /// Inbound messages, media or not.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<Message>,
-    /// Delivery statuses of outbound messages, kept unparsed (this crate does not use them).
+    /// Delivery statuses of outbound messages.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub statuses: Vec<Value>,
+    pub statuses: Vec<Status>,
     /// Fields not modelled here.
     #[serde(flatten)]
     pub extra: Extra,

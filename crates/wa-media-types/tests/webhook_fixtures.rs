@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use wa_media_types::signature::{escape_non_ascii, signature_header, verify_signature};
-use wa_media_types::webhook::{inbound_media, InboundMedia, Notification};
+use wa_media_types::webhook::{inbound_media, DeliveryStatus, InboundMedia, Notification, Status};
 use wa_media_types::{MediaKind, Sha256Digest, SignatureError};
 
 fn dir() -> PathBuf {
@@ -191,12 +191,62 @@ fn statuses_only_has_no_media() {
     let value = &n.entry[0].changes[0].value;
     assert!(value.messages.is_empty());
     assert_eq!(value.statuses.len(), 2);
-    assert_eq!(value.statuses[1]["status"], "failed");
+    assert_eq!(value.statuses[0].status, DeliveryStatus::Delivered);
+    assert_eq!(value.statuses[0].extra["pricing"]["billable"], true);
+    assert_eq!(value.statuses[1].status, DeliveryStatus::Failed);
+    let e = value.statuses[1]
+        .media_error()
+        .expect("131053 is a media error");
+    assert_eq!(e.code, 131053);
+    assert!(e
+        .details()
+        .unwrap()
+        .starts_with("Unsupported Audio mime type"));
     assert_eq!(
         value.metadata.as_ref().unwrap().display_phone_number,
         "15550783881"
     );
     assert!(inbound_media(&n).is_empty());
+}
+
+fn only_status(name: &str) -> Status {
+    let n = parse(name);
+    assert!(inbound_media(&n).is_empty(), "{name}");
+    let mut statuses = n.entry[0].changes[0].value.statuses.clone();
+    assert_eq!(statuses.len(), 1, "{name}");
+    let s = statuses.remove(0);
+    assert!(s.id.starts_with("wamid."), "{name}");
+    assert_eq!(s.recipient_id.as_deref(), Some("16505551234"), "{name}");
+    assert_eq!(s.timestamp.as_deref(), Some("1749416400"), "{name}");
+    s
+}
+
+#[test]
+fn each_delivery_status() {
+    for (name, want) in [
+        ("status-sent.json", DeliveryStatus::Sent),
+        ("status-delivered.json", DeliveryStatus::Delivered),
+        ("status-read.json", DeliveryStatus::Read),
+        ("status-played.json", DeliveryStatus::Played),
+    ] {
+        let s = only_status(name);
+        assert_eq!(s.status, want, "{name}");
+        assert!(s.errors.is_empty() && s.media_error().is_none(), "{name}");
+    }
+    let sent = only_status("status-sent.json");
+    assert_eq!(sent.extra["biz_opaque_callback_data"], "order-1043");
+    assert_eq!(sent.extra["conversation"]["origin"]["type"], "service");
+}
+
+#[test]
+fn failed_with_an_asynchronous_media_error() {
+    let s = only_status("status-failed-131053.json");
+    assert_eq!(s.status, DeliveryStatus::Failed);
+    let e = s.media_error().expect("131053 is a media error");
+    assert_eq!(e.code, 131053);
+    assert_eq!(e.title.as_deref(), Some("Media upload error"));
+    assert!(e.details().unwrap().contains("http code 404"));
+    assert!(e.extra["href"].as_str().unwrap().contains("error-codes"));
 }
 
 #[derive(Deserialize)]
@@ -260,6 +310,11 @@ fn every_webhook_fixture_is_covered_here() {
         "several-messages.json",
         "unknown-type.json",
         "statuses-only.json",
+        "status-sent.json",
+        "status-delivered.json",
+        "status-read.json",
+        "status-played.json",
+        "status-failed-131053.json",
         "signature-vectors.json",
     ]
     .into();
