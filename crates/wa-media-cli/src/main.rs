@@ -1,6 +1,9 @@
-//! The `wa-media` command-line program: upload, inspect, download and delete WhatsApp Cloud API
-//! media, download everything a webhook notification references, run the local emulator, and
-//! `demo` the whole round trip offline.
+#![doc = include_str!("../README.md")]
+//!
+//! # This file
+//!
+//! Parses the command line, sets up logging and the async runtime, and runs one of the
+//! commands in `commands/`.
 #![forbid(unsafe_code)]
 
 mod cli;
@@ -9,7 +12,6 @@ mod commands;
 mod failure;
 mod output;
 mod progress;
-mod safe_name;
 mod signals;
 
 use std::process::ExitCode;

@@ -1,8 +1,6 @@
-//! Payload models, media limits, validation and webhook types for the WhatsApp Cloud API media
-//! endpoints.
+#![doc = include_str!("../README.md")]
 //!
-//! This crate does no I/O and depends on no async runtime or HTTP crate: it is what every other
-//! wa-media crate (and any team's own transport) shares.
+//! # What is where
 //!
 //! - [`MediaId`], [`PhoneNumberId`], [`ApiVersion`]: validated identifiers that cannot change a URL path.
 //! - [`UploadResponse`], [`MediaUrlResponse`], [`DeleteResponse`]: success bodies.
@@ -11,21 +9,14 @@
 //! - [`MediaKind`], [`MediaType`] and the size constants ([`MB`], [`IMAGE_MAX_BYTES`], …).
 //! - [`validate_upload`] and [`sniff`]: every reason an upload would be refused, found from the
 //!   declared type, the length and the first [`SNIFF_LEN`] bytes.
-//! - [`webhook`]: inbound notifications and [`inbound_media`]; [`signature`]: `X-Hub-Signature-256`.
-//!
-//! ```
-//! use wa_media_types::{MediaUrlResponse, Sha256Digest};
-//! let body = br#"{"url":"https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1",
-//!   "mime_type":"text/plain","sha256":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
-//!   "file_size":5,"id":"1037543291543636","messaging_product":"whatsapp"}"#;
-//! let info: MediaUrlResponse = serde_json::from_slice(body).unwrap();
-//! assert_eq!(info.sha256, Sha256Digest::of(b"hello"));
-//! ```
+//! - [`webhook`]: inbound notifications and [`inbound_media`]; [`signature`]: `X-Hub-Signature-256`;
+//!   [`filename`]: safe file names for inbound media.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod digest;
+pub mod filename;
 mod graph_error;
 mod ids;
 mod kind;

@@ -13,13 +13,13 @@ use std::path::{Path, PathBuf};
 use futures_util::StreamExt;
 use serde_json::json;
 use wa_media_hyper::{Existing, FetchOptions};
+use wa_media_types::filename::inbound_file_name;
 use wa_media_types::verify_signature;
 use wa_media_types::webhook::{inbound_media, InboundMedia, Notification};
 
 use crate::cli::{Global, InboundArgs};
 use crate::failure::{Exit, Failure};
 use crate::progress::Bars;
-use crate::safe_name::inbound_file_name;
 use crate::{client, output};
 
 /// Largest webhook payload read, in bytes (Meta's notifications are a few KB).

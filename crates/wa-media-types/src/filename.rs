@@ -1,4 +1,5 @@
 //! File names for inbound media: built from untrusted webhook data, so made safe before use.
+//! The one set of rules for every consumer (the CLI's `inbound`, the webhook service's sinks).
 //!
 //! A name never contains a path separator, never starts with a dot or a dash, is never a Windows device
 //! name, is never empty, and stays under 200 bytes: whatever a webhook says, the file lands
@@ -11,10 +12,17 @@ const DEVICE_NAMES: [&str; 22] = [
 ];
 
 /// Longest name produced, in bytes.
-const MAX_NAME_BYTES: usize = 200;
+pub const MAX_NAME_BYTES: usize = 200;
 
 /// Makes `raw` (a document's filename from a webhook, say) safe to use as one path component.
 /// Returns `None` when nothing usable is left.
+///
+/// ```
+/// use wa_media_types::filename::sanitize;
+/// assert_eq!(sanitize("../../etc/passwd").as_deref(), Some("passwd"));
+/// assert_eq!(sanitize("-rf").as_deref(), Some("rf"));
+/// assert_eq!(sanitize("..").as_deref(), None);
+/// ```
 pub fn sanitize(raw: &str) -> Option<String> {
     // Only the last component of whatever path-like thing was sent.
     let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
