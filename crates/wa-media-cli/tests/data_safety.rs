@@ -532,6 +532,51 @@ fn download_to_a_fifo_streams_the_verified_bytes_and_keeps_the_fifo() {
 }
 
 #[test]
+fn download_to_a_fifo_never_streams_unverified_bytes() {
+    let env = Env::start();
+    let id = env.upload("audio.mp3");
+    env.emu()
+        .faults()
+        .push(Endpoint::Download, Fault::CorruptByte, 20);
+    let fifo = env.dir.path().join("pipe");
+    assert!(sh("mkfifo", &[fifo.to_str().unwrap()]), "mkfifo failed");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader_path = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::fs::read(&reader_path));
+    });
+
+    let out = env.run(&["download", &id, "-o", fifo.to_str().unwrap()]);
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo(),
+        "the FIFO was replaced"
+    );
+    // The binary never opened the FIFO (the reader still waits in open()) or wrote into it:
+    // open it for writing and close it, so a waiting reader sees end of file. If the reader
+    // already finished, this open has no reader to meet and blocks, so it gets its own thread.
+    let writer_path = fifo.clone();
+    std::thread::spawn(move || drop(OpenOptions::new().write(true).open(writer_path)));
+    let got = rx
+        .recv_timeout(WAIT)
+        .unwrap_or_else(|_| panic!("the FIFO's reader did not finish within {WAIT:?}"))
+        .unwrap();
+    assert!(
+        got.is_empty(),
+        "{} unverified bytes reached the FIFO",
+        got.len()
+    );
+    assert_eq!(
+        entries(env.dir.path()),
+        vec!["pipe"],
+        "nothing else is left"
+    );
+}
+
+#[test]
 fn download_to_a_character_device_keeps_the_device() {
     if !is_root() {
         eprintln!("skipped: making a device node with mknod needs root (id -u is not 0)");
@@ -588,7 +633,7 @@ fn download_to_a_character_device_keeps_the_device() {
 }
 
 #[test]
-fn download_onto_a_directory_fails_and_leaves_it_untouched() {
+fn download_onto_a_directory_or_a_socket_fails_and_leaves_it_untouched() {
     let env = Env::start();
     let id = env.upload("image.png");
     let full = env.dir.path().join("full");
@@ -596,18 +641,22 @@ fn download_onto_a_directory_fails_and_leaves_it_untouched() {
     std::fs::write(full.join("keep.txt"), b"keep me").unwrap();
     let empty = env.dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    for dir in [&full, &empty] {
-        let out = env.run(&["download", &id, "-o", dir.to_str().unwrap()]);
-        assert_ne!(code(&out), 0, "{}: {}", dir.display(), stdout(&out));
-        assert!(dir.is_dir(), "{} is no longer a directory", dir.display());
+    let socket = env.dir.path().join("socket");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    for target in [&full, &empty, &socket] {
+        let out = env.run(&["download", &id, "-o", target.to_str().unwrap()]);
+        assert_ne!(code(&out), 0, "{}: {}", target.display(), stdout(&out));
     }
+    assert!(full.is_dir() && empty.is_dir(), "a directory was replaced");
+    let kind = std::fs::symlink_metadata(&socket).unwrap().file_type();
+    assert!(kind.is_socket(), "the socket was replaced by {kind:?}");
     assert_eq!(entries(&full), vec!["keep.txt"]);
     assert_eq!(std::fs::read(full.join("keep.txt")).unwrap(), b"keep me");
     assert_eq!(entries(&empty), Vec::<String>::new());
     assert_eq!(
         entries(env.dir.path()),
-        vec!["empty", "full"],
-        "no temporary file is left next to the directories"
+        vec!["empty", "full", "socket"],
+        "no temporary file is left next to them"
     );
 }
 
