@@ -33,8 +33,8 @@ pub fn sanitize(raw: &str) -> Option<String> {
     }
     // Never a leading `-` either: `-rf` must not read as an option to the next tool.
     let trimmed = out
-        .trim_start_matches(|c: char| matches!(c, '.' | ' ' | '_' | '-'))
-        .trim_end_matches(|c: char| matches!(c, '.' | ' ' | '_'));
+        .trim_start_matches(['.', ' ', '_', '-'])
+        .trim_end_matches(['.', ' ', '_']);
     if trimmed.is_empty() {
         return None;
     }

@@ -1,0 +1,105 @@
+//! One spooled media: everything needed to fetch, verify and file it, and its retry state.
+
+use serde::{Deserialize, Serialize};
+use wa_media_types::webhook::InboundMedia;
+use wa_media_types::{MediaId, Sha256Digest};
+
+/// A media waiting in the spool (one small JSON file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SpoolEntry {
+    /// The media id (digits only; also the entry's file name).
+    pub media_id: String,
+    /// The message id (`wamid.…`).
+    pub message_id: String,
+    /// The sender's WhatsApp id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// `image`, `video`, `audio`, `voice`, `document` or `sticker`.
+    pub kind: String,
+    /// The MIME type as sent.
+    pub mime_type: String,
+    /// The webhook's SHA-256 (hex), the expected digest of the download.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// The caption, when one was typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+    /// A document's original file name (as sent; cleaned when used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    /// The message's time, in seconds since the epoch, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<u64>,
+    /// The business phone number id the message was sent to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number_id: Option<String>,
+    /// When the notification was received, in seconds since the epoch.
+    pub received_at: u64,
+    /// Attempts made so far.
+    #[serde(default)]
+    pub attempts: u32,
+    /// Not to be tried before this time (ms since the epoch); 0 = now.
+    #[serde(default)]
+    pub not_before_ms: u64,
+    /// The last error, when an attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Why the entry was given up (only in `failed/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+impl SpoolEntry {
+    /// The entry for one media of a notification received at `received_at` (seconds).
+    pub fn from_inbound(m: &InboundMedia, received_at: u64, timestamp: Option<u64>) -> Self {
+        Self {
+            media_id: m.media_id.as_str().to_owned(),
+            message_id: m.message_id.clone(),
+            from: m.from.clone(),
+            kind: m.kind.as_str().to_owned(),
+            mime_type: m.mime_type.clone(),
+            sha256: m.sha256.map(|d| d.to_hex()),
+            caption: m.caption.clone(),
+            filename: m.filename.clone(),
+            timestamp,
+            phone_number_id: m.phone_number_id.clone(),
+            received_at,
+            attempts: 0,
+            not_before_ms: 0,
+            last_error: None,
+            failure: None,
+        }
+    }
+
+    /// The media id, validated again (an entry file could have been edited by hand).
+    pub fn id(&self) -> Result<MediaId, wa_media_types::IdError> {
+        self.media_id.parse()
+    }
+
+    /// The expected digest, when the webhook gave one.
+    pub fn expected_sha256(&self) -> Option<Sha256Digest> {
+        self.sha256.as_deref().and_then(|s| s.parse().ok())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn for_test(id: &str) -> Self {
+        Self {
+            media_id: id.to_owned(),
+            message_id: format!("wamid.{id}"),
+            from: None,
+            kind: "image".into(),
+            mime_type: "image/jpeg".into(),
+            sha256: None,
+            caption: None,
+            filename: None,
+            timestamp: None,
+            phone_number_id: None,
+            received_at: 0,
+            attempts: 0,
+            not_before_ms: 0,
+            last_error: None,
+            failure: None,
+        }
+    }
+}

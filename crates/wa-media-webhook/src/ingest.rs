@@ -1,0 +1,431 @@
+//! The media pipeline behind the service: admits the media of a delivery into the [`Spool`],
+//! and runs bounded workers that fetch each one into the [`Sink`], retrying what may succeed
+//! later and moving what never will to `failed/`.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Notify, Semaphore};
+use wa_media_core::{Error, IntegrityError, MediaApi};
+
+use crate::entry::SpoolEntry;
+use crate::sink::{Saved, Sink};
+use crate::spool::{Enqueued, Spool};
+use crate::time::{now_ms, now_secs};
+
+/// How long a WhatsApp media id lives after the webhook: older messages are not fetched.
+pub const MEDIA_ID_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// How the workers run. `Default` is what production wants.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct IngestConfig {
+    /// Media fetched at once. Default 8.
+    pub concurrency: usize,
+    /// Attempts before a retryable failure is given up. Default 10.
+    pub max_attempts: u32,
+    /// Upper bound of the first retry's jittered wait. Default 2 s.
+    pub base_delay: Duration,
+    /// Largest wait between attempts. Default 10 min.
+    pub max_delay: Duration,
+    /// Media whose message is older than this are failed as expired. Default 7 days.
+    pub max_age: Duration,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            max_attempts: 10,
+            base_delay: Duration::from_secs(2),
+            max_delay: Duration::from_secs(600),
+            max_age: MEDIA_ID_LIFETIME,
+        }
+    }
+}
+
+impl IngestConfig {
+    /// Sets the number of concurrent fetches (at least 1).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Sets the attempts before a retryable failure is given up (at least 1).
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+
+    /// Sets the backoff bounds.
+    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.base_delay = base;
+        self.max_delay = max.max(base);
+        self
+    }
+
+    /// Sets the age beyond which a message's media is failed as expired.
+    pub fn max_age(mut self, age: Duration) -> Self {
+        self.max_age = age;
+        self
+    }
+}
+
+/// What happened to one media, for logs and progress (see [`Ingest::subscribe`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum IngestEvent {
+    /// Saved and verified (or found already saved).
+    Saved {
+        /// The spool entry.
+        entry: Box<SpoolEntry>,
+        /// Where and what.
+        saved: Saved,
+    },
+    /// An attempt failed; it will be retried.
+    Retrying {
+        /// The spool entry, with the attempts so far and the last error.
+        entry: Box<SpoolEntry>,
+        /// The wait before the next attempt.
+        delay: Duration,
+    },
+    /// Given up: moved to `failed/` (the reason is in `entry.failure`).
+    Failed {
+        /// The spool entry.
+        entry: Box<SpoolEntry>,
+    },
+}
+
+/// Counts since start.
+#[derive(Debug, Default)]
+struct Stats {
+    saved: AtomicU64,
+    failed: AtomicU64,
+    retried: AtomicU64,
+}
+
+/// The pipeline: a spool, a sink, a `MediaApi`, and workers. Cheap to clone.
+#[derive(Clone)]
+pub struct Ingest {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Ingest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingest")
+            .field("spool", &self.inner.spool.root())
+            .field("sink", &self.inner.sink)
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+struct Inner {
+    spool: Spool,
+    api: Arc<dyn MediaApi>,
+    sink: Arc<dyn Sink>,
+    config: IngestConfig,
+    queue: mpsc::UnboundedSender<String>,
+    stats: Stats,
+    events: tokio::sync::broadcast::Sender<IngestEvent>,
+    stopping: AtomicBool,
+    stop: Notify,
+    running: Arc<Semaphore>,
+    /// The fetches running now, to cancel when the grace period ends.
+    tasks: std::sync::Mutex<std::collections::HashMap<u64, tokio::task::AbortHandle>>,
+    next_task: AtomicU64,
+}
+
+/// Why a failure is retried or not.
+fn classify(e: &Error) -> Result<(), String> {
+    match e {
+        Error::Integrity(IntegrityError::Announced { .. }) => Err(format!(
+            "digest mismatch: the webhook's sha256 is not the media's ({e})"
+        )),
+        // A body that did not verify (corrupt or cut short in transit): worth another try.
+        Error::Integrity(_) => Ok(()),
+        Error::Api(a) if !a.is_retryable() => {
+            if a.status.is_client_error() {
+                Err(format!(
+                    "refused by the API (expired, deleted or not accessible; media ids last 7 days): {e}"
+                ))
+            } else {
+                Err(format!("refused by the API: {e}"))
+            }
+        }
+        Error::UrlExpired { .. }
+        | Error::Timeout { .. }
+        | Error::Transport(_)
+        | Error::Io { .. } => Ok(()),
+        e if e.is_retryable() => Ok(()),
+        other => Err(format!("permanent failure: {other}")),
+    }
+}
+
+impl Ingest {
+    /// Starts the workers on the current tokio runtime. Entries left pending (or taken) by a
+    /// previous process are scheduled at once.
+    pub fn start(
+        spool: Spool,
+        api: Arc<dyn MediaApi>,
+        sink: Arc<dyn Sink>,
+        config: IngestConfig,
+    ) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (events, _) = tokio::sync::broadcast::channel(1024);
+        let pending = spool.pending()?;
+        let inner = Arc::new(Inner {
+            spool,
+            api,
+            sink,
+            running: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            config,
+            queue: tx,
+            stats: Stats::default(),
+            events,
+            stopping: AtomicBool::new(false),
+            stop: Notify::new(),
+            tasks: Default::default(),
+            next_task: AtomicU64::new(0),
+        });
+        let ingest = Self { inner };
+        for (id, not_before) in pending {
+            ingest.schedule(id, not_before);
+        }
+        tokio::spawn(dispatch(ingest.inner.clone(), rx));
+        Ok(ingest)
+    }
+
+    /// The spool.
+    pub fn spool(&self) -> &Spool {
+        &self.inner.spool
+    }
+
+    /// Receives an event per saved, retried and failed media.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<IngestEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Media saved, failed and retried since start.
+    pub fn stats(&self) -> (u64, u64, u64) {
+        let s = &self.inner.stats;
+        (
+            s.saved.load(Ordering::Relaxed),
+            s.failed.load(Ordering::Relaxed),
+            s.retried.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Admits the media of one delivery into the spool (durably, one directory fsync for the
+    /// batch) and schedules the new ones. Runs the file work on tokio's blocking pool.
+    pub async fn admit(&self, entries: Vec<SpoolEntry>) -> std::io::Result<Vec<Enqueued>> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let inner = self.inner.clone();
+        let (entries, result) = tokio::task::spawn_blocking(move || {
+            let r = inner.spool.enqueue(&entries);
+            (entries, r)
+        })
+        .await
+        .map_err(std::io::Error::other)?;
+        let result = result?;
+        for (e, r) in entries.iter().zip(&result) {
+            if *r == Enqueued::New {
+                self.schedule(e.media_id.clone(), 0);
+            }
+        }
+        Ok(result)
+    }
+
+    fn schedule(&self, id: String, not_before_ms: u64) {
+        let wait = not_before_ms.saturating_sub(now_ms());
+        if wait == 0 {
+            let _ = self.inner.queue.send(id);
+        } else {
+            let tx = self.inner.queue.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+                let _ = tx.send(id);
+            });
+        }
+    }
+
+    /// Stops taking new work and waits up to `grace` for the fetches running now. Those still
+    /// running then are cancelled (their temporary files removed); their entries stay in the
+    /// spool and are fetched at the next start. Returns whether all finished in time.
+    pub async fn shutdown(&self, grace: Duration) -> bool {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        self.inner.stop.notify_waiters();
+        let n = self.inner.config.concurrency.max(1) as u32;
+        let finished = tokio::time::timeout(grace, self.inner.running.acquire_many(n))
+            .await
+            .is_ok_and(|p| p.is_ok());
+        if !finished {
+            let tasks =
+                std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+            for (_, t) in tasks {
+                t.abort();
+            }
+        }
+        finished
+    }
+}
+
+async fn dispatch(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<String>) {
+    loop {
+        let id = tokio::select! {
+            id = rx.recv() => match id { Some(id) => id, None => return },
+            _ = inner.stop.notified() => return,
+        };
+        if inner.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(permit) = inner.running.clone().acquire_owned().await else {
+            return;
+        };
+        if inner.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let task = inner.next_task.fetch_add(1, Ordering::Relaxed);
+        let job = inner.clone();
+        // Registered before it can finish, so its own removal below always finds it.
+        let mut tasks = inner.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        let handle = tokio::spawn(async move {
+            process(&job, &id).await;
+            job.tasks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&task);
+            drop(permit);
+        });
+        tasks.insert(task, handle.abort_handle());
+        drop(tasks);
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    inner: &Arc<Inner>,
+    f: impl FnOnce(&Spool) -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    let inner = inner.clone();
+    tokio::task::spawn_blocking(move || f(&inner.spool))
+        .await
+        .map_err(std::io::Error::other)?
+}
+
+async fn process(inner: &Arc<Inner>, id: &str) {
+    let owned = id.to_owned();
+    let mut entry = match blocking(inner, move |s| s.claim(&owned)).await {
+        Ok(Some(e)) => e,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(media_id = id, error = %e, "cannot take a spool entry");
+            return;
+        }
+    };
+    let age_limit = inner.config.max_age.as_secs();
+    if let Some(ts) = entry.timestamp {
+        if now_secs().saturating_sub(ts) > age_limit {
+            entry.failure = Some(format!(
+                "expired: the message is older than {} days, its media id no longer exists",
+                age_limit / 86_400
+            ));
+            return give_up(inner, entry).await;
+        }
+    }
+    entry.attempts += 1;
+    match inner.sink.save(inner.api.as_ref(), &entry).await {
+        Ok(saved) => {
+            let e2 = entry.clone();
+            let loc = saved.location.clone();
+            if let Err(e) = blocking(inner, move |s| s.complete(&e2, &loc)).await {
+                tracing::error!(media_id = id, error = %e, "saved, but the spool could not record it; it will be recognised as saved on the next attempt");
+            }
+            inner.stats.saved.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(media_id = id, location = %saved.location, already = saved.already_present, "media saved");
+            let _ = inner.events.send(IngestEvent::Saved {
+                entry: Box::new(entry),
+                saved,
+            });
+        }
+        Err(err) => {
+            entry.last_error = Some(err.to_string());
+            match classify(&err) {
+                Err(reason) => {
+                    entry.failure = Some(reason);
+                    give_up(inner, entry).await
+                }
+                Ok(()) if entry.attempts >= inner.config.max_attempts => {
+                    entry.failure = Some(format!(
+                        "gave up after {} attempts; last error: {err}",
+                        entry.attempts
+                    ));
+                    give_up(inner, entry).await
+                }
+                Ok(()) => {
+                    let delay = backoff(&inner.config, entry.attempts, err.retry_after());
+                    entry.not_before_ms = now_ms() + delay.as_millis() as u64;
+                    let e2 = entry.clone();
+                    if let Err(e) = blocking(inner, move |s| s.retry_later(&e2)).await {
+                        tracing::error!(media_id = id, error = %e, "cannot reschedule a spool entry");
+                        return;
+                    }
+                    inner.stats.retried.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(media_id = id, attempt = entry.attempts, delay_ms = delay.as_millis() as u64, error = %err, "fetch failed; retrying later");
+                    let not_before = entry.not_before_ms;
+                    let _ = inner.events.send(IngestEvent::Retrying {
+                        entry: Box::new(entry),
+                        delay,
+                    });
+                    Ingest {
+                        inner: inner.clone(),
+                    }
+                    .schedule(id.to_owned(), not_before);
+                }
+            }
+        }
+    }
+}
+
+async fn give_up(inner: &Arc<Inner>, entry: SpoolEntry) {
+    let e2 = entry.clone();
+    if let Err(e) = blocking(inner, move |s| s.fail(&e2)).await {
+        tracing::error!(media_id = %entry.media_id, error = %e, "cannot move a spool entry to failed/");
+        return;
+    }
+    inner.stats.failed.fetch_add(1, Ordering::Relaxed);
+    tracing::error!(media_id = %entry.media_id, reason = entry.failure.as_deref().unwrap_or(""), "media failed");
+    let _ = inner.events.send(IngestEvent::Failed {
+        entry: Box::new(entry),
+    });
+}
+
+/// Full-jitter exponential backoff, at least the server's `Retry-After`.
+fn backoff(c: &IngestConfig, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    let exp = c
+        .base_delay
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
+        .min(c.max_delay);
+    let jittered = exp.mul_f64(fastrand::f64());
+    jittered.max(retry_after.unwrap_or(Duration::ZERO).min(c.max_delay))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_stays_within_bounds() {
+        let c = IngestConfig::default().backoff(Duration::from_millis(100), Duration::from_secs(1));
+        for attempt in 0..40 {
+            let d = backoff(&c, attempt, None);
+            assert!(d <= Duration::from_secs(1), "{attempt}: {d:?}");
+        }
+        assert_eq!(
+            backoff(&c, 1, Some(Duration::from_secs(60))),
+            Duration::from_secs(1)
+        );
+    }
+}

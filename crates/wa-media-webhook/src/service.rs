@@ -1,0 +1,390 @@
+//! [`WebhookService`]: the `tower_service::Service` Meta's webhook calls reach.
+//!
+//! - `GET`: Meta's verification handshake (`hub.mode=subscribe`, `hub.verify_token` compared
+//!   in constant time) → 200 with `hub.challenge`, anything else → 403.
+//! - `POST`: the body read up to a limit (413 beyond it) within a deadline (408), the
+//!   `X-Hub-Signature-256` checked over the raw bytes (401 missing, 403 wrong), the JSON parsed
+//!   (400 when it is not a WhatsApp notification), every media spooled durably, the user's
+//!   [`Handler`] called for the rest (500 when it fails, so Meta redelivers), then 200.
+//! - While shutting down, `POST` answers 503 so Meta redelivers later.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, Method, Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::{BodyExt, Full, Limited};
+use subtle::ConstantTimeEq;
+use wa_media_types::verify_signature;
+use wa_media_types::webhook::{inbound_media, Notification};
+
+use crate::entry::SpoolEntry;
+use crate::handler::Handler;
+use crate::ingest::Ingest;
+use crate::time::now_secs;
+
+/// Meta's documented largest webhook payload: 3 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 3 * 1024 * 1024;
+
+/// How long a request body may take to arrive, by default.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The header carrying Meta's signature.
+pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+
+/// The response body of the service.
+pub type ResponseBody = Full<Bytes>;
+
+/// Builds a [`WebhookService`].
+pub struct WebhookServiceBuilder {
+    ingest: Ingest,
+    app_secret: Option<Vec<u8>>,
+    skip_signature: bool,
+    verify_token: Option<String>,
+    body_limit: usize,
+    body_timeout: Duration,
+    handler: Option<Arc<dyn Handler>>,
+}
+
+impl std::fmt::Debug for WebhookServiceBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the app secret or the verify token.
+        f.debug_struct("WebhookServiceBuilder")
+            .field("app_secret", &self.app_secret.as_ref().map(|_| "***"))
+            .field("skip_signature", &self.skip_signature)
+            .field("body_limit", &self.body_limit)
+            .field("body_timeout", &self.body_timeout)
+            .field("handler", &self.handler.is_some())
+            .finish()
+    }
+}
+
+impl WebhookServiceBuilder {
+    /// The app secret whose HMAC signs every notification (required unless
+    /// [`WebhookServiceBuilder::insecure_skip_signature`]).
+    pub fn app_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.app_secret = Some(secret.as_ref().to_vec());
+        self
+    }
+
+    /// Accepts unsigned notifications. Anyone who can reach the endpoint can then make the
+    /// service fetch media ids of their choosing: for local tests only. Logs a warning.
+    pub fn insecure_skip_signature(mut self) -> Self {
+        self.skip_signature = true;
+        self
+    }
+
+    /// The verify token configured in Meta's app dashboard, for the GET handshake.
+    pub fn verify_token(mut self, token: impl Into<String>) -> Self {
+        self.verify_token = Some(token.into());
+        self
+    }
+
+    /// The largest body accepted (default [`DEFAULT_BODY_LIMIT`]).
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// How long a body may take to arrive (default [`DEFAULT_BODY_TIMEOUT`]); slower → 408.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// Receives every notification that holds something other than media.
+    pub fn handler(mut self, handler: impl Handler) -> Self {
+        self.handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// Builds the service. Fails without an app secret unless the check was explicitly
+    /// turned off.
+    pub fn build(self) -> Result<WebhookService, BuildError> {
+        let secret = match (self.app_secret, self.skip_signature) {
+            (Some(s), _) if s.is_empty() => return Err(BuildError::EmptySecret),
+            (Some(s), _) => Some(s),
+            (None, true) => {
+                tracing::warn!("webhook signatures are NOT checked (insecure_skip_signature): anyone reaching this endpoint can make it fetch media");
+                None
+            }
+            (None, false) => return Err(BuildError::NoSecret),
+        };
+        Ok(WebhookService {
+            inner: Arc::new(Inner {
+                ingest: self.ingest,
+                app_secret: secret,
+                verify_token: self.verify_token,
+                body_limit: self.body_limit,
+                body_timeout: self.body_timeout,
+                handler: self.handler,
+                draining: AtomicBool::new(false),
+            }),
+        })
+    }
+}
+
+/// Why a [`WebhookService`] could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// No app secret was given and the signature check was not explicitly turned off.
+    #[error("an app secret is required to check X-Hub-Signature-256 (or call insecure_skip_signature() for local tests)")]
+    NoSecret,
+    /// The app secret is empty.
+    #[error("the app secret is empty")]
+    EmptySecret,
+}
+
+/// The webhook endpoint as a `tower_service::Service<http::Request<B>>` for any body `B`.
+/// Clones share everything.
+#[derive(Clone)]
+pub struct WebhookService {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for WebhookService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookService")
+            .field("signature_checked", &self.inner.app_secret.is_some())
+            .field("body_limit", &self.inner.body_limit)
+            .field("draining", &self.inner.draining.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+struct Inner {
+    ingest: Ingest,
+    app_secret: Option<Vec<u8>>,
+    verify_token: Option<String>,
+    body_limit: usize,
+    body_timeout: Duration,
+    handler: Option<Arc<dyn Handler>>,
+    draining: AtomicBool,
+}
+
+impl WebhookService {
+    /// A builder for a service feeding `ingest`.
+    pub fn builder(ingest: Ingest) -> WebhookServiceBuilder {
+        WebhookServiceBuilder {
+            ingest,
+            app_secret: None,
+            skip_signature: false,
+            verify_token: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            handler: None,
+        }
+    }
+
+    /// The pipeline behind the service.
+    pub fn ingest(&self) -> &Ingest {
+        &self.inner.ingest
+    }
+
+    /// Starts answering deliveries with 503 (Meta redelivers them later); the handshake and
+    /// running requests are unaffected. Then stop the ingest with [`Ingest::shutdown`].
+    pub fn drain(&self) {
+        self.inner.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Handles one request (what `call` runs).
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<ResponseBody>
+    where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        match *req.method() {
+            Method::GET => self.inner.handshake(req.uri().query()),
+            Method::POST => self.inner.delivery(req).await,
+            _ => text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "use GET (handshake) or POST (notifications)",
+            ),
+        }
+    }
+}
+
+impl<B> tower_service::Service<Request<B>> for WebhookService
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<ResponseBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(this.handle(req).await) })
+    }
+}
+
+fn text(status: StatusCode, body: &str) -> Response<ResponseBody> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Full::new(Bytes::from(format!("{body}\n"))))
+        .unwrap_or_else(|_| Response::new(Full::default()))
+}
+
+/// Longest `hub.challenge` echoed back.
+const MAX_CHALLENGE: usize = 1024;
+
+impl Inner {
+    fn handshake(&self, query: Option<&str>) -> Response<ResponseBody> {
+        let (mut mode, mut token, mut challenge) = (None, None, None);
+        for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            match k.as_ref() {
+                "hub.mode" => mode = Some(v.into_owned()),
+                "hub.verify_token" => token = Some(v.into_owned()),
+                "hub.challenge" => challenge = Some(v.into_owned()),
+                _ => {}
+            }
+        }
+        let token_ok = match (&self.verify_token, &token) {
+            (Some(want), Some(got)) => bool::from(want.as_bytes().ct_eq(got.as_bytes())),
+            _ => false,
+        };
+        match challenge {
+            Some(c)
+                if mode.as_deref() == Some("subscribe") && token_ok && c.len() <= MAX_CHALLENGE =>
+            {
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .header(header::CONTENT_TYPE, "text/plain")
+                    .body(Full::new(Bytes::from(c)))
+                    .unwrap_or_else(|_| Response::new(Full::default()))
+            }
+            _ => text(StatusCode::FORBIDDEN, "verification refused"),
+        }
+    }
+
+    async fn delivery<B>(&self, req: Request<B>) -> Response<ResponseBody>
+    where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        if self.draining.load(Ordering::SeqCst) {
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting down; deliver again later",
+            );
+        }
+        let announced = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if announced.is_some_and(|n| n > self.body_limit as u64) {
+            return text(StatusCode::PAYLOAD_TOO_LARGE, "the body is over the limit");
+        }
+        let signature = req
+            .headers()
+            .get(SIGNATURE_HEADER)
+            .map(|v| v.as_bytes().to_vec());
+        if self.app_secret.is_some() && signature.is_none() {
+            return text(StatusCode::UNAUTHORIZED, "X-Hub-Signature-256 is required");
+        }
+        let read = Limited::new(req.into_body(), self.body_limit).collect();
+        let raw = match tokio::time::timeout(self.body_timeout, read).await {
+            Err(_) => return text(StatusCode::REQUEST_TIMEOUT, "the body arrived too slowly"),
+            Ok(Err(e)) => {
+                return if e
+                    .downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    text(StatusCode::PAYLOAD_TOO_LARGE, "the body is over the limit")
+                } else {
+                    text(StatusCode::BAD_REQUEST, "the body could not be read")
+                }
+            }
+            Ok(Ok(c)) => c.to_bytes(),
+        };
+        if let Some(secret) = &self.app_secret {
+            let header = String::from_utf8_lossy(signature.as_deref().unwrap_or_default());
+            if verify_signature(secret, &raw, &header).is_err() {
+                return text(
+                    StatusCode::FORBIDDEN,
+                    "X-Hub-Signature-256 does not match the body",
+                );
+            }
+        }
+        let notification = match Notification::from_slice(&raw) {
+            Ok(n) if n.object == "whatsapp_business_account" => n,
+            Ok(_) => {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "not a WhatsApp Business Account notification",
+                )
+            }
+            Err(_) => return text(StatusCode::BAD_REQUEST, "not a valid WhatsApp notification"),
+        };
+        let received = now_secs();
+        let entries: Vec<SpoolEntry> = media_entries(&notification, received);
+        let media_count = entries.len();
+        if let Err(e) = self.ingest.admit(entries).await {
+            tracing::error!(error = %e, "cannot spool the media of a delivery; answering 500 so Meta delivers it again");
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the media could not be spooled",
+            );
+        }
+        if let Some(handler) = &self.handler {
+            if has_more_than_media(&notification, media_count) {
+                if let Err(e) = handler.handle(&notification).await {
+                    tracing::warn!(error = %e, "the handler failed; answering 500 so Meta delivers it again");
+                    return text(StatusCode::INTERNAL_SERVER_ERROR, "the handler failed");
+                }
+            }
+        }
+        text(StatusCode::OK, "ok")
+    }
+}
+
+/// The spool entries of every media in `n`, with each message's own timestamp.
+fn media_entries(n: &Notification, received: u64) -> Vec<SpoolEntry> {
+    let mut stamps = std::collections::HashMap::new();
+    for m in n
+        .entry
+        .iter()
+        .flat_map(|e| &e.changes)
+        .flat_map(|c| &c.value.messages)
+    {
+        if let Some(ts) = m.timestamp.as_deref().and_then(|t| t.parse::<u64>().ok()) {
+            stamps.insert(m.id.as_str(), ts);
+        }
+    }
+    inbound_media(n)
+        .iter()
+        .map(|m| {
+            let ts = stamps.get(m.message_id.as_str()).copied();
+            SpoolEntry::from_inbound(m, received, ts)
+        })
+        .collect()
+}
+
+/// Whether the notification holds anything besides its `media_count` media messages.
+fn has_more_than_media(n: &Notification, media_count: usize) -> bool {
+    let mut messages = 0;
+    for change in n.entry.iter().flat_map(|e| &e.changes) {
+        if change.field != "messages" || !change.value.statuses.is_empty() {
+            return true;
+        }
+        messages += change.value.messages.len();
+    }
+    messages > media_count
+}
