@@ -49,11 +49,12 @@ fn entries(dir: &Path) -> Vec<String> {
     names
 }
 
-/// Whether `dir` holds a non-empty regular file (the bytes of a transfer in progress).
-fn holds_partial_data(dir: &Path) -> bool {
-    std::fs::read_dir(dir).is_ok_and(|rd| {
+/// How many non-empty regular files `dir` holds (the bytes of transfers in progress).
+fn partial_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |rd| {
         rd.filter_map(Result::ok)
-            .any(|e| e.metadata().is_ok_and(|m| m.is_file() && m.len() > 0))
+            .filter(|e| e.metadata().is_ok_and(|m| m.is_file() && m.len() > 0))
+            .count()
     })
 }
 
@@ -243,8 +244,24 @@ fn stalled_body() -> Vec<u8> {
     body
 }
 
-/// A notification with one document whose media id the stalling server answers for.
-fn stalled_notification(body: &[u8]) -> String {
+/// A notification with `n` documents, whose media ids the stalling server answers for.
+fn stalled_notification(body: &[u8], n: usize) -> String {
+    let messages: Vec<Value> = (1..=n)
+        .map(|i| {
+            serde_json::json!({
+                "from": "15551234567",
+                "id": format!("wamid.STALLED000{i}"),
+                "timestamp": "1764547200",
+                "type": "document",
+                "document": {
+                    "id": format!("765432{i}"),
+                    "mime_type": "application/pdf",
+                    "filename": format!("stalled-{i}.pdf"),
+                    "sha256": Sha256Digest::of(body).to_base64(),
+                },
+            })
+        })
+        .collect();
     serde_json::json!({
         "object": "whatsapp_business_account",
         "entry": [{
@@ -254,18 +271,7 @@ fn stalled_notification(body: &[u8]) -> String {
                     "messaging_product": "whatsapp",
                     "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE},
                     "contacts": [{"profile": {"name": "Customer"}, "wa_id": "15551234567"}],
-                    "messages": [{
-                        "from": "15551234567",
-                        "id": "wamid.STALLED0001",
-                        "timestamp": "1764547200",
-                        "type": "document",
-                        "document": {
-                            "id": "7654321",
-                            "mime_type": "application/pdf",
-                            "filename": "stalled.pdf",
-                            "sha256": Sha256Digest::of(body).to_base64(),
-                        },
-                    }],
+                    "messages": messages,
                 },
                 "field": "messages",
             }],
@@ -274,9 +280,9 @@ fn stalled_notification(body: &[u8]) -> String {
     .to_string()
 }
 
-/// Starts `download` or `inbound` against a server that stalls mid-body, waits until part of
-/// the body is on disk, sends `signal`, and checks the exit code, the one stderr line and that
-/// the destination directory is empty.
+/// Starts `download` (one media) or `inbound` (three media, downloaded concurrently) against a
+/// server that stalls mid-body, waits until part of every body is on disk, sends `signal`, and
+/// checks the exit code, the one stderr line and that the destination directory is empty.
 fn signal_mid_transfer_leaves_no_partial_file(command: &str, signal: &str, want: i32) {
     let body = stalled_body();
     let server = StallingMedia::start(body.clone(), "application/pdf");
@@ -288,24 +294,27 @@ fn signal_mid_transfer_leaves_no_partial_file(command: &str, signal: &str, want:
         .env("WHATSAPP_PHONE_NUMBER_ID", PHONE)
         .env("WHATSAPP_GRAPH_URL", server.url())
         .env("WHATSAPP_TRUSTED_HOSTS", server.addr.to_string());
-    match command {
+    // How many downloads run at once, each leaving its own partial file.
+    let in_flight = match command {
         "download" => {
             cmd.args(["download", "7654321", "-o"])
                 .arg(dest_dir.join("x.bin"));
+            1
         }
         "inbound" => {
             let payload = work.path().join("webhook.json");
-            std::fs::write(&payload, stalled_notification(&body)).unwrap();
+            std::fs::write(&payload, stalled_notification(&body, 3)).unwrap();
             cmd.arg("inbound").arg(&payload).arg("-d").arg(&dest_dir);
+            3
         }
         other => unreachable!("{other}"),
-    }
+    };
 
     let mut child = Running::spawn(&mut cmd);
     let mut exited = None;
     let partial = wait_until(WAIT, STEP, || {
         exited = child.exited();
-        exited.is_some() || holds_partial_data(&dest_dir)
+        exited.is_some() || partial_files(&dest_dir) >= in_flight
     });
     if let Some(status) = exited {
         let out = child.wait_output(WAIT);
@@ -316,7 +325,7 @@ fn signal_mid_transfer_leaves_no_partial_file(command: &str, signal: &str, want:
     }
     assert!(
         partial,
-        "no partial data appeared in {} within {WAIT:?} (server sent half the body: {}); entries: {:?}",
+        "{in_flight} partial files did not appear in {} within {WAIT:?} (a server sent half a body: {}); entries: {:?}",
         dest_dir.display(),
         server.wait_half_sent(Duration::ZERO),
         entries(&dest_dir)
@@ -1007,7 +1016,7 @@ fn harness_the_stalling_server_holds_a_download_mid_body() {
         "the download never reached mid-body"
     );
     assert!(
-        wait_until(WAIT, STEP, || holds_partial_data(dir.path())),
+        wait_until(WAIT, STEP, || partial_files(dir.path()) > 0),
         "no partial data on disk: {:?}",
         entries(dir.path())
     );
