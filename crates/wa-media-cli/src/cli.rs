@@ -108,6 +108,9 @@ pub enum Command {
     /// already holding a different media gets the next free `-N` suffix; the same media
     /// again is recognised as already saved.
     Inbound(InboundArgs),
+    /// Receive Meta's webhooks and save every media a customer sends into a directory, once,
+    /// verified (the first Ctrl-C drains, a second one exits).
+    Serve(ServeArgs),
     /// Run the local emulator of the media endpoints until Ctrl-C.
     Emulator(EmulatorArgs),
     /// Upload, retrieve, download, verify and delete sample media against an embedded emulator.
@@ -152,6 +155,50 @@ pub struct InboundArgs {
     /// How many media to download at once.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+}
+
+/// `serve` options (the token, Graph URL and trusted hosts come from the global options).
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (plain HTTP: put TLS in a reverse proxy, see docs/webhooks.md).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Path of the webhook endpoint.
+    #[arg(long, default_value = "/webhook")]
+    pub path: String,
+    /// App secret: every notification's X-Hub-Signature-256 is checked with it.
+    #[arg(long, env = "WHATSAPP_APP_SECRET", hide_env_values = true)]
+    pub app_secret: Option<String>,
+    /// Verify token for Meta's subscription handshake (GET).
+    #[arg(long, env = "WHATSAPP_VERIFY_TOKEN", hide_env_values = true)]
+    pub verify_token: Option<String>,
+    /// Accept unsigned notifications (local tests only: anyone could make it fetch media).
+    #[arg(long)]
+    pub insecure_skip_signature: bool,
+    /// Directory the media are saved into (DIR/YYYY-MM-DD/NAME, plus DIR/index.jsonl).
+    #[arg(short = 'd', long = "dir")]
+    pub dir: PathBuf,
+    /// Spool directory (default DIR/.spool): one per instance, never shared.
+    #[arg(long)]
+    pub spool: Option<PathBuf>,
+    /// Media downloaded at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Move the entries of SPOOL/failed back to the queue before starting.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Connections served at once; beyond it new ones wait.
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Seconds a connection may stay idle (and HTTP/1 headers may take).
+    #[arg(long, default_value_t = 30)]
+    pub idle_timeout: u64,
+    /// Seconds a request body may take to arrive (slower: 408).
+    #[arg(long, default_value_t = 10)]
+    pub body_timeout: u64,
+    /// Seconds running downloads may take to finish after Ctrl-C or SIGTERM.
+    #[arg(long, default_value_t = 10)]
+    pub grace: u64,
 }
 
 /// `emulator` options (the token and phone number id come from the global options).

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     };
     init_tracing(
         cli.global.quiet,
-        matches!(cli.command, Command::Emulator(_)),
+        matches!(cli.command, Command::Emulator(_) | Command::Serve(_)),
     );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -62,7 +62,7 @@ fn init_tracing(quiet: bool, emulator: bool) {
     use tracing_subscriber::EnvFilter;
     let default = match (quiet, emulator) {
         (true, _) => "error",
-        // `wa-media emulator` logs each request it serves.
+        // `wa-media emulator` logs each request it serves; `serve` its warnings.
         (false, true) => "warn,wa_media_emulator=info",
         // Errors reach the user as the command's message; library warnings are opt-in.
         (false, false) => "error",
@@ -100,6 +100,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             interruptible(&what, commands::inbound::run(g, args)).await
         }
         Command::Emulator(args) => commands::emulator::run(g, args).await,
+        // `serve` drains on the first signal and exits on the second, by itself.
+        Command::Serve(args) => commands::serve::run(g, args).await,
         Command::Demo => interruptible("the demo", commands::demo::run(g)).await,
     }
 }

@@ -30,7 +30,7 @@ macro_rules! fixture {
             name: $file,
             mime: $mime,
             kind: $kind,
-            bytes: include_bytes!(concat!("../../../../fixtures/media/", $file)).to_vec(),
+            bytes: include_bytes!(concat!("../../demo-media/", $file)).to_vec(),
         }
     };
 }
@@ -226,7 +226,7 @@ async fn refused_sample(
     emulator: &wa_media_emulator::EmulatorHandle,
     dir: &Path,
 ) -> Row {
-    let bytes = include_bytes!("../../../../fixtures/media/vorbis.ogg");
+    let bytes = include_bytes!("../../demo-media/vorbis.ogg");
     let mut row = Row {
         name: "vorbis.ogg (as voice)".to_string(),
         kind: MediaKind::Voice.to_string(),

@@ -6,4 +6,5 @@ pub mod download;
 pub mod emulator;
 pub mod inbound;
 pub mod info;
+pub mod serve;
 pub mod upload;

@@ -1,0 +1,277 @@
+//! `wa-media serve`: the inbound media service. Meta's webhooks arrive over plain HTTP (TLS
+//! belongs in a reverse proxy); every media is spooled before the 200 and saved once,
+//! verified, into `DIR/YYYY-MM-DD/NAME` with a line in `DIR/index.jsonl`.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use serde_json::json;
+use wa_media_webhook::{DirectorySink, Ingest, IngestConfig, IngestEvent, Spool, WebhookService};
+
+use crate::cli::{Global, ServeArgs};
+use crate::failure::Failure;
+use crate::{client, output};
+
+type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::convert::Infallible>;
+
+/// Runs `serve` until SIGINT or SIGTERM, then drains.
+pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
+    if args.app_secret.is_none() && !args.insecure_skip_signature {
+        return Err(Failure::usage(
+            "an app secret is required (--app-secret or WHATSAPP_APP_SECRET) to check X-Hub-Signature-256; --insecure-skip-signature turns the check off for local tests",
+        ));
+    }
+    if args.concurrency == 0 {
+        return Err(Failure::usage("--concurrency must be at least 1"));
+    }
+    if !args.path.starts_with('/') {
+        return Err(Failure::usage("--path must start with '/'"));
+    }
+    let api: Arc<dyn wa_media_hyper::MediaApi> = Arc::new(client::build(g)?);
+    let spool_dir = args
+        .spool
+        .clone()
+        .unwrap_or_else(|| args.dir.join(".spool"));
+    let spool = Spool::open(&spool_dir).map_err(|e| {
+        Failure::other(format!(
+            "cannot open the spool {}: {e}",
+            spool_dir.display()
+        ))
+    })?;
+    if args.retry_failed {
+        let n = spool
+            .retry_failed()
+            .map_err(|e| Failure::other(format!("cannot move failed entries back: {e}")))?;
+        output::info(g.quiet, &format!("{n} failed entries queued again"));
+    }
+    let _ = spool.prune_done(wa_media_webhook::MEDIA_ID_LIFETIME + Duration::from_secs(86_400));
+    let _ = wa_media_hyper::clean_partial_files(&args.dir, Duration::from_secs(24 * 3600));
+    let sink = DirectorySink::new(&args.dir)
+        .map_err(|e| Failure::other(format!("cannot use {}: {e}", args.dir.display())))?;
+    let ingest = Ingest::start(
+        spool,
+        api,
+        Arc::new(sink),
+        IngestConfig::default().concurrency(args.concurrency),
+    )
+    .map_err(|e| Failure::other(format!("cannot start the workers: {e}")))?;
+    let mut builder = WebhookService::builder(ingest.clone())
+        .body_timeout(Duration::from_secs(args.body_timeout.max(1)));
+    if let Some(s) = &args.app_secret {
+        builder = builder.app_secret(s);
+    } else {
+        builder = builder.insecure_skip_signature();
+    }
+    if let Some(t) = &args.verify_token {
+        builder = builder.verify_token(t);
+    }
+    let service = builder.build().map_err(|e| Failure::usage(e.to_string()))?;
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| Failure::other(format!("cannot listen on {}: {e}", args.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Failure::other(e.to_string()))?;
+    let url = format!("http://{addr}{}", args.path);
+    if g.json {
+        output::json(&json!({ "event": "listening", "url": url, "spool": spool_dir }))?;
+    } else {
+        output::info(
+            g.quiet,
+            &format!(
+                "listening on {url} (spool {}); Ctrl-C drains",
+                spool_dir.display()
+            ),
+        );
+    }
+
+    let reporter = tokio::spawn(report(ingest.clone(), g.json, g.quiet));
+    let router = Router {
+        service: service.clone(),
+        path: Arc::new(args.path.clone()),
+    };
+    let config = wa_media_server::ServerConfig::default()
+        .max_connections(args.max_connections)
+        .timeouts(
+            Duration::from_secs(args.idle_timeout.clamp(1, 3600)),
+            Duration::from_secs(args.idle_timeout.clamp(1, 3600)),
+        )
+        .shutdown_grace(Duration::from_secs(args.body_timeout.max(1)));
+
+    let (signal_tx, signal_rx) = tokio::sync::oneshot::channel::<i32>();
+    let signals = tokio::spawn(signals(signal_tx));
+    let first = async move {
+        let _ = signal_rx.await;
+    };
+    wa_media_server::serve(listener, router, config, first).await;
+    // Drain: deliveries now get 503 (Meta redelivers later), running downloads get the
+    // grace period, the rest stays in the spool.
+    service.drain();
+    output::info(
+        g.quiet,
+        "draining: new deliveries get 503; running downloads may finish",
+    );
+    let all = ingest.shutdown(Duration::from_secs(args.grace)).await;
+    reporter.abort();
+    signals.abort();
+    let (pending, failed) = ingest.spool().counts().unwrap_or((0, 0));
+    output::info(
+        g.quiet,
+        &format!(
+            "stopped{}: {pending} pending in the spool, {failed} failed",
+            if all {
+                ""
+            } else {
+                " (some downloads were cut off; they stay in the spool)"
+            }
+        ),
+    );
+    Ok(())
+}
+
+/// The webhook service at `path`, 404 elsewhere.
+#[derive(Clone)]
+struct Router {
+    service: WebhookService,
+    path: Arc<String>,
+}
+
+impl tower_service::Service<http::Request<hyper::body::Incoming>> for Router {
+    type Response = http::Response<Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<hyper::body::Incoming>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            if req.uri().path() == this.path.as_str() {
+                return Ok(this.service.handle(req).await.map(|b| b.boxed_unsync()));
+            }
+            let mut r =
+                http::Response::new(Full::new(Bytes::from_static(b"not found\n")).boxed_unsync());
+            *r.status_mut() = http::StatusCode::NOT_FOUND;
+            Ok(r)
+        })
+    }
+}
+
+/// Waits for the first SIGINT/SIGTERM (to drain); a second one exits at once.
+async fn signals(first: tokio::sync::oneshot::Sender<i32>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        let code = tokio::select! { _ = int.recv() => 130, _ = term.recv() => 143 };
+        let _ = first.send(code);
+        let code = tokio::select! { _ = int.recv() => 130, _ = term.recv() => 143 };
+        eprintln!("wa-media: second signal; exiting now (the spool keeps what was not done)");
+        std::process::exit(code);
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = first.send(130);
+        let _ = tokio::signal::ctrl_c().await;
+        std::process::exit(130);
+    }
+}
+
+/// One line per saved media on stdout (JSON with --json), failures on stderr, and a status
+/// line on a terminal.
+async fn report(ingest: Ingest, json_out: bool, quiet: bool) {
+    let mut events = ingest.subscribe();
+    let status = (!quiet && !json_out && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        bar
+    });
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(ev) => print_event(&ev, json_out, status.as_ref()),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    eprintln!("wa-media: {n} events not shown (output too slow); see index.jsonl");
+                }
+                Err(_) => return,
+            },
+            _ = tick.tick() => {
+                if let Some(bar) = &status {
+                    let (pending, failed) = ingest.spool().counts().unwrap_or((0, 0));
+                    let (saved, _, _) = ingest.stats();
+                    bar.set_message(format!("{pending} pending, {saved} saved, {failed} failed"));
+                    bar.tick();
+                }
+            }
+        }
+    }
+}
+
+fn print_event(ev: &IngestEvent, json_out: bool, status: Option<&indicatif::ProgressBar>) {
+    let line = match ev {
+        IngestEvent::Saved { entry, saved } if json_out => json!({
+            "event": if saved.already_present { "already_saved" } else { "saved" },
+            "media_id": entry.media_id,
+            "message_id": entry.message_id,
+            "from": entry.from,
+            "kind": entry.kind,
+            "mime_type": entry.mime_type,
+            "path": saved.location,
+            "file_size": saved.file_size,
+            "sha256": saved.sha256.to_hex(),
+        })
+        .to_string(),
+        IngestEvent::Saved { entry, saved } => format!(
+            "{} {} {} bytes {} sha256 {} ({})",
+            entry.media_id,
+            saved.location,
+            saved.file_size,
+            entry.mime_type,
+            saved.sha256,
+            if saved.already_present {
+                "verified, already saved"
+            } else {
+                "verified"
+            }
+        ),
+        IngestEvent::Failed { entry } => {
+            let text = format!(
+                "wa-media: {} ({}) failed: {}",
+                entry.media_id,
+                entry.message_id,
+                entry.failure.as_deref().unwrap_or("unknown")
+            );
+            match status {
+                Some(bar) => bar.println(text),
+                None => eprintln!("{text}"),
+            }
+            return;
+        }
+        _ => return,
+    };
+    let _ = match status {
+        Some(bar) => {
+            bar.suspend(|| output::line(&line)).ok();
+            Ok(())
+        }
+        None => output::line(&line),
+    };
+}

@@ -1,0 +1,342 @@
+//! A hyper server loop for any `tower_service::Service` that faces the internet: slow and
+//! idle clients cannot exhaust it.
+//!
+//! - **Connection cap**: at most [`ServerConfig::max_connections`] at once; beyond it new
+//!   connections wait in the kernel's backlog while existing ones keep being served.
+//! - **Accept backoff**: when `accept` fails (out of file descriptors), the loop waits,
+//!   doubling up to a second, and logs at most one warning a second.
+//! - **Timeouts on HTTP/1 and HTTP/2 alike**: a connection that sends no complete request
+//!   within [`ServerConfig::handshake_timeout`] (a silent h2c preface, a slowloris header) or
+//!   stays idle for [`ServerConfig::idle_timeout`] between requests is closed; HTTP/1 headers
+//!   must arrive within the idle timeout; HTTP/2 peers that stop answering pings are dropped.
+//!   A request whose handler is running is never cut by these: the handler bounds its own
+//!   body reading (the webhook service answers 408).
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! use wa_media_server::{serve, ServerConfig};
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let svc = hyper::service::service_fn(|_req: http::Request<hyper::body::Incoming>| async {
+//!     Ok::<_, std::convert::Infallible>(http::Response::new(String::from("hello")))
+//! });
+//! serve(listener, svc, ServerConfig::default(), std::future::pending()).await;
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+
+/// The first and the longest wait after a failed `accept`.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// At most one "accept failed" warning per this interval.
+const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a connection closed for idleness may take to finish.
+const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Limits of the server loop.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Connections served at once. Default 1,024.
+    pub max_connections: usize,
+    /// Before the first request: the time to send one (h2c preface included). Default 10 s.
+    pub handshake_timeout: Duration,
+    /// Between requests, and for HTTP/1 headers to arrive. Default 30 s.
+    pub idle_timeout: Duration,
+    /// How long running requests may take to finish at shutdown. Default 10 s.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Sets the connection cap (at least 1).
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// Sets the handshake and idle timeouts.
+    pub fn timeouts(mut self, handshake: Duration, idle: Duration) -> Self {
+        self.handshake_timeout = handshake;
+        self.idle_timeout = idle;
+        self
+    }
+
+    /// Sets the shutdown grace period.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+}
+
+/// What happens on a connection, for the idle watchdog.
+struct Activity {
+    start: tokio::time::Instant,
+    last_ms: AtomicU64,
+    handling: AtomicUsize,
+    requests: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            start: tokio::time::Instant::now(),
+            last_ms: AtomicU64::new(0),
+            handling: AtomicUsize::new(0),
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// When to close if nothing happens: `None` while a request is being handled or its
+    /// response is streaming.
+    fn expires(&self, c: &ServerConfig) -> Option<tokio::time::Instant> {
+        if self.handling.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let limit = if self.requests.load(Ordering::Relaxed) == 0 {
+            c.handshake_timeout
+        } else {
+            c.idle_timeout
+        };
+        let last = self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        Some(last + limit)
+    }
+}
+
+/// Counts a request from its start until its response body ends (or is dropped).
+struct Handling(Arc<Activity>);
+
+impl Handling {
+    fn begin(a: Arc<Activity>) -> Self {
+        a.requests.fetch_add(1, Ordering::Relaxed);
+        a.handling.fetch_add(1, Ordering::Relaxed);
+        a.touch();
+        Self(a)
+    }
+}
+
+impl Drop for Handling {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.handling.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A response body that keeps its request counted as running while it streams.
+pub struct TrackedBody<B> {
+    inner: B,
+    handling: Option<Handling>,
+}
+
+impl<B> std::fmt::Debug for TrackedBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrackedBody").finish_non_exhaustive()
+    }
+}
+
+impl<B> Body for TrackedBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => self.handling = None,
+            Poll::Ready(Some(_)) => {
+                if let Some(h) = &self.handling {
+                    h.0.touch();
+                }
+            }
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Serves `service` on `listener` until `shutdown` resolves, then lets running requests
+/// finish within [`ServerConfig::shutdown_grace`] and returns.
+pub async fn serve<S, B>(
+    listener: TcpListener,
+    service: S,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) where
+    S: tower_service::Service<Request<Incoming>, Response = Response<B>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let config = Arc::new(config);
+    let (stop_tx, stop) = watch::channel(false);
+    let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let mut conns = JoinSet::new();
+    let mut permit: Option<OwnedSemaphorePermit> = None;
+    let mut backoff = ACCEPT_BACKOFF_MIN;
+    let mut retry_at: Option<tokio::time::Instant> = None;
+    let mut last_warning: Option<tokio::time::Instant> = None;
+    let mut unlogged: u64 = 0;
+    tokio::pin!(shutdown);
+    loop {
+        if permit.is_none() {
+            // At the cap nothing is accepted until a connection ends: new clients wait.
+            permit = permits.clone().try_acquire_owned().ok();
+        }
+        let may_accept = permit.is_some() && retry_at.is_none();
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            _ = tokio::time::sleep_until(retry_at.unwrap_or_else(tokio::time::Instant::now)),
+                if retry_at.is_some() => retry_at = None,
+            accepted = listener.accept(), if may_accept => {
+                let tcp = match accepted {
+                    Ok((tcp, _)) => {
+                        backoff = ACCEPT_BACKOFF_MIN;
+                        tcp
+                    }
+                    Err(e) => {
+                        unlogged += 1;
+                        let now = tokio::time::Instant::now();
+                        if last_warning.is_none_or(|t| now - t >= ACCEPT_LOG_INTERVAL) {
+                            tracing::warn!(error = %e, failures = unlogged, retry_in_ms = backoff.as_millis() as u64, "accept failed; backing off");
+                            last_warning = Some(now);
+                            unlogged = 0;
+                        }
+                        retry_at = Some(now + backoff);
+                        backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+                        continue;
+                    }
+                };
+                let _ = tcp.set_nodelay(true);
+                let Some(p) = permit.take() else { continue };
+                conns.spawn(connection(tcp, service.clone(), config.clone(), stop.clone(), p));
+            }
+        }
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(config.shutdown_grace, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    conns.abort_all();
+}
+
+async fn connection<S, B>(
+    tcp: TcpStream,
+    service: S,
+    config: Arc<ServerConfig>,
+    mut stop: watch::Receiver<bool>,
+    _permit: OwnedSemaphorePermit,
+) where
+    S: tower_service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let activity = Arc::new(Activity::new());
+    let a2 = activity.clone();
+    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let handling = Handling::begin(a2.clone());
+        let mut service = service.clone();
+        async move {
+            let resp = service.call(req).await?;
+            Ok::<_, S::Error>(resp.map(|inner| TrackedBody {
+                inner,
+                handling: Some(handling),
+            }))
+        }
+    });
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(config.idle_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(config.idle_timeout)
+        .keep_alive_timeout(config.idle_timeout);
+    let conn = builder.serve_connection(TokioIo::new(tcp), svc);
+    tokio::pin!(conn);
+    loop {
+        let check = activity
+            .expires(&config)
+            .unwrap_or_else(|| tokio::time::Instant::now() + config.idle_timeout);
+        tokio::select! {
+            res = conn.as_mut() => {
+                if let Err(e) = res {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = stop.changed() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.as_mut().await;
+                return;
+            }
+            _ = tokio::time::sleep_until(check) => {
+                let expired = activity
+                    .expires(&config)
+                    .is_some_and(|t| t <= tokio::time::Instant::now());
+                if expired {
+                    tracing::debug!(requests = activity.requests.load(Ordering::Relaxed), "closing an idle connection");
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(IDLE_CLOSE_GRACE, conn.as_mut()).await;
+                    return;
+                }
+            }
+        }
+    }
+}
