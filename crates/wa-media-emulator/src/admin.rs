@@ -124,14 +124,19 @@ fn is_own_origin(shared: &Shared, origin: &str) -> bool {
 /// The MIME essence of a Content-Type header, lowercase.
 fn essence(content_type: Option<&str>) -> Option<String> {
     let ct = content_type?;
-    let e = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let e = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     (!e.is_empty()).then_some(e)
 }
 
 /// Refuses admin requests a browser page could have sent; `None` lets the request through.
 fn refuse<B: Body>(shared: &Shared, req: &Request<B>, path: &str) -> Option<Response<EmuBody>> {
-    let host_ok = request_host(req)
-        .is_some_and(|a| names_this_emulator(shared, a.host(), a.port_u16()));
+    let host_ok =
+        request_host(req).is_some_and(|a| names_this_emulator(shared, a.host(), a.port_u16()));
     if !host_ok {
         return Some(error(
             StatusCode::MISDIRECTED_REQUEST,
@@ -171,8 +176,7 @@ fn refuse<B: Body>(shared: &Shared, req: &Request<B>, path: &str) -> Option<Resp
     if has_body {
         let ok = if path == "/__emulator/inbound" {
             // The file itself: its media type or application/octet-stream, never a form type.
-            ty.as_deref()
-                .is_some_and(|t| !FORM_TYPES.contains(&t))
+            ty.as_deref().is_some_and(|t| !FORM_TYPES.contains(&t))
         } else {
             ty.as_deref() == Some("application/json")
         };
@@ -314,13 +318,17 @@ where
         Some(Ok(p)) => Some(p),
         Some(Err(e)) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
-    let spooled =
-        match upload::receive_raw(&shared.store, mime.clone(), body, shared.config.body_timeout)
-            .await
-        {
-            Ok(s) => s,
-            Err(e) => return error(e.status, e.error.message.clone()),
-        };
+    let spooled = match upload::receive_raw(
+        &shared.store,
+        mime.clone(),
+        body,
+        shared.config.body_timeout,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => return error(e.status, e.error.message.clone()),
+    };
     let meta = InboundMeta {
         mime_type: mime,
         filename: q.get("filename").cloned(),

@@ -131,7 +131,10 @@ mod tests {
     fn the_offset_is_bounded_and_never_overflows() {
         let base = Arc::new(ManualClock::new(UNIX_EPOCH));
         let c = OffsetClock::new(base.clone());
-        assert_eq!(c.advance(Duration::from_secs(10)), Ok(Duration::from_secs(10)));
+        assert_eq!(
+            c.advance(Duration::from_secs(10)),
+            Ok(Duration::from_secs(10))
+        );
         assert_eq!(
             c.advance(Duration::from_secs(i64::MAX as u64)),
             Err(Duration::from_secs(10))

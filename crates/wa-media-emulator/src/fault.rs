@@ -103,7 +103,9 @@ impl Fault {
             Fault::Delay { millis } if *millis > MAX_FAULT_DELAY_MILLIS => bad(format!(
                 "delay of {millis} ms is over the limit of {MAX_FAULT_DELAY_MILLIS} ms"
             )),
-            Fault::RateLimited { retry_after_secs } if *retry_after_secs > MAX_FAULT_RETRY_AFTER_SECS => {
+            Fault::RateLimited { retry_after_secs }
+                if *retry_after_secs > MAX_FAULT_RETRY_AFTER_SECS =>
+            {
                 bad(format!(
                     "retry_after_secs {retry_after_secs} is over the limit of \
                      {MAX_FAULT_RETRY_AFTER_SECS} s"
@@ -152,7 +154,12 @@ impl Faults {
 
     /// Like [`push`](Self::push), but an invalid fault or a full queue is an
     /// [`EmulatorError::InvalidFault`] and nothing is queued.
-    pub fn try_push(&self, endpoint: Endpoint, fault: Fault, count: u32) -> Result<(), EmulatorError> {
+    pub fn try_push(
+        &self,
+        endpoint: Endpoint,
+        fault: Fault,
+        count: u32,
+    ) -> Result<(), EmulatorError> {
         fault.validate()?;
         if count == 0 {
             return Ok(());
@@ -262,9 +269,12 @@ mod tests {
         assert_eq!(f.pending().len(), 3);
         f.clear();
         for _ in 0..MAX_PENDING_FAULTS {
-            f.try_push(Endpoint::Retrieve, Fault::CorruptByte, 1).unwrap();
+            f.try_push(Endpoint::Retrieve, Fault::CorruptByte, 1)
+                .unwrap();
         }
-        assert!(f.try_push(Endpoint::Retrieve, Fault::CorruptByte, 1).is_err());
+        assert!(f
+            .try_push(Endpoint::Retrieve, Fault::CorruptByte, 1)
+            .is_err());
         assert_eq!(f.pending().len(), MAX_PENDING_FAULTS);
     }
 }

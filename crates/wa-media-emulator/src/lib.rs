@@ -1,23 +1,16 @@
-//! A faithful local emulator of the WhatsApp Cloud API media endpoints: the Graph host
-//! (upload, retrieve URL, delete) and the separate download ("lookaside") host, each on its own
-//! listener, with the real API's answers, error envelopes, limits, signed expiring URLs and
-//! 30-day media expiry — plus fault injection, inbound (webhook) simulation, a request log and
-//! an in-process [`wa_media_core::Transport`].
+#![doc = include_str!("../README.md")]
 //!
-//! ```no_run
-//! use wa_media_emulator::{Emulator, Endpoint, Fault};
-//! # async fn demo() -> Result<(), wa_media_emulator::EmulatorError> {
-//! let emu = Emulator::builder().start().await?;
-//! // Point a client at emu.graph_url() with emu.token(); downloads go to emu.lookaside_url().
-//! emu.faults().push(Endpoint::Download, Fault::RateLimited { retry_after_secs: 1 }, 2);
-//! let transport = emu.in_process_transport(); // the same emulator, no sockets
-//! # drop(transport);
-//! emu.shutdown().await;
-//! # Ok(()) }
-//! ```
+//! # Where to start
 //!
-//! See `docs/emulator.md` for the HTTP interface (including `/__emulator/`), the choices made
-//! where the real API is undocumented, and `curl` examples.
+//! [`Emulator::builder`] configures and starts one ([`EmulatorBuilder::start`]); the
+//! [`EmulatorHandle`] it returns gives the URLs and token to point a client at
+//! ([`EmulatorHandle::graph_url`], [`EmulatorHandle::lookaside_addr`], [`EmulatorHandle::token`]),
+//! the fault queue ([`EmulatorHandle::faults`], [`Fault`]), the request log
+//! ([`EmulatorHandle::request_log`]) and an in-process [`wa_media_core::Transport`]
+//! ([`EmulatorHandle::in_process_transport`]).
+//!
+//! See `docs/emulator.md` in the repository for the HTTP interface (including `/__emulator/`),
+//! the choices made where the real API is undocumented, and `curl` examples.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]

@@ -417,20 +417,19 @@ where
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let received =
-        match upload::receive_multipart(
-            &shared.store,
-            content_type,
-            body,
-            reset_at,
-            shared.config.body_timeout,
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(UploadFailure::Api(e)) => return e.into(),
-            Err(UploadFailure::Reset) => return Outcome::Reset,
-        };
+    let received = match upload::receive_multipart(
+        &shared.store,
+        content_type,
+        body,
+        reset_at,
+        shared.config.body_timeout,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(UploadFailure::Api(e)) => return e.into(),
+        Err(UploadFailure::Reset) => return Outcome::Reset,
+    };
     let now = shared.now();
     let record = StoredMedia {
         id: shared.store.new_id(),

@@ -272,3 +272,100 @@ pub fn fixture(name: &str) -> Vec<u8> {
         .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
+
+// ---- raw sockets, child processes, memory (hostile-client and memory tests) ----
+
+/// The HTTP/2 connection preface followed by an empty SETTINGS frame: what an h2c
+/// (prior-knowledge) client sends first.
+pub const H2C_PREFACE_AND_SETTINGS: &[u8] =
+    b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
+/// Reads from `s` until the peer closes (EOF or reset): true, or `within` passes: false.
+pub async fn closed_by_peer_within<R: tokio::io::AsyncRead + Unpin>(
+    s: &mut R,
+    within: std::time::Duration,
+) -> bool {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// Reads one HTTP/1.1 response (head and a `Content-Length` body) from a raw socket.
+pub async fn read_http1_response<R: tokio::io::AsyncRead + Unpin>(
+    s: &mut R,
+    within: std::time::Duration,
+) -> Option<(u16, String, Vec<u8>)> {
+    use tokio::io::AsyncReadExt as _;
+    let deadline = tokio::time::Instant::now() + within;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match tokio::time::timeout_at(deadline, s.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            _ => return None,
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())
+                .flatten()
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        match tokio::time::timeout_at(deadline, s.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            _ => return None,
+        }
+    }
+    Some((status, head, buf[head_end..head_end + len].to_vec()))
+}
+
+/// A field of `/proc/self/status` in KiB (`VmRSS`, `VmHWM`), where the platform has it.
+pub fn proc_status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Runs the test `name` of this test binary in a child process with `env` set and returns its
+/// output (the child sees `env` and does the measured work). `shell_prefix`, when given, is
+/// shell code run before the binary (e.g. `ulimit -n 64`).
+pub fn run_test_in_child(
+    name: &str,
+    env: &[(&str, &str)],
+    shell_prefix: Option<&str>,
+) -> std::process::Command {
+    let exe = std::env::current_exe().expect("test binary");
+    let mut cmd = match shell_prefix {
+        None => std::process::Command::new(&exe),
+        Some(prefix) => {
+            let mut c = std::process::Command::new("sh");
+            c.arg("-c")
+                .arg(format!("{prefix} && exec \"$0\" \"$@\""))
+                .arg(&exe);
+            c
+        }
+    };
+    cmd.args(["--exact", name, "--nocapture", "--test-threads=1"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
