@@ -1,5 +1,6 @@
 //! Deterministic generator for `fixtures/media/`: sample files of every kind plus tricky ones,
-//! and `manifest.json` saying what validation must decide about each.
+//! and `manifest.json` saying what validation must decide about each. The CLI's demo samples
+//! (`crates/wa-media-cli/demo-media/`, [`CLI_DEMO_FILES`]) are copies of some of them.
 //!
 //! `cargo xtask fixtures` writes the files; `cargo xtask fixtures --check` fails when a
 //! committed file differs from what the generator makes, is missing, or is not generated.
@@ -309,13 +310,61 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
     files
 }
 
-/// Generates the media fixtures, or checks the committed ones when `check` is set.
+/// The samples `wa-media demo` embeds with `include_bytes!`
+/// (`crates/wa-media-cli/src/commands/demo.rs`). They are copied into the CLI crate, because a
+/// published crate's package holds only files under its own directory (`cargo xtask package`
+/// checks it), and kept identical to the generator's output like `fixtures/media/`.
+pub const CLI_DEMO_FILES: &[&str] = &[
+    "image.jpg",
+    "image.png",
+    "sticker.webp",
+    "sticker-animated.webp",
+    "document.pdf",
+    "notes.txt",
+    "voice.ogg",
+    "audio.mp3",
+    "audio.aac",
+    "audio.amr",
+    "audio.m4a",
+    "video.mp4",
+    "video.3gp",
+    "vorbis.ogg",
+];
+
+/// Generates the media fixtures (`fixtures/media/` and the CLI's `demo-media/`), or checks the
+/// committed ones when `check` is set.
 pub fn run(root: &Path, check: bool) -> Result<(), String> {
-    let dir = root.join("fixtures").join("media");
-    let files = generate();
+    let all = generate();
+    let demo: BTreeMap<String, Vec<u8>> = CLI_DEMO_FILES
+        .iter()
+        .map(|name| {
+            let bytes = all
+                .get(*name)
+                .ok_or_else(|| format!("CLI_DEMO_FILES names {name}, which is not generated"))?;
+            Ok((name.to_string(), bytes.clone()))
+        })
+        .collect::<Result<_, String>>()?;
+    let fixtures = sync(root, &root.join("fixtures").join("media"), &all, check);
+    let demo = sync(
+        root,
+        &root.join("crates/wa-media-cli/demo-media"),
+        &demo,
+        check,
+    );
+    fixtures.and(demo)
+}
+
+/// Writes `files` into `dir`, or (when `check` is set) fails unless `dir` holds exactly them.
+fn sync(
+    root: &Path,
+    dir: &Path,
+    files: &BTreeMap<String, Vec<u8>>,
+    check: bool,
+) -> Result<(), String> {
+    let shown = dir.strip_prefix(root).unwrap_or(dir).display().to_string();
     if check {
         let mut problems = Vec::new();
-        for (name, want) in &files {
+        for (name, want) in files {
             match std::fs::read(dir.join(name)) {
                 Ok(have) if &have == want => {}
                 Ok(have) => problems.push(format!(
@@ -326,8 +375,7 @@ pub fn run(root: &Path, check: bool) -> Result<(), String> {
                 Err(e) => problems.push(format!("{name}: {e}")),
             }
         }
-        let entries =
-            std::fs::read_dir(&dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
+        let entries = std::fs::read_dir(dir).map_err(|e| format!("reading {shown}: {e}"))?;
         for entry in entries {
             let name = entry
                 .map_err(|e| e.to_string())?
@@ -339,24 +387,24 @@ pub fn run(root: &Path, check: bool) -> Result<(), String> {
             }
         }
         if problems.is_empty() {
-            eprintln!("fixtures/media: {} files up to date", files.len());
+            eprintln!("{shown}: {} files up to date", files.len());
             return Ok(());
         }
         return Err(format!(
-            "fixtures/media is out of date; run `cargo xtask fixtures` and commit:\n  {}",
+            "{shown} is out of date; run `cargo xtask fixtures` and commit:\n  {}",
             problems.join("\n  ")
         ));
     }
-    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {shown}: {e}"))?;
     let total: usize = files.values().map(Vec::len).sum();
-    for (name, bytes) in &files {
+    for (name, bytes) in files {
         let path = dir.join(name);
         if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
             std::fs::write(&path, bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;
             eprintln!("wrote {}", path.display());
         }
     }
-    eprintln!("fixtures/media: {} files, {total} bytes", files.len());
+    eprintln!("{shown}: {} files, {total} bytes", files.len());
     Ok(())
 }
 

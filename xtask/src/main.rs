@@ -5,6 +5,10 @@
 //! - `cargo xtask bench [--quick]`: builds and runs the benchmark runner (`bench/`): one table
 //!   of speed and memory against curl and the machine's ceilings, also written as JSON into
 //!   `target/bench/` (docs/performance.md). `cargo xtask test` ends with `bench --quick`.
+//! - `cargo xtask package`: packages every published crate, builds each from its `.crate` file
+//!   in a scratch workspace (`[patch]`ed to the other packages) with its doctests, and runs
+//!   `wa-media-hyper`'s README example from a throwaway crate against the emulator
+//!   (`package.rs`). `cargo xtask test` runs it after the tests.
 //! - `cargo xtask fixtures [--check]`: regenerates `fixtures/media/` deterministically, or checks
 //!   that the committed files match the generator.
 //!
@@ -16,12 +20,14 @@ use std::process::{Command, ExitCode, Stdio};
 mod bench;
 mod fixtures;
 mod media;
+mod package;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = workspace_root();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&root),
+        Some("package") => package::package(&root),
         Some("fixtures") => fixtures::run(&root, args.iter().any(|a| a == "--check")),
         Some("bench") => {
             let rest: Vec<String> = args[1..]
@@ -32,7 +38,7 @@ fn main() -> ExitCode {
             bench::bench(&root, args.iter().any(|a| a == "--quick"), &rest)
         }
         _ => {
-            eprintln!("usage: cargo xtask <test | bench [--quick] | fixtures [--check]>");
+            eprintln!("usage: cargo xtask <test | package | bench [--quick] | fixtures [--check]>");
             return ExitCode::from(2);
         }
     };

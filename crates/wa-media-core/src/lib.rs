@@ -1,6 +1,6 @@
-//! The transport-agnostic WhatsApp Cloud API media client.
+#![doc = include_str!("../README.md")]
 //!
-//! Two levels:
+//! # Two levels
 //!
 //! 1. [`MediaApi`] — what applications depend on: upload, retrieve (the short-lived media
 //!    URL), download (a verified stream of chunks) and delete. [`MediaApiExt`] adds, for every
@@ -13,23 +13,6 @@
 //!    origins over https, multipart with an exact length, pre-upload validation, retries
 //!    with backoff, timeouts, digest checks, error interpretation. The sans-I/O rules live in
 //!    [`protocol`] and [`multipart`].
-//!
-//! ```
-//! use wa_media_core::{MediaApi, MediaClient, RequestBody, ResponseBody, TransportError};
-//! # async fn demo() -> Result<(), wa_media_core::Error> {
-//! // Any `Fn(Request) -> Future<Output = Result<Response, TransportError>>` is a transport.
-//! let transport = |req: http::Request<RequestBody>| async move {
-//!     assert_eq!(req.uri().path(), "/v23.0/1037543291543636");
-//!     Ok::<_, TransportError>(http::Response::new(ResponseBody::from_bytes(r#"{"success":true}"#)))
-//! };
-//! let client = MediaClient::builder(transport)
-//!     .token("EAAG...")
-//!     .phone_number_id("106540352242922")
-//!     .build()?;
-//! client.delete(&"1037543291543636".parse().unwrap()).await?;
-//! # Ok(()) }
-//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
-//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

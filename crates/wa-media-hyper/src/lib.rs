@@ -1,19 +1,6 @@
-//! The production WhatsApp Cloud API media client on hyper 1.x, hyper-rustls (ring) and tokio.
+#![doc = include_str!("../README.md")]
 //!
-//! ```no_run
-//! use wa_media_hyper::{MediaApi, MediaApiExt, Upload};
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let client = wa_media_hyper::builder()
-//!     .token(std::env::var("WA_TOKEN")?)
-//!     .phone_number_id("106540352242922")
-//!     .build()?;
-//! // Streamed from the file (never read whole), validated locally first.
-//! let id = client.upload(Upload::from_path("photo.jpg", "image/jpeg".parse()?)).await?;
-//! // Fresh URL, streamed download, SHA-256 and size verified, atomic rename.
-//! let file = client.fetch_to_file(&id, "copy.jpg".as_ref()).await?;
-//! client.delete(&id).await?;
-//! # let _ = file; Ok(()) }
-//! ```
+//! # How it is built
 //!
 //! This crate adds no protocol. [`HyperTransport`] implements `wa_media_core`'s [`Transport`]
 //! on hyper-util's pooled client; [`builder`] configures it together with core's
@@ -73,12 +60,3 @@ pub use wa_media_core::{
     TransportErrorKind, TrustedHosts, Upload, UploadSource,
 };
 
-/// docs/custom-transport.md, compiled and run as doctests so its examples cannot rot.
-#[cfg(doctest)]
-#[doc = include_str!("../../../docs/custom-transport.md")]
-pub struct CustomTransportGuide;
-
-/// README.md's example, compiled as a doctest so the front page cannot rot.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeExample;
