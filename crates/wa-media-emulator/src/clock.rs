@@ -123,6 +123,11 @@ impl Clock for OffsetClock {
     }
 }
 
+/// Whole seconds since the Unix epoch (0 for times before it).
+pub(crate) fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,9 +157,4 @@ mod tests {
         let _ = c.now();
         base.advance(Duration::MAX);
     }
-}
-
-/// Whole seconds since the Unix epoch (0 for times before it).
-pub(crate) fn unix_secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

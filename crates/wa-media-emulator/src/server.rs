@@ -100,6 +100,22 @@ impl Activity {
     }
 }
 
+/// Counts an open connection for as long as it lives.
+struct OpenConnection(Arc<Shared>);
+
+impl OpenConnection {
+    fn count(shared: Arc<Shared>) -> Self {
+        shared.open_connections.fetch_add(1, Ordering::Relaxed);
+        Self(shared)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.open_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Counts a running handler for as long as it lives (dropped when it ends or is cancelled).
 struct Handling(Arc<Activity>);
 
@@ -347,6 +363,7 @@ pub(crate) async fn start(
         graph_url,
         lookaside_url,
         graph_addr,
+        open_connections: AtomicUsize::new(0),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let tasks = vec![
@@ -465,6 +482,7 @@ async fn serve_connection(
     stop: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
 ) {
+    let _open = OpenConnection::count(shared.clone());
     let activity = Arc::new(Activity::new());
     let reset = Arc::new(AtomicBool::new(false));
     let io = ConnIo {
@@ -596,6 +614,13 @@ impl EmulatorHandle {
     /// The address the download origin listens on.
     pub fn lookaside_addr(&self) -> SocketAddr {
         self.lookaside_addr
+    }
+
+    /// How many connections are open on the two listeners right now (accepted, not yet
+    /// closed). Each listener serves at most
+    /// [`max_connections`](crate::EmulatorConfig::max_connections).
+    pub fn open_connections(&self) -> usize {
+        self.shared.open_connections.load(Ordering::Relaxed)
     }
 
     /// The access token both origins accept.

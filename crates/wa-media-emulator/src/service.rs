@@ -37,6 +37,8 @@ pub(crate) struct Shared {
     /// The address the Graph listener is bound to (what `Host` may name besides `localhost`
     /// and the public Graph host).
     pub(crate) graph_addr: std::net::SocketAddr,
+    /// Connections open on both listeners (accepted and not yet closed).
+    pub(crate) open_connections: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {

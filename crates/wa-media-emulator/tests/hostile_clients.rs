@@ -667,6 +667,18 @@ async fn idle_http2_client_that_answers_pings_is_closed_after_the_idle_timeout()
         .ok();
 }
 
+/// Waits (bounded) until the emulator has no open connection; false if it still has some.
+async fn all_connections_closed(emu: &EmulatorHandle) -> bool {
+    let deadline = Instant::now() + SOON;
+    while emu.open_connections() > 0 {
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}
+
 #[tokio::test]
 async fn a_client_that_stops_reading_a_download_is_disconnected() {
     let emu = short_timeouts().start().await.unwrap();
@@ -674,8 +686,16 @@ async fn a_client_that_stops_reading_a_download_is_disconnected() {
     let data = text(8 * 1024 * 1024);
     let id = upload_ok(&c, &emu, "text/plain", &data).await;
     let url = url_of(&c, &emu, &id).await;
+    drop(c);
+    assert!(
+        all_connections_closed(&emu).await,
+        "the client's pool closed"
+    );
     let path_and_query = url.trim_start_matches(emu.lookaside_url());
-    let mut s = TcpStream::connect(emu.lookaside_addr()).await.unwrap();
+    // A small receive window, so the response cannot all sit in socket buffers.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(16 * 1024).unwrap();
+    let mut s = sock.connect(emu.lookaside_addr()).await.unwrap();
     s.write_all(
         format!(
             "GET {path_and_query} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {UA}\r\nAuthorization: \
@@ -688,9 +708,28 @@ async fn a_client_that_stops_reading_a_download_is_disconnected() {
     .await
     .unwrap();
     // Read nothing: once the socket buffers fill, the response stops making progress, and the
-    // watchdog closes the connection after the idle timeout. Then drain what was buffered.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(closed_by_peer_within(&mut s, SOON).await);
+    // watchdog closes the connection after the idle timeout.
+    let deadline = Instant::now() + SOON;
+    while emu.open_connections() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(emu.open_connections(), 1, "the connection was accepted");
+    assert!(
+        all_connections_closed(&emu).await,
+        "a stalled reader is disconnected"
+    );
+    let mut received = Vec::new();
+    let _ = tokio::time::timeout(
+        SOON,
+        tokio::io::AsyncReadExt::read_to_end(&mut s, &mut received),
+    )
+    .await;
+    assert!(
+        received.len() < data.len(),
+        "the response was cut: {} of {} bytes",
+        received.len(),
+        data.len()
+    );
 }
 
 #[tokio::test]
@@ -779,6 +818,8 @@ async fn flood_and_measure() -> (u64, u64, u64) {
     }
     drop(conns);
     still_serving(&c, &emu).await;
+    drop(c);
+    assert!(all_connections_closed(&emu).await);
     let after = proc_status_kib("VmRSS").expect("VmRSS");
     emu.shutdown().await;
     (before, during, after)
