@@ -756,3 +756,226 @@ async fn keep_alive_serves_several_requests_on_one_connection() {
         assert_eq!(v["id"], id.as_str());
     }
 }
+
+#[tokio::test]
+async fn a_trailing_slash_or_empty_component_is_an_unknown_path() {
+    let emu = start().await;
+    let c = client();
+    let id = upload_ok(&c, &emu, "image/png", &png(300)).await;
+    for path in [
+        format!("/{VERSION}/{id}/"),
+        format!("/{VERSION}//{id}"),
+        format!("/{VERSION}/{id}//"),
+    ] {
+        for method in [Method::GET, Method::DELETE] {
+            let r = send(
+                &c,
+                graph_req(&emu, method.clone(), &path, Some(emu.token())),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{method} {path}");
+            assert_eq!(r.code(), 2500, "{method} {path}");
+        }
+    }
+    // Nothing was deleted, and no fault was used up by those requests.
+    emu.faults().push(
+        wa_media_emulator::Endpoint::Retrieve,
+        wa_media_emulator::Fault::ServerError { status: 503 },
+        1,
+    );
+    let r = send(
+        &c,
+        graph_get(&emu, &format!("/{VERSION}/{id}/"), Some(emu.token())),
+    )
+    .await;
+    assert_eq!(r.code(), 2500);
+    assert_eq!(emu.faults().pending().len(), 1);
+    emu.faults().clear();
+    assert_eq!(retrieve(&c, &emu, &id).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn edges_of_an_existing_media_are_unknown_path_components() {
+    let emu = start().await;
+    let c = client();
+    let id = upload_ok(&c, &emu, "image/png", &png(300)).await;
+    for (method, path) in [
+        (Method::GET, format!("/{VERSION}/{id}/media")),
+        (Method::DELETE, format!("/{VERSION}/{id}/media")),
+        (Method::GET, format!("/{VERSION}/{id}/media/extra")),
+    ] {
+        let r = send(
+            &c,
+            graph_req(&emu, method.clone(), &path, Some(emu.token())),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{method} {path}");
+        let e = r.graph_error();
+        assert_eq!(e["code"], 2500, "{e}");
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Unknown path components: /media"),
+            "{e}"
+        );
+    }
+    // GET on a phone number's media edge: the object does not support that operation.
+    let r = send(
+        &c,
+        graph_get(
+            &emu,
+            &format!("/{VERSION}/{PHONE}/media"),
+            Some(emu.token()),
+        ),
+    )
+    .await;
+    assert_eq!(r.graph_error()["error_subcode"], 33);
+    assert!(r.graph_error()["message"]
+        .as_str()
+        .unwrap()
+        .contains("does not support this operation"));
+    assert_eq!(retrieve(&c, &emu, &id).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn facebook_api_version_names_the_requested_version() {
+    let emu = start().await;
+    let c = client();
+    let id = upload_ok(&c, &emu, "image/png", &png(300)).await;
+    for v in ["v21.0", "v19.0", "v23.0"] {
+        for path in [format!("/{v}/{id}"), format!("/{v}/1234567890123456")] {
+            let r = send(&c, graph_get(&emu, &path, Some(emu.token()))).await;
+            assert_eq!(r.headers["facebook-api-version"], v, "{path}");
+        }
+        let r = send(&c, graph_get(&emu, &format!("/{v}/{id}"), None)).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(r.headers["facebook-api-version"], v, "errors too");
+    }
+    let r = send(
+        &c,
+        graph_get(&emu, &format!("/latest/{id}"), Some(emu.token())),
+    )
+    .await;
+    assert_eq!(
+        r.headers["facebook-api-version"], "v23.0",
+        "no version: the default"
+    );
+}
+
+#[tokio::test]
+async fn an_overlong_uri_gets_414_with_a_graph_envelope() {
+    let emu = start().await;
+    let c = client();
+    let long = "a".repeat(20 * 1024);
+    let r = send(
+        &c,
+        graph_get(
+            &emu,
+            &format!("/{VERSION}/1234567890123456?x={long}"),
+            Some(emu.token()),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::URI_TOO_LONG);
+    let e = r.graph_error();
+    assert_eq!(e["code"], 100);
+    assert!(e["message"].as_str().unwrap().contains("16384"), "{e}");
+    assert_eq!(r.headers["facebook-api-version"], VERSION);
+    let r = send(
+        &c,
+        download_req(
+            &format!("{}{ATTACHMENTS_PATH}?mid=1&x={long}", emu.lookaside_url()),
+            Some(emu.token()),
+            true,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::URI_TOO_LONG);
+    assert!(r.text().contains("<html"), "HTML on the download host");
+    // Just under the limit: an ordinary answer.
+    let path = format!("/{VERSION}/1234567890123456?x=");
+    let fill = "b".repeat(16 * 1024 - path.len());
+    let r = send(
+        &c,
+        graph_get(&emu, &format!("{path}{fill}"), Some(emu.token())),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.graph_error()["error_subcode"], 33);
+}
+
+#[tokio::test]
+async fn a_file_part_whose_type_contradicts_the_type_field_is_refused() {
+    let emu = start().await;
+    let c = client();
+    let jpeg = fixture("image.jpg");
+    for (declared, part) in [
+        ("image/png", "image/jpeg"),
+        ("image/jpeg", "image/png"),
+        ("video/mp4", "audio/mp4"),
+        ("application/pdf", "text/plain"),
+    ] {
+        let r = upload_parts(
+            &c,
+            &emu,
+            &[
+                Part::Text("messaging_product", "whatsapp"),
+                Part::Text("type", declared),
+                Part::File {
+                    name: "file",
+                    filename: "x",
+                    content_type: Some(part),
+                    data: &jpeg,
+                },
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{declared} vs {part}");
+        let e = r.graph_error();
+        assert_eq!(e["code"], 100, "{e}");
+        assert_eq!(
+            e["message"],
+            format!(
+                "(#100) Param file is of type '{part}', which does not match param type \
+                 '{declared}'. Send the file with the Content-Type given in type."
+            )
+        );
+    }
+    // Parameters do not contradict, nor do the two spellings of 3GPP.
+    let ogg = fixture("voice.ogg");
+    let r = upload_parts(
+        &c,
+        &emu,
+        &[
+            Part::Text("messaging_product", "whatsapp"),
+            Part::Text("type", "audio/ogg; codecs=opus"),
+            Part::File {
+                name: "file",
+                filename: "v.ogg",
+                content_type: Some("audio/ogg"),
+                data: &ogg,
+            },
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let video = fixture("video.3gp");
+    let r = upload_parts(
+        &c,
+        &emu,
+        &[
+            Part::Text("messaging_product", "whatsapp"),
+            Part::Text("type", "video/3gp"),
+            Part::File {
+                name: "file",
+                filename: "v.3gp",
+                content_type: Some("video/3gpp"),
+                data: &video,
+            },
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(emu.media().len(), 2);
+}
