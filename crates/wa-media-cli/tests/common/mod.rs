@@ -20,13 +20,14 @@ use std::process::Command;
 pub const BIN: &str = env!("CARGO_BIN_EXE_wa-media");
 
 /// Every environment variable the program reads; tests set the ones they mean to.
-pub const PROGRAM_ENV: [&str; 7] = [
+pub const PROGRAM_ENV: [&str; 8] = [
     "WHATSAPP_TOKEN",
     "WHATSAPP_PHONE_NUMBER_ID",
     "WHATSAPP_API_VERSION",
     "WHATSAPP_GRAPH_URL",
     "WHATSAPP_TRUSTED_HOSTS",
     "WHATSAPP_APP_SECRET",
+    "WA_MEDIA_EMULATOR_ADMIN_TOKEN",
     "RUST_LOG",
 ];
 
