@@ -154,6 +154,7 @@ fn test(root: &Path) -> Result<(), String> {
     if passed == 0 {
         return Err("no test ran".into());
     }
+    package::package(root)?;
     // Last: a smoke test that the benchmark harness produces every row (never a speed check).
     // The summary is repeated after it so that it stays the closing line.
     let smoke = bench::bench(root, true, &[]);

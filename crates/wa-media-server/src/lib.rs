@@ -1,3 +1,7 @@
+#![doc = include_str!("../README.md")]
+//!
+//! # Overview
+//!
 //! A hyper server loop for any `tower_service::Service` that faces the internet: slow and
 //! idle clients cannot exhaust it.
 //!
@@ -11,17 +15,6 @@
 //!   must arrive within the idle timeout; HTTP/2 peers that stop answering pings are dropped.
 //!   A request whose handler is running is never cut by these: the handler bounds its own
 //!   body reading (the webhook service answers 408).
-//!
-//! ```no_run
-//! # async fn run() -> std::io::Result<()> {
-//! use wa_media_server::{serve, ServerConfig};
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! let svc = hyper::service::service_fn(|_req: http::Request<hyper::body::Incoming>| async {
-//!     Ok::<_, std::convert::Infallible>(http::Response::new(String::from("hello")))
-//! });
-//! serve(listener, svc, ServerConfig::default(), std::future::pending()).await;
-//! # Ok(()) }
-//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

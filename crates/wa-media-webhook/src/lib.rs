@@ -1,3 +1,7 @@
+#![doc = include_str!("../README.md")]
+//!
+//! # Overview
+//!
 //! The inbound media service for the WhatsApp Cloud API: mount one
 //! [`tower_service::Service`], and every media a customer sends ends up in a directory (or
 //! your own [`Sink`]), verified, exactly once.
