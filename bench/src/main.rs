@@ -20,6 +20,7 @@ mod ceiling;
 mod download;
 mod environment;
 mod experiment;
+mod inbound;
 mod memory;
 mod report;
 mod retrieve;
@@ -96,6 +97,10 @@ fn expected_rows() -> Vec<String> {
         "rss.upload.small",
         "rss.upload.big",
         "rss.upload.difference",
+        "inbound.media_per_s",
+        "inbound.ack_p50",
+        "inbound.ack_p99",
+        "inbound.rss",
     ]
     .map(str::to_owned)
     .to_vec()
@@ -220,6 +225,28 @@ fn finish(report: &mut Report) {
         c64.map(|v| format!("{v:.0} req/s"))
             .unwrap_or_else(|| "no number".into()),
     ));
+    let inbound = med("inbound.media_per_s");
+    targets.push((
+        "inbound: ≥ 1,000 media/s saved and verified".into(),
+        inbound.map(|v| v >= 1000.0),
+        inbound
+            .map(|v| format!("{v:.0} media/s"))
+            .unwrap_or_else(|| "no number".into()),
+    ));
+    let ack = med("inbound.ack_p99");
+    targets.push((
+        "inbound: ack p99 < 25 ms".into(),
+        ack.map(|v| v < 25.0),
+        ack.map(|v| format!("{v:.1} ms"))
+            .unwrap_or_else(|| "no number".into()),
+    ));
+    let rss = med("inbound.rss");
+    targets.push((
+        "inbound: serve's peak RSS < 64 MiB".into(),
+        rss.map(|v| v < 64.0),
+        rss.map(|v| format!("{v:.1} MiB"))
+            .unwrap_or_else(|| "no number".into()),
+    ));
     let (emu, client) = (med("emulator.download"), med("download.big.http.project"));
     targets.push((
         "the emulator serves faster than the client takes".into(),
@@ -265,13 +292,14 @@ fn run(o: Options) -> Result<Report, String> {
     settings.push(("MB".into(), "10^6 bytes; sizes in MiB".into()));
     let mut rows = Vec::new();
     type Stage = fn(&Environment) -> Vec<Row>;
-    let stages: [(&str, Stage); 7] = [
+    let stages: [(&str, Stage); 8] = [
         ("ceilings", ceiling::rows),
         ("downloads", download::rows),
         ("uploads", upload::rows),
         ("retrieve", retrieve::rows),
         ("small media", small_media::rows),
         ("memory", memory::rows),
+        ("inbound", inbound::rows),
         ("experiment", experiment::rows),
     ];
     for (name, stage) in stages {

@@ -16,7 +16,7 @@ use crate::report::Row;
 pub const FLAT_LIMIT_MIB: f64 = 16.0;
 
 /// VmHWM in KiB from a `/proc/<pid>/status` text.
-fn vm_hwm_kib(status: &str) -> Option<u64> {
+pub(crate) fn vm_hwm_kib(status: &str) -> Option<u64> {
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -86,7 +86,7 @@ fn peak_rss_once(cmd: &mut Command) -> Result<(f64, Vec<u8>), String> {
     Ok((peak as f64 / 1024.0, stdout))
 }
 
-fn cli(env: &Environment, bin: &Path) -> Command {
+pub(crate) fn cli(env: &Environment, bin: &Path) -> Command {
     let mut c = Command::new(bin);
     for var in [
         "WHATSAPP_TOKEN",
