@@ -48,7 +48,7 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
         output::info(g.quiet, &format!("{n} failed entries queued again"));
     }
     let _ = spool.prune_done(wa_media_webhook::MEDIA_ID_LIFETIME + Duration::from_secs(86_400));
-    let _ = wa_media_hyper::clean_partial_files(&args.dir, Duration::from_secs(24 * 3600));
+    remove_orphaned_partial_files(&args.dir);
     let sink = DirectorySink::new(&args.dir)
         .map_err(|e| Failure::other(format!("cannot use {}: {e}", args.dir.display())))?;
     let ingest = Ingest::start(
@@ -89,7 +89,8 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
         );
     }
 
-    let reporter = tokio::spawn(report(ingest.clone(), g.json, g.quiet));
+    let (reporter_stop, stop_reporting) = tokio::sync::oneshot::channel::<()>();
+    let reporter = tokio::spawn(report(ingest.clone(), g.json, g.quiet, stop_reporting));
     let router = Router {
         service: service.clone(),
         path: Arc::new(args.path.clone()),
@@ -116,7 +117,9 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
         "draining: new deliveries get 503; running downloads may finish",
     );
     let all = ingest.shutdown(Duration::from_secs(args.grace)).await;
-    reporter.abort();
+    // The media saved during the grace period get their line too.
+    let _ = reporter_stop.send(());
+    let _ = reporter.await;
     signals.abort();
     let (pending, failed) = ingest.spool().counts().unwrap_or((0, 0));
     output::info(
@@ -131,6 +134,23 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
         ),
     );
     Ok(())
+}
+
+/// Removes the temporary files (`.NAME.XXXXXXXX.wa-part`) a killed process left in DIR and in
+/// its day directories (DIR/YYYY-MM-DD/, where the sink writes them). The entries that process
+/// had taken are fetched again by this one, so they are orphans. (Another process fetching into
+/// the same DIR with its own spool would see its temporary file gone, fail at the rename, and
+/// retry: never a partial or unverified file.)
+fn remove_orphaned_partial_files(dir: &std::path::Path) {
+    let _ = wa_media_hyper::clean_partial_files(dir, Duration::ZERO);
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = wa_media_hyper::clean_partial_files(&e.path(), Duration::ZERO);
+        }
+    }
 }
 
 /// The webhook service at `path`, 404 elsewhere.
@@ -196,7 +216,12 @@ async fn signals(first: tokio::sync::oneshot::Sender<i32>) {
 
 /// One line per saved media on stdout (JSON with --json), failures on stderr, and a status
 /// line on a terminal.
-async fn report(ingest: Ingest, json_out: bool, quiet: bool) {
+async fn report(
+    ingest: Ingest,
+    json_out: bool,
+    quiet: bool,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
     let mut events = ingest.subscribe();
     let status = (!quiet && !json_out && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
@@ -213,6 +238,18 @@ async fn report(ingest: Ingest, json_out: bool, quiet: bool) {
                 }
                 Err(_) => return,
             },
+            _ = &mut stop => {
+                // Stopping: the events already sent are printed, then nothing more.
+                loop {
+                    match events.try_recv() {
+                        Ok(ev) => print_event(&ev, json_out, status.as_ref()),
+                        Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
+                            eprintln!("wa-media: {n} events not shown (output too slow); see index.jsonl");
+                        }
+                        Err(_) => return,
+                    }
+                }
+            }
             _ = tick.tick() => {
                 if let Some(bar) = &status {
                     let (pending, failed) = ingest.spool().counts().unwrap_or((0, 0));

@@ -1,12 +1,15 @@
 //! Shared by the CLI's integration tests: the built binary with a clean environment, an emulator
 //! with the binary configured for it ([`Env`]), background processes ([`running`]) and servers
-//! that stop mid-transfer ([`raw_http`]).
+//! that stop mid-transfer ([`raw_http`]), `wa-media serve` in the background ([`serve`]) and a
+//! raw HTTP/1.1 client for it ([`http`]).
 //!
 //! Each test file uses a subset, so each includes this module with `#[allow(dead_code)]`.
 
 pub mod env;
+pub mod http;
 pub mod raw_http;
 pub mod running;
+pub mod serve;
 
 // Each test file uses a subset of these.
 #[allow(unused_imports)]
@@ -20,13 +23,14 @@ use std::process::Command;
 pub const BIN: &str = env!("CARGO_BIN_EXE_wa-media");
 
 /// Every environment variable the program reads; tests set the ones they mean to.
-pub const PROGRAM_ENV: [&str; 8] = [
+pub const PROGRAM_ENV: [&str; 9] = [
     "WHATSAPP_TOKEN",
     "WHATSAPP_PHONE_NUMBER_ID",
     "WHATSAPP_API_VERSION",
     "WHATSAPP_GRAPH_URL",
     "WHATSAPP_TRUSTED_HOSTS",
     "WHATSAPP_APP_SECRET",
+    "WHATSAPP_VERIFY_TOKEN",
     "WA_MEDIA_EMULATOR_ADMIN_TOKEN",
     "RUST_LOG",
 ];
