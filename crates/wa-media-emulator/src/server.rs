@@ -529,8 +529,8 @@ async fn serve_io<I>(
     });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     // hyper's default read buffer grows to ~400 KiB per connection while a body arrives faster
-    // than it is spooled: 50 concurrent 10 MB uploads peaked 103 MB above the idle emulator.
-    // 64 KiB bounds it (27 MB for the same; tests/memory.rs).
+    // than it is spooled: 50 concurrent 10 MB uploads peaked 101 MiB above the idle emulator.
+    // 64 KiB bounds it (27 MiB for the same; tests/memory.rs).
     builder
         .http1()
         .timer(TokioTimer::new())
