@@ -304,9 +304,13 @@ async fn connection<S, B>(
     let conn = builder.serve_connection(TokioIo::new(tcp), svc);
     tokio::pin!(conn);
     loop {
+        // Looked at again at least every min(handshake, idle): a connection's deadline can move
+        // earlier (its first request ends the handshake phase and starts a shorter idle one).
+        let recheck =
+            tokio::time::Instant::now() + config.handshake_timeout.min(config.idle_timeout);
         let check = activity
             .expires(&config)
-            .unwrap_or_else(|| tokio::time::Instant::now() + config.idle_timeout);
+            .map_or(recheck, |t| t.min(recheck));
         tokio::select! {
             res = conn.as_mut() => {
                 if let Err(e) = res {
