@@ -24,6 +24,8 @@ const POST_CONCURRENCY: usize = 4;
 const SECRET: &str = "bench-app-secret";
 
 struct Measured {
+    on_disk: bool,
+    pending_peak: u64,
     media_per_s: f64,
     ack_ms: Vec<f64>,
     peak_mib: f64,
@@ -122,7 +124,9 @@ fn measure(env: &Environment, bin: &Path, notifications: usize) -> Result<Measur
         })?
     };
     let total = notifications * MEDIA_PER_NOTIFICATION;
-    let inbox = env.work.join("inbound-bench");
+    // On disk when there is one, so the spool's fsyncs are real (the work directory is usually
+    // /dev/shm, where fsync costs nothing).
+    let inbox = env.disk.as_ref().unwrap_or(&env.work).join("inbound-bench");
     let _ = std::fs::remove_dir_all(&inbox);
     let mut child = cli(env, bin)
         .args([
@@ -176,6 +180,8 @@ fn measure(env: &Environment, bin: &Path, notifications: usize) -> Result<Measur
     let bodies = Arc::new(emu_notes);
     let started = Instant::now();
     let posted = run_on(&env.client_rt, post_all(url, bodies))?;
+    // Media admitted (all POSTs answered) minus media saved so far: the backlog.
+    let pending_peak = total as u64 - saved.load(Ordering::SeqCst).min(total as u64);
     let result = posted.and_then(|ack_ms| {
         let deadline = Instant::now() + Duration::from_secs(300);
         while saved.load(Ordering::SeqCst) < total as u64 {
@@ -199,6 +205,8 @@ fn measure(env: &Environment, bin: &Path, notifications: usize) -> Result<Measur
     let _ = std::fs::remove_dir_all(&inbox);
     let ack_ms = result?;
     Ok(Measured {
+        on_disk: env.disk.is_some(),
+        pending_peak,
         media_per_s: total as f64 / took.as_secs_f64(),
         ack_ms,
         peak_mib: peak.load(Ordering::Relaxed) as f64 / 1024.0,

@@ -132,6 +132,8 @@ struct Inner {
     stopping: AtomicBool,
     stop: Notify,
     running: Arc<Semaphore>,
+    /// Set when the grace period ends: running saves drop their futures (temporary files go).
+    abort: tokio::sync::watch::Sender<bool>,
     /// The fetches running now, to cancel when the grace period ends.
     tasks: std::sync::Mutex<std::collections::HashMap<u64, tokio::task::AbortHandle>>,
     next_task: AtomicU64,
@@ -186,6 +188,7 @@ impl Ingest {
             events,
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
+            abort: tokio::sync::watch::channel(false).0,
             tasks: Default::default(),
             next_task: AtomicU64::new(0),
         });
@@ -263,6 +266,7 @@ impl Ingest {
             .await
             .is_ok_and(|p| p.is_ok());
         if !finished {
+            let _ = self.inner.abort.send(true);
             let tasks =
                 std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|p| p.into_inner()));
             for (_, t) in tasks {
@@ -336,7 +340,11 @@ async fn process(inner: &Arc<Inner>, id: &str) {
         }
     }
     entry.attempts += 1;
-    match inner.sink.save(inner.api.as_ref(), &entry).await {
+    let Some(result) = save(inner, &entry).await else {
+        // Cancelled at shutdown: the entry stays in cur/ and is taken again at the next start.
+        return;
+    };
+    match result {
         Ok(saved) => {
             let e2 = entry.clone();
             let loc = saved.location.clone();
@@ -387,6 +395,25 @@ async fn process(inner: &Arc<Inner>, id: &str) {
             }
         }
     }
+}
+
+/// Runs the sink on a blocking-pool thread: its file writes and fsyncs (the media, the
+/// directory, the index) then overlap across workers instead of stalling the runtime's few
+/// threads, and the filesystem commits concurrent syncs together. `None` when cancelled.
+async fn save(inner: &Arc<Inner>, entry: &SpoolEntry) -> Option<Result<Saved, Error>> {
+    let (sink, api, entry) = (inner.sink.clone(), inner.api.clone(), entry.clone());
+    let mut abort = inner.abort.subscribe();
+    let handle = tokio::runtime::Handle::current();
+    let joined = tokio::task::spawn_blocking(move || {
+        handle.block_on(async move {
+            tokio::select! {
+                r = sink.save(api.as_ref(), &entry) => Some(r),
+                _ = abort.wait_for(|a| *a) => None,
+            }
+        })
+    })
+    .await;
+    joined.unwrap_or(None)
 }
 
 async fn give_up(inner: &Arc<Inner>, entry: SpoolEntry) {

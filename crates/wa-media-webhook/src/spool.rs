@@ -88,6 +88,13 @@ impl Spool {
 
     /// Writes `entry` into `tmp/` and fsyncs it; returns the temporary path.
     fn write_tmp(&self, entry: &SpoolEntry) -> io::Result<PathBuf> {
+        let (path, file) = self.write_tmp_unsynced(entry)?;
+        file.sync_all()?;
+        Ok(path)
+    }
+
+    /// Writes `entry` into `tmp/` without syncing; returns the path and the open file.
+    fn write_tmp_unsynced(&self, entry: &SpoolEntry) -> io::Result<(PathBuf, File)> {
         let tmp = self.root.join("tmp").join(format!(
             "{}.{:08x}.json",
             entry.media_id,
@@ -96,28 +103,59 @@ impl Spool {
         let bytes = serde_json::to_vec(entry).map_err(io::Error::other)?;
         let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(&bytes)?;
-        f.sync_all()?;
-        Ok(tmp)
+        Ok((tmp, f))
     }
 
-    /// Admits the media of one delivery: each one not already known is written, fsynced and
+    /// Admits the media of one delivery: each one not already known is written and fsynced
+    /// (the files of one delivery in parallel, so the filesystem commits them together), then
     /// linked into `new/`, with one fsync of `new/` for the whole batch. Returns, in order,
     /// whether each was new or a duplicate. When this returns `Ok`, every `New` entry is
     /// durable.
     pub fn enqueue(&self, entries: &[SpoolEntry]) -> io::Result<Vec<Enqueued>> {
+        // 1. Write and sync the candidates (no lock: deliveries proceed side by side).
+        let mut seen = std::collections::HashSet::new();
+        let mut written: Vec<Option<(PathBuf, File)>> = Vec::with_capacity(entries.len());
+        for e in entries {
+            if !seen.insert(e.media_id.as_str()) || self.known(&e.media_id) {
+                written.push(None);
+            } else {
+                written.push(Some(self.write_tmp_unsynced(e)?));
+            }
+        }
+        let synced = sync_all_parallel(written.iter().flatten().map(|(_, f)| f));
+        let tmps: Vec<Option<PathBuf>> = written.into_iter().map(|w| w.map(|(p, _)| p)).collect();
+        let result = synced.and_then(|()| self.link_new(entries, &tmps));
+        for t in tmps.iter().flatten() {
+            let _ = fs::remove_file(t);
+        }
+        let (out, any_new) = result?;
+        // 3. One directory sync for the batch.
+        if any_new {
+            sync_dir(&self.root.join("new"))?;
+        }
+        Ok(out)
+    }
+
+    /// 2. Under the admission lock: link each synced entry into `new/` unless its media is
+    /// known by now (another delivery of it won the race).
+    fn link_new(
+        &self,
+        entries: &[SpoolEntry],
+        tmps: &[Option<PathBuf>],
+    ) -> io::Result<(Vec<Enqueued>, bool)> {
         let _guard = self.admit.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = Vec::with_capacity(entries.len());
         let mut any_new = false;
-        let mut seen = std::collections::HashSet::new();
-        for e in entries {
-            if !seen.insert(e.media_id.as_str()) || self.known(&e.media_id) {
+        for (e, tmp) in entries.iter().zip(tmps) {
+            let Some(tmp) = tmp else {
+                out.push(Enqueued::Duplicate);
+                continue;
+            };
+            if self.known(&e.media_id) {
                 out.push(Enqueued::Duplicate);
                 continue;
             }
-            let tmp = self.write_tmp(e)?;
-            let linked = fs::hard_link(&tmp, self.path("new", &e.media_id));
-            let _ = fs::remove_file(&tmp);
-            match linked {
+            match fs::hard_link(tmp, self.path("new", &e.media_id)) {
                 Ok(()) => {
                     any_new = true;
                     out.push(Enqueued::New);
@@ -128,10 +166,7 @@ impl Spool {
                 Err(err) => return Err(err),
             }
         }
-        if any_new {
-            sync_dir(&self.root.join("new"))?;
-        }
-        Ok(out)
+        Ok((out, any_new))
     }
 
     /// Takes a pending entry for processing (`new/` → `cur/`). `None` when it is not pending
@@ -253,6 +288,25 @@ impl Spool {
         }
         Ok(n)
     }
+}
+
+/// Syncs the files on one thread each (at most 16 at a time): a filesystem journal commits
+/// concurrent syncs together, so ten entries cost about one commit instead of ten.
+fn sync_all_parallel<'a>(files: impl Iterator<Item = &'a File>) -> io::Result<()> {
+    let files: Vec<&File> = files.collect();
+    if files.len() <= 1 {
+        return files.first().map_or(Ok(()), |f| f.sync_all());
+    }
+    for chunk in files.chunks(16) {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = chunk.iter().map(|f| s.spawn(|| f.sync_all())).collect();
+            handles.into_iter().try_for_each(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(io::Error::other("sync panicked")))
+            })
+        })?;
+    }
+    Ok(())
 }
 
 fn list(dir: &Path) -> io::Result<Vec<String>> {

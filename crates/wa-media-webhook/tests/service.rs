@@ -261,7 +261,12 @@ async fn hostile_bodies_get_a_4xx_and_the_service_keeps_answering() {
     let h = Harness::start().await;
     let big = vec![b' '; 10 * 1024 * 1024];
     let sig = |b: &[u8]| wa_media_types::signature_header(SECRET.as_bytes(), b);
-    assert_eq!(h.post(big.clone(), Some(&sig(&big))).await.0, 413);
+    // 413 before the body is read; the server may close while the client still sends, so a
+    // broken connection (no answer at all) is the other acceptable outcome — never a 2xx/5xx.
+    match h.try_post_signed(big).await {
+        Ok((status, _)) => assert_eq!(status, 413),
+        Err(e) => eprintln!("the 10 MB body was cut off before an answer was read: {e}"),
+    }
     for body in [
         b"not json at all".to_vec(),
         format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes(),

@@ -150,10 +150,30 @@ impl Harness {
     }
 
     async fn send(&self, req: http::Request<Full<Bytes>>) -> (u16, String) {
-        let resp = self.client.request(req).await.unwrap();
+        self.try_send(req).await.unwrap()
+    }
+
+    /// POSTs `body` signed; an error when the connection broke before an answer was read (a
+    /// server refusing an oversized body may close while the client is still sending).
+    pub async fn try_post_signed(&self, body: Vec<u8>) -> Result<(u16, String), String> {
+        let sig = wa_media_types::signature_header(SECRET.as_bytes(), &body);
+        let req = http::Request::post(self.url(""))
+            .header(SIGNATURE_HEADER, sig)
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        self.try_send(req).await
+    }
+
+    async fn try_send(&self, req: http::Request<Full<Bytes>>) -> Result<(u16, String), String> {
+        let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
-        let body = resp.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8_lossy(&body).into_owned())
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
     }
 
     pub async fn simulate(&self, msg: InboundMessage) -> SimulatedInbound {
