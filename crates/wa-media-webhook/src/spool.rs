@@ -112,7 +112,7 @@ impl Spool {
     /// whether each was new or a duplicate. When this returns `Ok`, every `New` entry is
     /// durable.
     pub fn enqueue(&self, entries: &[SpoolEntry]) -> io::Result<Vec<Enqueued>> {
-        // 1. Write and sync the candidates (no lock: deliveries proceed side by side).
+        // Step 1: write and sync the candidates (no lock: deliveries proceed side by side).
         let mut seen = std::collections::HashSet::new();
         let mut written: Vec<Option<(PathBuf, File)>> = Vec::with_capacity(entries.len());
         for e in entries {
@@ -129,15 +129,15 @@ impl Spool {
             let _ = fs::remove_file(t);
         }
         let (out, any_new) = result?;
-        // 3. One directory sync for the batch.
+        // Step 3: one directory sync for the batch.
         if any_new {
             sync_dir(&self.root.join("new"))?;
         }
         Ok(out)
     }
 
-    /// 2. Under the admission lock: link each synced entry into `new/` unless its media is
-    /// known by now (another delivery of it won the race).
+    /// Step 2 of [`Spool::enqueue`], under the admission lock: links each synced entry into
+    /// `new/` unless its media is known by now (another delivery of it won the race).
     fn link_new(
         &self,
         entries: &[SpoolEntry],
