@@ -7,7 +7,8 @@
 //!    tree: the check is about the files as they are, committed or not. Tried `--offline` first
 //!    (the lock and the local index cache suffice; ~1 s instead of ~12 s of registry queries),
 //!    then online.
-//! 2. Each `.crate` is unpacked into `target/package-check/crates/`, and its contents are
+//! 2. Each `.crate` is unpacked into `target/package-check/crates/` (replacing the previous
+//!    copy only when a file changed, see [`unpack`]), and its contents are
 //!    checked: `README.md`, `CHANGELOG.md`, `LICENSE-MIT` and `LICENSE-APACHE` (identical to the
 //!    root's), and the registry metadata in its normalized `Cargo.toml`.
 //! 3. A scratch workspace in `target/package-check/` holds the unpacked crates and a throwaway
@@ -27,13 +28,17 @@
 //! 5. The throwaway crate's binary runs the README example against the emulator on 127.0.0.1,
 //!    and the packaged `wa-media` binary runs `--version`.
 //!
-//! Everything is built in debug into `target/package-check/target`, kept between runs, so only
-//! the first run compiles the registry dependencies (the seconds each step took are printed).
-//! A separate target directory, because the packaged crates' binaries and libraries have the same
-//! names as the workspace's and would otherwise overwrite them in `target/debug/`.
+//! Everything is built in debug into its own target directory, `target/package-check/target`,
+//! kept between runs: only the first run compiles the registry dependencies (~2.5 minutes on
+//! two busy cores; a later run takes ~30 s, mostly the doctests). Sharing the workspace's
+//! `target/` instead (as its `build.build-dir`) was tried and rejected: another cargo process
+//! building in that directory at the same time rebuilt `ring` with different fingerprints
+//! between our two steps and broke our doctests ("crate `ring` required to be available in
+//! rlib format"), and the packaged binaries and libraries would replace the workspace's own in
+//! `target/debug/`. The seconds each step took are printed.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -109,28 +114,11 @@ pub fn package(root: &Path) -> Result<(), String> {
     let scratch = target_dir(root).join("package-check");
     let crates = scratch.join("crates");
     let example = scratch.join(EXAMPLE_CRATE);
-    // Unpacked afresh each run (tar keeps the packaged files' times, so unchanged crates stay
-    // built); the throwaway crate's files are rewritten only when they change.
-    if crates.exists() {
-        std::fs::remove_dir_all(&crates)
-            .map_err(|e| format!("removing {}: {e}", crates.display()))?;
-    }
-    std::fs::create_dir_all(&crates).map_err(|e| format!("creating {}: {e}", crates.display()))?;
-    let mut problems = Vec::new();
-    for m in &published {
-        let file = packaged.join(format!("{}-{}.crate", m.name, m.version));
-        let status = Command::new("tar")
-            .arg("-xzf")
-            .arg(&file)
-            .arg("-C")
-            .arg(&crates)
-            .status()
-            .map_err(|e| format!("tar: could not start: {e}"))?;
-        if !status.success() {
-            return Err(format!("unpacking {} failed ({status})", file.display()));
-        }
-        problems.extend(check_contents(root, &crates.join(m.dir_name()), m));
-    }
+    unpack(&packaged, &crates, &published)?;
+    let problems: Vec<String> = published
+        .iter()
+        .flat_map(|m| check_contents(root, &crates.join(m.dir_name()), m))
+        .collect();
     // Reported after the builds, so that one run shows every problem.
     if problems.is_empty() {
         eprintln!(
@@ -158,7 +146,9 @@ pub fn package(root: &Path) -> Result<(), String> {
     let target = scratch.join("target");
     let scratch_cargo = |args: &[&str]| {
         let mut c = cargo();
-        c.args(args).env("CARGO_TARGET_DIR", &target);
+        c.args(args)
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("CARGO_BUILD_BUILD_DIR");
         c
     };
     let step = Instant::now();
@@ -253,6 +243,84 @@ fn workspace_members(root: &Path) -> Result<Vec<Member>, String> {
         });
     }
     Ok(members)
+}
+
+/// Unpacks each `.crate` into `crates/<name>-<version>/`. A package's files all carry the same
+/// fixed time, which cargo's freshness check (by modification time) cannot see change; so each
+/// is unpacked with the current time (`tar -m`) into a staging directory and replaces the
+/// previous copy only when a file differs. An unchanged package keeps its old copy and stays
+/// built; a changed one is rebuilt.
+fn unpack(packaged: &Path, crates: &Path, published: &[&Member]) -> Result<(), String> {
+    let staging = crates.with_file_name("staging");
+    for dir in [crates, &staging] {
+        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
+    let wanted: BTreeSet<String> = published.iter().map(|m| m.dir_name()).collect();
+    for entry in
+        std::fs::read_dir(crates).map_err(|e| format!("reading {}: {e}", crates.display()))?
+    {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        if !name.is_some_and(|n| wanted.contains(&n)) {
+            remove_dir(&path)?;
+        }
+    }
+    for m in published {
+        let file = packaged.join(format!("{}-{}.crate", m.name, m.version));
+        let (new, old) = (staging.join(m.dir_name()), crates.join(m.dir_name()));
+        remove_dir(&new)?;
+        let status = Command::new("tar")
+            .arg("-xzmf")
+            .arg(&file)
+            .arg("-C")
+            .arg(&staging)
+            .status()
+            .map_err(|e| format!("tar: could not start: {e}"))?;
+        if !status.success() {
+            return Err(format!("unpacking {} failed ({status})", file.display()));
+        }
+        if tree(&new)? == tree(&old)? {
+            remove_dir(&new)?;
+        } else {
+            remove_dir(&old)?;
+            std::fs::rename(&new, &old)
+                .map_err(|e| format!("moving {} to {}: {e}", new.display(), old.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Every file under `dir` (relative path → contents), without `.cargo_vcs_info.json`, which
+/// changes with every commit; empty when `dir` does not exist.
+fn tree(dir: &Path) -> Result<std::collections::BTreeMap<PathBuf, Vec<u8>>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.map_err(|e| e.to_string())?.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if path.file_name() != Some(".cargo_vcs_info.json".as_ref()) {
+                let bytes =
+                    std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+                let rel = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
+                out.insert(rel, bytes);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn remove_dir(dir: &Path) -> Result<(), String> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(format!("removing {}: {e}", dir.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// What is missing from one unpacked package.
