@@ -73,8 +73,15 @@ pub fn rows(env: &Environment) -> Vec<Row> {
         Ok(m) => {
             rate.samples.push(m.media_per_s);
             rate.note(format!(
-                "{} media, {} notifications",
-                m.media, notifications
+                "{} media, {} notifications, {}; {} media pending when the last POST was answered",
+                m.media,
+                notifications,
+                if m.on_disk {
+                    "spool and files on disk"
+                } else {
+                    "spool and files in the work directory"
+                },
+                m.pending_peak
             ));
             let mut sorted = m.ack_ms.clone();
             sorted.sort_by(f64::total_cmp);
