@@ -59,4 +59,3 @@ pub use wa_media_core::{
     RequestBody, ResponseBody, RetryPolicy, TimeoutKind, Timeouts, Transport, TransportError,
     TransportErrorKind, TrustedHosts, Upload, UploadSource,
 };
-
