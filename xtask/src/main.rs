@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <command>` from anywhere in the workspace.
 //!
 //! - `cargo xtask test`: rustfmt check, clippy with `-D warnings`, every test of the workspace
-//!   (unit, integration, fixture and doc tests); prints one `N passed, N failed` summary line.
+//!   (unit, integration, fixture and doc tests), then `cargo xtask package`; prints one
+//!   `N passed, N failed` summary line.
 //! - `cargo xtask bench [--quick]`: builds and runs the benchmark runner (`bench/`): one table
 //!   of speed and memory against curl and the machine's ceilings, also written as JSON into
 //!   `target/bench/` (docs/performance.md). `cargo xtask test` ends with `bench --quick`.
