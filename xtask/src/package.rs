@@ -26,7 +26,8 @@
 //!    library, a binary or a doctest needs from outside its crate (`include_str!`,
 //!    `include_bytes!`, `#[path]`) fails this step.
 //! 5. The throwaway crate's binary runs the README example against the emulator on 127.0.0.1,
-//!    and the packaged `wa-media` binary runs `--version`.
+//!    and the packaged `wa-media` binary runs `demo` (the CLI README's example: the whole round
+//!    trip against its embedded emulator, with the sample media its package holds; < 1 s).
 //!
 //! Everything is built in debug into its own target directory, `target/package-check/target`,
 //! kept between runs: only the first run compiles the registry dependencies (~2.5 minutes on
@@ -189,8 +190,8 @@ pub fn package(root: &Path) -> Result<(), String> {
     if published.iter().any(|m| m.name == "wa-media-cli") {
         run(
             &scratch,
-            "the packaged wa-media binary",
-            Command::new(bin("wa-media")).arg("--version"),
+            "the packaged wa-media binary: `wa-media demo` (its README example, offline)",
+            Command::new(bin("wa-media")).arg("demo"),
         )?;
     }
     let run_secs = step.elapsed().as_secs_f64();
