@@ -164,7 +164,14 @@ pub fn package(root: &Path) -> Result<(), String> {
             "--examples",
             "--offline",
         ]),
-    )?;
+    )
+    .map_err(|e| {
+        format!(
+            "{e}\n(the scratch build is --offline with the workspace's Cargo.lock: if cargo could \
+             not find a crate locally, build the workspace's tests first, as `cargo xtask test` \
+             does, or run `cargo fetch`)"
+        )
+    })?;
     let build_secs = step.elapsed().as_secs_f64();
     let step = Instant::now();
     doctests(
