@@ -30,8 +30,9 @@
 //!    trip against its embedded emulator, with the sample media its package holds; < 1 s).
 //!
 //! Everything is built in debug into its own target directory, `target/package-check/target`,
-//! kept between runs: only the first run compiles the registry dependencies (~2.5 minutes on
-//! two busy cores; a later run takes ~30 s, mostly the doctests). Sharing the workspace's
+//! kept between runs: only the first run compiles the registry dependencies (measured: 5 min
+//! 10 s, about 4 min of CPU, on two cores shared with other builds; a run with nothing changed
+//! takes ~30 s, nearly all of it the doctests). Sharing the workspace's
 //! `target/` instead (as its `build.build-dir`) was tried and rejected: another cargo process
 //! building in that directory at the same time rebuilt `ring` with different fingerprints
 //! between our two steps and broke our doctests ("crate `ring` required to be available in
