@@ -33,13 +33,13 @@ const H2C_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// An empty SETTINGS frame: with the preface, a complete HTTP/2 client handshake.
 const EMPTY_SETTINGS: &[u8] = &[0, 0, 0, 4, 0, 0, 0, 0, 0];
 
-/// Answers `hello` to every request; `GET /slow` first waits for a permit of `gate` (and
-/// reports that it started).
+/// Answers `hello` to every request; `GET /slow` first reports that it started (a permit of
+/// `started`), then waits for a permit of `gate`.
 #[derive(Clone)]
 struct Hello {
     hits: Arc<AtomicUsize>,
     gate: Arc<Semaphore>,
-    started: Arc<tokio::sync::Notify>,
+    started: Arc<Semaphore>,
 }
 
 impl Hello {
@@ -47,7 +47,7 @@ impl Hello {
         Self {
             hits: Arc::new(AtomicUsize::new(0)),
             gate: Arc::new(Semaphore::new(0)),
-            started: Arc::new(tokio::sync::Notify::new()),
+            started: Arc::new(Semaphore::new(0)),
         }
     }
 
@@ -69,7 +69,7 @@ impl tower_service::Service<http::Request<hyper::body::Incoming>> for Hello {
         let this = self.clone();
         Box::pin(async move {
             if req.uri().path() == "/slow" {
-                this.started.notify_one();
+                this.started.add_permits(1);
                 this.gate.acquire().await.unwrap().forget();
             }
             this.hits.fetch_add(1, Ordering::SeqCst);
@@ -323,30 +323,26 @@ async fn a_running_slow_handler_is_not_cut_by_the_timeouts_on_http1_and_http2() 
     )
     .await;
     let addr = server.addr;
-
-    // HTTP/1: the handler runs for many times the timeouts before it answers.
+    // One request on HTTP/1 and one on HTTP/2 (whose client answers the server's pings).
     let mut h1 = TcpStream::connect(addr).await.unwrap();
     h1.write_all(&get(addr, "/slow")).await.unwrap();
-    tokio::time::timeout(SOON, svc.started.notified())
+    let (mut sender, conn) = h2_client(addr).await;
+    let h2 = tokio::spawn(async move { sender.send_request(h2_get(addr, "/slow")).await });
+    tokio::time::timeout(SOON, svc.started.acquire_many(2))
         .await
-        .expect("the handler never started");
-    tokio::time::sleep(timeout * 5).await;
-    svc.gate.add_permits(1);
+        .expect("the handlers never started")
+        .unwrap()
+        .forget();
+    // The handlers run for many times the timeouts, and longer than the second a connection
+    // closed for idleness is given to finish.
+    tokio::time::sleep(timeout * 10).await;
+    assert!(!conn.is_finished(), "the HTTP/2 connection was closed");
+    svc.gate.add_permits(2);
     let (status, body) = read_response(&mut h1, SOON)
         .await
-        .expect("the connection was cut while its handler ran");
+        .expect("the HTTP/1 connection was cut while its handler ran");
     assert_eq!((status, body.as_slice()), (200, &b"hello"[..]));
-
-    // HTTP/2: the same, with the server's pings answered meanwhile.
-    let (mut sender, conn) = h2_client(addr).await;
-    let pending = tokio::spawn(async move { sender.send_request(h2_get(addr, "/slow")).await });
-    tokio::time::timeout(SOON, svc.started.notified())
-        .await
-        .expect("the HTTP/2 handler never started");
-    tokio::time::sleep(timeout * 5).await;
-    assert!(!conn.is_finished(), "the HTTP/2 connection was closed");
-    svc.gate.add_permits(1);
-    let resp = tokio::time::timeout(SOON, pending)
+    let resp = tokio::time::timeout(SOON, h2)
         .await
         .expect("no HTTP/2 answer")
         .unwrap()
