@@ -307,10 +307,11 @@ fn sigterm_drains_finishes_the_running_download_and_leaves_the_rest_for_the_rest
     let b = simulate(&env, InboundMessage::new(b_bytes.clone(), "image/jpeg"));
     let c = simulate(&env, InboundMessage::new(jpeg(7_000, 7), "image/jpeg"));
     let d = simulate(&env, InboundMessage::new(jpeg(8_000, 8), "image/jpeg"));
-    // A's download takes a while; the one worker is busy with it while B waits.
+    // A's download takes a while (far longer than the steps up to the signal); the one
+    // worker is busy with it while B waits.
     env.emu()
         .faults()
-        .push(Endpoint::Download, Fault::Delay { millis: 1_500 }, 1);
+        .push(Endpoint::Download, Fault::Delay { millis: 3_000 }, 1);
     let mut s = Serve::start(&env, &dir, &["--concurrency", "1", "--grace", "60"]);
     assert_eq!(s.deliver(&a.body).status, 200);
     assert!(faults_taken(&env), "A's download never started");
@@ -598,9 +599,12 @@ fn silent_connections_and_a_silent_h2c_preface_are_closed() {
 #[test]
 fn idle_connections_at_the_cap_do_not_lock_out_the_next_client() {
     let env = Env::start();
-    let mut args = SHORT_TIMEOUTS.to_vec();
-    args.extend(["--max-connections", "4"]);
-    let s = Serve::start(&env, &inbox(&env), &args);
+    // Idle connections are closed after 3 s: ample time to see the fifth client wait.
+    let s = Serve::start(
+        &env,
+        &inbox(&env),
+        &["--idle-timeout", "3", "--max-connections", "4"],
+    );
     // Four connections that never send anything take every slot.
     let mut idle: Vec<TcpStream> = (0..4).map(|_| http::connect(s.addr).unwrap()).collect();
     // A fifth client waits behind them (the kernel's backlog holds it)...
