@@ -45,6 +45,7 @@
 
 mod entry;
 mod handler;
+mod index;
 mod ingest;
 mod service;
 mod sink;

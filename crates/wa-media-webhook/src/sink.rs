@@ -1,16 +1,13 @@
 //! Where verified media end up: the [`Sink`] trait, and [`DirectorySink`], the default.
 
-use std::collections::HashSet;
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use wa_media_core::{Error, Existing, FetchOptions, MediaApi, MediaApiExt};
 use wa_media_types::filename::inbound_file_name;
 use wa_media_types::Sha256Digest;
 
 use crate::entry::SpoolEntry;
+use crate::index::IndexLog;
 use crate::time::{civil_date, now_secs};
 
 /// A media saved by a [`Sink`].
@@ -48,8 +45,8 @@ pub trait Sink: Send + Sync + std::fmt::Debug + 'static {
 #[derive(Debug)]
 pub struct DirectorySink {
     root: PathBuf,
-    /// Media ids already in `index.jsonl`.
-    indexed: Mutex<HashSet<String>>,
+    /// `index.jsonl`, appended with group commit.
+    index: IndexLog,
 }
 
 impl DirectorySink {
@@ -57,19 +54,9 @@ impl DirectorySink {
     pub fn new(root: impl Into<PathBuf>) -> std::io::Result<Self> {
         let root = root.into();
         std::fs::create_dir_all(&root)?;
-        let mut indexed = HashSet::new();
-        if let Ok(text) = std::fs::read_to_string(root.join("index.jsonl")) {
-            for line in text.lines() {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
-                    if let Some(id) = v["media_id"].as_str() {
-                        indexed.insert(id.to_owned());
-                    }
-                }
-            }
-        }
         Ok(Self {
+            index: IndexLog::open(root.join("index.jsonl")),
             root,
-            indexed: Mutex::new(indexed),
         })
     }
 
@@ -90,10 +77,6 @@ impl DirectorySink {
     }
 
     fn append_index(&self, entry: &SpoolEntry, saved: &Saved) -> std::io::Result<()> {
-        let mut indexed = self.indexed.lock().unwrap_or_else(|p| p.into_inner());
-        if indexed.contains(&entry.media_id) {
-            return Ok(());
-        }
         let line = serde_json::json!({
             "media_id": entry.media_id,
             "message_id": entry.message_id,
@@ -108,15 +91,8 @@ impl DirectorySink {
             "received_at": entry.received_at,
             "saved_at": now_secs(),
         });
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.root.join("index.jsonl"))?;
-        // One write of one whole line, then fsync: the spool forgets the entry only after this.
-        f.write_all(format!("{line}\n").as_bytes())?;
-        f.sync_data()?;
-        indexed.insert(entry.media_id.clone());
-        Ok(())
+        // Durable before this returns: the spool forgets the entry only after it.
+        self.index.append(&entry.media_id, line.to_string())
     }
 }
 
