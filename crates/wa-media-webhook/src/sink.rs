@@ -114,7 +114,16 @@ impl Sink for DirectorySink {
         if let Some(sha) = entry.expected_sha256() {
             options = options.expect_sha256(sha);
         }
-        let file = api.fetch_to_file_with(&id, &path, options).await?;
+        let file = match api.fetch_to_file_with(&id, &path, options).await {
+            Ok(f) => f,
+            Err(e) => {
+                // Leave no empty day directory behind (fails harmlessly when not empty).
+                if let Some(dir) = path.parent() {
+                    let _ = std::fs::remove_dir(dir);
+                }
+                return Err(e);
+            }
+        };
         let saved = Saved {
             location: file.path.to_string_lossy().into_owned(),
             file_size: file.file_size,

@@ -198,6 +198,8 @@ async fn a_webhook_digest_that_disagrees_goes_to_failed_and_nothing_reaches_the_
     );
     assert!(h.files().is_empty(), "{:?}", h.files());
     assert!(h.index().is_empty());
+    let left: Vec<_> = std::fs::read_dir(h.inbox()).unwrap().collect();
+    assert!(left.is_empty(), "the inbox holds {left:?}");
     assert_eq!(
         h.emu
             .request_log()

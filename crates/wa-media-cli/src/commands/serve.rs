@@ -105,13 +105,15 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
 
     let (signal_tx, signal_rx) = tokio::sync::oneshot::channel::<i32>();
     let signals = tokio::spawn(signals(signal_tx));
+    // Drain from the first signal on: deliveries still arriving on open connections during
+    // the server's shutdown get 503 (Meta redelivers later), running downloads get the grace
+    // period, the rest stays in the spool.
+    let draining = service.clone();
     let first = async move {
         let _ = signal_rx.await;
+        draining.drain();
     };
     wa_media_server::serve(listener, router, config, first).await;
-    // Drain: deliveries now get 503 (Meta redelivers later), running downloads get the
-    // grace period, the rest stays in the spool.
-    service.drain();
     output::info(
         g.quiet,
         "draining: new deliveries get 503; running downloads may finish",
