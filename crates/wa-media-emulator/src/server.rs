@@ -530,13 +530,14 @@ async fn serve_io<I>(
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     // hyper's default read buffer grows to ~400 KiB per connection while a body arrives faster
     // than it is spooled: 50 concurrent 10 MB uploads peaked 101 MiB above the idle emulator.
-    // 64 KiB bounds it (27 MiB for the same; tests/memory.rs).
+    // 128 KiB: 45 MiB for the same (tests/memory.rs) at the default's upload speed; 64 KiB gave
+    // 27 MiB but uploads 20-30 % slower in `wa-media-bench --only upload`.
     builder
         .http1()
         .timer(TokioTimer::new())
         .keep_alive(true)
         .header_read_timeout(idle)
-        .max_buf_size(64 * 1024);
+        .max_buf_size(128 * 1024);
     // hyper's HTTP/2 keep-alive pings close connections to peers that stopped answering; the
     // watchdog below closes idle ones that still answer pings.
     builder

@@ -294,22 +294,23 @@ fn fifty_concurrent_10_mb_uploads_leave_the_emulator_memory_bounded() {
          uploads: peak {peak1} KiB, {after1} KiB after; the same again: peak {peak2} KiB, \
          {after2} KiB after"
     );
-    // Per upload the emulator holds hyper's read buffer (64 KiB at most), one channel frame,
-    // multer's buffer and tokio's spool-file write buffer (256 KiB at most): about 27 MiB for
-    // 50, measured. What stays afterwards is freed memory the allocator keeps for reuse: a
-    // second round reuses it instead of growing (docs/security.md, "Emulator").
+    // Per upload the emulator holds hyper's read buffer (128 KiB at most), one channel frame,
+    // multer's buffer and tokio's spool-file write buffer (256 KiB at most): 44-50 MiB for
+    // 50, measured (101 MiB with hyper's default read buffer). What stays afterwards is freed
+    // memory the allocator keeps for reuse: a second round reuses it instead of growing
+    // (docs/security.md, "Emulator").
     assert!(
-        peak1.saturating_sub(before) < 64 * 1024,
+        peak1.saturating_sub(before) < 80 * 1024,
         "peak grew by {} KiB",
         peak1.saturating_sub(before)
     );
     assert!(
-        after1.saturating_sub(before) < 48 * 1024,
+        after1.saturating_sub(before) < 64 * 1024,
         "{} KiB still held after the uploads",
         after1.saturating_sub(before)
     );
     assert!(
-        peak2.saturating_sub(peak1) < 16 * 1024 && after2.saturating_sub(after1) < 16 * 1024,
+        peak2.saturating_sub(peak1) < 24 * 1024 && after2.saturating_sub(after1) < 24 * 1024,
         "a second round grew the peak by {} KiB and the rest by {} KiB",
         peak2.saturating_sub(peak1),
         after2.saturating_sub(after1)
