@@ -94,7 +94,8 @@ async fn notifications_parse_sign_and_download() {
 
     // Ids received in webhooks live 7 days.
     let id = emu.media()[0].id.clone();
-    emu.advance_clock(Duration::from_secs(7 * 24 * 3600)).unwrap();
+    emu.advance_clock(Duration::from_secs(7 * 24 * 3600))
+        .unwrap();
     assert_eq!(
         retrieve(&c, &emu, id.as_str()).await.status,
         StatusCode::BAD_REQUEST
