@@ -111,7 +111,7 @@ pub enum Command {
     /// Receive Meta's webhooks and save every media a customer sends into a directory, once,
     /// verified (the first Ctrl-C drains, a second one exits).
     Serve(ServeArgs),
-    /// Run the local emulator of the media endpoints until Ctrl-C.
+    /// Run the local emulator of the media endpoints until Ctrl-C or SIGTERM.
     Emulator(EmulatorArgs),
     /// Upload, retrieve, download, verify and delete sample media against an embedded emulator.
     Demo,
