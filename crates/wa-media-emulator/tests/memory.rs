@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use bytes::Bytes;
 use common::*;
 use http::{header, Method, Request, StatusCode};
@@ -92,16 +90,14 @@ async fn transfer(mib: u64) -> u64 {
 }
 
 fn run_child(mib: u64) -> u64 {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "upload_and_download_of_100_mb_keep_memory_flat",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, mib.to_string())
-        .output()
-        .expect("child runs");
+    let mib_s = mib.to_string();
+    let out = run_test_in_child(
+        "upload_and_download_of_100_mb_keep_memory_flat",
+        &[(CHILD_ENV, &mib_s)],
+        None,
+    )
+    .output()
+    .expect("child runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
