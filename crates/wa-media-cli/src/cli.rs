@@ -232,6 +232,13 @@ pub struct EmulatorArgs {
     /// Answer 408 to a request body that sends under 16 KiB in this many seconds.
     #[arg(long, default_value_t = wa_media_emulator::DEFAULT_BODY_TIMEOUT.as_secs())]
     pub body_timeout: u64,
+    /// POST every simulated inbound notification to this http:// URL (`wa-media serve`, say),
+    /// signed with --app-secret like Meta's, redelivered on a non-2xx answer or a timeout.
+    #[arg(long, requires = "app_secret")]
+    pub webhook_url: Option<String>,
+    /// The app secret webhook deliveries are signed with.
+    #[arg(long, env = "WHATSAPP_APP_SECRET", hide_env_values = true)]
+    pub app_secret: Option<String>,
 }
 
 #[cfg(test)]

@@ -134,6 +134,51 @@ pub struct EmulatorConfig {
     /// How long a request body may go without enough progress before it is answered 408 and
     /// its spool file removed (default [`DEFAULT_BODY_TIMEOUT`]).
     pub body_timeout: Duration,
+    /// Where every simulated inbound notification is POSTed, signed like Meta's (none by
+    /// default).
+    pub webhook: Option<WebhookTarget>,
+}
+
+/// The receiver of the emulator's webhook deliveries.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct WebhookTarget {
+    /// An `http://` URL (the receiver is local; put TLS in front of it in production).
+    pub url: String,
+    /// The app secret the deliveries are signed with.
+    pub app_secret: String,
+    /// How long one attempt may take (default 10 s, as Meta).
+    pub timeout: Duration,
+    /// Attempts per delivery (default 5).
+    pub max_attempts: u32,
+    /// The wait before the second attempt; it doubles after each (default 100 ms: fast, where
+    /// Meta waits minutes to hours).
+    pub retry_delay: Duration,
+}
+
+impl WebhookTarget {
+    /// Deliveries to `url`, signed with `app_secret`, with the default timeout and retries.
+    pub fn new(url: impl Into<String>, app_secret: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            app_secret: app_secret.into(),
+            timeout: Duration::from_secs(10),
+            max_attempts: 5,
+            retry_delay: Duration::from_millis(100),
+        }
+    }
+}
+
+impl fmt::Debug for WebhookTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookTarget")
+            .field("url", &self.url)
+            .field("app_secret", &"***")
+            .field("timeout", &self.timeout)
+            .field("max_attempts", &self.max_attempts)
+            .field("retry_delay", &self.retry_delay)
+            .finish()
+    }
 }
 
 impl Default for EmulatorConfig {
@@ -159,6 +204,7 @@ impl Default for EmulatorConfig {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            webhook: None,
         }
     }
 }
@@ -191,6 +237,7 @@ impl fmt::Debug for EmulatorConfig {
             .field("idle_timeout", &self.idle_timeout)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("body_timeout", &self.body_timeout)
+            .field("webhook", &self.webhook)
             .finish()
     }
 }
@@ -352,6 +399,19 @@ impl EmulatorBuilder {
     /// [`DEFAULT_BODY_TIMEOUT`]).
     pub fn body_timeout(mut self, timeout: Duration) -> Self {
         self.config.body_timeout = timeout;
+        self
+    }
+
+    /// POSTs every simulated inbound notification to `url` (http), signed with `app_secret`
+    /// as Meta signs them, redelivered on a non-2xx answer or a timeout.
+    pub fn webhook(mut self, url: impl Into<String>, app_secret: impl Into<String>) -> Self {
+        self.config.webhook = Some(WebhookTarget::new(url, app_secret));
+        self
+    }
+
+    /// Sets every setting of the webhook deliveries at once.
+    pub fn webhook_target(mut self, target: WebhookTarget) -> Self {
+        self.config.webhook = Some(target);
         self
     }
 

@@ -20,6 +20,9 @@ pub enum Endpoint {
     Download,
     /// `DELETE /{version}/{media_id}` on the Graph origin.
     Delete,
+    /// The emulator's own webhook deliveries (POSTs to the configured webhook URL); only the
+    /// `deliver_times` fault applies.
+    Webhook,
 }
 
 /// What happens to a request hit by a fault. In JSON (over HTTP) a fault is an object tagged by
@@ -60,6 +63,12 @@ pub enum Fault {
         /// How long to wait, in milliseconds (at most [`MAX_FAULT_DELAY_MILLIS`]).
         millis: u64,
     },
+    /// For [`Endpoint::Webhook`] only: the next notification is delivered `times` times (each
+    /// delivery retried as usual), as Meta's at-least-once delivery may do.
+    DeliverTimes {
+        /// How many deliveries (1–100).
+        times: u32,
+    },
 }
 
 /// The longest accepted [`Fault::Delay`]: five minutes.
@@ -89,6 +98,7 @@ impl Fault {
             Fault::TruncatedBody => "truncated_body",
             Fault::CorruptByte => "corrupt_byte",
             Fault::Delay { .. } => "delay",
+            Fault::DeliverTimes { .. } => "deliver_times",
         }
     }
 
@@ -111,6 +121,26 @@ impl Fault {
                      {MAX_FAULT_RETRY_AFTER_SECS} s"
                 ))
             }
+            Fault::DeliverTimes { times } if !(1..=100).contains(times) => bad(format!(
+                "deliver_times times {times} is not between 1 and 100"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether this fault can apply to `endpoint`: `deliver_times` to webhook deliveries only,
+    /// every other fault to the four media endpoints only.
+    fn applies_to(&self, endpoint: Endpoint) -> Result<(), EmulatorError> {
+        let webhook = endpoint == Endpoint::Webhook;
+        match (self, webhook) {
+            (Fault::DeliverTimes { .. }, true) => Ok(()),
+            (Fault::DeliverTimes { .. }, false) => Err(EmulatorError::InvalidFault(
+                "deliver_times applies to the webhook endpoint only".to_owned(),
+            )),
+            (other, true) => Err(EmulatorError::InvalidFault(format!(
+                "{} does not apply to webhook deliveries (only deliver_times does)",
+                other.kind()
+            ))),
             _ => Ok(()),
         }
     }
@@ -161,6 +191,7 @@ impl Faults {
         count: u32,
     ) -> Result<(), EmulatorError> {
         fault.validate()?;
+        fault.applies_to(endpoint)?;
         if count == 0 {
             return Ok(());
         }

@@ -230,6 +230,9 @@ pub(crate) fn create(
         }],
     });
     let body = escape_non_ascii(notification.to_string());
+    if let Some(d) = &shared.delivery {
+        d.deliver(body.clone());
+    }
     Ok(SimulatedInbound {
         media_id,
         message_id,

@@ -19,6 +19,7 @@ mod admin;
 mod body;
 mod clock;
 mod config;
+mod delivery;
 mod error;
 mod fault;
 mod inbound;
@@ -34,7 +35,7 @@ mod upload;
 
 pub use clock::{Clock, ManualClock, SystemClock, MAX_CLOCK_ADVANCE};
 pub use config::{
-    Emulator, EmulatorBuilder, EmulatorConfig, UserAgentPolicy, ADMIN_TOKEN_HEADER,
+    Emulator, EmulatorBuilder, EmulatorConfig, UserAgentPolicy, WebhookTarget, ADMIN_TOKEN_HEADER,
     DEFAULT_BODY_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_INBOUND_MEDIA_TTL, DEFAULT_MAX_CONNECTIONS, DEFAULT_MEDIA_TTL, DEFAULT_TOKEN,
     DEFAULT_URL_TTL, PRODUCTION_GRAPH_URL, PRODUCTION_LOOKASIDE_URL,

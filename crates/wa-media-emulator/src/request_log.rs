@@ -17,6 +17,9 @@ pub enum Origin {
     Graph,
     /// The download host (`lookaside.fbsbx.com`).
     Lookaside,
+    /// A webhook delivery the emulator made (a POST to the configured webhook URL). Never the
+    /// origin of a request the emulator serves: its listeners are Graph and Lookaside only.
+    Webhook,
 }
 
 /// One request as the emulator saw it. Safe to print: it holds no header values, no query
@@ -55,6 +58,26 @@ pub const REQUEST_LOG_CAPACITY: usize = 10_000;
 #[derive(Debug, Default)]
 pub(crate) struct RequestLog {
     entries: Mutex<VecDeque<LoggedRequest>>,
+}
+
+impl LoggedRequest {
+    /// One attempt of a webhook delivery: `status` 0 when no answer came.
+    pub(crate) fn delivery(path: String, status: u16, fault: Option<String>) -> Self {
+        Self {
+            origin: Origin::Webhook,
+            method: "POST".to_owned(),
+            path,
+            endpoint: Some(crate::fault::Endpoint::Webhook),
+            headers: vec![
+                "content-type".to_owned(),
+                "user-agent".to_owned(),
+                "x-hub-signature-256".to_owned(),
+            ],
+            authorized: false,
+            status,
+            fault,
+        }
+    }
 }
 
 impl RequestLog {

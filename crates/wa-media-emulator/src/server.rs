@@ -283,6 +283,20 @@ fn validate(config: &EmulatorConfig) -> Result<(), EmulatorError> {
             )));
         }
     }
+    if let Some(w) = &config.webhook {
+        let u = check_url("webhook URL", &w.url)?;
+        if u.scheme() != "http" {
+            return Err(EmulatorError::Config(format!(
+                "webhook URL {:?} must be http:// (deliveries go to a local receiver)",
+                w.url
+            )));
+        }
+        if w.app_secret.is_empty() || w.max_attempts == 0 || w.timeout.is_zero() {
+            return Err(EmulatorError::Config(
+                "the webhook needs an app secret, at least one attempt and a timeout".to_owned(),
+            ));
+        }
+    }
     if config
         .admin_token
         .as_deref()
@@ -353,11 +367,18 @@ pub(crate) async fn start(
         (None, None, None)
     };
 
+    let faults = Faults::default();
+    let log = Arc::new(RequestLog::default());
+    let delivery = config
+        .webhook
+        .clone()
+        .map(|t| crate::delivery::Delivery::new(t, faults.clone(), log.clone()));
     let shared = Arc::new(Shared {
         config,
         store,
-        faults: Faults::default(),
-        log: RequestLog::default(),
+        faults,
+        log,
+        delivery,
         clock: Arc::new(OffsetClock::new(clock)),
         signer: UrlSigner::random(),
         graph_url,

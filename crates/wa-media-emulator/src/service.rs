@@ -27,7 +27,9 @@ pub(crate) struct Shared {
     pub(crate) config: EmulatorConfig,
     pub(crate) store: Store,
     pub(crate) faults: Faults,
-    pub(crate) log: RequestLog,
+    pub(crate) log: Arc<RequestLog>,
+    /// Webhook deliveries of simulated inbound notifications, when configured.
+    pub(crate) delivery: Option<crate::delivery::Delivery>,
     pub(crate) clock: Arc<OffsetClock>,
     pub(crate) signer: UrlSigner,
     /// Public Graph base URL, without a trailing slash.
@@ -176,7 +178,7 @@ where
     let mut body = Some(body);
     let mut outcome = if too_long {
         match origin {
-            Origin::Graph => ApiError::uri_too_long(target_len).into(),
+            Origin::Graph | Origin::Webhook => ApiError::uri_too_long(target_len).into(),
             Origin::Lookaside => reply::html(
                 StatusCode::URI_TOO_LONG,
                 "Request-URI Too Long",
@@ -258,7 +260,7 @@ fn classify(origin: Origin, method: &Method, path: &str) -> Option<Endpoint> {
             (p == ATTACHMENTS_PATH.trim_end_matches('/') && *method == Method::GET)
                 .then_some(Endpoint::Download)
         }
-        Origin::Graph => {
+        Origin::Graph | Origin::Webhook => {
             let segs = segments(path);
             if segs.iter().any(|s| s.is_empty()) {
                 return None;
@@ -291,7 +293,7 @@ where
         Some(Fault::Delay { millis }) => tokio::time::sleep(Duration::from_millis(*millis)).await,
         Some(Fault::RateLimited { retry_after_secs }) => {
             return match origin {
-                Origin::Graph => ApiError::rate_limited(*retry_after_secs).into(),
+                Origin::Graph | Origin::Webhook => ApiError::rate_limited(*retry_after_secs).into(),
                 Origin::Lookaside => {
                     let mut r = reply::html(
                         StatusCode::TOO_MANY_REQUESTS,
@@ -307,7 +309,7 @@ where
         }
         Some(Fault::ServerError { status }) => {
             return match origin {
-                Origin::Graph => ApiError::server_error(*status).into(),
+                Origin::Graph | Origin::Webhook => ApiError::server_error(*status).into(),
                 Origin::Lookaside => {
                     let s = StatusCode::from_u16(*status)
                         .ok()
@@ -321,7 +323,7 @@ where
     }
 
     let outcome = match origin {
-        Origin::Graph => graph(shared, endpoint, fault, parts, body).await,
+        Origin::Graph | Origin::Webhook => graph(shared, endpoint, fault, parts, body).await,
         Origin::Lookaside => lookaside(shared, parts).await.into(),
     };
 

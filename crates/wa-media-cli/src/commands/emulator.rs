@@ -40,6 +40,9 @@ pub async fn run(g: &Global, args: EmulatorArgs) -> Result<(), Failure> {
         b = b.data_dir(dir);
     }
     let mut signals = StopSignals::new()?;
+    if let (Some(url), Some(secret)) = (&args.webhook_url, &args.app_secret) {
+        b = b.webhook(url.clone(), secret.clone());
+    }
     let handle = b
         .start()
         .await
@@ -54,6 +57,7 @@ pub async fn run(g: &Global, args: EmulatorArgs) -> Result<(), Failure> {
             "ca_certificate": handle.ca_certificate_path(),
             "data_dir": handle.data_dir(),
             "admin_token_required": handle.config().admin_token.is_some(),
+            "webhook_url": handle.config().webhook.as_ref().map(|w| w.url.clone()),
         }))?;
     } else {
         // The emulator's own token is printed on purpose: it is a local test credential.
@@ -70,6 +74,12 @@ pub async fn run(g: &Global, args: EmulatorArgs) -> Result<(), Failure> {
         output::line(&format!("token:         {}", handle.token()))?;
         if let Some(ca) = handle.ca_certificate_path() {
             output::line(&format!("CA (PEM):      {}", ca.display()))?;
+        }
+        if let Some(w) = &handle.config().webhook {
+            output::line(&format!(
+                "webhook:       {} (every simulated inbound message is delivered there, signed)",
+                w.url
+            ))?;
         }
         output::line(&format!(
             "try:           wa-media --graph-url {} --token {} --trust-host {} --phone-number-id 106540352242922 upload FILE",
