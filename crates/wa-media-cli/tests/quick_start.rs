@@ -6,23 +6,9 @@
 #[allow(dead_code)]
 mod common;
 
-use std::io::BufRead as _;
-use std::process::{Child, Stdio};
-
+use common::running::Running;
 use common::serve::{index_lines, media_files, part_files, Serve};
 use serde_json::Value;
-
-/// Kills and reaps the emulator if the test ends early.
-struct Reaped(Option<Child>);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 /// A free port on 127.0.0.1 (the emulator must know where `serve` will listen before `serve`
 /// starts, and `serve` must know the emulator's URL: one of the two is fixed up front).
@@ -42,26 +28,15 @@ fn the_offline_loop_of_the_readme_saves_a_verified_photo_once() {
     let webhook = format!("http://127.0.0.1:{port}/webhook");
 
     // 1. wa-media emulator --webhook-url … --app-secret s
-    let mut emu = Reaped(Some(
-        common::clean_command()
-            .args([
-                "--json",
-                "emulator",
-                "--webhook-url",
-                &webhook,
-                "--app-secret",
-                "s",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    ));
-    let mut first = String::new();
-    std::io::BufReader::new(emu.0.as_mut().unwrap().stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let mut emu = Running::spawn(common::clean_command().args([
+        "--json",
+        "emulator",
+        "--webhook-url",
+        &webhook,
+        "--app-secret",
+        "s",
+    ]));
+    let first = emu.first_stdout_line();
     let info: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first:?}"));
     assert_eq!(info["webhook_url"], webhook.as_str());
     let graph = info["graph_url"].as_str().unwrap().to_owned();

@@ -35,6 +35,22 @@ impl Running {
         Running { child: Some(child) }
     }
 
+    /// Reads the first line the process prints on stdout (blocking), taking its stdout: later
+    /// lines are not read (the process must not print more than a pipe holds).
+    pub fn first_stdout_line(&mut self) -> String {
+        use std::io::BufRead as _;
+        let out = self
+            .child
+            .as_mut()
+            .unwrap()
+            .stdout
+            .take()
+            .expect("stdout captured");
+        let mut line = String::new();
+        std::io::BufReader::new(out).read_line(&mut line).unwrap();
+        line
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().unwrap().id()
     }
