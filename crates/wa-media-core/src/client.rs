@@ -149,7 +149,7 @@ impl<T: Transport> ClientBuilder<T> {
 type Prepared = (Request<RequestBody>, Limits);
 
 /// The time limits of one exchange.
-struct Limits {
+pub(crate) struct Limits {
     /// Bound on the whole exchange, and which timeout it is.
     total: Option<Duration>,
     total_kind: TimeoutKind,
@@ -159,7 +159,7 @@ struct Limits {
 }
 
 impl Limits {
-    fn request(t: &Timeouts) -> Self {
+    pub(crate) fn request(t: &Timeouts) -> Self {
         Self {
             total: t.request,
             total_kind: TimeoutKind::Request,
@@ -269,7 +269,7 @@ impl<T: Transport> MediaClient<T> {
     }
 
     /// Sends `req` and reads the whole (small) response body within `limits`.
-    async fn exchange(
+    pub(crate) async fn exchange(
         &self,
         req: Request<RequestBody>,
         limits: Limits,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use http::StatusCode;
-use wa_media_types::{ErrorBody, ErrorClass, Sha256Digest, ValidationError};
+use wa_media_types::{ErrorBody, ErrorClass, SendValidationError, Sha256Digest, ValidationError};
 
 use crate::timeouts::TimeoutKind;
 use crate::transport::{TransportError, TransportErrorKind};
@@ -96,7 +96,7 @@ pub enum Error {
     /// fields). Often a proxy or captive portal in the way.
     #[error("the {operation} response (HTTP {status}) could not be understood: {reason}; body starts {snippet:?} — is a proxy or captive portal in the way?")]
     InvalidResponse {
-        /// `upload`, `retrieve`, `delete` or `download`.
+        /// `upload`, `retrieve`, `delete`, `download` or `send`.
         operation: &'static str,
         /// The HTTP status.
         status: StatusCode,
@@ -108,6 +108,18 @@ pub enum Error {
     /// The client was configured wrongly.
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
+    /// A message was refused locally, before anything was sent.
+    #[error("the message was refused before sending: {0}")]
+    InvalidMessage(#[from] SendValidationError),
+    /// A message send failed after its request may have reached Graph (the connection broke
+    /// or timed out after the body was sent, or Graph answered 5xx): the message may have
+    /// been sent. Never retried automatically, because a duplicate message to a customer is
+    /// worse than an error.
+    #[error("the message may have been sent: {source}; check its status webhooks (or ask the recipient) before sending it again")]
+    MaybeSent {
+        /// What went wrong.
+        source: Box<Error>,
+    },
 }
 
 impl From<TransportError> for Error {
@@ -161,15 +173,23 @@ impl Error {
             | Error::InsecureUrl { .. }
             | Error::InvalidUrl { .. }
             | Error::Validation(_)
+            | Error::InvalidMessage(_)
             | Error::Config(_) => true,
             _ => false,
         }
+    }
+
+    /// Whether a message send failed in a way that may have delivered it
+    /// ([`Error::MaybeSent`]): do not send it again before checking its statuses.
+    pub fn may_have_been_sent(&self) -> bool {
+        matches!(self, Error::MaybeSent { .. })
     }
 
     /// The Graph error class, when the API sent a Graph error envelope.
     pub fn class(&self) -> Option<ErrorClass> {
         match self {
             Error::Api(a) => a.body.graph().map(|g| g.class()),
+            Error::MaybeSent { source } => source.class(),
             _ => None,
         }
     }
@@ -178,6 +198,7 @@ impl Error {
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             Error::Api(a) => Some(a.status),
+            Error::MaybeSent { source } => source.status(),
             Error::UrlExpired { status }
             | Error::Redirect { status, .. }
             | Error::InvalidResponse { status, .. } => Some(*status),
@@ -202,7 +223,7 @@ impl Error {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ApiError {
-    /// Which operation failed: `upload`, `retrieve`, `delete` or `download`.
+    /// Which operation failed: `upload`, `retrieve`, `delete`, `download` or `send`.
     pub operation: &'static str,
     /// The HTTP status.
     pub status: StatusCode,
@@ -226,8 +247,12 @@ impl ApiError {
         }
     }
 
-    /// What the caller should do, in a few words.
+    /// What the caller should do, in a few words (the code's own hint when it has one, see
+    /// [`wa_media_types::GraphError::hint`]).
     pub fn advice(&self) -> &'static str {
+        if let Some(h) = self.body.graph().and_then(|g| g.hint()) {
+            return h;
+        }
         match self.body.graph().map(|g| g.class()) {
             Some(ErrorClass::Authentication) => {
                 "check that the access token is valid, not expired, and has the whatsapp_business_messaging permission"
@@ -413,6 +438,10 @@ impl Error {
                 scrub_str(host, secret)
             }
             Error::InvalidUrl { reason } => scrub_str(reason, secret),
+            Error::MaybeSent { source } => {
+                let inner = std::mem::replace(source.as_mut(), Error::Config(ConfigError::Token));
+                **source = inner.scrub(secret);
+            }
             _ => {}
         }
         self

@@ -7,6 +7,10 @@
 //!    `MediaApi`, [`MediaApiExt::fetch`] (fresh URL, download, verify, refresh once when the
 //!    URL expired) and [`MediaApiExt::fetch_to_file`] (atomic: nothing at the destination
 //!    unless verified).
+//!
+//!    [`MessagingApi`] sits beside it: [`MessagingApi::send_media`] sends a media message by
+//!    id or link, never twice; [`MediaClient::send_file`] validates, uploads and sends a file
+//!    in one call.
 //! 2. [`Transport`] — one method that sends an `http::Request` with a streaming body and
 //!    returns an `http::Response` with a streaming body. [`MediaClient`] implements `MediaApi`
 //!    on any transport and enforces every protocol rule: URLs, the token only to trusted
@@ -27,6 +31,7 @@ pub mod multipart;
 mod progress;
 pub mod protocol;
 mod retry;
+mod send;
 mod temp_file;
 mod timeouts;
 mod token;
@@ -41,6 +46,7 @@ pub use download::{Download, Expected};
 pub use error::{ApiError, ConfigError, Error, IntegrityError};
 pub use progress::Progress;
 pub use retry::{parse_retry_after, RetryPolicy};
+pub use send::{check_send_file, MessagingApi, SendFileError, SendOptions};
 pub use temp_file::clean_partial_files;
 pub use timeouts::{TimeoutKind, Timeouts};
 pub use token::AccessToken;

@@ -9,7 +9,9 @@ use http::header::{
 };
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use url::Url;
-use wa_media_types::{ErrorBody, MediaId, MediaUrlResponse, UploadResponse};
+use wa_media_types::{
+    ErrorBody, MediaId, MediaUrlResponse, SendMedia, SentMessage, UploadResponse,
+};
 
 use crate::config::ClientConfig;
 use crate::error::{ApiError, Error};
@@ -134,6 +136,48 @@ pub fn build_upload_request(
     );
     h.insert(CONTENT_LENGTH, HeaderValue::from(multipart.len()));
     Ok(req)
+}
+
+/// `POST {graph}/{version}/{phone_number_id}/messages` with the message's JSON body
+/// ([`SendMedia::to_json`]). The message is not validated here; the client does that first.
+pub fn build_send_request(
+    cfg: &ClientConfig,
+    msg: &SendMedia,
+) -> Result<Request<RequestBody>, Error> {
+    let phone = cfg.phone_number_id.as_ref().ok_or_else(|| {
+        Error::Config(crate::error::ConfigError::PhoneNumberId(
+            "not configured (sending messages needs it)".to_owned(),
+        ))
+    })?;
+    let url = graph_endpoint(cfg, &[phone.as_str(), "messages"]);
+    let body = serde_json::to_vec(&msg.to_json()).map_err(|e| Error::InvalidUrl {
+        reason: format!("the message could not be serialised: {e}"),
+    })?;
+    let len = body.len();
+    let mut req = request(
+        cfg,
+        Method::POST,
+        &url,
+        RequestBody::from_bytes(body),
+        "application/json",
+    )?;
+    let h = req.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    Ok(req)
+}
+
+/// Interprets a send response: the [`SentMessage`] on 2xx, the Graph error otherwise.
+pub fn parse_send_response(resp: &Response<Bytes>) -> Result<SentMessage, Error> {
+    if !resp.status().is_success() {
+        return Err(parse_error_response("send", resp));
+    }
+    SentMessage::from_body(resp.body()).map_err(|e| Error::InvalidResponse {
+        operation: "send",
+        status: resp.status(),
+        reason: e.to_string(),
+        snippet: snippet(resp.body()),
+    })
 }
 
 fn scoped(cfg: &ClientConfig, mut url: Url) -> Url {

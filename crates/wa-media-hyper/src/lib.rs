@@ -51,11 +51,13 @@ pub use transport::{
 /// wa-media-core, for everything not re-exported above.
 pub use wa_media_core;
 pub use wa_media_core::types::{
-    ApiVersion, MediaId, MediaKind, MediaType, MediaUrlResponse, PhoneNumberId, Sha256Digest,
+    ApiVersion, MediaId, MediaKind, MediaRef, MediaType, MediaUrlResponse, PhoneNumberId,
+    SendMedia, SendNote, SendValidationError, SentMessage, Sha256Digest,
 };
 pub use wa_media_core::{
-    clean_partial_files, AccessToken, ApiError, ConfigError, Download, Error, Existing,
-    FetchOptions, FetchedFile, IntegrityError, MediaApi, MediaApiExt, MediaClient, Progress,
-    RequestBody, ResponseBody, RetryPolicy, TimeoutKind, Timeouts, Transport, TransportError,
-    TransportErrorKind, TrustedHosts, Upload, UploadSource,
+    check_send_file, clean_partial_files, AccessToken, ApiError, ConfigError, Download, Error,
+    Existing, FetchOptions, FetchedFile, IntegrityError, MediaApi, MediaApiExt, MediaClient,
+    MessagingApi, Progress, RequestBody, ResponseBody, RetryPolicy, SendFileError, SendOptions,
+    TimeoutKind, Timeouts, Transport, TransportError, TransportErrorKind, TrustedHosts, Upload,
+    UploadSource,
 };

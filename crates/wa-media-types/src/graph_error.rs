@@ -75,7 +75,8 @@ pub enum ErrorClass {
     Transient,
     /// The request or the media is wrong (codes 100, 131051, 131052, 131053). Not retried.
     InvalidRequest,
-    /// Anything else. Not retried.
+    /// Anything else (among them the messaging refusals 131026 undeliverable, 131047 outside
+    /// the 24-hour window and 368 blocked for policy). Not retried.
     Other,
 }
 
@@ -117,6 +118,27 @@ impl GraphError {
             100 | 131008 | 131009 | 131051 | 131052 | 131053 => ErrorClass::InvalidRequest,
             _ => ErrorClass::Other,
         }
+    }
+
+    /// A one-line hint of what to do, for the codes whose remedy is specific (the messaging
+    /// codes above all); `None` for the others, where the class says enough.
+    ///
+    /// ```
+    /// use wa_media_types::GraphError;
+    /// let e = GraphError::from_body(br#"{"error":{"message":"Re-engagement message","code":131047}}"#).unwrap();
+    /// assert!(e.hint().unwrap().contains("template"));
+    /// ```
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self.code {
+            131026 => "the message is undeliverable: the number may not be on WhatsApp, may not have accepted the latest terms, or may run an old app version — check the number; do not resend blindly",
+            131047 => "more than 24 hours passed since the customer last wrote: only a template message can be sent outside the customer service window",
+            131053 => "the media could not be processed: check its MIME type (voice notes must be audio/ogg; codecs=opus, WebP only as stickers) and size, then upload it again",
+            131056 => "too many messages to this recipient in a short time (pair rate limit): wait before sending this recipient another message",
+            130429 => "the phone number's throughput limit was reached: slow down and retry later",
+            131009 => "a parameter value is invalid: check the message body (type, media id or link, recipient)",
+            368 => "the account is temporarily blocked for policy violations: see the WhatsApp Manager account quality page; retrying will not help",
+            _ => return None,
+        })
     }
 }
 
@@ -241,6 +263,10 @@ mod tests {
             (100, ErrorClass::InvalidRequest),
             (131052, ErrorClass::InvalidRequest),
             (131053, ErrorClass::InvalidRequest),
+            (131009, ErrorClass::InvalidRequest),
+            (131026, ErrorClass::Other),
+            (131047, ErrorClass::Other),
+            (368, ErrorClass::Other),
             (12345, ErrorClass::Other),
         ] {
             assert_eq!(code(c).class(), want, "code {c}");
@@ -248,6 +274,20 @@ mod tests {
         let mut e = code(12345);
         e.is_transient = Some(true);
         assert_eq!(e.class(), ErrorClass::Transient);
+    }
+
+    #[test]
+    fn messaging_codes_have_hints_and_only_rate_limits_retry() {
+        for c in [131026, 131047, 131053, 131056, 130429, 131009, 368] {
+            let hint = code(c).hint().unwrap_or_else(|| panic!("no hint for {c}"));
+            assert!(!hint.contains('\n') && hint.len() > 20, "{c}: {hint}");
+            assert_eq!(
+                code(c).class().is_retryable(),
+                matches!(c, 130429 | 131056),
+                "code {c}"
+            );
+        }
+        assert_eq!(code(12345).hint(), None);
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! - [`MediaKind`], [`MediaType`] and the size constants ([`MB`], [`IMAGE_MAX_BYTES`], …).
 //! - [`validate_upload`] and [`sniff`]: every reason an upload would be refused, found from the
 //!   declared type, the length and the first [`SNIFF_LEN`] bytes.
+//! - [`SendMedia`], [`SentMessage`]: outbound media messages, checked locally
+//!   ([`SendValidationError`]), and Graph's answer.
 //! - [`webhook`]: inbound notifications and [`inbound_media`]; [`signature`]: `X-Hub-Signature-256`;
 //!   [`filename`]: safe file names for inbound media.
 #![forbid(unsafe_code)]
@@ -20,6 +22,7 @@ pub mod filename;
 mod graph_error;
 mod ids;
 mod kind;
+pub mod message;
 mod mime;
 mod response;
 mod serde_util;
@@ -37,6 +40,7 @@ pub use kind::{
     MAX_MEDIA_BYTES, MB, STICKER_ANIMATED_MAX_BYTES, STICKER_STATIC_MAX_BYTES, VIDEO_MAX_BYTES,
     VOICE_MAX_BYTES,
 };
+pub use message::{MediaRef, SendMedia, SendNote, SendValidationError, SentMessage};
 pub use mime::{MediaType, MimeError};
 pub use response::{DeleteResponse, MediaUrlResponse, UploadResponse};
 pub use signature::{signature_header, verify_signature, SignatureError};

@@ -1,0 +1,514 @@
+//! Sending media messages: [`MessagingApi`] (`send_media`), implemented by
+//! [`MediaClient`] on any transport, and [`MediaClient::send_file`] (validate, upload, send).
+//!
+//! # Why a sibling trait
+//!
+//! [`MediaApi`] is the media-only seam (upload, retrieve, download, delete) that applications,
+//! the emulator and test doubles implement. Adding `send_media` to it would make every existing
+//! implementor either implement messaging or inherit a default that fails at run time.
+//! [`MessagingApi`] sits beside it instead: object-safe (`Arc<dyn MessagingApi>` works), with
+//! one method, and [`MediaClient`] implements both. Code that needs both asks for
+//! `T: MediaApi + MessagingApi`.
+//!
+//! # A message is never sent twice
+//!
+//! Sending is not idempotent: a duplicate message to a customer is worse than an error. So a
+//! send is retried (under the client's [`crate::RetryPolicy`], honouring `Retry-After`) only
+//! when it provably did not happen:
+//! - the request never reached Graph ([`Error::request_not_sent`]: a connect failure or
+//!   connect timeout);
+//! - Graph refused it for rate: HTTP 429 or a rate-limit code (130429 throughput, 131056 pair
+//!   rate, and the app and account rate limits 4, 17, 32, 613, 80007).
+//!
+//! When the request may have reached Graph and no answer says what happened — the connection
+//! broke or timed out after the body was sent, Graph answered 5xx, or a 2xx answer could not be
+//! read — the send fails with [`Error::MaybeSent`] and is not retried: check the message's
+//! status webhooks before sending it again. Every other Graph error (an invalid parameter,
+//! outside the 24-hour window, …) is returned as it is.
+
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tracing::{field, Instrument};
+use wa_media_types::{
+    sniff, validate_upload, ErrorClass, MediaId, MediaKind, MediaRef, MediaType, SendMedia,
+    SendNote, SendValidationError, SentMessage, UploadCandidate, SNIFF_LEN,
+};
+
+use crate::api::MediaApi;
+use crate::client::MediaClient;
+use crate::error::Error;
+use crate::progress::Progress;
+use crate::transport::Transport;
+use crate::upload::Upload;
+
+/// Sending messages to WhatsApp users. Object-safe: `Arc<dyn MessagingApi>` works.
+///
+/// A sibling of [`MediaApi`] rather than part of it, so `MediaApi` stays the media-only seam
+/// and its implementors are unaffected (see the [module docs](self)).
+#[async_trait::async_trait]
+pub trait MessagingApi: Send + Sync {
+    /// Sends a media message (`POST /{version}/{phone_number_id}/messages`) after checking it
+    /// locally with [`SendMedia::validate`] (a refusal is [`Error::InvalidMessage`], nothing
+    /// sent). Retried only when it provably was not sent; [`Error::MaybeSent`] when it may
+    /// have been.
+    async fn send_media(&self, msg: &SendMedia) -> Result<SentMessage, Error>;
+}
+
+#[async_trait::async_trait]
+impl<A: MessagingApi + ?Sized> MessagingApi for Arc<A> {
+    async fn send_media(&self, msg: &SendMedia) -> Result<SentMessage, Error> {
+        (**self).send_media(msg).await
+    }
+}
+
+/// What the send loop does with a failed attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// It provably was not sent: retry if the budget allows.
+    Retry,
+    /// It may have been sent: wrap in [`Error::MaybeSent`], never retry.
+    MaybeSent,
+    /// Graph answered; return the error as it is.
+    Final,
+}
+
+/// Decides, from a failed send attempt, whether sending again is safe.
+pub(crate) fn send_verdict(e: &Error) -> Verdict {
+    match e {
+        Error::Api(a) => {
+            let rate = a.status == http::StatusCode::TOO_MANY_REQUESTS
+                || a.body.graph().map(|g| g.class()) == Some(ErrorClass::RateLimited);
+            if rate {
+                Verdict::Retry
+            } else if a.status.is_server_error() {
+                Verdict::MaybeSent
+            } else {
+                Verdict::Final
+            }
+        }
+        Error::Transport(_) | Error::Timeout { .. } if e.request_not_sent() => Verdict::Retry,
+        Error::Transport(_) | Error::Timeout { .. } => Verdict::MaybeSent,
+        // A success status whose body could not be read: Graph probably accepted it.
+        Error::InvalidResponse { status, .. } if status.is_success() => Verdict::MaybeSent,
+        _ => Verdict::Final,
+    }
+}
+
+impl<T: Transport> MediaClient<T> {
+    async fn send_inner(&self, msg: &SendMedia) -> Result<SentMessage, Error> {
+        let notes = msg.validate()?;
+        for n in &notes {
+            tracing::warn!(note = %n, "message note");
+        }
+        let cfg = self.config();
+        let mut state = crate::retry::RetryState::new(&cfg.retry);
+        loop {
+            let attempt = state.begin();
+            tracing::Span::current().record("attempt", attempt);
+            let started = Instant::now();
+            let req = crate::protocol::build_send_request(cfg, msg)?;
+            let err = match self
+                .exchange(req, crate::client::Limits::request(&cfg.timeouts))
+                .await
+            {
+                Ok(resp) => {
+                    tracing::debug!(
+                        status = resp.status().as_u16(),
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "response"
+                    );
+                    match crate::protocol::parse_send_response(&resp) {
+                        Ok(sent) => return Ok(sent),
+                        Err(e) => e,
+                    }
+                }
+                Err(e) => e,
+            };
+            let err = err.scrub(cfg.token.expose_secret());
+            match send_verdict(&err) {
+                Verdict::Retry => {
+                    if let Some(d) = state.next_delay(err.retry_after()) {
+                        tracing::warn!(error = %err, attempt, delay_ms = d.as_millis() as u64, "send not delivered to Graph; retrying");
+                        self.transport().sleep(d).await;
+                        continue;
+                    }
+                    tracing::warn!(error = %err, attempt, "send failed");
+                    return Err(err);
+                }
+                Verdict::MaybeSent => {
+                    tracing::warn!(error = %err, attempt, "send may have been delivered; not retried");
+                    return Err(Error::MaybeSent {
+                        source: Box::new(err),
+                    });
+                }
+                Verdict::Final => {
+                    tracing::warn!(error = %err, attempt, "send failed");
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    /// Validates, uploads and sends a file in one call; returns the new media id and the sent
+    /// message.
+    ///
+    /// 1. Checks everything before uploading ([`check_send_file`]): the recipient, the
+    ///    options for the kind, a voice note is Opus in Ogg (from the file's first bytes), and
+    ///    the upload's own validation (unless turned off in the client's configuration).
+    ///    The MIME type is [`SendOptions::mime`] or sniffed from the contents, as
+    ///    `wa-media upload` does; the kind is [`SendOptions::kind`] or inferred from the MIME
+    ///    type (a voice note when [`SendOptions::voice`]). A document without a filename is
+    ///    sent with the file's name.
+    /// 2. Uploads the file ([`MediaApi::upload`], retried like any upload).
+    /// 3. Sends it by id ([`MessagingApi::send_media`]).
+    ///
+    /// A failure in step 3 is [`SendFileError::Send`] with the media id: send again by id
+    /// (valid 30 days) instead of uploading again — after checking the statuses if the error
+    /// says the message may have been sent.
+    pub async fn send_file(
+        &self,
+        path: impl AsRef<Path>,
+        to: &str,
+        options: SendOptions,
+    ) -> Result<(MediaId, SentMessage), SendFileError> {
+        let path = path.as_ref();
+        let plan = plan(path, to, &options, self.config().validate_uploads)?;
+        for n in &plan.notes {
+            tracing::warn!(note = %n, "message note");
+        }
+        let mut upload = Upload::from_path(path, plan.mime).kind(plan.upload_kind);
+        if let Some(p) = options.progress {
+            upload = upload.progress_arc(p);
+        }
+        let media_id = self.upload(upload).await.map_err(SendFileError::Upload)?;
+        let mut msg = plan.message;
+        msg.media = MediaRef::Id(media_id.clone());
+        match self.send_media(&msg).await {
+            Ok(sent) => Ok((media_id, sent)),
+            Err(source) => Err(SendFileError::Send { media_id, source }),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<T: Transport> MessagingApi for MediaClient<T> {
+    async fn send_media(&self, msg: &SendMedia) -> Result<SentMessage, Error> {
+        let span = tracing::info_span!(
+            "wa_media.send",
+            kind = msg.kind.as_str(),
+            by = match &msg.media {
+                MediaRef::Id(_) => "id",
+                _ => "link",
+            },
+            attempt = field::Empty,
+            wamid = field::Empty,
+        );
+        let started = Instant::now();
+        let r = self.send_inner(msg).instrument(span.clone()).await;
+        span.in_scope(|| {
+            if let Ok(s) = &r {
+                tracing::Span::current().record("wamid", s.wamid.as_str());
+            }
+            tracing::info!(
+                ok = r.is_ok(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "send finished"
+            )
+        });
+        r
+    }
+}
+
+/// Options of [`MediaClient::send_file`].
+///
+/// ```
+/// use wa_media_core::SendOptions;
+/// use wa_media_core::types::MediaKind;
+/// let opts = SendOptions::default()
+///     .kind(MediaKind::Document)
+///     .caption("Your invoice")
+///     .filename("invoice-2031.pdf")
+///     .callback_data("order-2031");
+/// # drop(opts);
+/// ```
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct SendOptions {
+    /// The message kind; inferred from the MIME type when not given (a voice note when
+    /// [`SendOptions::voice`] is set).
+    pub kind: Option<MediaKind>,
+    /// The MIME type to upload with; sniffed from the file's contents when not given.
+    pub mime: Option<MediaType>,
+    /// A caption (image, video, document).
+    pub caption: Option<String>,
+    /// The file name shown to the recipient (documents; default: the file's name).
+    pub filename: Option<String>,
+    /// Send audio as a voice note (the file must be Opus in Ogg).
+    pub voice: bool,
+    /// The `wamid` of the message this one replies to.
+    pub reply_to: Option<String>,
+    /// `biz_opaque_callback_data`, echoed back in the status webhooks.
+    pub callback_data: Option<String>,
+    /// Receives upload progress.
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+impl fmt::Debug for SendOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendOptions")
+            .field("kind", &self.kind)
+            .field("mime", &self.mime.as_ref().map(|m| m.to_string()))
+            .field("caption", &self.caption)
+            .field("filename", &self.filename)
+            .field("voice", &self.voice)
+            .field("reply_to", &self.reply_to)
+            .field("callback_data", &self.callback_data)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+impl SendOptions {
+    /// Sets the message kind.
+    pub fn kind(mut self, kind: MediaKind) -> Self {
+        self.kind = Some(kind);
+        self
+    }
+    /// Sets the MIME type (parameters such as `; codecs=opus` kept).
+    pub fn mime(mut self, mime: MediaType) -> Self {
+        self.mime = Some(mime);
+        self
+    }
+    /// Adds a caption.
+    pub fn caption(mut self, caption: impl Into<String>) -> Self {
+        self.caption = Some(caption.into());
+        self
+    }
+    /// Sets the document's file name.
+    pub fn filename(mut self, filename: impl Into<String>) -> Self {
+        self.filename = Some(filename.into());
+        self
+    }
+    /// Sends audio as a voice note.
+    pub fn voice(mut self, voice: bool) -> Self {
+        self.voice = voice;
+        self
+    }
+    /// Replies to the message with this `wamid`.
+    pub fn reply_to(mut self, wamid: impl Into<String>) -> Self {
+        self.reply_to = Some(wamid.into());
+        self
+    }
+    /// Sets `biz_opaque_callback_data`.
+    pub fn callback_data(mut self, data: impl Into<String>) -> Self {
+        self.callback_data = Some(data.into());
+        self
+    }
+    /// Reports upload progress.
+    pub fn progress(mut self, progress: impl Progress + 'static) -> Self {
+        self.progress = Some(Arc::new(progress));
+        self
+    }
+}
+
+/// Why [`MediaClient::send_file`] failed, by step.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendFileError {
+    /// Refused locally before uploading; nothing was sent.
+    #[error("the message was refused before uploading: {0}")]
+    Validation(#[from] SendValidationError),
+    /// Reading the file or uploading it failed; no message was sent.
+    #[error("the upload failed, no message was sent: {0}")]
+    Upload(#[source] Error),
+    /// The upload succeeded but sending the message failed. Send again with `media_id`
+    /// (valid 30 days) instead of uploading again; if `source` is [`Error::MaybeSent`], check
+    /// the statuses first.
+    #[error("{}", send_failed(media_id, source))]
+    Send {
+        /// The uploaded media's id.
+        media_id: MediaId,
+        /// Why the send failed.
+        #[source]
+        source: Error,
+    },
+}
+
+fn send_failed(id: &MediaId, source: &Error) -> String {
+    let then = if source.may_have_been_sent() {
+        "check the message's statuses before sending it again by this media id"
+    } else {
+        "send it again by this media id (valid 30 days) instead of uploading again"
+    };
+    format!(
+        "the media was uploaded (media id {id}) but sending the message failed: {source}; {then}"
+    )
+}
+
+impl SendFileError {
+    /// The uploaded media's id, when the upload succeeded.
+    pub fn media_id(&self) -> Option<&MediaId> {
+        match self {
+            SendFileError::Send { media_id, .. } => Some(media_id),
+            _ => None,
+        }
+    }
+
+    /// The client error of the failed step (upload or send), when there is one.
+    pub fn error(&self) -> Option<&Error> {
+        match self {
+            SendFileError::Upload(e) | SendFileError::Send { source: e, .. } => Some(e),
+            SendFileError::Validation(_) => None,
+        }
+    }
+}
+
+/// What [`MediaClient::send_file`] will do, decided before uploading.
+struct Plan {
+    mime: MediaType,
+    upload_kind: MediaKind,
+    message: SendMedia,
+    notes: Vec<SendNote>,
+}
+
+/// The id in the message while it is checked before the upload (replaced by the real one).
+const PLACEHOLDER_ID: &str = "0";
+
+fn plan(
+    path: &Path,
+    to: &str,
+    options: &SendOptions,
+    validate_media: bool,
+) -> Result<Plan, SendFileError> {
+    let io = |e: std::io::Error| SendFileError::Upload(Error::io(Some(path.to_owned()), e));
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
+    }
+    let len = meta.len();
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(SNIFF_LEN as u64).read_to_end(&mut head))
+        .map_err(io)?;
+    let mime = match &options.mime {
+        Some(m) => m.clone(),
+        None => sniff(&head)
+            .and_then(|s| s.mime.parse::<MediaType>().ok())
+            .ok_or(SendValidationError::UnknownFileType)?,
+    };
+    let kind = match options.kind {
+        Some(k) => k,
+        None if options.voice => MediaKind::Voice,
+        None => MediaKind::infer(&mime).ok_or_else(|| SendValidationError::NoKindFor {
+            mime: mime.to_string(),
+        })?,
+    };
+    let placeholder = MediaId::new(PLACEHOLDER_ID).expect("a valid media id");
+    let mut msg = SendMedia::by_id(to, kind, placeholder)?.voice(options.voice);
+    if let Some(c) = &options.caption {
+        msg = msg.caption(c.clone());
+    }
+    match &options.filename {
+        Some(f) => msg = msg.filename(f.clone()),
+        None if kind == MediaKind::Document => {
+            if let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) {
+                msg = msg.filename(name);
+            }
+        }
+        None => {}
+    }
+    if let Some(r) = &options.reply_to {
+        msg = msg.reply_to(r.clone());
+    }
+    if let Some(d) = &options.callback_data {
+        msg = msg.callback_data(d.clone());
+    }
+    let notes = msg.validate_with_file(len, &head)?;
+    let upload_kind = if msg.is_voice() {
+        MediaKind::Voice
+    } else {
+        kind
+    };
+    if validate_media {
+        validate_upload(&UploadCandidate {
+            kind: Some(upload_kind),
+            mime: &mime,
+            len,
+            head: &head,
+        })
+        .map_err(SendValidationError::from)?;
+    }
+    Ok(Plan {
+        mime,
+        upload_kind,
+        message: msg,
+        notes,
+    })
+}
+
+/// Runs the checks [`MediaClient::send_file`] makes before uploading, without uploading:
+/// returns the non-fatal notes (a voice note over 512 KB, say) for a tool to show first.
+///
+/// ```
+/// use wa_media_core::{check_send_file, SendFileError, SendOptions};
+/// let path = std::env::temp_dir().join(format!("wa-media-doc-{}.txt", std::process::id()));
+/// std::fs::write(&path, "hello").unwrap();
+/// // A text file is no voice note: refused before anything is uploaded.
+/// let err = check_send_file(&path, "15551234567", &SendOptions::default().voice(true)).unwrap_err();
+/// assert!(matches!(err, SendFileError::Validation(_)));
+/// // As a document it is fine.
+/// assert!(check_send_file(&path, "15551234567", &SendOptions::default()).unwrap().is_empty());
+/// # std::fs::remove_file(&path).unwrap();
+/// ```
+pub fn check_send_file(
+    path: impl AsRef<Path>,
+    to: &str,
+    options: &SendOptions,
+) -> Result<Vec<SendNote>, SendFileError> {
+    plan(path.as_ref(), to, options, true).map(|p| p.notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::{TransportError, TransportErrorKind};
+
+    #[test]
+    fn only_provably_unsent_or_rate_refused_sends_are_retried() {
+        let t = |k| Error::from(TransportError::from_kind(k));
+        assert_eq!(
+            send_verdict(&t(TransportErrorKind::Connect)),
+            Verdict::Retry
+        );
+        assert_eq!(
+            send_verdict(&t(TransportErrorKind::ConnectTimeout)),
+            Verdict::Retry
+        );
+        for k in [
+            TransportErrorKind::Request,
+            TransportErrorKind::Interrupted,
+            TransportErrorKind::Decode,
+            TransportErrorKind::Unknown,
+        ] {
+            assert_eq!(send_verdict(&t(k)), Verdict::MaybeSent, "{k:?}");
+        }
+        assert_eq!(
+            send_verdict(&Error::Timeout {
+                kind: crate::TimeoutKind::Request,
+                after: None
+            }),
+            Verdict::MaybeSent
+        );
+        assert_eq!(
+            send_verdict(&Error::Config(crate::ConfigError::Token)),
+            Verdict::Final
+        );
+    }
+}
