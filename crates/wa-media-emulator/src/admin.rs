@@ -1,6 +1,6 @@
 //! The emulator's own endpoints, beyond the real API, under `/__emulator/` on the Graph origin:
-//! fault injection, the request log, inbound simulation, the clock and stored media. They are
-//! not written to the request log.
+//! fault injection, the request log, inbound simulation, the clock, stored media and sent
+//! messages. They are not written to the request log.
 //!
 //! A web page in the developer's browser must not be able to drive them (CSRF, DNS rebinding),
 //! so every admin request is checked, in this order: the `Host` names this emulator (421
@@ -261,6 +261,13 @@ where
         }
         (Method::DELETE, "/__emulator/requests") => {
             shared.log.clear();
+            json_reply(StatusCode::OK, &json!([]))
+        }
+        (Method::GET, "/__emulator/messages") => {
+            json_reply(StatusCode::OK, &json!(shared.outbox.list()))
+        }
+        (Method::DELETE, "/__emulator/messages") => {
+            shared.outbox.clear();
             json_reply(StatusCode::OK, &json!([]))
         }
         (Method::GET, "/__emulator/media") => {

@@ -42,6 +42,14 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// [`BODY_MIN_BYTES_PER_WINDOW`](crate::BODY_MIN_BYTES_PER_WINDOW)) before it is answered 408.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The wait before each status notification of a sent message by default: fast, where
+/// production takes from a fraction of a second (`sent`) to as long as the customer takes
+/// (`read`).
+pub const DEFAULT_STATUS_DELAY: Duration = Duration::from_millis(20);
+
+/// The longest accepted [`EmulatorConfig::status_delay`].
+pub const MAX_STATUS_DELAY: Duration = Duration::from_secs(60);
+
 /// The header that carries the admin token ([`EmulatorConfig::admin_token`]).
 pub const ADMIN_TOKEN_HEADER: &str = "x-emulator-admin-token";
 
@@ -134,9 +142,39 @@ pub struct EmulatorConfig {
     /// How long a request body may go without enough progress before it is answered 408 and
     /// its spool file removed (default [`DEFAULT_BODY_TIMEOUT`]).
     pub body_timeout: Duration,
-    /// Where every simulated inbound notification is POSTed, signed like Meta's (none by
-    /// default).
+    /// Where every simulated inbound notification and every status of a sent message is
+    /// POSTed, signed like Meta's (none by default).
     pub webhook: Option<WebhookTarget>,
+    /// The wait before each status notification of a sent message (`sent`, `delivered`,
+    /// `read`, `played`): default [`DEFAULT_STATUS_DELAY`], at most [`MAX_STATUS_DELAY`].
+    pub status_delay: Duration,
+    /// When set, each phone number accepts at most this many messages per second (measured
+    /// on the emulator's clock); beyond it the messages endpoint answers 429 with code
+    /// 130429. Production's default is 80. Default: no limit.
+    pub message_throughput: Option<u32>,
+    /// When set, each (phone number, recipient) pair accepts at most `max` messages per
+    /// `per` (emulator clock); beyond it the messages endpoint answers code 131056.
+    /// Production allows about one message every six seconds, with short bursts. Default: no
+    /// limit.
+    pub pair_rate_limit: Option<PairRateLimit>,
+}
+
+/// A per-recipient rate limit: at most `max` messages from one phone number to one recipient
+/// within any window of `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PairRateLimit {
+    /// Messages allowed within the window (at least 1).
+    pub max: u32,
+    /// The window (more than zero, at most a day).
+    pub per: Duration,
+}
+
+impl PairRateLimit {
+    /// At most `max` messages per `per` to one recipient.
+    pub fn new(max: u32, per: Duration) -> Self {
+        Self { max, per }
+    }
 }
 
 /// The receiver of the emulator's webhook deliveries.
@@ -205,6 +243,9 @@ impl Default for EmulatorConfig {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             webhook: None,
+            status_delay: DEFAULT_STATUS_DELAY,
+            message_throughput: None,
+            pair_rate_limit: None,
         }
     }
 }
@@ -238,6 +279,9 @@ impl fmt::Debug for EmulatorConfig {
             .field("handshake_timeout", &self.handshake_timeout)
             .field("body_timeout", &self.body_timeout)
             .field("webhook", &self.webhook)
+            .field("status_delay", &self.status_delay)
+            .field("message_throughput", &self.message_throughput)
+            .field("pair_rate_limit", &self.pair_rate_limit)
             .finish()
     }
 }
@@ -402,8 +446,9 @@ impl EmulatorBuilder {
         self
     }
 
-    /// POSTs every simulated inbound notification to `url` (http), signed with `app_secret`
-    /// as Meta signs them, redelivered on a non-2xx answer or a timeout.
+    /// POSTs every simulated inbound notification and every status of a sent message to `url`
+    /// (http), signed with `app_secret` as Meta signs them, redelivered on a non-2xx answer or
+    /// a timeout.
     pub fn webhook(mut self, url: impl Into<String>, app_secret: impl Into<String>) -> Self {
         self.config.webhook = Some(WebhookTarget::new(url, app_secret));
         self
@@ -412,6 +457,27 @@ impl EmulatorBuilder {
     /// Sets every setting of the webhook deliveries at once.
     pub fn webhook_target(mut self, target: WebhookTarget) -> Self {
         self.config.webhook = Some(target);
+        self
+    }
+
+    /// The wait before each status notification of a sent message (default
+    /// [`DEFAULT_STATUS_DELAY`], at most [`MAX_STATUS_DELAY`]).
+    pub fn status_delay(mut self, delay: Duration) -> Self {
+        self.config.status_delay = delay;
+        self
+    }
+
+    /// Limits each phone number to `per_second` messages per second (emulator clock); beyond
+    /// it the messages endpoint answers 429 with code 130429.
+    pub fn message_throughput(mut self, per_second: u32) -> Self {
+        self.config.message_throughput = Some(per_second);
+        self
+    }
+
+    /// Limits each (phone number, recipient) pair to `max` messages per `per` (emulator
+    /// clock); beyond it the messages endpoint answers code 131056.
+    pub fn pair_rate_limit(mut self, max: u32, per: Duration) -> Self {
+        self.config.pair_rate_limit = Some(PairRateLimit::new(max, per));
         self
     }
 

@@ -1,7 +1,8 @@
-//! Webhook delivery: every simulated inbound notification is POSTed to the configured URL,
-//! signed like Meta's (`X-Hub-Signature-256`, HMAC-SHA256 of the body with the app secret,
-//! over the `\uXXXX`-escaped JSON), with a timeout per attempt, redelivered with backoff on a
-//! non-2xx answer or a timeout, and every attempt written to the request log.
+//! Webhook delivery: every simulated inbound notification and every status of a sent message
+//! is POSTed to the configured URL, signed like Meta's (`X-Hub-Signature-256`, HMAC-SHA256 of
+//! the body with the app secret, over the `\uXXXX`-escaped JSON), with a timeout per attempt,
+//! redelivered with backoff on a non-2xx answer or a timeout, and every attempt written to the
+//! request log.
 //!
 //! The fault `deliver_times` on [`Endpoint::Webhook`](crate::Endpoint::Webhook) delivers the
 //! next notification several times, to exercise a receiver's deduplication.
@@ -52,17 +53,22 @@ impl Delivery {
     /// Delivers `body` in the background (once, or as many times as a pending
     /// `deliver_times` fault says), each delivery retried until a 2xx or the attempts run out.
     pub(crate) fn deliver(&self, body: String) {
+        let this = self.clone();
+        tokio::spawn(async move { this.deliver_now(body).await });
+    }
+
+    /// Delivers `body` (once, or as many times as a pending `deliver_times` fault says) and
+    /// returns when every delivery is accepted or given up: what keeps the statuses of one
+    /// message in order.
+    pub(crate) async fn deliver_now(&self, body: String) {
         let (times, fault) = match self.faults.take(Endpoint::Webhook) {
             Some(Fault::DeliverTimes { times }) => (times.max(1), Some("deliver_times")),
             _ => (1, None),
         };
-        let this = self.clone();
         let body = Bytes::from(body);
-        tokio::spawn(async move {
-            for _ in 0..times {
-                this.deliver_once(body.clone(), fault).await;
-            }
-        });
+        for _ in 0..times {
+            self.deliver_once(body.clone(), fault).await;
+        }
     }
 
     /// One delivery: attempts until a 2xx answer, with doubling waits. Returns whether it

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::EmulatorError;
 
-/// One of the four media endpoints a fault can target.
+/// An endpoint a fault can target: the four media endpoints, the messages endpoint, and the
+/// emulator's own webhook deliveries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -23,18 +24,23 @@ pub enum Endpoint {
     /// The emulator's own webhook deliveries (POSTs to the configured webhook URL); only the
     /// `deliver_times` fault applies.
     Webhook,
+    /// `POST /{version}/{phone_number_id}/messages` on the Graph origin (sending a message).
+    Messages,
 }
 
 /// What happens to a request hit by a fault. In JSON (over HTTP) a fault is an object tagged by
 /// `kind`: `{"kind": "rate_limited", "retry_after_secs": 2}`, `{"kind": "server_error",
 /// "status": 503}`, `{"kind": "reset_mid_body"}`, `{"kind": "truncated_body"}`,
-/// `{"kind": "corrupt_byte"}`, `{"kind": "delay", "millis": 1500}`.
+/// `{"kind": "corrupt_byte"}`, `{"kind": "delay", "millis": 1500}`, and for the messages
+/// endpoint `{"kind": "undeliverable"}`, `{"kind": "media_delivery_failed", "details": "…"}`,
+/// `{"kind": "pair_rate_limited"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Fault {
-    /// HTTP 429 with `Retry-After: <retry_after_secs>` and a Graph envelope with code 130429
-    /// (Cloud API throughput reached). Nothing is processed.
+    /// HTTP 429 with `Retry-After: <retry_after_secs>` and a transient Graph envelope: code 4
+    /// (application request limit) on the media endpoints, code 130429 (Cloud API throughput
+    /// reached) on the messages endpoint. Nothing is processed.
     RateLimited {
         /// The `Retry-After` value in seconds.
         #[serde(default = "default_retry_after")]
@@ -69,6 +75,22 @@ pub enum Fault {
         /// How many deliveries (1–100).
         times: u32,
     },
+    /// For [`Endpoint::Messages`] only: the message is accepted (200, a wamid), then its only
+    /// status is `failed` with error 131026 (message undeliverable: the recipient is not on
+    /// WhatsApp, has not accepted the terms, runs an old version…).
+    Undeliverable,
+    /// For [`Endpoint::Messages`] only: the message is accepted, then its only status is
+    /// `failed` with error 131053 (media upload error) and `error_data.details`: the
+    /// asynchronous media failure (a link that cannot be fetched, a format WhatsApp refuses).
+    MediaDeliveryFailed {
+        /// The `error_data.details` text (at most 1,024 characters). Default: a weblink 404
+        /// for a message sent by `link`, an unsupported-format text for one sent by `id`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        details: Option<String>,
+    },
+    /// For [`Endpoint::Messages`] only: 400 with code 131056 (pair rate limit: too many
+    /// messages to one recipient). Nothing is processed.
+    PairRateLimited,
 }
 
 /// The longest accepted [`Fault::Delay`]: five minutes.
@@ -76,6 +98,9 @@ pub const MAX_FAULT_DELAY_MILLIS: u64 = 5 * 60 * 1000;
 
 /// The largest accepted [`Fault::RateLimited`] `retry_after_secs`: one day.
 pub const MAX_FAULT_RETRY_AFTER_SECS: u64 = 24 * 60 * 60;
+
+/// The longest accepted [`Fault::MediaDeliveryFailed`] `details`, in characters.
+pub const MAX_FAULT_DETAILS_CHARS: usize = 1024;
 
 /// How many entries the fault queue holds at most (each entry may apply to many requests).
 pub const MAX_PENDING_FAULTS: usize = 1024;
@@ -99,6 +124,9 @@ impl Fault {
             Fault::CorruptByte => "corrupt_byte",
             Fault::Delay { .. } => "delay",
             Fault::DeliverTimes { .. } => "deliver_times",
+            Fault::Undeliverable => "undeliverable",
+            Fault::MediaDeliveryFailed { .. } => "media_delivery_failed",
+            Fault::PairRateLimited => "pair_rate_limited",
         }
     }
 
@@ -124,23 +152,40 @@ impl Fault {
             Fault::DeliverTimes { times } if !(1..=100).contains(times) => bad(format!(
                 "deliver_times times {times} is not between 1 and 100"
             )),
+            Fault::MediaDeliveryFailed { details: Some(d) }
+                if d.chars().count() > MAX_FAULT_DETAILS_CHARS =>
+            {
+                bad(format!(
+                    "media_delivery_failed details are over {MAX_FAULT_DETAILS_CHARS} characters"
+                ))
+            }
             _ => Ok(()),
         }
     }
 
-    /// Whether this fault can apply to `endpoint`: `deliver_times` to webhook deliveries only,
-    /// every other fault to the four media endpoints only.
+    /// Whether this fault can apply to `endpoint`: `deliver_times` to webhook deliveries only;
+    /// `undeliverable`, `media_delivery_failed` and `pair_rate_limited` to the messages
+    /// endpoint only; every other fault to the media and messages endpoints.
     fn applies_to(&self, endpoint: Endpoint) -> Result<(), EmulatorError> {
-        let webhook = endpoint == Endpoint::Webhook;
-        match (self, webhook) {
-            (Fault::DeliverTimes { .. }, true) => Ok(()),
-            (Fault::DeliverTimes { .. }, false) => Err(EmulatorError::InvalidFault(
+        let messages_only = matches!(
+            self,
+            Fault::Undeliverable | Fault::MediaDeliveryFailed { .. } | Fault::PairRateLimited
+        );
+        match (self, endpoint) {
+            (Fault::DeliverTimes { .. }, Endpoint::Webhook) => Ok(()),
+            (Fault::DeliverTimes { .. }, _) => Err(EmulatorError::InvalidFault(
                 "deliver_times applies to the webhook endpoint only".to_owned(),
             )),
-            (other, true) => Err(EmulatorError::InvalidFault(format!(
+            (other, Endpoint::Webhook) => Err(EmulatorError::InvalidFault(format!(
                 "{} does not apply to webhook deliveries (only deliver_times does)",
                 other.kind()
             ))),
+            (other, e) if messages_only && e != Endpoint::Messages => {
+                Err(EmulatorError::InvalidFault(format!(
+                    "{} applies to the messages endpoint only",
+                    other.kind()
+                )))
+            }
             _ => Ok(()),
         }
     }

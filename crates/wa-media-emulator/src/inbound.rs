@@ -109,7 +109,7 @@ impl SimulatedInbound {
 
 /// Escapes every non-ASCII character of serialized JSON as `\uXXXX` (lowercase hex, UTF-16),
 /// as Meta's serializer does (valid: non-ASCII only occurs inside JSON strings).
-fn escape_non_ascii(json: String) -> String {
+pub(crate) fn escape_non_ascii(json: String) -> String {
     wa_media_types::signature::escape_non_ascii(json.as_bytes())
         .and_then(|v| String::from_utf8(v).ok())
         .unwrap_or(json)

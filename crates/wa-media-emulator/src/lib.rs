@@ -23,6 +23,7 @@ mod delivery;
 mod error;
 mod fault;
 mod inbound;
+mod messages;
 mod reply;
 mod request_log;
 mod server;
@@ -35,19 +36,21 @@ mod upload;
 
 pub use clock::{Clock, ManualClock, SystemClock, MAX_CLOCK_ADVANCE};
 pub use config::{
-    Emulator, EmulatorBuilder, EmulatorConfig, UserAgentPolicy, WebhookTarget, ADMIN_TOKEN_HEADER,
-    DEFAULT_BODY_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_INBOUND_MEDIA_TTL, DEFAULT_MAX_CONNECTIONS, DEFAULT_MEDIA_TTL, DEFAULT_TOKEN,
-    DEFAULT_URL_TTL, PRODUCTION_GRAPH_URL, PRODUCTION_LOOKASIDE_URL,
+    Emulator, EmulatorBuilder, EmulatorConfig, PairRateLimit, UserAgentPolicy, WebhookTarget,
+    ADMIN_TOKEN_HEADER, DEFAULT_BODY_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_INBOUND_MEDIA_TTL, DEFAULT_MAX_CONNECTIONS, DEFAULT_MEDIA_TTL, DEFAULT_STATUS_DELAY,
+    DEFAULT_TOKEN, DEFAULT_URL_TTL, MAX_STATUS_DELAY, PRODUCTION_GRAPH_URL,
+    PRODUCTION_LOOKASIDE_URL,
 };
 pub use error::EmulatorError;
 pub use fault::{
-    Endpoint, Fault, Faults, PendingFault, MAX_FAULT_DELAY_MILLIS, MAX_FAULT_RETRY_AFTER_SECS,
-    MAX_PENDING_FAULTS,
+    Endpoint, Fault, Faults, PendingFault, MAX_FAULT_DELAY_MILLIS, MAX_FAULT_DETAILS_CHARS,
+    MAX_FAULT_RETRY_AFTER_SECS, MAX_PENDING_FAULTS,
 };
 pub use inbound::{
     InboundMessage, SimulatedInbound, SIMULATED_DISPLAY_PHONE_NUMBER, SIMULATED_WABA_ID,
 };
+pub use messages::{SentMessage, SENT_MESSAGES_CAPACITY};
 pub use request_log::{LoggedRequest, Origin, REQUEST_LOG_CAPACITY};
 pub use server::EmulatorHandle;
 pub use store::{MediaSource, StoredMedia};

@@ -202,6 +202,62 @@ impl ApiError {
         e
     }
 
+    /// 429 with `Retry-After`, code 130429: the phone number's Cloud API message throughput
+    /// was reached (the messages endpoint's answer to a rate limit).
+    pub(crate) fn throughput(retry_after_secs: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            130429,
+            "OAuthException",
+            "(#130429) Rate limit hit",
+        );
+        e.error.error_data = Some(ErrorData {
+            messaging_product: Some("whatsapp".to_owned()),
+            details: Some(
+                "Cloud API message throughput has been reached. Try again later or reduce the \
+                 frequency of the messages sent from this phone number."
+                    .to_owned(),
+            ),
+        });
+        e.error.is_transient = Some(true);
+        e.retry_after = Some(retry_after_secs);
+        e
+    }
+
+    /// 400, code 131056: too many messages from this phone number to one recipient.
+    pub(crate) fn pair_rate_limited() -> Self {
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            131056,
+            "OAuthException",
+            "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+        );
+        e.error.error_data = Some(ErrorData {
+            messaging_product: Some("whatsapp".to_owned()),
+            details: Some(
+                "Message failed to send because there were too many messages sent from this \
+                 phone number to the same phone number in a short period of time."
+                    .to_owned(),
+            ),
+        });
+        e
+    }
+
+    /// 400, code 131009: a parameter with a value Graph does not take; `details` names it.
+    pub(crate) fn param_value(details: impl Into<String>) -> Self {
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            131009,
+            "OAuthException",
+            "(#131009) Parameter value is not valid",
+        );
+        e.error.error_data = Some(ErrorData {
+            messaging_product: Some("whatsapp".to_owned()),
+            details: Some(details.into()),
+        });
+        e
+    }
+
     /// A 5xx with a transient envelope (code 2).
     pub(crate) fn server_error(status: u16) -> Self {
         let status = StatusCode::from_u16(status)

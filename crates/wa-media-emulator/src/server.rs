@@ -297,6 +297,27 @@ fn validate(config: &EmulatorConfig) -> Result<(), EmulatorError> {
             ));
         }
     }
+    if config.status_delay > crate::config::MAX_STATUS_DELAY {
+        return Err(EmulatorError::Config(format!(
+            "status_delay must be at most {} s, not {:?}",
+            crate::config::MAX_STATUS_DELAY.as_secs(),
+            config.status_delay
+        )));
+    }
+    if config.message_throughput == Some(0) {
+        return Err(EmulatorError::Config(
+            "message_throughput must be at least 1 message per second".to_owned(),
+        ));
+    }
+    if let Some(p) = config.pair_rate_limit {
+        if p.max == 0 || p.per.is_zero() || p.per > Duration::from_secs(24 * 60 * 60) {
+            return Err(EmulatorError::Config(format!(
+                "the pair rate limit needs at least 1 message per window of more than zero and \
+                 at most a day, not {} per {:?}",
+                p.max, p.per
+            )));
+        }
+    }
     if config
         .admin_token
         .as_deref()
@@ -379,6 +400,7 @@ pub(crate) async fn start(
         faults,
         log,
         delivery,
+        outbox: Arc::default(),
         clock: Arc::new(OffsetClock::new(clock)),
         signer: UrlSigner::random(),
         graph_url,
@@ -741,6 +763,13 @@ impl EmulatorHandle {
         message: InboundMessage,
     ) -> Result<SimulatedInbound, EmulatorError> {
         simulate_inbound(&self.shared, message).await
+    }
+
+    /// Every message accepted by the messages endpoint so far (oldest first, at most
+    /// [`SENT_MESSAGES_CAPACITY`](crate::SENT_MESSAGES_CAPACITY)), with the statuses emitted
+    /// for each so far. Also `GET /__emulator/messages`.
+    pub fn sent_messages(&self) -> Vec<crate::SentMessage> {
+        self.shared.outbox.list()
     }
 
     /// A [`wa_media_core::Transport`] that calls this emulator directly, without sockets.

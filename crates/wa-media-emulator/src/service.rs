@@ -30,6 +30,8 @@ pub(crate) struct Shared {
     pub(crate) log: Arc<RequestLog>,
     /// Webhook deliveries of simulated inbound notifications, when configured.
     pub(crate) delivery: Option<crate::delivery::Delivery>,
+    /// Sent messages and the send rate windows.
+    pub(crate) outbox: Arc<crate::messages::Outbox>,
     pub(crate) clock: Arc<OffsetClock>,
     pub(crate) signer: UrlSigner,
     /// Public Graph base URL, without a trailing slash.
@@ -90,7 +92,7 @@ impl fmt::Display for ConnectionReset {
 impl std::error::Error for ConnectionReset {}
 
 /// What a route produced.
-enum Outcome {
+pub(crate) enum Outcome {
     Reply(Response<EmuBody>),
     Reset,
 }
@@ -267,6 +269,7 @@ fn classify(origin: Origin, method: &Method, path: &str) -> Option<Endpoint> {
             }
             match (method, segs.as_slice()) {
                 (&Method::POST, [_, _, "media"]) => Some(Endpoint::Upload),
+                (&Method::POST, [_, _, "messages"]) => Some(Endpoint::Messages),
                 (&Method::GET, [_, _]) => Some(Endpoint::Retrieve),
                 (&Method::DELETE, [_, _]) => Some(Endpoint::Delete),
                 _ => None,
@@ -291,6 +294,12 @@ where
     // Faults that replace the answer or hold it back.
     match fault {
         Some(Fault::Delay { millis }) => tokio::time::sleep(Duration::from_millis(*millis)).await,
+        Some(Fault::RateLimited { retry_after_secs })
+            if endpoint == Some(Endpoint::Messages) =>
+        {
+            return ApiError::throughput(*retry_after_secs).into();
+        }
+        Some(Fault::PairRateLimited) => return ApiError::pair_rate_limited().into(),
         Some(Fault::RateLimited { retry_after_secs }) => {
             return match origin {
                 Origin::Graph | Origin::Webhook => ApiError::rate_limited(*retry_after_secs).into(),
@@ -380,6 +389,9 @@ where
                     .map_or(32 * 1024, |n| (n / 2).max(1))
             });
             upload(shared, parts, phone, body, reset_at).await
+        }
+        (Some(Endpoint::Messages), [_, phone, _]) => {
+            crate::messages::send(shared, phone, fault, body).await
         }
         (Some(Endpoint::Retrieve), [_, id]) => retrieve(shared, &parts.method, id, query).into(),
         (Some(Endpoint::Delete), [_, id]) => delete(shared, &parts.method, id, query).into(),

@@ -5,85 +5,14 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use common::receiver::{receiver, Receiver};
 use wa_media_emulator::{
     Emulator, EmulatorHandle, Endpoint, Fault, InboundMessage, Origin, WebhookTarget,
 };
 
 const SECRET: &str = "delivery-secret";
-
-/// One delivery as the receiver saw it.
-#[derive(Debug, Clone)]
-struct Received {
-    body: Vec<u8>,
-    signature: Option<String>,
-    content_type: Option<String>,
-}
-
-/// A receiver answering with `script[i]` to the i-th delivery (200 once the script ends;
-/// 0 = never answer).
-struct Receiver {
-    url: String,
-    seen: Arc<Mutex<Vec<Received>>>,
-}
-
-async fn receiver(script: Vec<u16>) -> Receiver {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let seen: Arc<Mutex<Vec<Received>>> = Arc::default();
-    let s2 = seen.clone();
-    let script = Arc::new(script);
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                return;
-            };
-            let (seen, script) = (s2.clone(), script.clone());
-            let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-                let (seen, script) = (seen.clone(), script.clone());
-                async move {
-                    let header = |n: &str| {
-                        req.headers()
-                            .get(n)
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_owned)
-                    };
-                    let (signature, content_type) =
-                        (header("x-hub-signature-256"), header("content-type"));
-                    let body = req.into_body().collect().await.unwrap().to_bytes().to_vec();
-                    let i = {
-                        let mut s = seen.lock().unwrap();
-                        s.push(Received {
-                            body,
-                            signature,
-                            content_type,
-                        });
-                        s.len() - 1
-                    };
-                    let status = script.get(i).copied().unwrap_or(200);
-                    if status == 0 {
-                        std::future::pending::<()>().await;
-                    }
-                    let mut r = http::Response::new(Full::new(Bytes::from_static(b"ok")));
-                    *r.status_mut() = http::StatusCode::from_u16(status).unwrap();
-                    Ok::<_, std::convert::Infallible>(r)
-                }
-            });
-            tokio::spawn(async move {
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(tcp), svc)
-                    .await;
-            });
-        }
-    });
-    Receiver { url, seen }
-}
 
 async fn emulator(r: &Receiver, attempts: u32, timeout: Duration) -> EmulatorHandle {
     let mut target = WebhookTarget::new(r.url.clone(), SECRET);
@@ -95,21 +24,6 @@ async fn emulator(r: &Receiver, attempts: u32, timeout: Duration) -> EmulatorHan
         .start()
         .await
         .unwrap()
-}
-
-/// Waits (bounded) until the receiver saw `n` deliveries.
-async fn until_seen(r: &Receiver, n: usize) -> Vec<Received> {
-    for _ in 0..1000 {
-        let seen = r.seen.lock().unwrap().clone();
-        if seen.len() >= n {
-            return seen;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!(
-        "saw {} deliveries, wanted {n}",
-        r.seen.lock().unwrap().len()
-    );
 }
 
 fn deliveries(emu: &EmulatorHandle) -> Vec<u16> {
@@ -131,7 +45,7 @@ async fn a_simulated_message_is_delivered_signed_over_the_exact_body() {
         )
         .await
         .unwrap();
-    let seen = until_seen(&r, 1).await;
+    let seen = r.until_seen(1).await;
     assert_eq!(seen[0].body, sim.body.as_bytes());
     assert!(sim.body.is_ascii(), "non-ASCII is escaped as Meta does");
     assert_eq!(seen[0].content_type.as_deref(), Some("application/json"));
@@ -150,7 +64,7 @@ async fn a_refused_delivery_is_made_again_with_every_attempt_logged() {
     emu.simulate_inbound(InboundMessage::new(vec![1u8; 64], "image/jpeg"))
         .await
         .unwrap();
-    let seen = until_seen(&r, 3).await;
+    let seen = r.until_seen(3).await;
     assert!(seen.iter().all(|s| s.body == seen[0].body));
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(deliveries(&emu), vec![500, 503, 200]);
@@ -164,7 +78,7 @@ async fn a_receiver_that_never_answers_times_out_and_the_attempts_are_bounded() 
     emu.simulate_inbound(InboundMessage::new(vec![2u8; 64], "image/jpeg"))
         .await
         .unwrap();
-    until_seen(&r, 3).await;
+    r.until_seen(3).await;
     for _ in 0..200 {
         if deliveries(&emu).len() == 3 {
             break;
@@ -189,7 +103,7 @@ async fn deliver_times_delivers_one_notification_several_times() {
     emu.simulate_inbound(InboundMessage::new(vec![3u8; 64], "image/jpeg"))
         .await
         .unwrap();
-    let seen = until_seen(&r, 3).await;
+    let seen = r.until_seen(3).await;
     assert!(seen
         .iter()
         .all(|s| s.body == seen[0].body && s.signature == seen[0].signature));
@@ -197,7 +111,7 @@ async fn deliver_times_delivers_one_notification_several_times() {
     emu.simulate_inbound(InboundMessage::new(vec![4u8; 64], "image/jpeg"))
         .await
         .unwrap();
-    until_seen(&r, 4).await;
+    r.until_seen(4).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(r.seen.lock().unwrap().len(), 4);
     let faulted = emu

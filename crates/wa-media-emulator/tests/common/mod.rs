@@ -1,6 +1,8 @@
 //! Test helpers: a plain hyper-util client, multipart bodies and sample media.
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use bytes::Bytes;
 use http::{header, HeaderMap, Method, Request, StatusCode};
 use http_body_util::{combinators::BoxBody, BodyExt, Full};

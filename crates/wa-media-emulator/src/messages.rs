@@ -1,0 +1,742 @@
+//! Sending messages: `POST /{version}/{phone_number_id}/messages` with a media message, checked
+//! like Graph checks it, answered with Meta's shape, rate limited per phone number and per
+//! recipient when configured, kept for inspection, and followed by its status notifications
+//! (`sent`, `delivered`, `read`, `played` for voice notes, or `failed`) delivered to the webhook.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use http_body::Body;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use wa_media_types::{MediaId, MediaKind, MediaType, PhoneNumberId};
+
+use crate::clock::{unix_secs, Clock as _, OffsetClock};
+use crate::fault::Fault;
+use crate::inbound::{escape_non_ascii, SIMULATED_DISPLAY_PHONE_NUMBER, SIMULATED_WABA_ID};
+use crate::reply::{self, ApiError};
+use crate::service::{Outcome, Shared};
+use crate::upload;
+
+/// How many sent messages the emulator keeps for inspection (the oldest are dropped first).
+pub const SENT_MESSAGES_CAPACITY: usize = 10_000;
+
+/// The largest messages request body taken, in bytes.
+const MAX_BODY: usize = 64 * 1024;
+
+/// Graph's caption limit, in characters.
+const MAX_CAPTION_CHARS: usize = 1024;
+
+/// Graph's `biz_opaque_callback_data` limit, in characters.
+const MAX_CALLBACK_DATA_CHARS: usize = 512;
+
+/// The longest `link` taken, in bytes.
+const MAX_LINK_LEN: usize = 2048;
+
+/// Every message type Graph knows, as its "must be one of" message lists them.
+const GRAPH_TYPES: &str =
+    "{AUDIO, CONTACTS, DOCUMENT, IMAGE, INTERACTIVE, LOCATION, REACTION, STICKER, TEMPLATE, TEXT, VIDEO}";
+
+/// The types the emulator emulates.
+const MEDIA_TYPES: [&str; 5] = ["image", "video", "audio", "document", "sticker"];
+
+const ERROR_CODES_HREF: &str =
+    "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/";
+
+/// A message the messages endpoint accepted, as [`EmulatorHandle::sent_messages`] and
+/// `GET /__emulator/messages` show it.
+///
+/// [`EmulatorHandle::sent_messages`]: crate::EmulatorHandle::sent_messages
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SentMessage {
+    /// The message id answered (`wamid.…`), also the `id` of its statuses.
+    pub wamid: String,
+    /// The business phone number id it was sent from (the path's).
+    pub phone_number_id: String,
+    /// `to` exactly as sent (answered as `contacts[0].input`).
+    pub to: String,
+    /// The recipient's digits (answered as `contacts[0].wa_id`, the statuses' `recipient_id`).
+    pub wa_id: String,
+    /// The message `type`: `image`, `video`, `audio`, `document` or `sticker`.
+    pub kind: String,
+    /// The media id, when the media was sent by id.
+    pub media_id: Option<String>,
+    /// The link, when the media was sent by link.
+    pub link: Option<String>,
+    /// The caption.
+    pub caption: Option<String>,
+    /// A document's file name.
+    pub filename: Option<String>,
+    /// Whether an audio message is a voice note (`"voice": true`).
+    pub voice: bool,
+    /// `context.message_id`: the message this one replies to.
+    pub reply_to: Option<String>,
+    /// `biz_opaque_callback_data`, echoed in every status.
+    pub biz_opaque_callback_data: Option<String>,
+    /// When it was accepted, Unix seconds (emulator clock).
+    pub timestamp: u64,
+    /// The statuses emitted so far, in order (`sent`, `delivered`, `read`, `played`,
+    /// `failed`); each is delivered to the webhook when one is configured.
+    pub statuses: Vec<String>,
+}
+
+/// Sent messages and the send-rate windows of one emulator.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    sent: VecDeque<SentMessage>,
+    /// Acceptance times per phone number id, within the last second.
+    per_phone: HashMap<String, VecDeque<SystemTime>>,
+    /// Acceptance times per (phone number id, wa_id), within the pair window.
+    per_pair: HashMap<(String, String), VecDeque<SystemTime>>,
+}
+
+/// Drops the entries older than `per` and says how long until one more fits (`None`: now).
+fn wait_for_room(
+    window: &mut VecDeque<SystemTime>,
+    now: SystemTime,
+    max: u32,
+    per: Duration,
+) -> Option<Duration> {
+    let age = |t: &SystemTime| now.duration_since(*t).unwrap_or(Duration::ZERO);
+    while window.front().is_some_and(|t| age(t) >= per) {
+        window.pop_front();
+    }
+    if window.len() < max as usize {
+        return None;
+    }
+    Some(per.saturating_sub(window.front().map_or(Duration::ZERO, age)))
+}
+
+impl Outbox {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn list(&self) -> Vec<SentMessage> {
+        self.lock().sent.iter().cloned().collect()
+    }
+
+    pub(crate) fn clear(&self) {
+        self.lock().sent.clear();
+    }
+
+    /// Checks the configured limits and, when the message fits, counts it and records it.
+    fn admit(&self, shared: &Shared, now: SystemTime, msg: SentMessage) -> Result<(), ApiError> {
+        let mut inner = self.lock();
+        if let Some(max) = shared.config.message_throughput {
+            let w = inner
+                .per_phone
+                .entry(msg.phone_number_id.clone())
+                .or_default();
+            if let Some(wait) = wait_for_room(w, now, max, Duration::from_secs(1)) {
+                return Err(ApiError::throughput(secs_up(wait)));
+            }
+        }
+        if let Some(limit) = shared.config.pair_rate_limit {
+            let key = (msg.phone_number_id.clone(), msg.wa_id.clone());
+            let w = inner.per_pair.entry(key).or_default();
+            if wait_for_room(w, now, limit.max, limit.per).is_some() {
+                return Err(ApiError::pair_rate_limited());
+            }
+        }
+        if shared.config.message_throughput.is_some() {
+            let w = inner
+                .per_phone
+                .entry(msg.phone_number_id.clone())
+                .or_default();
+            w.push_back(now);
+        }
+        if shared.config.pair_rate_limit.is_some() {
+            let key = (msg.phone_number_id.clone(), msg.wa_id.clone());
+            inner.per_pair.entry(key).or_default().push_back(now);
+        }
+        if inner.sent.len() >= SENT_MESSAGES_CAPACITY {
+            inner.sent.pop_front();
+        }
+        inner.sent.push_back(msg);
+        Ok(())
+    }
+
+    fn record_status(&self, wamid: &str, status: &str) {
+        let mut inner = self.lock();
+        if let Some(m) = inner.sent.iter_mut().rev().find(|m| m.wamid == wamid) {
+            m.statuses.push(status.to_owned());
+        }
+    }
+}
+
+/// Whole seconds, rounded up, at least 1 (a `Retry-After` value).
+fn secs_up(d: Duration) -> u64 {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
+}
+
+/// How the media is named.
+enum MediaRef {
+    Id(String),
+    Link(String),
+}
+
+/// A request that passed the shape checks.
+struct Parsed {
+    to: String,
+    wa_id: String,
+    kind: &'static str,
+    media: MediaRef,
+    caption: Option<String>,
+    filename: Option<String>,
+    voice: bool,
+    reply_to: Option<String>,
+    callback: Option<String>,
+}
+
+fn required(name: &str) -> ApiError {
+    ApiError::param(format!("(#100) The parameter {name} is required."))
+}
+
+fn not_a(name: &str, what: &str) -> ApiError {
+    ApiError::param(format!("(#100) Param {name} must be {what}."))
+}
+
+fn not_for(ty: &str, field: &str, allowed: &str) -> ApiError {
+    ApiError::param(format!(
+        "(#100) Param {ty}['{field}'] is not a valid parameter for {ty} messages; it is \
+         allowed on {allowed} only."
+    ))
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(100).collect()
+}
+
+/// An optional string field of `obj`: absent or `null` is `None`; another JSON type is an error.
+fn opt_str<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    name: &str,
+) -> Result<Option<&'a str>, ApiError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(not_a(name, "a string")),
+    }
+}
+
+/// `to` as Graph takes it: digits, with an optional leading `+` and spaces, dashes, dots or
+/// parentheses between them, 7 to 15 digits in all (E.164).
+fn normalise_to(to: &str) -> Option<String> {
+    let t = to.trim();
+    let t = t.strip_prefix('+').unwrap_or(t);
+    let mut digits = String::with_capacity(t.len());
+    for c in t.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '.' | '(' | ')' => {}
+            _ => return None,
+        }
+    }
+    (7..=15).contains(&digits.len()).then_some(digits)
+}
+
+fn parse(value: &Value) -> Result<Parsed, ApiError> {
+    let Some(obj) = value.as_object() else {
+        return Err(ApiError::param(
+            "(#100) The request body must be a JSON object with the message's parameters.",
+        ));
+    };
+    match obj.get("messaging_product") {
+        None | Some(Value::Null) => return Err(required("messaging_product")),
+        Some(Value::String(p)) if p.eq_ignore_ascii_case("whatsapp") => {}
+        Some(other) => {
+            let got = other
+                .as_str()
+                .map_or_else(|| other.to_string(), str::to_owned);
+            return Err(ApiError::param(format!(
+                "(#100) Param messaging_product must be one of {{WHATSAPP}} - got \"{}\".",
+                clip(&got)
+            )));
+        }
+    }
+    if let Some(r) = opt_str(obj, "recipient_type", "recipient_type")? {
+        if !r.eq_ignore_ascii_case("individual") {
+            return Err(ApiError::param(format!(
+                "(#100) Param recipient_type must be one of {{INDIVIDUAL}} - got \"{}\".",
+                clip(r)
+            )));
+        }
+    }
+    let to = opt_str(obj, "to", "to")?.ok_or_else(|| required("to"))?;
+    let wa_id = normalise_to(to).ok_or_else(|| {
+        ApiError::param_value(format!(
+            "Param to must be a phone number of 7 to 15 digits in international format \
+             (a leading + and spaces, dashes, dots or parentheses are ignored); got \"{}\".",
+            clip(to)
+        ))
+    })?;
+    let ty = opt_str(obj, "type", "type")?.ok_or_else(|| required("type"))?;
+    let Some(kind) = MEDIA_TYPES.iter().copied().find(|t| *t == ty) else {
+        let known = GRAPH_TYPES
+            .trim_matches(|c| c == '{' || c == '}')
+            .split(", ")
+            .any(|t| t.eq_ignore_ascii_case(ty));
+        return Err(ApiError::param(if known {
+            format!(
+                "(#100) Param type \"{}\" is not emulated: the wa-media emulator takes image, \
+                 video, audio, document and sticker messages only.",
+                clip(ty)
+            )
+        } else {
+            format!(
+                "(#100) Param type must be one of {GRAPH_TYPES} - got \"{}\".",
+                clip(ty)
+            )
+        }));
+    };
+    let media = match obj.get(kind) {
+        None | Some(Value::Null) => return Err(required(kind)),
+        Some(Value::Object(m)) => m,
+        Some(_) => return Err(not_a(kind, "a JSON object")),
+    };
+    let id = opt_str(media, "id", &format!("{kind}['id']"))?;
+    let link = opt_str(media, "link", &format!("{kind}['link']"))?;
+    let media_ref = match (id, link) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::param(format!(
+                "(#100) Params {kind}['id'] and {kind}['link'] are mutually exclusive: send \
+                 exactly one of them."
+            )))
+        }
+        (None, None) => {
+            return Err(ApiError::param(format!(
+                "(#100) The parameter {kind}['id'] or {kind}['link'] is required."
+            )))
+        }
+        (Some(id), None) => MediaRef::Id(id.trim().to_owned()),
+        (None, Some(link)) => {
+            let ok = link.len() <= MAX_LINK_LEN
+                && url::Url::parse(link)
+                    .is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some());
+            if !ok {
+                return Err(ApiError::param_value(format!(
+                    "Param {kind}['link'] must be an https:// URL of at most {MAX_LINK_LEN} \
+                     bytes; got \"{}\".",
+                    clip(link)
+                )));
+            }
+            MediaRef::Link(link.to_owned())
+        }
+    };
+    let caption = opt_str(media, "caption", &format!("{kind}['caption']"))?;
+    if caption.is_some() && !matches!(kind, "image" | "video" | "document") {
+        return Err(not_for(
+            kind,
+            "caption",
+            "image, video and document messages",
+        ));
+    }
+    if let Some(c) = caption {
+        if c.chars().count() > MAX_CAPTION_CHARS {
+            return Err(ApiError::param_value(format!(
+                "Param {kind}['caption'] must be at most {MAX_CAPTION_CHARS} characters."
+            )));
+        }
+    }
+    let filename = opt_str(media, "filename", &format!("{kind}['filename']"))?;
+    if filename.is_some() && kind != "document" {
+        return Err(not_for(kind, "filename", "document messages"));
+    }
+    let voice = match media.get("voice") {
+        None | Some(Value::Null) => false,
+        Some(_) if kind != "audio" => return Err(not_for(kind, "voice", "audio messages")),
+        Some(Value::Bool(v)) => *v,
+        Some(_) => return Err(not_a(&format!("{kind}['voice']"), "a boolean")),
+    };
+    let reply_to = match obj.get("context") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(c)) => Some(
+            opt_str(c, "message_id", "context['message_id']")?
+                .filter(|m| !m.trim().is_empty())
+                .ok_or_else(|| required("context['message_id']"))?
+                .to_owned(),
+        ),
+        Some(_) => return Err(not_a("context", "a JSON object")),
+    };
+    let callback = opt_str(obj, "biz_opaque_callback_data", "biz_opaque_callback_data")?;
+    if callback.is_some_and(|c| c.chars().count() > MAX_CALLBACK_DATA_CHARS) {
+        return Err(ApiError::param_value(format!(
+            "Param biz_opaque_callback_data must be at most {MAX_CALLBACK_DATA_CHARS} characters."
+        )));
+    }
+    Ok(Parsed {
+        to: to.to_owned(),
+        wa_id,
+        kind,
+        media: media_ref,
+        caption: caption.map(str::to_owned),
+        filename: filename.map(str::to_owned),
+        voice,
+        reply_to,
+        callback: callback.map(str::to_owned),
+    })
+}
+
+/// Checks that a media id exists, is unexpired, belongs to `phone` and fits the message type.
+fn check_media(
+    shared: &Shared,
+    phone: &PhoneNumberId,
+    p: &Parsed,
+    id: &str,
+) -> Result<(), ApiError> {
+    let kind = p.kind;
+    let unknown = || {
+        ApiError::param(format!(
+            "(#100) Param {kind}['id'] is not a valid whatsapp business account media \
+             attachment ID: media '{}' does not exist, has expired or belongs to another phone \
+             number.",
+            clip(id)
+        ))
+    };
+    let media_id = MediaId::new(id).map_err(|_| unknown())?;
+    let media = shared
+        .store
+        .get(&media_id, shared.now())
+        .filter(|m| &m.phone_number_id == phone)
+        .ok_or_else(unknown)?;
+    let want = match kind {
+        "image" => Some(MediaKind::Image),
+        "video" => Some(MediaKind::Video),
+        "audio" if p.voice => Some(MediaKind::Voice),
+        "audio" => Some(MediaKind::Audio),
+        "sticker" => Some(MediaKind::Sticker),
+        // Any file can be sent as a document.
+        _ => None,
+    };
+    let Some(want) = want else { return Ok(()) };
+    let fits = MediaType::parse(&media.mime_type).is_ok_and(|m| want.allows(&m));
+    if fits {
+        return Ok(());
+    }
+    let as_what = if want == MediaKind::Voice {
+        "a voice note (audio with voice: true)".to_owned()
+    } else {
+        kind.to_owned()
+    };
+    Err(ApiError::upload_refused(format!(
+        "Media {id} is {}, which cannot be sent as {as_what}: that takes {}.",
+        media.mime_type,
+        want.mime_types().join(", ")
+    )))
+}
+
+/// Handles `POST /{version}/{phone}/messages` (the token has been checked).
+pub(crate) async fn send<B>(
+    shared: &Shared,
+    phone: &str,
+    fault: Option<&Fault>,
+    body: &mut Option<B>,
+) -> Outcome
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let phone_ok = PhoneNumberId::new(phone).ok().filter(|p| {
+        shared
+            .config
+            .phone_number_id
+            .as_ref()
+            .is_none_or(|fixed| fixed == p)
+    });
+    let Some(phone_number_id) = phone_ok else {
+        // The body is left for the caller to read away.
+        return ApiError::unknown_object(&Method::POST, phone).into();
+    };
+    let Some(body) = body.take() else {
+        return ApiError::server_error(500).into();
+    };
+    let bytes = match upload::collect_limited(body, MAX_BODY, shared.config.body_timeout).await {
+        Ok(b) => b,
+        Err(upload::CollectError::TooLarge) => {
+            return ApiError::param(format!(
+                "(#100) The request body is over {} KiB.",
+                MAX_BODY / 1024
+            ))
+            .into()
+        }
+        Err(upload::CollectError::TimedOut) => return ApiError::body_timeout().into(),
+        Err(upload::CollectError::Broken) => return Outcome::Reset,
+    };
+    let value: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return ApiError::param(format!(
+                "(#100) The request body is not valid JSON: {}",
+                clip(&e.to_string())
+            ))
+            .into()
+        }
+    };
+    let parsed = match parse(&value) {
+        Ok(p) => p,
+        Err(e) => return e.into(),
+    };
+    if let MediaRef::Id(id) = &parsed.media {
+        if let Err(e) = check_media(shared, &phone_number_id, &parsed, id) {
+            return e.into();
+        }
+    }
+    let now = shared.clock.now();
+    let wamid = format!("wamid.HBgL{}", reply::trace_id(48));
+    let (media_id, link) = match &parsed.media {
+        MediaRef::Id(id) => (Some(id.clone()), None),
+        MediaRef::Link(l) => (None, Some(l.clone())),
+    };
+    let record = SentMessage {
+        wamid: wamid.clone(),
+        phone_number_id: phone_number_id.as_str().to_owned(),
+        to: parsed.to.clone(),
+        wa_id: parsed.wa_id.clone(),
+        kind: parsed.kind.to_owned(),
+        media_id,
+        link,
+        caption: parsed.caption.clone(),
+        filename: parsed.filename.clone(),
+        voice: parsed.voice,
+        reply_to: parsed.reply_to.clone(),
+        biz_opaque_callback_data: parsed.callback.clone(),
+        timestamp: unix_secs(now),
+        statuses: Vec::new(),
+    };
+    if let Err(e) = shared.outbox.admit(shared, now, record) {
+        return e.into();
+    }
+    let plan = plan(&parsed, fault);
+    let ctx = StatusContext {
+        delivery: shared.delivery.clone(),
+        clock: shared.clock.clone(),
+        outbox: shared.outbox.clone(),
+        delay: shared.config.status_delay,
+        phone_number_id: phone_number_id.as_str().to_owned(),
+        wamid: wamid.clone(),
+        recipient: parsed.wa_id.clone(),
+        callback: parsed.callback.clone(),
+        conversation: reply::trace_id(32),
+    };
+    tokio::spawn(ctx.run(plan));
+    reply::json(
+        StatusCode::OK,
+        &json!({
+            "messaging_product": "whatsapp",
+            "contacts": [{ "input": parsed.to, "wa_id": parsed.wa_id }],
+            "messages": [{ "id": wamid }],
+        }),
+    )
+    .into()
+}
+
+/// One status to emit.
+enum Status {
+    Sent,
+    Delivered,
+    Read,
+    Played,
+    Failed {
+        code: i64,
+        title: &'static str,
+        details: String,
+    },
+}
+
+impl Status {
+    fn name(&self) -> &'static str {
+        match self {
+            Status::Sent => "sent",
+            Status::Delivered => "delivered",
+            Status::Read => "read",
+            Status::Played => "played",
+            Status::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// The statuses a message gets: `failed` alone under a delivery fault, else `sent`,
+/// `delivered`, `read` and, for a voice note, `played`.
+fn plan(p: &Parsed, fault: Option<&Fault>) -> Vec<Status> {
+    match fault {
+        Some(Fault::Undeliverable) => vec![Status::Failed {
+            code: 131026,
+            title: "Message undeliverable",
+            details: "Message Undeliverable.".to_owned(),
+        }],
+        Some(Fault::MediaDeliveryFailed { details }) => {
+            let default = match &p.media {
+                MediaRef::Link(_) => {
+                    "Downloading media from weblink failed with http code 404, status message \
+                     Not Found"
+                }
+                MediaRef::Id(_) => {
+                    "The media could not be delivered: its format is not supported for this \
+                     message type."
+                }
+            };
+            vec![Status::Failed {
+                code: 131053,
+                title: "Media upload error",
+                details: details.clone().unwrap_or_else(|| default.to_owned()),
+            }]
+        }
+        _ => {
+            let mut v = vec![Status::Sent, Status::Delivered, Status::Read];
+            if p.kind == "audio" && p.voice {
+                v.push(Status::Played);
+            }
+            v
+        }
+    }
+}
+
+/// What the background task emitting one message's statuses needs.
+struct StatusContext {
+    delivery: Option<crate::delivery::Delivery>,
+    clock: Arc<OffsetClock>,
+    outbox: Arc<Outbox>,
+    delay: Duration,
+    phone_number_id: String,
+    wamid: String,
+    recipient: String,
+    callback: Option<String>,
+    conversation: String,
+}
+
+impl StatusContext {
+    /// Emits the statuses in order, each after the configured delay; a status is delivered
+    /// (or given up) before the next one is emitted, so a receiver sees them in order.
+    async fn run(self, plan: Vec<Status>) {
+        for status in plan {
+            tokio::time::sleep(self.delay).await;
+            let body = escape_non_ascii(self.notification(&status).to_string());
+            self.outbox.record_status(&self.wamid, status.name());
+            if let Some(d) = &self.delivery {
+                d.deliver_now(body).await;
+            }
+        }
+    }
+
+    /// The status notification in Meta's shape.
+    fn notification(&self, status: &Status) -> Value {
+        let now = unix_secs(self.clock.now());
+        let mut s = Map::new();
+        s.insert("id".into(), json!(self.wamid));
+        s.insert("status".into(), json!(status.name()));
+        s.insert("timestamp".into(), json!(now.to_string()));
+        s.insert("recipient_id".into(), json!(self.recipient));
+        match status {
+            Status::Sent | Status::Delivered => {
+                s.insert(
+                    "conversation".into(),
+                    json!({
+                        "id": self.conversation,
+                        "expiration_timestamp": now.saturating_add(24 * 60 * 60).to_string(),
+                        "origin": { "type": "service" },
+                    }),
+                );
+                s.insert(
+                    "pricing".into(),
+                    json!({ "billable": true, "pricing_model": "PMP", "category": "service" }),
+                );
+            }
+            Status::Failed {
+                code,
+                title,
+                details,
+            } => {
+                s.insert(
+                    "errors".into(),
+                    json!([{
+                        "code": code,
+                        "title": title,
+                        "message": title,
+                        "error_data": { "details": details },
+                        "href": ERROR_CODES_HREF,
+                    }]),
+                );
+            }
+            Status::Read | Status::Played => {}
+        }
+        if let Some(c) = &self.callback {
+            s.insert("biz_opaque_callback_data".into(), json!(c));
+        }
+        json!({
+            "object": "whatsapp_business_account",
+            "entry": [{
+                "id": SIMULATED_WABA_ID,
+                "changes": [{
+                    "value": {
+                        "messaging_product": "whatsapp",
+                        "metadata": {
+                            "display_phone_number": SIMULATED_DISPLAY_PHONE_NUMBER,
+                            "phone_number_id": self.phone_number_id,
+                        },
+                        "statuses": [Value::Object(s)],
+                    },
+                    "field": "messages",
+                }],
+            }],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn to_is_normalised_to_digits() {
+        assert_eq!(
+            normalise_to("+1 (555) 123-4567").as_deref(),
+            Some("15551234567")
+        );
+        assert_eq!(normalise_to("15551234567").as_deref(), Some("15551234567"));
+        assert_eq!(
+            normalise_to("+44.20.7946.0958").as_deref(),
+            Some("442079460958")
+        );
+        for bad in [
+            "",
+            "+",
+            "123456",
+            "1234567890123456",
+            "1555abc4567",
+            "++15551234567",
+        ] {
+            assert_eq!(normalise_to(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn windows_slide() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let per = Duration::from_secs(1);
+        let mut w = VecDeque::new();
+        assert_eq!(wait_for_room(&mut w, t0, 2, per), None);
+        w.push_back(t0);
+        w.push_back(t0 + Duration::from_millis(400));
+        let at = t0 + Duration::from_millis(500);
+        assert_eq!(
+            wait_for_room(&mut w, at, 2, per),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(wait_for_room(&mut w, t0 + per, 2, per), None);
+        assert_eq!(w.len(), 1);
+        assert_eq!(secs_up(Duration::from_millis(500)), 1);
+        assert_eq!(secs_up(Duration::from_millis(1500)), 2);
+        assert_eq!(secs_up(Duration::ZERO), 1);
+    }
+}
