@@ -1,30 +1,6 @@
 //! Sending media messages: [`MessagingApi`] (`send_media`), implemented by
 //! [`MediaClient`] on any transport, and [`MediaClient::send_file`] (validate, upload, send).
-//!
-//! # Why a sibling trait
-//!
-//! [`MediaApi`] is the media-only seam (upload, retrieve, download, delete) that applications,
-//! the emulator and test doubles implement. Adding `send_media` to it would make every existing
-//! implementor either implement messaging or inherit a default that fails at run time.
-//! [`MessagingApi`] sits beside it instead: object-safe (`Arc<dyn MessagingApi>` works), with
-//! one method, and [`MediaClient`] implements both. Code that needs both asks for
-//! `T: MediaApi + MessagingApi`.
-//!
-//! # A message is never sent twice
-//!
-//! Sending is not idempotent: a duplicate message to a customer is worse than an error. So a
-//! send is retried (under the client's [`crate::RetryPolicy`], honouring `Retry-After`) only
-//! when it provably did not happen:
-//! - the request never reached Graph ([`Error::request_not_sent`]: a connect failure or
-//!   connect timeout);
-//! - Graph refused it for rate: HTTP 429 or a rate-limit code (130429 throughput, 131056 pair
-//!   rate, and the app and account rate limits 4, 17, 32, 613, 80007).
-//!
-//! When the request may have reached Graph and no answer says what happened — the connection
-//! broke or timed out after the body was sent, Graph answered 5xx, or a 2xx answer could not be
-//! read — the send fails with [`Error::MaybeSent`] and is not retried: check the message's
-//! status webhooks before sending it again. Every other Graph error (an invalid parameter,
-//! outside the 24-hour window, …) is returned as it is.
+//! Why a sibling trait, and when a send is retried: see [`MessagingApi`].
 
 use std::fmt;
 use std::io::Read;
@@ -47,8 +23,30 @@ use crate::upload::Upload;
 
 /// Sending messages to WhatsApp users. Object-safe: `Arc<dyn MessagingApi>` works.
 ///
-/// A sibling of [`MediaApi`] rather than part of it, so `MediaApi` stays the media-only seam
-/// and its implementors are unaffected (see the [module docs](self)).
+/// # Why a sibling trait
+///
+/// [`MediaApi`] is the media-only seam (upload, retrieve, download, delete) that applications,
+/// the emulator and test doubles implement. Adding `send_media` to it would make every existing
+/// implementor either implement messaging or inherit a default that fails at run time.
+/// [`MessagingApi`] sits beside it instead: object-safe (`Arc<dyn MessagingApi>` works), with
+/// one method, and [`MediaClient`] implements both. Code that needs both asks for
+/// `T: MediaApi + MessagingApi`.
+///
+/// # A message is never sent twice
+///
+/// Sending is not idempotent: a duplicate message to a customer is worse than an error. So a
+/// send is retried (under the client's [`crate::RetryPolicy`], honouring `Retry-After`) only
+/// when it provably did not happen:
+/// - the request never reached Graph ([`Error::request_not_sent`]: a connect failure or
+///   connect timeout);
+/// - Graph refused it for rate: HTTP 429 or a rate-limit code (130429 throughput, 131056 pair
+///   rate, and the app and account rate limits 4, 17, 32, 613, 80007).
+///
+/// When the request may have reached Graph and no answer says what happened — the connection
+/// broke or timed out after the body was sent, Graph answered 5xx, or a 2xx answer could not be
+/// read — the send fails with [`Error::MaybeSent`] and is not retried: check the message's
+/// status webhooks before sending it again. Every other Graph error (an invalid parameter,
+/// outside the 24-hour window, …) is returned as it is.
 #[async_trait::async_trait]
 pub trait MessagingApi: Send + Sync {
     /// Sends a media message (`POST /{version}/{phone_number_id}/messages`) after checking it
