@@ -282,7 +282,11 @@ fn parse(value: &Value) -> Result<Parsed, ApiError> {
         ))
     })?;
     let ty = opt_str(obj, "type", "type")?.ok_or_else(|| required("type"))?;
-    let Some(kind) = MEDIA_TYPES.iter().copied().find(|t| *t == ty) else {
+    let Some(kind) = MEDIA_TYPES
+        .iter()
+        .copied()
+        .find(|t| t.eq_ignore_ascii_case(ty.trim()))
+    else {
         let known = GRAPH_TYPES
             .trim_matches(|c| c == '{' || c == '}')
             .split(", ")
