@@ -615,3 +615,94 @@ fn pinned_regressions_found_by_the_properties() {
         (MediaKind::Image, false, false)
     );
 }
+
+// ------------------------------------------------------------------ outbound messages
+
+/// A message with arbitrary options, some allowed for its kind and some not.
+fn message() -> impl Strategy<Value = wa_media_types::SendMedia> {
+    (
+        "[0-9]{7,15}",
+        kind(),
+        prop_oneof![
+            media_id().prop_map(wa_media_types::MediaRef::Id),
+            "https://[a-z]{1,10}\\.example/[a-z0-9/]{0,20}"
+                .prop_map(wa_media_types::MediaRef::Link),
+        ],
+        proptest::option::of(".{0,1100}"),
+        proptest::option::of(".{0,20}"),
+        any::<bool>(),
+        proptest::option::of(".{0,20}"),
+        proptest::option::of(".{0,600}"),
+    )
+        .prop_map(|(to, kind, media, caption, filename, voice, reply, data)| {
+            let mut m = match media {
+                wa_media_types::MediaRef::Id(id) => {
+                    wa_media_types::SendMedia::by_id(&to, kind, id).unwrap()
+                }
+                wa_media_types::MediaRef::Link(l) => {
+                    wa_media_types::SendMedia::by_link(&to, kind, &l).unwrap()
+                }
+                _ => unreachable!(),
+            }
+            .voice(voice);
+            m.caption = caption;
+            m.filename = filename;
+            m.reply_to = reply;
+            m.biz_opaque_callback_data = data;
+            m
+        })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn recipients_normalise_to_7_to_15_digits_or_are_refused(s in "[0-9 +()\\-a-z]{0,24}") {
+        match wa_media_types::message::normalize_recipient(&s) {
+            Ok(d) => {
+                prop_assert!((7..=15).contains(&d.len()), "{}", d);
+                prop_assert!(d.bytes().all(|b| b.is_ascii_digit()));
+                prop_assert_eq!(d, s.chars().filter(char::is_ascii_digit).collect::<String>());
+            }
+            Err(e) => prop_assert!(!e.to_string().is_empty()),
+        }
+    }
+
+    #[test]
+    fn a_message_that_validates_has_the_graph_shape(m in message()) {
+        let body = m.to_json();
+        let wire = body["type"].as_str().unwrap().to_owned();
+        prop_assert_eq!(wire.as_str(), m.wire_type());
+        prop_assert_eq!(&body["messaging_product"], "whatsapp");
+        prop_assert_eq!(&body["to"], m.to.as_str());
+        let media = body[wire.as_str()].as_object().unwrap();
+        prop_assert!(media.contains_key("id") ^ media.contains_key("link"));
+        if m.validate().is_ok() {
+            // Every option the message holds is in the body, none is dropped silently.
+            prop_assert_eq!(media.contains_key("caption"), m.caption.is_some());
+            prop_assert_eq!(media.contains_key("filename"), m.filename.is_some());
+            prop_assert_eq!(media.get("voice") == Some(&json!(true)), m.is_voice());
+            prop_assert_eq!(body.get("context").is_some(), m.reply_to.is_some());
+            prop_assert_eq!(
+                body.get("biz_opaque_callback_data").is_some(),
+                m.biz_opaque_callback_data.is_some()
+            );
+            prop_assert!(wire != "audio" || !media.contains_key("caption"));
+        }
+    }
+}
+
+#[test]
+fn message_strategy_yields_valid_and_invalid_messages() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let (mut ok, mut bad) = (0, 0);
+    for _ in 0..256 {
+        let m = message().new_tree(&mut runner).unwrap().current();
+        if m.validate().is_ok() {
+            ok += 1;
+        } else {
+            bad += 1;
+        }
+    }
+    assert!(ok > 10 && bad > 10, "ok {ok}, bad {bad}");
+}
