@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -23,6 +23,8 @@ Exit codes:
   5  integrity failure (SHA-256 or size mismatch; nothing left at the destination)
   6  network error or timeout
   7  refused for the token's safety (download host not trusted, or plain http to a non-loopback host)
+  8  send: the message may have been sent (the connection failed after the request went out);
+     it was not retried: check its statuses (wa-media serve, or your webhook) before sending again
   1  any other failure (local I/O, bad webhook signature, ...)
   130, 143  interrupted by SIGINT (Ctrl-C) or SIGTERM; partial files were removed first
 
@@ -83,6 +85,9 @@ pub struct Global {
 pub enum Command {
     /// Upload a file; prints its media id.
     Upload(UploadArgs),
+    /// Send a media message: a FILE (validated, uploaded, then sent), an uploaded --media-id, or
+    /// a --link; prints the message id (wamid).
+    Send(SendArgs),
     /// Show a media id's URL, MIME type, SHA-256 and size.
     Info {
         /// The media id.
@@ -113,7 +118,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run the local emulator of the media endpoints until Ctrl-C or SIGTERM.
     Emulator(EmulatorArgs),
-    /// Upload, retrieve, download, verify and delete sample media against an embedded emulator.
+    /// Upload, retrieve, download, verify and delete sample media, then send one and watch its
+    /// statuses arrive through the webhook service, against an embedded emulator.
     Demo,
 }
 
@@ -131,6 +137,44 @@ pub struct UploadArgs {
     /// Skip local validation (the API may then refuse the file).
     #[arg(long)]
     pub no_validate: bool,
+}
+
+/// `send` options: exactly one of FILE, `--media-id` and `--link`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("media").required(true).args(["file", "media_id", "link"])))]
+pub struct SendArgs {
+    /// The recipient's phone number, with country code (`+`, spaces and dashes are removed).
+    #[arg(long)]
+    pub to: String,
+    /// A file to upload and send (its kind is inferred from its MIME type unless --kind).
+    pub file: Option<PathBuf>,
+    /// Send a media id already uploaded (needs --kind).
+    #[arg(long, requires = "kind")]
+    pub media_id: Option<String>,
+    /// Send an https:// link that WhatsApp fetches itself (needs --kind).
+    #[arg(long, requires = "kind")]
+    pub link: Option<String>,
+    /// image, document, audio, video or sticker (`voice` is audio with --voice).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// MIME type of FILE (guessed from its contents when absent).
+    #[arg(long, requires = "file")]
+    pub mime: Option<String>,
+    /// Caption (image, video and document only; at most 1,024 characters).
+    #[arg(long)]
+    pub caption: Option<String>,
+    /// File name the recipient sees (document only).
+    #[arg(long)]
+    pub filename: Option<String>,
+    /// Send audio as a voice note (Opus in Ogg, `audio/ogg; codecs=opus`).
+    #[arg(long)]
+    pub voice: bool,
+    /// Reply to this message id (wamid.…).
+    #[arg(long)]
+    pub reply_to: Option<String>,
+    /// Opaque data echoed back in this message's statuses (biz_opaque_callback_data).
+    #[arg(long)]
+    pub callback_data: Option<String>,
 }
 
 /// `inbound` options.

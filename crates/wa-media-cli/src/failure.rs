@@ -21,6 +21,9 @@ pub enum Exit {
     Network = 6,
     /// Refused for the token's safety.
     TokenSafety = 7,
+    /// A message may have been sent: the connection failed after the request went out, so it
+    /// was not retried (a retry could deliver it twice).
+    MaybeSent = 8,
     /// Stopped by SIGINT (Ctrl-C), after cleaning up: 128 + 2.
     Interrupted = 130,
     /// Stopped by SIGTERM, after cleaning up: 128 + 15.
@@ -31,7 +34,9 @@ impl Exit {
     /// The exit code for a core error.
     pub fn of(err: &Error) -> Exit {
         match err {
-            Error::Validation(_) | Error::SourceChanged { .. } => Exit::Validation,
+            Error::Validation(_) | Error::InvalidMessage(_) | Error::SourceChanged { .. } => {
+                Exit::Validation
+            }
             Error::Api(_) | Error::UrlExpired { .. } | Error::InvalidResponse { .. } => Exit::Api,
             Error::Integrity(_) => Exit::Integrity,
             Error::Timeout { .. } | Error::Transport(_) => Exit::Network,
@@ -40,6 +45,7 @@ impl Exit {
             | Error::InvalidUrl { .. }
             | Error::Redirect { .. } => Exit::TokenSafety,
             Error::Config(_) => Exit::Usage,
+            Error::MaybeSent { .. } => Exit::MaybeSent,
             _ => Exit::Other,
         }
     }

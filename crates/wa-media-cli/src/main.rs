@@ -85,6 +85,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let what = format!("the upload of {}", args.file.display());
             interruptible(&what, commands::upload::run(g, args)).await
         }
+        Command::Send(args) => {
+            let what = format!("the send to {}", args.to);
+            interruptible(&what, commands::send::run(g, args)).await
+        }
         Command::Info { media_id } => {
             interruptible("info", commands::info::run(g, &media_id)).await
         }

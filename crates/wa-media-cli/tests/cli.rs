@@ -198,13 +198,28 @@ fn demo_passes() {
         .unwrap();
     assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("15/15 steps verified"), "{text}");
+    assert!(text.contains("16/16 steps verified"), "{text}");
     assert!(!text.contains("FAIL"), "{text}");
     let out = Command::new(BIN).args(["--json", "demo"]).output().unwrap();
     assert_eq!(code(&out), 0);
     let v = json(&out);
     assert_eq!(v["ok"], true);
-    assert_eq!(v["rows"].as_array().unwrap().len(), 15);
+    assert_eq!(v["rows"].as_array().unwrap().len(), 16);
+    // The last step: a sample sent, its statuses received by the webhook service.
+    let sent = &v["rows"][15];
+    assert!(
+        sent["wamid"].as_str().unwrap().starts_with("wamid."),
+        "{sent}"
+    );
+    let statuses: Vec<&str> = sent["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    for want in ["sent", "delivered", "read"] {
+        assert!(statuses.contains(&want), "{statuses:?}");
+    }
 }
 
 #[test]
@@ -297,6 +312,10 @@ fn help_lists_exit_codes_and_never_prints_the_token() {
     let text = stdout(&out);
     assert!(text.contains("Exit codes"), "{text}");
     assert!(text.contains("7  refused for the token's safety"), "{text}");
+    assert!(
+        text.contains("8  send: the message may have been sent"),
+        "{text}"
+    );
     assert_no_leak(&out);
 }
 

@@ -21,7 +21,8 @@ use std::time::Duration;
 
 use wa_media_emulator::{Emulator, EmulatorHandle, Endpoint, Fault, InboundMessage, ManualClock};
 use wa_media_hyper::{
-    Error, HyperMediaClient, MediaApi, MediaApiExt, MediaType, RetryPolicy, Timeouts, Upload,
+    Error, HyperMediaClient, MediaApi, MediaApiExt, MediaKind, MediaType, MessagingApi,
+    RetryPolicy, SendMedia, SendOptions, Timeouts, Upload,
 };
 
 /// The canary: finding it anywhere is a leak.
@@ -231,6 +232,36 @@ fn library_operations_never_leak_the_token_or_a_signature() {
         record(client.retrieve(&id2).await.map(|_| ()));
         record(drain(once.download(&info).await).await.map(|_| ()));
         record(client.delete(&id2).await);
+
+        // Sends: by id, by link, a file; then faults on the messages endpoint, a wrong token.
+        let to = "15551234567";
+        let by_id = SendMedia::by_id(to, MediaKind::Image, id.clone()).unwrap();
+        client.send_media(&by_id).await.unwrap();
+        let by_link =
+            SendMedia::by_link(to, MediaKind::Image, "https://example.com/canary.jpg").unwrap();
+        client.send_media(&by_link).await.unwrap();
+        client
+            .send_file(
+                fixture("image.jpg"),
+                to,
+                SendOptions::default().mime(jpeg.clone()),
+            )
+            .await
+            .unwrap();
+        for fault in [
+            Fault::RateLimited {
+                retry_after_secs: 9,
+            },
+            Fault::ServerError { status: 500 },
+            Fault::ResetMidBody,
+            Fault::TruncatedBody,
+            Fault::CorruptByte,
+        ] {
+            emu.faults().push(Endpoint::Messages, fault, 1);
+            record(once.send_media(&by_id).await.map(|_| ()));
+        }
+        emu.faults().clear();
+        record(wrong.send_media(&by_id).await.map(|_| ()));
     });
     assert!(
         !dest_exists(dir.path()),
@@ -460,6 +491,67 @@ fn cli_commands_never_print_the_token_or_a_signature() {
         ]),
     );
 
+    // Send: a file (uploaded, then sent), an id, a link, with --json; refused locally; faults
+    // on the messages endpoint (backed off, failed after the upload, may have been sent); a
+    // wrong token.
+    let to = "15551234567";
+    let out = run(
+        "send file --json",
+        mk(&["--json", "send", "--to", to, jpg, "--caption", "canary"]),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let send_id = ["send", "--to", to, "--media-id", &id, "--kind", "image"];
+    assert_eq!(run("send --media-id", mk(&send_id)).status.code(), Some(0));
+    let link = "https://example.com/canary.jpg";
+    let send_link = ["send", "--to", to, "--link", link, "--kind", "image"];
+    assert_eq!(run("send --link", mk(&send_link)).status.code(), Some(0));
+    let refused = [
+        "send",
+        "--to",
+        to,
+        "--media-id",
+        &id,
+        "--kind",
+        "audio",
+        "--caption",
+        "x",
+    ];
+    assert_eq!(run("send refused", mk(&refused)).status.code(), Some(3));
+    for (label, fault, want) in [
+        (
+            "send 130429",
+            Fault::RateLimited {
+                retry_after_secs: 0,
+            },
+            0,
+        ),
+        ("send 500", Fault::ServerError { status: 500 }, 8),
+        ("send reset", Fault::ResetMidBody, 8),
+    ] {
+        emu.faults().push(Endpoint::Messages, fault.clone(), 1);
+        assert_eq!(
+            run(label, mk(&send_id)).status.code(),
+            Some(want),
+            "{label}"
+        );
+        emu.faults().push(Endpoint::Messages, fault, 1);
+        run(
+            &format!("{label} (file)"),
+            mk(&["--json", "send", "--to", to, jpg]),
+        );
+        emu.faults().clear();
+    }
+    run("send wrong token", {
+        let mut c = mk(&send_id);
+        c.env("WHATSAPP_TOKEN", "EAAGanotherTOKEN");
+        c
+    });
+
     // Delete, then everything on the deleted id.
     assert_eq!(run("delete", mk(&["delete", &id])).status.code(), Some(0));
     run("delete again", mk(&["delete", &id]));
@@ -598,6 +690,43 @@ fn cli_failures_from_a_server_echoing_the_token_never_print_it() {
             "download error page echo",
             run(page, &["download", "123456", "-o", dest.to_str().unwrap()]),
             4,
+        ),
+        (
+            "send: envelope echo",
+            run(
+                envelope,
+                &[
+                    "--phone-number-id",
+                    PHONE,
+                    "send",
+                    "--to",
+                    "15551234567",
+                    "--media-id",
+                    "123456",
+                    "--kind",
+                    "image",
+                ],
+            ),
+            4,
+        ),
+        (
+            // A 200 whose body cannot be read: Graph probably took the message.
+            "send: non-JSON echo",
+            run(
+                not_json,
+                &[
+                    "--phone-number-id",
+                    PHONE,
+                    "send",
+                    "--to",
+                    "15551234567",
+                    "--media-id",
+                    "123456",
+                    "--kind",
+                    "image",
+                ],
+            ),
+            8,
         ),
         (
             "redirect carrying the token",

@@ -4,13 +4,22 @@
 //! (streamed from a file), retrieve a fresh URL, download with SHA-256 and size verified into a
 //! file written atomically, compare with the original, delete, and check the id is gone. One
 //! sample the API would refuse (Ogg Vorbis as a voice note) shows local validation stopping it
-//! before anything is sent. Prints a table; exits 0 only if every step verified.
+//! before anything is sent. Last, one sample is sent as a message to a test recipient and its
+//! `sent`, `delivered` and `read` statuses arrive, signed, through the webhook service
+//! (`wa-media-webhook`) the emulator delivers to. Prints a table; exits 0 only if every step
+//! verified.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::mpsc;
 use wa_media_emulator::Emulator;
-use wa_media_hyper::{Error, MediaApi, MediaApiExt, MediaKind, MediaType, Sha256Digest, Upload};
+use wa_media_hyper::{
+    Error, MediaApi, MediaApiExt, MediaKind, MediaType, SendOptions, Sha256Digest, Upload,
+};
+use wa_media_types::webhook::{DeliveryStatus, Notification, Status};
+use wa_media_webhook::{DirectorySink, HandlerError, Ingest, IngestConfig, Spool, WebhookService};
 
 use crate::cli::Global;
 use crate::failure::{Exit, Failure};
@@ -86,19 +95,45 @@ struct Row {
     download: Option<Duration>,
     delete: Option<Duration>,
     outcome: Result<String, String>,
+    /// For the sent sample: its wamid and the statuses that arrived, in order.
+    sent: Option<Sent>,
 }
+
+/// What the send step saw.
+struct Sent {
+    wamid: String,
+    statuses: Vec<String>,
+}
+
+/// The test recipient the demo sends to (the emulator accepts any number).
+const RECIPIENT: &str = "15551234567";
+/// The app secret the emulator signs its webhook deliveries with, and the service checks.
+const DEMO_APP_SECRET: &str = "wa-media-demo-app-secret";
+/// How long the statuses of the sent message may take to arrive.
+const STATUS_WAIT: Duration = Duration::from_secs(15);
 
 /// Runs `demo`.
 pub async fn run(g: &Global) -> Result<(), Failure> {
     let started = Instant::now();
+    let work = tempfile::tempdir()
+        .map_err(|e| Failure::other(format!("cannot create a temporary directory: {e}")))?;
+    // The webhook service's address first: the emulator is told where to deliver statuses.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| Failure::other(format!("cannot listen on 127.0.0.1: {e}")))?;
+    let hook_url = listener
+        .local_addr()
+        .map(|a| format!("http://{a}/webhook"))
+        .map_err(|e| Failure::other(e.to_string()))?;
     let emulator = Emulator::builder()
+        .webhook(hook_url.clone(), DEMO_APP_SECRET)
         .start()
         .await
         .map_err(|e| Failure::other(format!("cannot start the embedded emulator: {e}")))?;
     output::info(
         g.quiet,
         &format!(
-            "emulator: graph {} · download host {}",
+            "emulator: graph {} · download host {} · statuses to {hook_url}",
             emulator.graph_url(),
             emulator.lookaside_url()
         ),
@@ -110,27 +145,32 @@ pub async fn run(g: &Global) -> Result<(), Failure> {
         .trust_host(emulator.lookaside_addr().to_string())
         .build()
         .map_err(|e| Failure::other(format!("cannot build the client: {e}")))?;
-    let work = tempfile::tempdir()
-        .map_err(|e| Failure::other(format!("cannot create a temporary directory: {e}")))?;
+    let mut hook = StatusHook::start(listener, &client, work.path())?;
 
     let mut rows = Vec::new();
     for s in samples() {
         rows.push(round_trip(&client, work.path(), &s).await);
     }
     rows.push(refused_sample(&client, &emulator, work.path()).await);
+    rows.push(send_and_watch(g, &client, &mut hook, work.path()).await);
 
     let ok = rows.iter().all(|r| r.outcome.is_ok());
     if g.json {
         let rows: Vec<_> = rows
             .iter()
             .map(|r| {
-                serde_json::json!({
+                let mut row = serde_json::json!({
                     "sample": r.name, "kind": r.kind, "bytes": r.size,
                     "upload_ms": r.upload.map(ms), "retrieve_ms": r.retrieve.map(ms),
                     "download_verify_ms": r.download.map(ms), "delete_ms": r.delete.map(ms),
                     "ok": r.outcome.is_ok(),
                     "result": match &r.outcome { Ok(s) | Err(s) => s },
-                })
+                });
+                if let Some(sent) = &r.sent {
+                    row["wamid"] = sent.wamid.clone().into();
+                    row["statuses"] = sent.statuses.clone().into();
+                }
+                row
             })
             .collect();
         output::json(&serde_json::json!({ "ok": ok, "rows": rows }))?;
@@ -143,6 +183,7 @@ pub async fn run(g: &Global) -> Result<(), Failure> {
             started.elapsed().as_secs_f64()
         ))?;
     }
+    hook.stop().await;
     emulator.shutdown().await;
     if ok {
         Ok(())
@@ -164,6 +205,7 @@ async fn round_trip(client: &wa_media_hyper::HyperMediaClient, dir: &Path, s: &S
         download: None,
         delete: None,
         outcome: Err(String::new()),
+        sent: None,
     };
     row.outcome = async {
         let src = dir.join(format!("src-{}", s.name));
@@ -236,6 +278,7 @@ async fn refused_sample(
         download: None,
         delete: None,
         outcome: Err(String::new()),
+        sent: None,
     };
     let src = dir.join("vorbis.ogg");
     let before = emulator.request_log().len();
@@ -262,6 +305,195 @@ async fn refused_sample(
             Err("an Ogg Vorbis voice note was accepted; validation should refuse it".to_string())
         }
     };
+    row
+}
+
+/// The webhook service of `wa-media-webhook` on 127.0.0.1, with a [`Handler`] that passes on
+/// every status it receives: what an application watching its messages runs.
+///
+/// [`Handler`]: wa_media_webhook::Handler
+struct StatusHook {
+    statuses: mpsc::UnboundedReceiver<Status>,
+    ingest: Ingest,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl StatusHook {
+    /// Serves the webhook service on `listener`; inbound media (none here) would be saved
+    /// under `dir`.
+    fn start(
+        listener: tokio::net::TcpListener,
+        client: &wa_media_hyper::HyperMediaClient,
+        dir: &Path,
+    ) -> Result<Self, Failure> {
+        let inbox = dir.join("inbox");
+        let spool = Spool::open(inbox.join(".spool"))
+            .map_err(|e| Failure::other(format!("cannot open the demo's spool: {e}")))?;
+        let sink = DirectorySink::new(&inbox)
+            .map_err(|e| Failure::other(format!("cannot use the demo's inbox: {e}")))?;
+        let ingest = Ingest::start(
+            spool,
+            Arc::new(client.clone()),
+            Arc::new(sink),
+            IngestConfig::default(),
+        )
+        .map_err(|e| Failure::other(format!("cannot start the webhook workers: {e}")))?;
+        let (tx, statuses) = mpsc::unbounded_channel();
+        let handler = move |n: &Notification| -> Result<(), HandlerError> {
+            for change in n.entry.iter().flat_map(|e| &e.changes) {
+                for status in &change.value.statuses {
+                    let _ = tx.send(status.clone());
+                }
+            }
+            Ok(())
+        };
+        let service = WebhookService::builder(ingest.clone())
+            .app_secret(DEMO_APP_SECRET)
+            .handler(handler)
+            .build()
+            .map_err(|e| Failure::other(format!("cannot build the webhook service: {e}")))?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let config =
+            wa_media_server::ServerConfig::default().shutdown_grace(Duration::from_secs(2));
+        let server = tokio::spawn(wa_media_server::serve(
+            listener,
+            service,
+            config,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Ok(Self {
+            statuses,
+            ingest,
+            stop: Some(stop),
+            server,
+        })
+    }
+
+    /// Waits (at most [`STATUS_WAIT`]) until `wanted` statuses of `wamid` arrived; returns
+    /// every status of `wamid` received, in order, with the time each arrived after `since`.
+    async fn wait_for(
+        &mut self,
+        wamid: &str,
+        wanted: &[DeliveryStatus],
+        since: Instant,
+    ) -> Vec<(Status, Duration)> {
+        let mut seen: Vec<(Status, Duration)> = Vec::new();
+        let deadline = tokio::time::Instant::now() + STATUS_WAIT;
+        while !wanted
+            .iter()
+            .all(|w| seen.iter().any(|(s, _)| &s.status == w))
+            && !seen.iter().any(|(s, _)| s.status == DeliveryStatus::Failed)
+        {
+            match tokio::time::timeout_at(deadline, self.statuses.recv()).await {
+                Ok(Some(s)) if s.id == wamid => seen.push((s, since.elapsed())),
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        seen
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = self.server.await;
+        let _ = self.ingest.shutdown(Duration::from_secs(2)).await;
+    }
+}
+
+/// Sends a sample to the test recipient (validated, uploaded, sent in one call) and waits for
+/// its `sent`, `delivered` and `read` statuses to arrive through the webhook service.
+async fn send_and_watch(
+    g: &Global,
+    client: &wa_media_hyper::HyperMediaClient,
+    hook: &mut StatusHook,
+    dir: &Path,
+) -> Row {
+    let bytes = include_bytes!("../../demo-media/image.jpg");
+    let mut row = Row {
+        name: format!("image.jpg → {RECIPIENT}"),
+        kind: MediaKind::Image.to_string(),
+        size: bytes.len() as u64,
+        upload: None,
+        retrieve: None,
+        download: None,
+        delete: None,
+        outcome: Err(String::new()),
+        sent: None,
+    };
+    let src = dir.join("send-image.jpg");
+    let t = Instant::now();
+    let sent = async {
+        std::fs::write(&src, bytes).map_err(|e| format!("cannot write sample: {e}"))?;
+        let mime: MediaType = "image/jpeg".parse().map_err(|e| format!("{e}"))?;
+        let options = SendOptions::default()
+            .mime(mime)
+            .caption("sent by wa-media demo");
+        client
+            .send_file(&src, RECIPIENT, options)
+            .await
+            .map_err(|e| format!("send: {e}"))
+    }
+    .await;
+    row.upload = Some(t.elapsed());
+    let (_, sent) = match sent {
+        Ok(ok) => ok,
+        Err(e) => {
+            row.outcome = Err(e);
+            return row;
+        }
+    };
+    let wanted = [
+        DeliveryStatus::Sent,
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Read,
+    ];
+    let seen = hook.wait_for(&sent.wamid, &wanted, t).await;
+    for (s, at) in &seen {
+        output::info(
+            g.quiet,
+            &format!(
+                "webhook: {} is {} (+{:.1} ms)",
+                sent.wamid,
+                s.status,
+                ms(*at)
+            ),
+        );
+    }
+    let names: Vec<String> = seen.iter().map(|(s, _)| s.status.to_string()).collect();
+    let arrived = seen
+        .iter()
+        .map(|(s, at)| format!("{} +{:.0} ms", s.status, ms(*at)))
+        .collect::<Vec<_>>()
+        .join(" → ");
+    row.outcome = if let Some((failed, _)) = seen
+        .iter()
+        .find(|(s, _)| s.status == DeliveryStatus::Failed)
+    {
+        let why: Vec<String> = failed
+            .errors
+            .iter()
+            .map(|e| format!("{} {}", e.code, e.title.as_deref().unwrap_or_default()))
+            .collect();
+        Err(format!("the message failed: {}", why.join(", ")))
+    } else if wanted
+        .iter()
+        .all(|w| seen.iter().any(|(s, _)| &s.status == w))
+    {
+        Ok(format!("uploaded+sent; via webhook: {arrived}"))
+    } else {
+        Err(format!(
+            "statuses missing after {STATUS_WAIT:?}: got [{arrived}], want sent → delivered → read"
+        ))
+    };
+    row.sent = Some(Sent {
+        wamid: sent.wamid.clone(),
+        statuses: names,
+    });
     row
 }
 

@@ -6,5 +6,6 @@ pub mod download;
 pub mod emulator;
 pub mod inbound;
 pub mod info;
+pub mod send;
 pub mod serve;
 pub mod upload;

@@ -58,7 +58,7 @@ pub async fn run(g: &Global, args: UploadArgs) -> Result<(), Failure> {
 }
 
 /// Guesses a file's MIME type from its first bytes.
-fn guess_mime(path: &Path) -> Result<MediaType, Failure> {
+pub(crate) fn guess_mime(path: &Path) -> Result<MediaType, Failure> {
     let mut head = Vec::with_capacity(SNIFF_LEN);
     std::fs::File::open(path)
         .and_then(|f| f.take(SNIFF_LEN as u64).read_to_end(&mut head))
