@@ -189,6 +189,10 @@ async fn every_kind_is_sent_by_id_and_by_link() {
     let mut body = message("image", json!({ "id": id }));
     body["to"] = json!("+1 555-123-4567");
     send_ok(&c, &emu, &body).await;
+    // The type in any case; the media object under its lowercase name.
+    body["type"] = json!("IMAGE");
+    send_ok(&c, &emu, &body).await;
+    assert_eq!(emu.sent_messages().last().unwrap().kind, "image");
     emu.shutdown().await;
 }
 
