@@ -56,6 +56,11 @@ fn a_file_is_uploaded_then_sent_once() {
     assert!(env.emu().media_info(&media_id.parse().unwrap()).is_some());
     assert_eq!(accepted(&env), 1);
     assert_eq!(message_requests(&env), 1);
+    let m = &env.emu().sent_messages()[0];
+    assert_eq!(m.wamid, wamid);
+    assert_eq!(m.kind, "image");
+    assert_eq!(m.media_id.as_deref(), Some(media_id));
+    assert_eq!(m.caption.as_deref(), Some("your order"));
 
     // Plain output: the wamid alone.
     let out = env.run(&["send", "--to", TO, jpg.to_str().unwrap()]);
@@ -67,8 +72,19 @@ fn a_file_is_uploaded_then_sent_once() {
 }
 
 #[test]
-fn a_voice_note_from_an_opus_file() {
+fn a_voice_note_from_an_opus_file_replying_to_a_message() {
     let env = Env::start();
+    let out = env.run(&[
+        "send",
+        "--to",
+        TO,
+        "--link",
+        "https://example.com/a.jpg",
+        "--kind",
+        "image",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let first = stdout(&out).trim().to_owned();
     let out = env.run(&[
         "--json",
         "send",
@@ -76,10 +92,48 @@ fn a_voice_note_from_an_opus_file() {
         TO,
         fixture("voice.ogg").to_str().unwrap(),
         "--voice",
+        "--reply-to",
+        &first,
     ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(json(&out)["wamid"].as_str().unwrap().starts_with("wamid."));
+    assert!(
+        !stderr(&out).contains("play button"),
+        "a small voice note gets no note"
+    );
+    let v = json(&out);
+    let m = env.emu().sent_messages().pop().unwrap();
+    assert_eq!(m.wamid, v["wamid"].as_str().unwrap());
+    assert_eq!(m.kind, "audio");
+    assert!(m.voice, "sent as a voice note");
+    assert_eq!(m.reply_to.as_deref(), Some(first.as_str()));
+}
+
+#[test]
+fn a_voice_note_over_512_kb_is_sent_with_a_note() {
+    let env = Env::start();
+    // Opus in Ogg by its first bytes, padded past 512 KB.
+    let mut bytes = std::fs::read(fixture("voice.ogg")).unwrap();
+    bytes.resize(600 * 1024, 0);
+    let big = env.dir.path().join("long.ogg");
+    std::fs::write(&big, &bytes).unwrap();
+    let out = env.run(&["send", "--to", TO, big.to_str().unwrap(), "--voice"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("note:") && err.contains("play button"),
+        "{err}"
+    );
+    assert!(stdout(&out).trim().starts_with("wamid."));
     assert_eq!(accepted(&env), 1);
+    // --quiet keeps stderr for errors only (RUST_LOG off: the tests' trace logs show it too).
+    let out = env
+        .cmd()
+        .env_remove("RUST_LOG")
+        .args(["-q", "send", "--to", TO, big.to_str().unwrap(), "--voice"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
 }
 
 #[test]
@@ -110,6 +164,12 @@ fn an_uploaded_media_id_is_sent_without_uploading() {
     assert!(v["wamid"].as_str().unwrap().starts_with("wamid."));
     assert_eq!(env.emu().media().len(), uploads, "nothing was uploaded");
     assert_eq!(accepted(&env), 1);
+    let m = &env.emu().sent_messages()[0];
+    assert_eq!(m.kind, "document");
+    assert_eq!(m.media_id.as_deref(), Some(id.as_str()));
+    assert_eq!(m.filename.as_deref(), Some("invoice.pdf"));
+    assert_eq!(m.caption.as_deref(), Some("March"));
+    assert_eq!(m.biz_opaque_callback_data.as_deref(), Some("order-42"));
 }
 
 #[test]
@@ -133,6 +193,12 @@ fn a_link_is_sent_as_is() {
     assert!(v["media_id"].is_null(), "{v}");
     assert_eq!(accepted(&env), 1);
     assert!(env.emu().media().is_empty(), "nothing was uploaded");
+    let m = &env.emu().sent_messages()[0];
+    assert_eq!(
+        m.link.as_deref(),
+        Some("https://example.com/files/report.pdf")
+    );
+    assert_eq!(m.filename.as_deref(), Some("report.pdf"));
 }
 
 #[test]
