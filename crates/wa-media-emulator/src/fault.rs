@@ -315,6 +315,19 @@ mod tests {
         assert_eq!(f, Fault::ServerError { status: 503 });
         assert_eq!(f.kind(), "server_error");
         assert!(serde_json::from_str::<Fault>(r#"{"kind":"explode"}"#).is_err());
+        for (json, fault) in [
+            (r#"{"kind":"undeliverable"}"#, Fault::Undeliverable),
+            (r#"{"kind":"pair_rate_limited"}"#, Fault::PairRateLimited),
+            (
+                r#"{"kind":"media_delivery_failed"}"#,
+                Fault::MediaDeliveryFailed { details: None },
+            ),
+        ] {
+            assert_eq!(serde_json::from_str::<Fault>(json).unwrap(), fault);
+            assert_eq!(serde_json::to_string(&fault).unwrap(), json);
+        }
+        let e: Endpoint = serde_json::from_str(r#""messages""#).unwrap();
+        assert_eq!(e, Endpoint::Messages);
     }
 
     #[test]

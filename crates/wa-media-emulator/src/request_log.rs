@@ -33,7 +33,8 @@ pub struct LoggedRequest {
     pub method: String,
     /// The path, without the query string.
     pub path: String,
-    /// The endpoint the request was routed to, when it was one of the four media endpoints.
+    /// The endpoint the request was routed to, when it was a media endpoint, the messages
+    /// endpoint or (origin webhook) one of the emulator's own deliveries.
     pub endpoint: Option<Endpoint>,
     /// Names (lowercase) of the headers that were present, in the order received.
     pub headers: Vec<String>,

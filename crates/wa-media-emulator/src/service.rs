@@ -1,5 +1,6 @@
 //! The emulator's request handling, shared by the socket servers and the in-process
-//! transport: routing, the token check, the four media endpoints, faults and the request log.
+//! transport: routing, the token check, the four media endpoints and the messages endpoint,
+//! faults and the request log.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
