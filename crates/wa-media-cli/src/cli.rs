@@ -276,13 +276,29 @@ pub struct EmulatorArgs {
     /// Answer 408 to a request body that sends under 16 KiB in this many seconds.
     #[arg(long, default_value_t = wa_media_emulator::DEFAULT_BODY_TIMEOUT.as_secs())]
     pub body_timeout: u64,
-    /// POST every simulated inbound notification to this http:// URL (`wa-media serve`, say),
-    /// signed with --app-secret like Meta's, redelivered on a non-2xx answer or a timeout.
+    /// POST every simulated inbound notification and every status of a sent message to this
+    /// http:// URL (`wa-media serve`, say), signed with --app-secret like Meta's, redelivered on
+    /// a non-2xx answer or a timeout.
     #[arg(long, requires = "app_secret")]
     pub webhook_url: Option<String>,
     /// The app secret webhook deliveries are signed with.
     #[arg(long, env = "WHATSAPP_APP_SECRET", hide_env_values = true)]
     pub app_secret: Option<String>,
+    /// Wait this many milliseconds before each status of a sent message (sent, delivered,
+    /// read, played); at most 60000.
+    #[arg(long, default_value_t = wa_media_emulator::DEFAULT_STATUS_DELAY.as_millis() as u64)]
+    pub status_delay_ms: u64,
+    /// Accept at most this many messages per second per phone number; beyond it answer 429
+    /// with code 130429 (default: no limit; production's default is 80).
+    #[arg(long)]
+    pub message_throughput: Option<u32>,
+    /// Accept at most this many messages to one recipient per --pair-rate-window; beyond it
+    /// answer code 131056 (default: no limit).
+    #[arg(long)]
+    pub pair_rate_limit: Option<u32>,
+    /// The window of --pair-rate-limit, in seconds.
+    #[arg(long, default_value_t = 6, requires = "pair_rate_limit")]
+    pub pair_rate_window: u64,
 }
 
 #[cfg(test)]

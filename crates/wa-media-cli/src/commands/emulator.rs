@@ -20,7 +20,14 @@ pub async fn run(g: &Global, args: EmulatorArgs) -> Result<(), Failure> {
         .tls(args.tls)
         .max_connections(args.max_connections)
         .idle_timeout(Duration::from_secs(args.idle_timeout))
-        .body_timeout(Duration::from_secs(args.body_timeout));
+        .body_timeout(Duration::from_secs(args.body_timeout))
+        .status_delay(Duration::from_millis(args.status_delay_ms));
+    if let Some(n) = args.message_throughput {
+        b = b.message_throughput(n);
+    }
+    if let Some(n) = args.pair_rate_limit {
+        b = b.pair_rate_limit(n, Duration::from_secs(args.pair_rate_window));
+    }
     if let Some(t) = args.admin_token.as_deref() {
         if t.trim().is_empty() {
             return Err(Failure::usage("--admin-token must not be empty"));
@@ -77,7 +84,7 @@ pub async fn run(g: &Global, args: EmulatorArgs) -> Result<(), Failure> {
         }
         if let Some(w) = &handle.config().webhook {
             output::line(&format!(
-                "webhook:       {} (every simulated inbound message is delivered there, signed)",
+                "webhook:       {} (every simulated inbound message and every status of a sent message is delivered there, signed)",
                 w.url
             ))?;
         }
