@@ -85,7 +85,10 @@ pub enum UserAgentPolicy {
 /// [`tls`](Self::tls), `--admin-token` → [`admin_token`](Self::admin_token),
 /// `--max-connections` → [`max_connections`](Self::max_connections), `--idle-timeout SECS` →
 /// [`idle_timeout`](Self::idle_timeout), `--body-timeout SECS` →
-/// [`body_timeout`](Self::body_timeout).
+/// [`body_timeout`](Self::body_timeout), `--webhook-url`/`--app-secret` →
+/// [`webhook`](Self::webhook), `--status-delay-ms` → [`status_delay`](Self::status_delay),
+/// `--message-throughput` → [`message_throughput`](Self::message_throughput),
+/// `--pair-rate-limit`/`--pair-rate-window` → [`pair_rate_limit`](Self::pair_rate_limit).
 ///
 /// `Debug` never shows the token nor the admin token.
 #[derive(Clone)]

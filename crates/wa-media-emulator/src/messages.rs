@@ -534,13 +534,32 @@ where
         conversation: reply::trace_id(32),
     };
     tokio::spawn(ctx.run(plan));
+    // Structs rather than `json!`, so the fields come in Meta's order.
+    #[derive(Serialize)]
+    struct Contact<'a> {
+        input: &'a str,
+        wa_id: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Message<'a> {
+        id: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Answer<'a> {
+        messaging_product: &'a str,
+        contacts: [Contact<'a>; 1],
+        messages: [Message<'a>; 1],
+    }
     reply::json(
         StatusCode::OK,
-        &json!({
-            "messaging_product": "whatsapp",
-            "contacts": [{ "input": parsed.to, "wa_id": parsed.wa_id }],
-            "messages": [{ "id": wamid }],
-        }),
+        &Answer {
+            messaging_product: "whatsapp",
+            contacts: [Contact {
+                input: &parsed.to,
+                wa_id: &parsed.wa_id,
+            }],
+            messages: [Message { id: &wamid }],
+        },
     )
     .into()
 }

@@ -72,6 +72,12 @@ fn message(kind: &str, media: Value) -> Value {
 async fn send_ok(c: &HttpClient, emu: &EmulatorHandle, body: &Value) -> String {
     let r = send_message(c, emu, body).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(
+        r.text()
+            .starts_with(r#"{"messaging_product":"whatsapp","contacts":[{"input":"#),
+        "Meta's field order: {}",
+        r.text()
+    );
     let v = r.json();
     assert_eq!(v["messaging_product"], "whatsapp");
     assert_eq!(v["contacts"][0]["input"], body["to"]);
