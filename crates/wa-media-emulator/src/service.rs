@@ -295,9 +295,7 @@ where
     // Faults that replace the answer or hold it back.
     match fault {
         Some(Fault::Delay { millis }) => tokio::time::sleep(Duration::from_millis(*millis)).await,
-        Some(Fault::RateLimited { retry_after_secs })
-            if endpoint == Some(Endpoint::Messages) =>
-        {
+        Some(Fault::RateLimited { retry_after_secs }) if endpoint == Some(Endpoint::Messages) => {
             return ApiError::throughput(*retry_after_secs).into();
         }
         Some(Fault::PairRateLimited) => return ApiError::pair_rate_limited().into(),
