@@ -306,26 +306,7 @@ pub fn sign(body: &[u8]) -> String {
     wa_media_types::signature_header(SECRET.as_bytes(), body)
 }
 
-/// Every regular file under `dir`, recursively, sorted.
-pub fn walk(dir: &Path) -> Vec<PathBuf> {
-    fn go(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                go(&p, out);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    go(dir, &mut out);
-    out.sort();
-    out
-}
+pub use wa_media_testkit::fs::walk;
 
 /// The saved media under `dir`: every file outside `dir/.spool`, `index.jsonl` and temporary
 /// files ([`part_files`]) excluded.

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -203,8 +203,7 @@ impl Harness {
 
     /// Every regular file under the inbox (index excluded), recursively.
     pub fn files(&self) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        walk(&self.inbox(), &mut out);
+        let mut out = wa_media_testkit::fs::walk(&self.inbox());
         out.retain(|p| p.file_name().is_some_and(|n| n != "index.jsonl"));
         out.sort();
         out
@@ -234,20 +233,6 @@ impl Harness {
                 )
             })
             .count()
-    }
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else {
-            out.push(p);
-        }
     }
 }
 
