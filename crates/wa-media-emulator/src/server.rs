@@ -12,7 +12,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
@@ -23,6 +23,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
+use wa_media_server::activity::{Activity, Handling, TrackedBody};
 use wa_media_types::MediaId;
 
 use crate::clock::{Clock, OffsetClock};
@@ -53,53 +54,6 @@ const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(1);
 /// The longest accepted timeout setting (a week): far from `Instant` overflow.
 const MAX_TIMEOUT_SETTING: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
-/// What one connection is doing, shared by its requests and its watchdog.
-#[derive(Debug)]
-struct Activity {
-    start: tokio::time::Instant,
-    /// When something last happened (a request started or ended, a response frame went out),
-    /// in milliseconds since `start`.
-    last_ms: AtomicU64,
-    /// Requests whose handler is running (it has its own timeouts: the body timeout).
-    handling: AtomicUsize,
-    /// Requests seen so far.
-    requests: AtomicU64,
-}
-
-impl Activity {
-    fn new() -> Self {
-        Self {
-            start: tokio::time::Instant::now(),
-            last_ms: AtomicU64::new(0),
-            handling: AtomicUsize::new(0),
-            requests: AtomicU64::new(0),
-        }
-    }
-
-    fn touch(&self) {
-        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.fetch_max(ms, Ordering::Relaxed);
-    }
-
-    fn last(&self) -> tokio::time::Instant {
-        self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
-    }
-
-    /// When the connection is to be closed if nothing happens before: `None` while a handler
-    /// runs. Before the first request the handshake timeout applies, then the idle timeout.
-    fn expires(&self, idle: Duration, handshake: Duration) -> Option<tokio::time::Instant> {
-        if self.handling.load(Ordering::Relaxed) > 0 {
-            return None;
-        }
-        let limit = if self.requests.load(Ordering::Relaxed) == 0 {
-            handshake
-        } else {
-            idle
-        };
-        Some(self.last() + limit)
-    }
-}
-
 /// Counts an open connection for as long as it lives.
 struct OpenConnection(Arc<Shared>);
 
@@ -113,62 +67,6 @@ impl OpenConnection {
 impl Drop for OpenConnection {
     fn drop(&mut self) {
         self.0.open_connections.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Counts a running handler for as long as it lives (dropped when it ends or is cancelled).
-struct Handling(Arc<Activity>);
-
-impl Handling {
-    fn begin(a: Arc<Activity>) -> Self {
-        a.requests.fetch_add(1, Ordering::Relaxed);
-        a.handling.fetch_add(1, Ordering::Relaxed);
-        a.touch();
-        Self(a)
-    }
-}
-
-impl Drop for Handling {
-    fn drop(&mut self) {
-        self.0.touch();
-        self.0.handling.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// A response body that records its progress on the connection's [`Activity`]: a response
-/// the client stops reading stops making progress, and the watchdog closes the connection.
-struct TrackedBody {
-    inner: crate::body::EmuBody,
-    activity: Arc<Activity>,
-}
-
-impl hyper::body::Body for TrackedBody {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, io::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if polled.is_ready() {
-            self.activity.touch();
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for TrackedBody {
-    fn drop(&mut self) {
-        self.activity.touch();
     }
 }
 
@@ -567,7 +465,7 @@ async fn serve_io<I>(
             let handling = Handling::begin(activity.clone());
             let resp = service::handle(shared, origin, req, Some(reset)).await;
             drop(handling);
-            resp.map(|r| r.map(|inner| TrackedBody { inner, activity }))
+            resp.map(|r| r.map(|inner| TrackedBody::new(inner, activity)))
         }
     });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -615,7 +513,7 @@ async fn serve_io<I>(
                     .is_some_and(|t| t <= tokio::time::Instant::now());
                 if expired {
                     tracing::debug!(
-                        requests = activity.requests.load(Ordering::Relaxed),
+                        requests = activity.requests(),
                         "closing an idle connection"
                     );
                     conn.as_mut().graceful_shutdown();

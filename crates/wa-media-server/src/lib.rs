@@ -18,16 +18,17 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod activity;
+
 use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use crate::activity::{Activity, Handling, TrackedBody};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body::{Body, Frame, SizeHint};
+use http_body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
@@ -85,109 +86,6 @@ impl ServerConfig {
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
         self
-    }
-}
-
-/// What happens on a connection, for the idle watchdog.
-struct Activity {
-    start: tokio::time::Instant,
-    last_ms: AtomicU64,
-    handling: AtomicUsize,
-    requests: AtomicU64,
-}
-
-impl Activity {
-    fn new() -> Self {
-        Self {
-            start: tokio::time::Instant::now(),
-            last_ms: AtomicU64::new(0),
-            handling: AtomicUsize::new(0),
-            requests: AtomicU64::new(0),
-        }
-    }
-
-    fn touch(&self) {
-        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.fetch_max(ms, Ordering::Relaxed);
-    }
-
-    /// When to close if nothing happens: `None` while a request is being handled or its
-    /// response is streaming.
-    fn expires(&self, c: &ServerConfig) -> Option<tokio::time::Instant> {
-        if self.handling.load(Ordering::Relaxed) > 0 {
-            return None;
-        }
-        let limit = if self.requests.load(Ordering::Relaxed) == 0 {
-            c.handshake_timeout
-        } else {
-            c.idle_timeout
-        };
-        let last = self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
-        Some(last + limit)
-    }
-}
-
-/// Counts a request from its start until its response body ends (or is dropped).
-struct Handling(Arc<Activity>);
-
-impl Handling {
-    fn begin(a: Arc<Activity>) -> Self {
-        a.requests.fetch_add(1, Ordering::Relaxed);
-        a.handling.fetch_add(1, Ordering::Relaxed);
-        a.touch();
-        Self(a)
-    }
-}
-
-impl Drop for Handling {
-    fn drop(&mut self) {
-        self.0.touch();
-        self.0.handling.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// A response body that keeps its request counted as running while it streams.
-pub struct TrackedBody<B> {
-    inner: B,
-    handling: Option<Handling>,
-}
-
-impl<B> std::fmt::Debug for TrackedBody<B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrackedBody").finish_non_exhaustive()
-    }
-}
-
-impl<B> Body for TrackedBody<B>
-where
-    B: Body<Data = Bytes> + Unpin,
-{
-    type Data = Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(None) => self.handling = None,
-            Poll::Ready(Some(_)) => {
-                if let Some(h) = &self.handling {
-                    h.0.touch();
-                }
-            }
-            Poll::Pending => {}
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
 
@@ -281,13 +179,12 @@ async fn connection<S, B>(
     let a2 = activity.clone();
     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
         let handling = Handling::begin(a2.clone());
+        let activity = a2.clone();
         let mut service = service.clone();
         async move {
-            let resp = service.call(req).await?;
-            Ok::<_, S::Error>(resp.map(|inner| TrackedBody {
-                inner,
-                handling: Some(handling),
-            }))
+            let resp = service.call(req).await;
+            drop(handling);
+            Ok::<_, S::Error>(resp?.map(|inner| TrackedBody::new(inner, activity)))
         }
     });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -309,7 +206,7 @@ async fn connection<S, B>(
         let recheck =
             tokio::time::Instant::now() + config.handshake_timeout.min(config.idle_timeout);
         let check = activity
-            .expires(&config)
+            .expires(config.idle_timeout, config.handshake_timeout)
             .map_or(recheck, |t| t.min(recheck));
         tokio::select! {
             res = conn.as_mut() => {
@@ -325,10 +222,10 @@ async fn connection<S, B>(
             }
             _ = tokio::time::sleep_until(check) => {
                 let expired = activity
-                    .expires(&config)
+                    .expires(config.idle_timeout, config.handshake_timeout)
                     .is_some_and(|t| t <= tokio::time::Instant::now());
                 if expired {
-                    tracing::debug!(requests = activity.requests.load(Ordering::Relaxed), "closing an idle connection");
+                    tracing::debug!(requests = activity.requests(), "closing an idle connection");
                     conn.as_mut().graceful_shutdown();
                     let _ = tokio::time::timeout(IDLE_CLOSE_GRACE, conn.as_mut()).await;
                     return;
