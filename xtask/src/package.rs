@@ -29,10 +29,11 @@
 //!    and the packaged `wa-media` binary runs `demo` (the CLI README's example: the whole round
 //!    trip against its embedded emulator, with the sample media its package holds; < 1 s).
 //!
-//! Everything is built in debug into its own target directory, `target/package-check/target`,
-//! kept between runs: only the first run compiles the registry dependencies (measured: 5 min
-//! 10 s, about 4 min of CPU, on two cores shared with other builds; a run with nothing changed
-//! takes ~30 s, nearly all of it the doctests). Sharing the workspace's
+//! Everything is built in debug, without debug info, into its own target directory,
+//! `target/package-check/target`, which is removed after a passing check so that a small CI
+//! disk holds it only while it is needed (set `WA_MEDIA_KEEP_PACKAGE_BUILD=1` to keep it: then
+//! only the first run compiles the registry dependencies, and a run with nothing changed takes
+//! ~30 s, nearly all of it the doctests). Sharing the workspace's
 //! `target/` instead (as its `build.build-dir`) was tried and rejected: another cargo process
 //! building in that directory at the same time rebuilt `ring` with different fingerprints
 //! between our two steps and broke our doctests ("crate `ring` required to be available in
@@ -150,7 +151,11 @@ pub fn package(root: &Path) -> Result<(), String> {
         let mut c = cargo();
         c.args(args)
             .env("CARGO_TARGET_DIR", &target)
-            .env_remove("CARGO_BUILD_BUILD_DIR");
+            .env_remove("CARGO_BUILD_BUILD_DIR")
+            // The scratch build is a second full build: keep it small on disk, as the
+            // workspace's own dev profile does.
+            .env("CARGO_PROFILE_DEV_DEBUG", "false")
+            .env("CARGO_INCREMENTAL", "0");
         c
     };
     let step = Instant::now();
@@ -214,6 +219,13 @@ pub fn package(root: &Path) -> Result<(), String> {
          doctests {doc_secs:.1} s, runs {run_secs:.1} s)",
         started.elapsed().as_secs_f64()
     );
+    // The scratch build is a second copy of the dependency tree; a CI disk may not hold both
+    // it and the test binaries that come after. Keep it only when asked to (warm re-runs).
+    if std::env::var_os("WA_MEDIA_KEEP_PACKAGE_BUILD").is_none() {
+        if let Err(e) = std::fs::remove_dir_all(&target) {
+            eprintln!("warning: could not remove {}: {e}", target.display());
+        }
+    }
     Ok(())
 }
 
