@@ -21,8 +21,6 @@
 pub mod activity;
 
 use std::future::Future;
-
-use crate::activity::{Activity, Handling, TrackedBody};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,9 +29,12 @@ use http::{Request, Response};
 use http_body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
+
+use crate::activity::{Activity, Handling, TrackedBody};
 
 /// The first and the longest wait after a failed `accept`.
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
@@ -55,6 +56,12 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// How long running requests may take to finish at shutdown. Default 10 s.
     pub shutdown_grace: Duration,
+    /// Offer HTTP/2 (prior knowledge, or ALPN `h2` behind [`serve_with`]'s TLS step) besides
+    /// HTTP/1.1. Default on.
+    pub http2: bool,
+    /// The most an HTTP/1 connection buffers while its body is read; `None` keeps hyper's
+    /// default (about 400 KiB). Default `None`.
+    pub http1_max_buf_size: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +71,8 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
+            http2: true,
+            http1_max_buf_size: None,
         }
     }
 }
@@ -87,6 +96,18 @@ impl ServerConfig {
         self.shutdown_grace = grace;
         self
     }
+
+    /// Offers HTTP/2 besides HTTP/1.1 (`true`, the default) or HTTP/1.1 only.
+    pub fn http2(mut self, on: bool) -> Self {
+        self.http2 = on;
+        self
+    }
+
+    /// Bounds the buffer of an HTTP/1 connection (hyper's `max_buf_size`; at least 8 KiB).
+    pub fn http1_max_buf_size(mut self, bytes: usize) -> Self {
+        self.http1_max_buf_size = Some(bytes.max(8 * 1024));
+        self
+    }
 }
 
 /// Serves `service` on `listener` until `shutdown` resolves, then lets running requests
@@ -107,7 +128,35 @@ pub async fn serve<S, B>(
     B: Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let accept = move |tcp: TcpStream| std::future::ready(Some((tcp, service.clone())));
+    serve_with(listener, accept, config, shutdown).await;
+}
+
+/// Like [`serve`], with a step of the caller's between `accept` and HTTP: `accept` gets each
+/// new TCP connection and gives back the stream to speak HTTP over (a TLS stream, a wrapper
+/// that can reset the connection) and the service for that connection's requests, or `None`
+/// to drop it (a failed TLS handshake).
+///
+/// `accept` runs in the connection's own task, within [`ServerConfig::handshake_timeout`]:
+/// a slow handshake holds one connection slot, never the loop. The connection cap, the
+/// backoff, the timeouts and the shutdown are [`serve`]'s.
+pub async fn serve_with<A, F, I, S, B>(
+    listener: TcpListener,
+    accept: A,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) where
+    A: Fn(TcpStream) -> F + Send + Sync + 'static,
+    F: Future<Output = Option<(I, S)>> + Send + 'static,
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: tower_service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let config = Arc::new(config);
+    let accept = Arc::new(accept);
     let (stop_tx, stop) = watch::channel(false);
     let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let mut conns = JoinSet::new();
@@ -149,7 +198,7 @@ pub async fn serve<S, B>(
                 };
                 let _ = tcp.set_nodelay(true);
                 let Some(p) = permit.take() else { continue };
-                conns.spawn(connection(tcp, service.clone(), config.clone(), stop.clone(), p));
+                conns.spawn(connection(tcp, accept.clone(), config.clone(), stop.clone(), p));
             }
         }
     }
@@ -162,20 +211,32 @@ pub async fn serve<S, B>(
     conns.abort_all();
 }
 
-async fn connection<S, B>(
+async fn connection<A, F, I, S, B>(
     tcp: TcpStream,
-    service: S,
+    accept: Arc<A>,
     config: Arc<ServerConfig>,
     mut stop: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
 ) where
+    A: Fn(TcpStream) -> F + Send + Sync + 'static,
+    F: Future<Output = Option<(I, S)>> + Send + 'static,
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: tower_service::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     B: Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    // The handshake phase starts now: the caller's step (a TLS handshake) counts in it.
     let activity = Arc::new(Activity::new());
+    let (io, service) = match tokio::time::timeout(config.handshake_timeout, accept(tcp)).await {
+        Ok(Some(accepted)) => accepted,
+        Ok(None) => return,
+        Err(_) => {
+            tracing::debug!("connection setup (TLS handshake) timed out");
+            return;
+        }
+    };
     let a2 = activity.clone();
     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
         let handling = Handling::begin(a2.clone());
@@ -193,12 +254,20 @@ async fn connection<S, B>(
         .timer(TokioTimer::new())
         .keep_alive(true)
         .header_read_timeout(config.idle_timeout);
+    if let Some(max) = config.http1_max_buf_size {
+        builder.http1().max_buf_size(max);
+    }
+    // hyper's HTTP/2 keep-alive pings close connections to peers that stopped answering; the
+    // watchdog below closes idle ones that still answer pings.
     builder
         .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(config.idle_timeout)
         .keep_alive_timeout(config.idle_timeout);
-    let conn = builder.serve_connection(TokioIo::new(tcp), svc);
+    if !config.http2 {
+        builder = builder.http1_only();
+    }
+    let conn = builder.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     loop {
         // Looked at again at least every min(handshake, idle): a connection's deadline can move
