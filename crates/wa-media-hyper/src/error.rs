@@ -31,9 +31,10 @@ pub enum BuildError {
          the built-in roots on, or add a root certificate"
     )]
     NoRootCertificates,
-    /// rustls refused the TLS configuration.
-    #[error("invalid TLS configuration: {0}")]
-    Tls(#[source] rustls::Error),
+    /// rustls refused the TLS configuration (a bug: the configuration is fixed). rustls' own
+    /// error is the `source()`; its type is not part of this crate's API.
+    #[error("rustls refused the TLS configuration; please report this as a wa-media-hyper bug")]
+    Tls(#[source] Box<dyn StdError + Send + Sync>),
     /// The client configuration was refused by wa-media-core (token, phone number id, Graph
     /// URL, trusted hosts, user agent).
     #[error(transparent)]

@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::RootCertStore;
 
@@ -51,8 +52,7 @@ pub(crate) fn parse_pem_certificates(
     index: usize,
     pem: &[u8],
 ) -> Result<Vec<CertificateDer<'static>>, BuildError> {
-    let mut reader = pem;
-    let certs = rustls_pemfile::certs(&mut reader)
+    let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| BuildError::InvalidCertificate {
             index,
@@ -118,7 +118,7 @@ pub(crate) fn client_config(cfg: &RootsConfig) -> Result<rustls::ClientConfig, B
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(BuildError::Tls)?
+        .map_err(|e| BuildError::Tls(Box::new(e)))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(config)
