@@ -18,10 +18,11 @@ use subtle::ConstantTimeEq as _;
 use wa_media_types::{MediaType, PhoneNumberId};
 
 use crate::body::EmuBody;
-use crate::clock::Clock as _;
+use crate::clock::{unix_secs, Clock as _};
+use crate::config::ADMIN_TOKEN_HEADER;
 use crate::fault::{Endpoint, Fault};
 use crate::inbound::{self, InboundMeta};
-use crate::service::Shared;
+use crate::state::Shared;
 use crate::upload;
 
 const MAX_JSON_BODY: usize = 64 * 1024;
@@ -155,7 +156,7 @@ fn refuse<B: Body>(shared: &Shared, req: &Request<B>, path: &str) -> Option<Resp
     if let Some(expected) = &shared.config.admin_token {
         let given = req
             .headers()
-            .get(crate::config::ADMIN_TOKEN_HEADER)
+            .get(ADMIN_TOKEN_HEADER)
             .map(|v| v.as_bytes())
             .unwrap_or_default();
         let exempt = req.method() == Method::GET && path == "/__emulator/health";
@@ -281,7 +282,7 @@ where
                 Ok(a) => match shared.advance_clock(Duration::from_secs(a.seconds)) {
                     Ok(_) => json_reply(
                         StatusCode::OK,
-                        &json!({ "now": crate::clock::unix_secs(shared.clock.now()) }),
+                        &json!({ "now": unix_secs(shared.clock.now()) }),
                     ),
                     Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
                 },

@@ -4,14 +4,12 @@
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use wa_media_types::PhoneNumberId;
 
-use crate::clock::{Clock, SystemClock};
-use crate::{EmulatorError, EmulatorHandle};
+use crate::error::EmulatorError;
 
 /// The token the emulator accepts when none is configured. Well known on purpose: the emulator
 /// guards nothing of value, and tests and `curl` examples can hard-code it.
@@ -58,6 +56,12 @@ pub const PRODUCTION_GRAPH_URL: &str = "https://graph.facebook.com";
 
 /// The public download URL used in TLS mode unless configured otherwise.
 pub const PRODUCTION_LOOKASIDE_URL: &str = "https://lookaside.fbsbx.com";
+
+/// The longest accepted timeout setting (a week): far from `Instant` overflow.
+const MAX_TIMEOUT_SETTING: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// The longest accepted pair rate limit window.
+const MAX_PAIR_RATE_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// What the download host does with a request that has no `User-Agent` header.
 ///
@@ -289,215 +293,85 @@ impl fmt::Debug for EmulatorConfig {
     }
 }
 
-/// Entry point: `Emulator::builder()…start().await`.
-///
-/// ```no_run
-/// # async fn demo() -> Result<(), wa_media_emulator::EmulatorError> {
-/// let emu = wa_media_emulator::Emulator::builder().start().await?;
-/// println!("Graph: {}  download: {}  token: {}", emu.graph_url(), emu.lookaside_url(), emu.token());
-/// emu.shutdown().await;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone, Copy)]
-pub struct Emulator;
-
-impl Emulator {
-    /// A builder with the defaults of [`EmulatorConfig::default`].
-    pub fn builder() -> EmulatorBuilder {
-        EmulatorBuilder::default()
-    }
-
-    /// Starts an emulator with `config` and the system clock.
-    pub async fn start(config: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError> {
-        EmulatorBuilder::from_config(config).start().await
-    }
-}
-
-/// Configures and starts an emulator. Every setting has a default; see [`EmulatorConfig`].
-#[derive(Debug, Clone)]
-pub struct EmulatorBuilder {
-    config: EmulatorConfig,
-    clock: Arc<dyn Clock>,
-}
-
-impl Default for EmulatorBuilder {
-    fn default() -> Self {
-        Self::from_config(EmulatorConfig::default())
-    }
-}
-
-impl EmulatorBuilder {
-    /// A builder starting from `config` (what the CLI builds from its flags).
-    pub fn from_config(config: EmulatorConfig) -> Self {
-        Self {
-            config,
-            clock: Arc::new(SystemClock),
+impl EmulatorConfig {
+    /// Checks every setting that has a rule (at least one connection, timeouts within a week, a
+    /// usable webhook target, the status delay, the rate limits, a non-empty admin token); the
+    /// public URLs are checked once the listeners' addresses are known ([`check_url`]).
+    pub(crate) fn validate(&self) -> Result<(), EmulatorError> {
+        if self.max_connections == 0 {
+            return Err(EmulatorError::Config(
+                "max_connections must be at least 1".to_owned(),
+            ));
         }
+        for (what, t) in [
+            ("idle_timeout", self.idle_timeout),
+            ("handshake_timeout", self.handshake_timeout),
+            ("body_timeout", self.body_timeout),
+        ] {
+            if t.is_zero() || t > MAX_TIMEOUT_SETTING {
+                return Err(EmulatorError::Config(format!(
+                    "{what} must be between 1 ms and {} s, not {t:?}",
+                    MAX_TIMEOUT_SETTING.as_secs()
+                )));
+            }
+        }
+        if let Some(w) = &self.webhook {
+            let u = check_url("webhook URL", &w.url)?;
+            if u.scheme() != "http" {
+                return Err(EmulatorError::Config(format!(
+                    "webhook URL {:?} must be http:// (deliveries go to a local receiver)",
+                    w.url
+                )));
+            }
+            if w.app_secret.is_empty() || w.max_attempts == 0 || w.timeout.is_zero() {
+                return Err(EmulatorError::Config(
+                    "the webhook needs an app secret, at least one attempt and a timeout"
+                        .to_owned(),
+                ));
+            }
+        }
+        if self.status_delay > MAX_STATUS_DELAY {
+            return Err(EmulatorError::Config(format!(
+                "status_delay must be at most {} s, not {:?}",
+                MAX_STATUS_DELAY.as_secs(),
+                self.status_delay
+            )));
+        }
+        if self.message_throughput == Some(0) {
+            return Err(EmulatorError::Config(
+                "message_throughput must be at least 1 message per second".to_owned(),
+            ));
+        }
+        if let Some(p) = self.pair_rate_limit {
+            if p.max == 0 || p.per.is_zero() || p.per > MAX_PAIR_RATE_WINDOW {
+                return Err(EmulatorError::Config(format!(
+                    "the pair rate limit needs at least 1 message per window of more than zero \
+                     and at most a day, not {} per {:?}",
+                    p.max, p.per
+                )));
+            }
+        }
+        if self
+            .admin_token
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty())
+        {
+            return Err(EmulatorError::Config(
+                "the admin token must not be empty".to_owned(),
+            ));
+        }
+        Ok(())
     }
+}
 
-    /// The accepted access token (default [`DEFAULT_TOKEN`]).
-    pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.config.token = token.into();
-        self
+/// Parses `u` (named `what` in the error) as an http or https URL with a host.
+pub(crate) fn check_url(what: &str, u: &str) -> Result<url::Url, EmulatorError> {
+    let parsed =
+        url::Url::parse(u).map_err(|e| EmulatorError::Config(format!("{what} {u:?}: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(EmulatorError::Config(format!(
+            "{what} {u:?} must be an http or https URL with a host"
+        )));
     }
-
-    /// Fixes the phone number id uploads must use (`None`: any is accepted).
-    pub fn phone_number_id(mut self, id: Option<PhoneNumberId>) -> Self {
-        self.config.phone_number_id = id;
-        self
-    }
-
-    /// How long retrieve URLs stay valid (default five minutes).
-    pub fn url_ttl(mut self, ttl: Duration) -> Self {
-        self.config.url_ttl = ttl;
-        self
-    }
-
-    /// How long uploaded media ids live (default 30 days).
-    pub fn media_ttl(mut self, ttl: Duration) -> Self {
-        self.config.media_ttl = ttl;
-        self
-    }
-
-    /// How long media ids of simulated inbound messages live (default 7 days).
-    pub fn inbound_media_ttl(mut self, ttl: Duration) -> Self {
-        self.config.inbound_media_ttl = ttl;
-        self
-    }
-
-    /// Keeps media and the index in `dir` (created if missing), so they survive restarts.
-    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.config.data_dir = Some(dir.into());
-        self
-    }
-
-    /// Where the Graph origin listens (default `127.0.0.1:0`).
-    pub fn graph_listen(mut self, addr: SocketAddr) -> Self {
-        self.config.graph_listen = addr;
-        self
-    }
-
-    /// Where the download origin listens (default `127.0.0.1:0`).
-    pub fn lookaside_listen(mut self, addr: SocketAddr) -> Self {
-        self.config.lookaside_listen = addr;
-        self
-    }
-
-    /// Serves both origins over TLS with a generated local CA; the announced URLs become
-    /// `https://graph.facebook.com` and `https://lookaside.fbsbx.com` unless set with
-    /// [`public_graph_url`](Self::public_graph_url) / [`public_lookaside_url`](Self::public_lookaside_url).
-    pub fn tls(mut self, on: bool) -> Self {
-        self.config.tls = on;
-        self
-    }
-
-    /// The Graph base URL the emulator announces (no trailing slash needed).
-    pub fn public_graph_url(mut self, url: impl Into<String>) -> Self {
-        self.config.public_graph_url = Some(url.into());
-        self
-    }
-
-    /// The download base URL put into retrieve answers.
-    pub fn public_lookaside_url(mut self, url: impl Into<String>) -> Self {
-        self.config.public_lookaside_url = Some(url.into());
-        self
-    }
-
-    /// What the download host does without a `User-Agent` header.
-    pub fn user_agent_policy(mut self, policy: UserAgentPolicy) -> Self {
-        self.config.user_agent_policy = policy;
-        self
-    }
-
-    /// Offers HTTP/2 besides HTTP/1.1 (default on); see [`EmulatorConfig::http2`].
-    pub fn http2(mut self, on: bool) -> Self {
-        self.config.http2 = on;
-        self
-    }
-
-    /// Requires `token` in the `X-Emulator-Admin-Token` header of every `/__emulator/` request
-    /// but the health check (see [`EmulatorConfig::admin_token`]).
-    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
-        self.config.admin_token = Some(token.into());
-        self
-    }
-
-    /// How many connections each listener serves at once (default
-    /// [`DEFAULT_MAX_CONNECTIONS`]; at least 1).
-    pub fn max_connections(mut self, max: usize) -> Self {
-        self.config.max_connections = max;
-        self
-    }
-
-    /// How long an idle connection stays open (default [`DEFAULT_IDLE_TIMEOUT`]).
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.config.idle_timeout = timeout;
-        self
-    }
-
-    /// How long a new connection has for its TLS handshake and first request (default
-    /// [`DEFAULT_HANDSHAKE_TIMEOUT`]).
-    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.config.handshake_timeout = timeout;
-        self
-    }
-
-    /// How long a request body may go without enough progress (default
-    /// [`DEFAULT_BODY_TIMEOUT`]).
-    pub fn body_timeout(mut self, timeout: Duration) -> Self {
-        self.config.body_timeout = timeout;
-        self
-    }
-
-    /// POSTs every simulated inbound notification and every status of a sent message to `url`
-    /// (http), signed with `app_secret` as Meta signs them, redelivered on a non-2xx answer or
-    /// a timeout.
-    pub fn webhook(mut self, url: impl Into<String>, app_secret: impl Into<String>) -> Self {
-        self.config.webhook = Some(WebhookTarget::new(url, app_secret));
-        self
-    }
-
-    /// Sets every setting of the webhook deliveries at once.
-    pub fn webhook_target(mut self, target: WebhookTarget) -> Self {
-        self.config.webhook = Some(target);
-        self
-    }
-
-    /// The wait before each status notification of a sent message (default
-    /// [`DEFAULT_STATUS_DELAY`], at most [`MAX_STATUS_DELAY`]).
-    pub fn status_delay(mut self, delay: Duration) -> Self {
-        self.config.status_delay = delay;
-        self
-    }
-
-    /// Limits each phone number to `per_second` messages per second (emulator clock); beyond
-    /// it the messages endpoint answers 429 with code 130429.
-    pub fn message_throughput(mut self, per_second: u32) -> Self {
-        self.config.message_throughput = Some(per_second);
-        self
-    }
-
-    /// Limits each (phone number, recipient) pair to `max` messages per `per` (emulator
-    /// clock); beyond it the messages endpoint answers code 131056.
-    pub fn pair_rate_limit(mut self, max: u32, per: Duration) -> Self {
-        self.config.pair_rate_limit = Some(PairRateLimit::new(max, per));
-        self
-    }
-
-    /// The clock for signatures, expiry and timestamps (default: the system clock).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// The configuration as built so far.
-    pub fn config(&self) -> &EmulatorConfig {
-        &self.config
-    }
-
-    /// Binds both listeners, loads the data directory and starts serving on the current tokio
-    /// runtime.
-    pub async fn start(self) -> Result<EmulatorHandle, EmulatorError> {
-        crate::server::start(self.config, self.clock).await
-    }
+    Ok(parsed)
 }

@@ -48,6 +48,10 @@ pub enum EmulatorError {
     /// absurd delay or `Retry-After`, a full queue); nothing was queued.
     #[error("invalid fault: {0}")]
     InvalidFault(String),
+    /// The operating system's random number generator failed (the URL-signing key comes from
+    /// it).
+    #[error("the operating system's random number generator failed: {0}")]
+    Random(String),
     /// The clock cannot move that far: the emulator's clock moves at most
     /// [`MAX_CLOCK_ADVANCE`](crate::MAX_CLOCK_ADVANCE) in total.
     #[error(

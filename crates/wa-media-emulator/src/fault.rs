@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
-use crate::EmulatorError;
+use crate::error::EmulatorError;
 
 /// An endpoint a fault can target: the four media endpoints, the messages endpoint, and the
 /// emulator's own webhook deliveries.

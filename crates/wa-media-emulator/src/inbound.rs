@@ -5,9 +5,11 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use wa_media_types::{sniff, MediaId, MediaKind, MediaType, PhoneNumberId, SNIFF_LEN};
 
-use crate::service::Shared;
+use crate::error::EmulatorError;
+use crate::reply::trace_id;
+use crate::state::Shared;
 use crate::store::{MediaSource, StoredMedia};
-use crate::upload::Spooled;
+use crate::upload::{self, Spooled};
 
 /// The WhatsApp Business Account id used in simulated notifications.
 pub const SIMULATED_WABA_ID: &str = "102290129340398";
@@ -126,6 +128,35 @@ pub(crate) struct InboundMeta {
     pub(crate) phone_number_id: Option<PhoneNumberId>,
 }
 
+/// Stores `message` as media "sent by a customer" and builds its notification
+/// ([`EmulatorHandle::simulate_inbound`](crate::EmulatorHandle::simulate_inbound)).
+pub(crate) async fn simulate(
+    shared: &Shared,
+    message: InboundMessage,
+) -> Result<SimulatedInbound, EmulatorError> {
+    let mime =
+        MediaType::parse(&message.mime_type).map_err(|e| EmulatorError::Inbound(e.to_string()))?;
+    let body = http_body_util::Full::new(message.bytes);
+    let spooled = upload::receive_raw::<http_body_util::Full<Bytes>>(
+        &shared.store,
+        mime.clone(),
+        body,
+        shared.config.body_timeout,
+    )
+    .await
+    .map_err(|e| EmulatorError::Inbound(e.error.to_string()))?;
+    let meta = InboundMeta {
+        mime_type: mime,
+        filename: message.filename,
+        caption: message.caption,
+        voice: message.voice,
+        from: message.from,
+        profile_name: message.profile_name,
+        phone_number_id: message.phone_number_id,
+    };
+    create(shared, spooled, meta).map_err(EmulatorError::Inbound)
+}
+
 /// Stores a spooled inbound file and builds its notification.
 pub(crate) fn create(
     shared: &Shared,
@@ -198,7 +229,7 @@ pub(crate) fn create(
             }
         }
     }
-    let message_id = format!("wamid.HBgL{}", crate::reply::trace_id(40));
+    let message_id = format!("wamid.HBgL{}", trace_id(40));
     let mut message = json!({
         "from": meta.from,
         "id": message_id,

@@ -15,29 +15,45 @@
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
 
+// The modules, from the top down; each imports only modules below it. `builder` (the start)
+// stands on `handle` (the running emulator), which stands on `listener` (the sockets) and
+// `transport` (in process); both hand requests to `service`, which dispatches to the routes:
+// `admin` (`/__emulator/`), `graph` (with `messages`) and `lookaside` (the download host). The
+// routes stand on `inbound` and `state` (what they all share: config, store, faults, log,
+// outbox, clock, signer), and those on the leaves: `outbox`, `delivery`, `upload`, `reply`,
+// `token`, `config`, `store`, `fault`, `request_log`, `clock`, `body`, `signed_url`, `tls`,
+// `error`.
 mod admin;
 mod body;
+mod builder;
 mod clock;
 mod config;
 mod delivery;
 mod error;
 mod fault;
+mod graph;
+mod handle;
 mod inbound;
+mod listener;
+mod lookaside;
 mod messages;
+mod outbox;
 mod reply;
 mod request_log;
-mod server;
 mod service;
 mod signed_url;
+mod state;
 mod store;
 mod tls;
+mod token;
 mod transport;
 mod upload;
 
+pub use builder::{Emulator, EmulatorBuilder};
 pub use clock::{Clock, ManualClock, SystemClock, MAX_CLOCK_ADVANCE};
 pub use config::{
-    Emulator, EmulatorBuilder, EmulatorConfig, PairRateLimit, UserAgentPolicy, WebhookTarget,
-    ADMIN_TOKEN_HEADER, DEFAULT_BODY_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    EmulatorConfig, PairRateLimit, UserAgentPolicy, WebhookTarget, ADMIN_TOKEN_HEADER,
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_INBOUND_MEDIA_TTL, DEFAULT_MAX_CONNECTIONS, DEFAULT_MEDIA_TTL, DEFAULT_STATUS_DELAY,
     DEFAULT_TOKEN, DEFAULT_URL_TTL, MAX_STATUS_DELAY, PRODUCTION_GRAPH_URL,
     PRODUCTION_LOOKASIDE_URL,
@@ -47,12 +63,12 @@ pub use fault::{
     Endpoint, Fault, Faults, PendingFault, MAX_FAULT_DELAY_MILLIS, MAX_FAULT_DETAILS_CHARS,
     MAX_FAULT_RETRY_AFTER_SECS, MAX_PENDING_FAULTS,
 };
+pub use handle::EmulatorHandle;
 pub use inbound::{
     InboundMessage, SimulatedInbound, SIMULATED_DISPLAY_PHONE_NUMBER, SIMULATED_WABA_ID,
 };
-pub use messages::{SentMessage, SENT_MESSAGES_CAPACITY};
+pub use outbox::{SentMessage, SENT_MESSAGES_CAPACITY};
 pub use request_log::{LoggedRequest, Origin, REQUEST_LOG_CAPACITY};
-pub use server::EmulatorHandle;
 pub use store::{MediaSource, StoredMedia};
 pub use tls::CERTIFICATE_NAMES;
 pub use transport::InProcessTransport;

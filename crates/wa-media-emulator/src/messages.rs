@@ -3,26 +3,24 @@
 //! recipient when configured, kept for inspection, and followed by its status notifications
 //! (`sent`, `delivered`, `read`, `played` for voice notes, or `failed`) delivered to the webhook.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use http_body::Body;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use wa_media_types::{MediaId, MediaKind, MediaType, PhoneNumberId};
 
 use crate::clock::{unix_secs, Clock as _, OffsetClock};
+use crate::delivery::Delivery;
 use crate::fault::Fault;
 use crate::inbound::{escape_non_ascii, SIMULATED_DISPLAY_PHONE_NUMBER, SIMULATED_WABA_ID};
-use crate::reply::{self, ApiError};
-use crate::service::{Outcome, Shared};
+use crate::outbox::{Outbox, SentMessage};
+use crate::reply::{self, ApiError, Outcome};
+use crate::state::Shared;
 use crate::upload;
-
-/// How many sent messages the emulator keeps for inspection (the oldest are dropped first).
-pub const SENT_MESSAGES_CAPACITY: usize = 10_000;
 
 /// The largest messages request body taken, in bytes.
 const MAX_BODY: usize = 64 * 1024;
@@ -45,139 +43,6 @@ const MEDIA_TYPES: [&str; 5] = ["image", "video", "audio", "document", "sticker"
 
 const ERROR_CODES_HREF: &str =
     "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/";
-
-/// A message the messages endpoint accepted, as [`EmulatorHandle::sent_messages`] and
-/// `GET /__emulator/messages` show it.
-///
-/// [`EmulatorHandle::sent_messages`]: crate::EmulatorHandle::sent_messages
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct SentMessage {
-    /// The message id answered (`wamid.…`), also the `id` of its statuses.
-    pub wamid: String,
-    /// The business phone number id it was sent from (the path's).
-    pub phone_number_id: String,
-    /// `to` exactly as sent (answered as `contacts[0].input`).
-    pub to: String,
-    /// The recipient's digits (answered as `contacts[0].wa_id`, the statuses' `recipient_id`).
-    pub wa_id: String,
-    /// The message `type`: `image`, `video`, `audio`, `document` or `sticker`.
-    pub kind: String,
-    /// The media id, when the media was sent by id.
-    pub media_id: Option<String>,
-    /// The link, when the media was sent by link.
-    pub link: Option<String>,
-    /// The caption.
-    pub caption: Option<String>,
-    /// A document's file name.
-    pub filename: Option<String>,
-    /// Whether an audio message is a voice note (`"voice": true`).
-    pub voice: bool,
-    /// `context.message_id`: the message this one replies to.
-    pub reply_to: Option<String>,
-    /// `biz_opaque_callback_data`, echoed in every status.
-    pub biz_opaque_callback_data: Option<String>,
-    /// When it was accepted, Unix seconds (emulator clock).
-    pub timestamp: u64,
-    /// The statuses emitted so far, in order (`sent`, `delivered`, `read`, `played`,
-    /// `failed`); each is delivered to the webhook when one is configured.
-    pub statuses: Vec<String>,
-}
-
-/// Sent messages and the send-rate windows of one emulator.
-#[derive(Debug, Default)]
-pub(crate) struct Outbox {
-    inner: Mutex<Inner>,
-}
-
-#[derive(Debug, Default)]
-struct Inner {
-    sent: VecDeque<SentMessage>,
-    /// Acceptance times per phone number id, within the last second.
-    per_phone: HashMap<String, VecDeque<SystemTime>>,
-    /// Acceptance times per (phone number id, wa_id), within the pair window.
-    per_pair: HashMap<(String, String), VecDeque<SystemTime>>,
-}
-
-/// Drops the entries older than `per` and says how long until one more fits (`None`: now).
-fn wait_for_room(
-    window: &mut VecDeque<SystemTime>,
-    now: SystemTime,
-    max: u32,
-    per: Duration,
-) -> Option<Duration> {
-    let age = |t: &SystemTime| now.duration_since(*t).unwrap_or(Duration::ZERO);
-    while window.front().is_some_and(|t| age(t) >= per) {
-        window.pop_front();
-    }
-    if window.len() < max as usize {
-        return None;
-    }
-    Some(per.saturating_sub(window.front().map_or(Duration::ZERO, age)))
-}
-
-impl Outbox {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn list(&self) -> Vec<SentMessage> {
-        self.lock().sent.iter().cloned().collect()
-    }
-
-    pub(crate) fn clear(&self) {
-        self.lock().sent.clear();
-    }
-
-    /// Checks the configured limits and, when the message fits, counts it and records it.
-    fn admit(&self, shared: &Shared, now: SystemTime, msg: SentMessage) -> Result<(), ApiError> {
-        let mut inner = self.lock();
-        if let Some(max) = shared.config.message_throughput {
-            let w = inner
-                .per_phone
-                .entry(msg.phone_number_id.clone())
-                .or_default();
-            if let Some(wait) = wait_for_room(w, now, max, Duration::from_secs(1)) {
-                return Err(ApiError::throughput(secs_up(wait)));
-            }
-        }
-        if let Some(limit) = shared.config.pair_rate_limit {
-            let key = (msg.phone_number_id.clone(), msg.wa_id.clone());
-            let w = inner.per_pair.entry(key).or_default();
-            if wait_for_room(w, now, limit.max, limit.per).is_some() {
-                return Err(ApiError::pair_rate_limited());
-            }
-        }
-        if shared.config.message_throughput.is_some() {
-            let w = inner
-                .per_phone
-                .entry(msg.phone_number_id.clone())
-                .or_default();
-            w.push_back(now);
-        }
-        if shared.config.pair_rate_limit.is_some() {
-            let key = (msg.phone_number_id.clone(), msg.wa_id.clone());
-            inner.per_pair.entry(key).or_default().push_back(now);
-        }
-        if inner.sent.len() >= SENT_MESSAGES_CAPACITY {
-            inner.sent.pop_front();
-        }
-        inner.sent.push_back(msg);
-        Ok(())
-    }
-
-    fn record_status(&self, wamid: &str, status: &str) {
-        let mut inner = self.lock();
-        if let Some(m) = inner.sent.iter_mut().rev().find(|m| m.wamid == wamid) {
-            m.statuses.push(status.to_owned());
-        }
-    }
-}
-
-/// Whole seconds, rounded up, at least 1 (a `Retry-After` value).
-fn secs_up(d: Duration) -> u64 {
-    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
-}
 
 /// How the media is named.
 enum MediaRef {
@@ -518,7 +383,7 @@ where
         timestamp: unix_secs(now),
         statuses: Vec::new(),
     };
-    if let Err(e) = shared.outbox.admit(shared, now, record) {
+    if let Err(e) = shared.outbox.admit(&shared.config, now, record) {
         return e.into();
     }
     let plan = plan(&parsed, fault);
@@ -627,7 +492,7 @@ fn plan(p: &Parsed, fault: Option<&Fault>) -> Vec<Status> {
 
 /// What the background task emitting one message's statuses needs.
 struct StatusContext {
-    delivery: Option<crate::delivery::Delivery>,
+    delivery: Option<Delivery>,
     clock: Arc<OffsetClock>,
     outbox: Arc<Outbox>,
     delay: Duration,
@@ -741,25 +606,5 @@ mod tests {
         ] {
             assert_eq!(normalise_to(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn windows_slide() {
-        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
-        let per = Duration::from_secs(1);
-        let mut w = VecDeque::new();
-        assert_eq!(wait_for_room(&mut w, t0, 2, per), None);
-        w.push_back(t0);
-        w.push_back(t0 + Duration::from_millis(400));
-        let at = t0 + Duration::from_millis(500);
-        assert_eq!(
-            wait_for_room(&mut w, at, 2, per),
-            Some(Duration::from_millis(500))
-        );
-        assert_eq!(wait_for_room(&mut w, t0 + per, 2, per), None);
-        assert_eq!(w.len(), 1);
-        assert_eq!(secs_up(Duration::from_millis(500)), 1);
-        assert_eq!(secs_up(Duration::from_millis(1500)), 2);
-        assert_eq!(secs_up(Duration::ZERO), 1);
     }
 }

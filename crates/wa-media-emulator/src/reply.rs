@@ -7,6 +7,37 @@ use wa_media_types::{ErrorData, GraphError};
 
 use crate::body::EmuBody;
 
+/// What a route produced.
+pub(crate) enum Outcome {
+    Reply(Response<EmuBody>),
+    /// Reset the connection without an answer (an injected fault, or a body that broke).
+    Reset,
+}
+
+impl From<Response<EmuBody>> for Outcome {
+    fn from(r: Response<EmuBody>) -> Self {
+        Outcome::Reply(r)
+    }
+}
+
+impl From<ApiError> for Outcome {
+    fn from(e: ApiError) -> Self {
+        Outcome::Reply(e.into_response())
+    }
+}
+
+/// The connection must be reset without an answer (an injected fault).
+#[derive(Debug)]
+pub(crate) struct ConnectionReset;
+
+impl std::fmt::Display for ConnectionReset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection reset by an injected emulator fault")
+    }
+}
+
+impl std::error::Error for ConnectionReset {}
+
 /// The `facebook-api-version` answered when the request names no valid version (Graph answers
 /// with the version that served the request: the requested one when there is one).
 pub(crate) const DEFAULT_API_VERSION: &str = "v23.0";

@@ -31,12 +31,12 @@ pub(crate) enum UrlProblem {
 }
 
 impl UrlSigner {
-    pub(crate) fn random() -> Self {
+    /// A new secret from the operating system's random number generator: nobody can forge a
+    /// download URL without it (`fastrand` is predictable from its seed).
+    pub(crate) fn random() -> Result<Self, getrandom::Error> {
         let mut secret = [0u8; 32];
-        for b in &mut secret {
-            *b = fastrand::u8(..);
-        }
-        Self { secret }
+        getrandom::fill(&mut secret)?;
+        Ok(Self { secret })
     }
 
     fn mac(&self, mid: &str, ext: &str) -> Hmac<Sha256> {
@@ -92,7 +92,7 @@ mod tests {
 
     #[test]
     fn round_trip_tamper_and_expiry() {
-        let s = UrlSigner::random();
+        let s = UrlSigner::random().unwrap();
         let q = s.query("123", 1000);
         assert_eq!(s.verify(Some(&q), 999), Ok("123".to_owned()));
         assert_eq!(s.verify(Some(&q), 1000), Err(UrlProblem::Expired));
@@ -102,7 +102,7 @@ mod tests {
         assert_eq!(s.verify(Some(&later), 10), Err(UrlProblem::Mismatch));
         assert_eq!(s.verify(None, 10), Err(UrlProblem::Mismatch));
         assert_eq!(
-            UrlSigner::random().verify(Some(&q), 10),
+            UrlSigner::random().unwrap().verify(Some(&q), 10),
             Err(UrlProblem::Mismatch)
         );
     }

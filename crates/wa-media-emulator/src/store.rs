@@ -10,7 +10,7 @@ use std::sync::{Mutex, PoisonError};
 use serde::{Deserialize, Serialize};
 use wa_media_types::{MediaId, PhoneNumberId, Sha256Digest};
 
-use crate::EmulatorError;
+use crate::error::EmulatorError;
 
 /// Where a stored media came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,18 +5,16 @@ use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, Request, Response};
 use http_body::{Body, Frame, SizeHint};
-use wa_media_core::{
-    BoxFuture, RequestBody, ResponseBody, Transport, TransportError, TransportErrorKind,
-};
+use wa_media_core::{RequestBody, ResponseBody, Transport, TransportError, TransportErrorKind};
 
 use crate::body::EmuBody;
 use crate::request_log::Origin;
-use crate::service::{self, Shared};
+use crate::service;
+use crate::state::Shared;
 
 type OriginKey = (String, String, Option<u16>);
 
@@ -183,9 +181,5 @@ impl Transport for InProcessTransport {
             }
             Err(reset) => Err(TransportError::new(TransportErrorKind::Request, reset)),
         }
-    }
-
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(tokio::time::sleep(duration))
     }
 }
