@@ -1,8 +1,8 @@
-//! cargo-fuzz target `webhook`: see fuzz/harness/webhook.rs.
+//! cargo-fuzz target `webhook`: see wa_media_testkit::fuzz::webhook
+//! (crates/wa-media-testkit/src/fuzz/webhook.rs).
 #![no_main]
 
-#[path = "../harness/webhook.rs"]
-mod harness;
+use wa_media_testkit::fuzz::webhook as harness;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     harness::run(data);

@@ -70,7 +70,7 @@ pub use inbound::{
 pub use outbox::{SentMessage, SENT_MESSAGES_CAPACITY};
 pub use request_log::{LoggedRequest, Origin, REQUEST_LOG_CAPACITY};
 pub use store::{MediaSource, StoredMedia};
-pub use tls::CERTIFICATE_NAMES;
+pub use tls::{LocalPki, CERTIFICATE_NAMES};
 pub use transport::InProcessTransport;
 pub use upload::BODY_MIN_BYTES_PER_WINDOW;
 

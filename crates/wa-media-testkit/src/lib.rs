@@ -1,6 +1,25 @@
 //! Test support shared by the wa-media crates' integration tests, written once instead of
 //! copied into each test crate. Never published; a dev-dependency by path only.
+//!
+//! What needs more than `std` is behind a feature, so a crate's tests build only what they use:
+//! `net` ([`net`], [`hostile`]: servers and waits on tokio), `tls` ([`tls`]: a generated CA),
+//! `conformance` ([`conformance`]: the `Transport` conformance suite), `fuzz`, `fuzz-core` and
+//! `fuzz-emulator` ([`fuzz`]: the harnesses the fuzz targets and the corpus replays share).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod errors;
 pub mod fs;
+pub mod http1;
+pub mod paths;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+#[cfg(feature = "fuzz")]
+pub mod fuzz;
+#[cfg(feature = "net")]
+pub mod hostile;
+#[cfg(feature = "net")]
+pub mod net;
+#[cfg(feature = "tls")]
+pub mod tls;
