@@ -21,8 +21,9 @@ pub const DEFAULT_URL_TTL: Duration = Duration::from_secs(5 * 60);
 /// How long an uploaded media id lives by default (30 days, as documented).
 pub const DEFAULT_MEDIA_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
-/// How long a media id received in a (simulated) webhook lives by default (7 days, as documented).
-pub const DEFAULT_INBOUND_MEDIA_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// How long a media id received in a (simulated) webhook lives by default (7 days, as documented:
+/// [`wa_media_types::webhook::MEDIA_ID_LIFETIME`]).
+pub const DEFAULT_INBOUND_MEDIA_TTL: Duration = wa_media_types::webhook::MEDIA_ID_LIFETIME;
 
 /// How many connections each listener serves at once by default. Beyond it, new connections
 /// wait in the listen backlog until one closes; those already open keep being served.

@@ -23,11 +23,17 @@
 //! assert_eq!(media[0].phone_number_id.as_deref(), Some("106540352242922"));
 //! ```
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use crate::status::{DeliveryStatus, Status, StatusError, StatusErrorData, MEDIA_ERROR_CODES};
 use crate::{MediaId, MediaKind, Sha256Digest};
+
+/// How long a media id received in a webhook stays retrievable: 7 days, as documented. Older
+/// media cannot be fetched; the emulator's simulated inbound media expire after it by default.
+pub const MEDIA_ID_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// Fields this crate does not model, kept as they came.
 pub type Extra = Map<String, Value>;

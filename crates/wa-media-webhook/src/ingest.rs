@@ -14,8 +14,9 @@ use crate::sink::{Saved, Sink};
 use crate::spool::{Enqueued, Spool};
 use crate::time::{now_ms, now_secs};
 
-/// How long a WhatsApp media id lives after the webhook: older messages are not fetched.
-pub const MEDIA_ID_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long a WhatsApp media id lives after the webhook: older messages are not fetched (the
+/// one definition is [`wa_media_types::webhook::MEDIA_ID_LIFETIME`]).
+pub const MEDIA_ID_LIFETIME: Duration = wa_media_types::webhook::MEDIA_ID_LIFETIME;
 
 /// How the workers run. `Default` is what production wants.
 #[derive(Debug, Clone)]
