@@ -367,8 +367,11 @@ impl EmulatorConfig {
 
 /// Parses `u` (named `what` in the error) as an http or https URL with a host.
 pub(crate) fn check_url(what: &str, u: &str) -> Result<url::Url, EmulatorError> {
-    let parsed =
-        url::Url::parse(u).map_err(|e| EmulatorError::Config(format!("{what} {u:?}: {e}")))?;
+    let parsed = url::Url::parse(u).map_err(|e| {
+        EmulatorError::Config(format!(
+            "{what} {u:?} is not a URL ({e}); give an http or https URL with a host"
+        ))
+    })?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(EmulatorError::Config(format!(
             "{what} {u:?} must be an http or https URL with a host"
