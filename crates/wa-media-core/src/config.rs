@@ -45,8 +45,8 @@ pub struct ClientConfig {
     pub scope_to_phone_number: bool,
     /// Whether uploads are validated locally before sending. Default true.
     pub validate_uploads: bool,
-    #[doc(hidden)]
-    pub fixed_boundary: Option<String>,
+    /// A fixed multipart boundary (test hook: feature `test-util`).
+    pub(crate) fixed_boundary: Option<String>,
 }
 
 impl ClientConfig {
@@ -161,15 +161,11 @@ impl ConfigBuilder {
     }
 
     /// Test hook: a fixed multipart boundary, so snapshots of upload bodies are stable.
-    #[doc(hidden)]
+    #[cfg(feature = "test-util")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
     pub fn fixed_boundary(mut self, boundary: impl Into<String>) -> Self {
         self.fixed_boundary = Some(boundary.into());
         self
-    }
-
-    /// The timeouts configured so far (a transport needs `connect`).
-    pub fn current_timeouts(&self) -> Timeouts {
-        self.timeouts
     }
 
     /// Checks everything and builds the configuration.
@@ -208,6 +204,80 @@ impl ConfigBuilder {
             fixed_boundary: self.fixed_boundary,
         })
     }
+}
+
+/// Forwards every [`ConfigBuilder`] setter to the `ConfigBuilder` field `$field` of a client
+/// builder, so [`crate::ClientBuilder`] and transport crates' builders (the hyper client's)
+/// offer the same settings without writing each one out again.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! config_setters {
+    ($field:ident) => {
+        /// The access token (required). Never printed: Debug shows `AccessToken(***)`.
+        pub fn token(mut self, token: impl ::core::convert::Into<$crate::AccessToken>) -> Self {
+            self.$field = self.$field.token(token);
+            self
+        }
+        /// The business phone number id (required for uploads and sends).
+        pub fn phone_number_id(mut self, id: impl ::core::convert::AsRef<str>) -> Self {
+            self.$field = self.$field.phone_number_id(id);
+            self
+        }
+        /// The Graph API version (default `v23.0`).
+        pub fn api_version(mut self, version: $crate::types::ApiVersion) -> Self {
+            self.$field = self.$field.api_version(version);
+            self
+        }
+        /// The Graph base URL (default `https://graph.facebook.com`; `http://` only on
+        /// loopback, e.g. the emulator).
+        pub fn graph_url(mut self, url: impl ::core::convert::Into<::std::string::String>) -> Self {
+            self.$field = self.$field.graph_url(url);
+            self
+        }
+        /// Adds a download host that may receive the token (`host`, `host:port`, `*.domain`).
+        pub fn trust_host(
+            mut self,
+            entry: impl ::core::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.$field = self.$field.trust_host(entry);
+            self
+        }
+        /// Replaces the download-host allowlist (default: `lookaside.fbsbx.com` over https).
+        pub fn trusted_hosts(mut self, hosts: $crate::TrustedHosts) -> Self {
+            self.$field = self.$field.trusted_hosts(hosts);
+            self
+        }
+        /// How failures are retried.
+        pub fn retry_policy(mut self, policy: $crate::RetryPolicy) -> Self {
+            self.$field = self.$field.retry_policy(policy);
+            self
+        }
+        /// The timeouts core applies (request, idle body, body deadline).
+        pub fn timeouts(mut self, timeouts: $crate::Timeouts) -> Self {
+            self.$field = self.$field.timeouts(timeouts);
+            self
+        }
+        /// The `User-Agent` (default [`DEFAULT_USER_AGENT`]($crate::DEFAULT_USER_AGENT); one is
+        /// always sent).
+        pub fn user_agent(
+            mut self,
+            user_agent: impl ::core::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.$field = self.$field.user_agent(user_agent);
+            self
+        }
+        /// Sends `phone_number_id` with retrieve and delete, so the API acts only on media of
+        /// that number.
+        pub fn scope_to_phone_number(mut self, yes: bool) -> Self {
+            self.$field = self.$field.scope_to_phone_number(yes);
+            self
+        }
+        /// Turns local pre-upload validation on (default) or off.
+        pub fn validate_uploads(mut self, yes: bool) -> Self {
+            self.$field = self.$field.validate_uploads(yes);
+            self
+        }
+    };
 }
 
 fn parse_graph_url(s: &str) -> Result<Url, ConfigError> {

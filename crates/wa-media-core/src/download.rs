@@ -4,20 +4,13 @@ use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
-use http_body::Body;
-use wa_media_types::{Sha256Digest, StreamingDigest};
+use wa_media_types::{MediaUrlResponse, Sha256Digest, StreamingDigest};
 
 use crate::error::{Error, IntegrityError};
 use crate::progress::Progress;
-use crate::timeouts::TimeoutKind;
-use crate::transport::{BoxFuture, ResponseBody};
-
-/// A function that returns a timer future (the transport's `sleep`).
-pub(crate) type Sleeper = Arc<dyn Fn(Duration) -> BoxFuture<'static, ()> + Send + Sync>;
 
 type BoxStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send + 'static>>;
 
@@ -28,6 +21,16 @@ pub struct Expected {
     pub size: u64,
     /// The announced SHA-256.
     pub sha256: Sha256Digest,
+}
+
+impl Expected {
+    /// What a retrieve answer announces: its `file_size` and `sha256`.
+    pub fn of(info: &MediaUrlResponse) -> Self {
+        Self {
+            size: info.file_size,
+            sha256: info.sha256,
+        }
+    }
 }
 
 /// The body of a download: a [`Stream`] of `Result<Bytes, Error>` chunks as they arrive,
@@ -79,9 +82,11 @@ impl Download {
         }
     }
 
-    /// Makes the stream check size and digest against `expected` (no-op if it already does).
+    /// Makes the stream check size and digest against `expected`. A no-op when it already
+    /// verifies against exactly `expected`; a download verifying against something else is
+    /// checked against `expected` as well (both must hold).
     pub fn verify(mut self, expected: Expected) -> Self {
-        if !self.verifying {
+        if self.expected != Some(expected) {
             self.inner = Box::pin(Verify {
                 inner: self.inner,
                 digest: StreamingDigest::new(),
@@ -94,11 +99,6 @@ impl Download {
             self.content_length = Some(expected.size);
         }
         self
-    }
-
-    /// What the stream verifies against, when it was made to verify by [`Download::verify`].
-    pub(crate) fn verified_against(&self) -> Option<Expected> {
-        self.expected
     }
 
     /// Reports each chunk to `progress` as `(bytes so far, announced length)`.
@@ -236,87 +236,5 @@ impl Stream for Verify {
                 Poll::Ready(None)
             }
         }
-    }
-}
-
-/// A response body as a stream of data chunks with idle and whole-body timeouts.
-pub(crate) struct TimedBody {
-    body: ResponseBody,
-    sleeper: Sleeper,
-    idle: Option<Duration>,
-    idle_timer: Option<BoxFuture<'static, ()>>,
-    deadline: Option<(Duration, BoxFuture<'static, ()>)>,
-    finished: bool,
-}
-
-impl TimedBody {
-    pub(crate) fn new(
-        body: ResponseBody,
-        sleeper: Sleeper,
-        idle: Option<Duration>,
-        deadline: Option<Duration>,
-    ) -> Self {
-        let deadline = deadline.map(|d| (d, sleeper(d)));
-        Self {
-            body,
-            sleeper,
-            idle,
-            idle_timer: None,
-            deadline,
-            finished: false,
-        }
-    }
-}
-
-impl Stream for TimedBody {
-    type Item = Result<Bytes, Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        if this.finished {
-            return Poll::Ready(None);
-        }
-        if let Some((d, timer)) = this.deadline.as_mut() {
-            if timer.as_mut().poll(cx).is_ready() {
-                this.finished = true;
-                return Poll::Ready(Some(Err(Error::Timeout {
-                    kind: TimeoutKind::Body,
-                    after: Some(*d),
-                })));
-            }
-        }
-        loop {
-            match Pin::new(&mut this.body).poll_frame(cx) {
-                Poll::Ready(Some(Ok(frame))) => {
-                    this.idle_timer = None;
-                    match frame.into_data() {
-                        Ok(data) if !data.is_empty() => return Poll::Ready(Some(Ok(data))),
-                        // Empty data frames and trailers carry nothing to hash.
-                        _ => continue,
-                    }
-                }
-                Poll::Ready(Some(Err(e))) => {
-                    this.finished = true;
-                    return Poll::Ready(Some(Err(e.into())));
-                }
-                Poll::Ready(None) => {
-                    this.finished = true;
-                    return Poll::Ready(None);
-                }
-                Poll::Pending => break,
-            }
-        }
-        if let Some(idle) = this.idle {
-            let sleeper = &this.sleeper;
-            let timer = this.idle_timer.get_or_insert_with(|| sleeper(idle));
-            if timer.as_mut().poll(cx).is_ready() {
-                this.finished = true;
-                return Poll::Ready(Some(Err(Error::Timeout {
-                    kind: TimeoutKind::Idle,
-                    after: Some(idle),
-                })));
-            }
-        }
-        Poll::Pending
     }
 }

@@ -1,20 +1,79 @@
-//! Fetch by id: a fresh URL right before downloading, one refresh on an expired URL, and the
-//! atomic write to a file (see [`crate::temp_file`]: temporary file, fsync, then rename or
-//! link; removed on failure or drop).
+//! Fetch by id ([`MediaApiExt`], provided for every [`MediaApi`]): a fresh URL right before
+//! downloading, one refresh on an expired URL, and the atomic write to a file (see
+//! [`crate::temp_file`]: temporary file, fsync, then rename or link; removed on failure or
+//! drop), restarted under [`FetchOptions::restart`] when a transfer breaks mid-body.
 
 use std::path::Path;
 
 use futures_util::StreamExt;
 use tracing::Instrument;
-use wa_media_types::{MediaId, MediaUrlResponse, StreamingDigest};
+use wa_media_types::{MediaId, MediaUrlResponse};
 
-use crate::api::{expected_of, Existing, FetchOptions, FetchedFile, MediaApi};
-use crate::download::Download;
-use crate::error::{Error, IntegrityError};
-use crate::retry::RetryState;
+use crate::api::MediaApi;
+use crate::download::{Download, Expected};
+use crate::error::Error;
+use crate::fetch_options::{Existing, FetchOptions, FetchedFile};
+use crate::retry::{self, Failed};
 use crate::temp_file::{check_destination, TempFile};
 use crate::timeouts::TimeoutKind;
 use crate::transport::TransportErrorKind;
+
+/// Fetch by id, provided for every [`MediaApi`].
+#[async_trait::async_trait]
+pub trait MediaApiExt: MediaApi {
+    /// Retrieves a fresh URL and downloads it at once, verifying size and SHA-256 while
+    /// streaming; if the download host refuses the URL as expired (401/403/404/410) it
+    /// retrieves once more and retries. See [`Download`] for what a failed verification looks
+    /// like mid-stream.
+    async fn fetch(&self, id: &MediaId) -> Result<Download, Error> {
+        self.fetch_with(id, FetchOptions::default()).await
+    }
+
+    /// [`MediaApiExt::fetch`] with options (progress).
+    async fn fetch_with(&self, id: &MediaId, options: FetchOptions) -> Result<Download, Error> {
+        let (_, dl) = fetch_download(self, id, &options).await?;
+        Ok(dl)
+    }
+
+    /// Fetches into `path` atomically: the bytes go to a temporary file
+    /// (`.NAME.XXXXXXXX.wa-part`) in the same directory, which is synced and put in place
+    /// only after size and SHA-256 verified (against the retrieve answer and against
+    /// [`FetchOptions::expected_sha256`] when given). On any failure the temporary file is
+    /// removed and `path` is exactly as it was, including an existing file of that name. A
+    /// transfer broken mid-body (connection reset, idle timeout) is restarted from a fresh
+    /// URL under [`FetchOptions::restart`]. `path` is never replaced when it is not a regular
+    /// file (a device, FIFO, socket or directory): that is refused before downloading.
+    ///
+    /// # Cancellation and crashes
+    ///
+    /// Dropping this future removes the temporary file: to stop a fetch cleanly, drop it (for
+    /// example by racing it against a shutdown signal in `tokio::select!`), then let the
+    /// process exit normally. A process that is killed or exits without unwinding (SIGKILL,
+    /// power loss, a signal with no handler, `std::process::exit`) cannot run that cleanup and
+    /// may leave a hidden `.NAME.XXXXXXXX.wa-part` file beside the destination; never a
+    /// partial file at `path` itself. [`crate::clean_partial_files`] removes stale ones.
+    async fn fetch_to_file(
+        &self,
+        id: &MediaId,
+        path: impl AsRef<Path> + Send,
+    ) -> Result<FetchedFile, Error> {
+        self.fetch_to_file_with(id, path, FetchOptions::default())
+            .await
+    }
+
+    /// [`MediaApiExt::fetch_to_file`] with options (progress, expected digest, what to do
+    /// when the destination exists).
+    async fn fetch_to_file_with(
+        &self,
+        id: &MediaId,
+        path: impl AsRef<Path> + Send,
+        options: FetchOptions,
+    ) -> Result<FetchedFile, Error> {
+        fetch_to_file(self, id, path.as_ref(), &options).await
+    }
+}
+
+impl<A: MediaApi + ?Sized> MediaApiExt for A {}
 
 /// Retrieve + download with one refresh on an expired URL; the download verifies.
 pub(crate) async fn fetch_download<A: MediaApi + ?Sized>(
@@ -30,8 +89,9 @@ pub(crate) async fn fetch_download<A: MediaApi + ?Sized>(
         options.check_announced(&info)?;
         match api.download(&info).await {
             Ok(dl) => {
+                // Verifies against the retrieve answer, whatever the download verified before.
                 let mut dl = dl
-                    .verify(expected_of(&info))
+                    .verify(Expected::of(&info))
                     .with_mime_type(info.mime_type.clone());
                 if let Some(p) = &options.progress {
                     dl = dl.with_progress(p.clone());
@@ -56,7 +116,7 @@ fn restartable(e: &Error) -> bool {
     }
 }
 
-pub(crate) async fn fetch_to_file<A: MediaApi + ?Sized>(
+async fn fetch_to_file<A: MediaApi + ?Sized>(
     api: &A,
     id: &MediaId,
     path: &Path,
@@ -65,75 +125,50 @@ pub(crate) async fn fetch_to_file<A: MediaApi + ?Sized>(
     let span = tracing::info_span!("wa_media.fetch_to_file", media_id = %id, attempt = tracing::field::Empty, bytes = tracing::field::Empty);
     async {
         let started = std::time::Instant::now();
-        let policy = api.retry_policy();
-        let mut state = RetryState::new(&policy);
-        loop {
-            let attempt = state.begin();
-            tracing::Span::current().record("attempt", attempt);
-            match fetch_once(api, id, path, options).await {
-                Ok(f) => {
-                    tracing::Span::current().record("bytes", f.file_size);
-                    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, size = f.file_size, "media saved");
-                    return Ok(f);
-                }
-                Err((e, true)) if restartable(&e) => match state.next_delay(None) {
-                    Some(d) => {
-                        tracing::warn!(error = %e, delay_ms = d.as_millis() as u64, "transfer broke mid-body; restarting with a fresh URL");
-                        api.sleep(d).await;
-                    }
-                    None => return Err(e),
-                },
-                Err((e, _)) => return Err(e),
-            }
-        }
+        let f = retry::run(&options.restart, &*options.timer, |_| {
+            fetch_once(api, id, path, options)
+        })
+        .await?;
+        tracing::Span::current().record("bytes", f.file_size);
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            size = f.file_size,
+            "media saved"
+        );
+        Ok(f)
     }
     .instrument(span)
     .await
 }
 
-/// One attempt. The flag says whether the error happened mid-body.
+/// One attempt; a transfer that broke mid-body may be restarted.
 async fn fetch_once<A: MediaApi + ?Sized>(
     api: &A,
     id: &MediaId,
     path: &Path,
     options: &FetchOptions,
-) -> Result<FetchedFile, (Error, bool)> {
+) -> Result<FetchedFile, Failed> {
     // Refused before anything is downloaded (and checked again right before the rename).
-    check_destination(path).map_err(|e| (e, false))?;
-    let mut temp = TempFile::create(path).map_err(|e| (e, false))?;
-    let (info, mut dl) = fetch_download(api, id, options)
-        .await
-        .map_err(|e| (e, false))?;
-    // The stream checks size and SHA-256 as it goes and ends with an error on any mismatch.
-    // When it verifies against exactly what `info` announced, hashing the same bytes a second
-    // time here only halved download throughput (docs/performance.md); the bytes written are
-    // still counted independently. A download verified against anything else (a custom
-    // `MediaApi`) gets a second, independent digest.
-    let verified = dl.verified_against() == Some(expected_of(&info));
-    let mut written = StreamingDigest::new();
+    check_destination(path)?;
+    let mut temp = TempFile::create(path)?;
+    let (info, mut dl) = fetch_download(api, id, options).await?;
+    // The stream verifies size and SHA-256 (against the retrieve answer, which agreed with
+    // the caller's expectations) and ends with an error on any mismatch: here the bytes are
+    // only written and counted.
     let mut file_size = 0u64;
     while let Some(chunk) = dl.next().await {
-        let chunk = chunk.map_err(|e| (e, true))?;
-        temp.write(&chunk).map_err(|e| (e, false))?;
+        let chunk = chunk.map_err(|e| {
+            let restart = restartable(&e);
+            Failed::retry_if(e, restart)
+        })?;
+        temp.write(&chunk)?;
         file_size += chunk.len() as u64;
-        if !verified {
-            written.update(&chunk);
-        }
     }
-    let sha256 = if verified {
-        info.sha256
-    } else {
-        written.finish()
-    };
-    // Only reachable with a Download that did not verify, or an expectation the retrieve
-    // answer was not checked against; the file must never be put in place unverified.
-    check_final(&info, options, file_size, sha256).map_err(|e| (e, false))?;
+    let sha256 = info.sha256;
     let placed = match options.existing {
-        Existing::KeepBoth => temp
-            .persist_new(path, file_size, sha256)
-            .map_err(|e| (e, false))?,
+        Existing::KeepBoth => temp.persist_new(path, file_size, sha256)?,
         _ => {
-            temp.persist(path).map_err(|e| (e, false))?;
+            temp.persist(path)?;
             crate::temp_file::Placed {
                 path: path.to_owned(),
                 already_present: false,
@@ -147,32 +182,4 @@ async fn fetch_once<A: MediaApi + ?Sized>(
         sha256,
         already_present: placed.already_present,
     })
-}
-
-/// The bytes written agree with the retrieve answer and with the caller's expectations.
-fn check_final(
-    info: &MediaUrlResponse,
-    options: &FetchOptions,
-    file_size: u64,
-    sha256: wa_media_types::Sha256Digest,
-) -> Result<(), Error> {
-    let want_size = options.expected_size.unwrap_or(info.file_size);
-    if file_size != info.file_size || file_size != want_size {
-        return Err(IntegrityError::Size {
-            expected: want_size,
-            actual: file_size,
-        }
-        .into());
-    }
-    let want_sha = options.expected_sha256.unwrap_or(info.sha256);
-    for expected in [info.sha256, want_sha] {
-        if sha256 != expected {
-            return Err(IntegrityError::Digest {
-                expected,
-                actual: sha256,
-            }
-            .into());
-        }
-    }
-    Ok(())
 }

@@ -24,31 +24,40 @@
 mod api;
 mod client;
 mod config;
+mod deadline;
 mod download;
 mod error;
 mod fetch;
+mod fetch_options;
 pub mod multipart;
 mod progress;
 pub mod protocol;
 mod retry;
 mod send;
 mod temp_file;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod test_util;
 mod timeouts;
+mod timer;
 mod token;
 mod transport;
 mod trust;
 mod upload;
 
-pub use api::{Existing, FetchOptions, FetchedFile, MediaApi, MediaApiExt};
+pub use api::MediaApi;
 pub use client::{ClientBuilder, MediaClient};
 pub use config::{ClientConfig, ConfigBuilder, DEFAULT_GRAPH_URL, DEFAULT_USER_AGENT};
 pub use download::{Download, Expected};
 pub use error::{ApiError, ConfigError, Error, IntegrityError};
+pub use fetch::MediaApiExt;
+pub use fetch_options::{Existing, FetchOptions, FetchedFile};
 pub use progress::Progress;
 pub use retry::{parse_retry_after, RetryPolicy};
 pub use send::{check_send_file, MessagingApi, SendFileError, SendOptions};
 pub use temp_file::clean_partial_files;
 pub use timeouts::{TimeoutKind, Timeouts};
+pub use timer::{FuturesTimer, Timer};
 pub use token::AccessToken;
 pub use transport::{
     BoxError, BoxFuture, RequestBody, ResponseBody, Transport, TransportError, TransportErrorKind,

@@ -1,9 +1,13 @@
 //! The retry policy: bounded attempts and total time, exponential backoff with full jitter,
 //! `Retry-After` honoured up to a cap.
 
+use std::future::Future;
 use std::time::{Duration, Instant, SystemTime};
 
 use http::HeaderMap;
+
+use crate::error::Error;
+use crate::timer::Timer;
 
 /// How failed requests are retried.
 ///
@@ -180,19 +184,84 @@ fn parse_http_date(s: &str) -> Option<SystemTime> {
     SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))
 }
 
+/// A failed attempt, and whether another attempt may follow.
+#[derive(Debug)]
+pub(crate) struct Failed {
+    pub(crate) error: Error,
+    pub(crate) retry: bool,
+}
+
+impl Failed {
+    /// Another attempt may follow when `retry` (and the budget allows).
+    pub(crate) fn retry_if(error: Error, retry: bool) -> Self {
+        Self { error, retry }
+    }
+
+    /// A failure no further attempt can fix.
+    pub(crate) fn fatal(error: Error) -> Self {
+        Self::retry_if(error, false)
+    }
+
+    /// The same decision for a transformed error.
+    pub(crate) fn map(self, f: impl FnOnce(Error) -> Error) -> Self {
+        Self {
+            error: f(self.error),
+            retry: self.retry,
+        }
+    }
+}
+
+impl From<Error> for Failed {
+    fn from(e: Error) -> Self {
+        Self::fatal(e)
+    }
+}
+
+/// The one retry loop: runs `attempt(n)` (`n` from 1) until it succeeds, fails for good, or
+/// `policy`'s budget is spent, waiting on `timer` between attempts (`Retry-After` first, else
+/// jittered backoff). Records the attempt number in the current span's `attempt` field.
+pub(crate) async fn run<R, F, Fut>(
+    policy: &RetryPolicy,
+    timer: &dyn Timer,
+    mut attempt: F,
+) -> Result<R, Error>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<R, Failed>>,
+{
+    let mut state = RetryState::new(policy);
+    loop {
+        let n = state.begin();
+        tracing::Span::current().record("attempt", n);
+        let Failed { error, retry } = match attempt(n).await {
+            Ok(r) => return Ok(r),
+            Err(f) => f,
+        };
+        if retry {
+            if let Some(d) = state.next_delay(error.retry_after()) {
+                tracing::warn!(error = %error, attempt = n, delay_ms = d.as_millis() as u64, "retrying");
+                timer.sleep(d).await;
+                continue;
+            }
+        }
+        tracing::warn!(error = %error, attempt = n, "failed");
+        return Err(error);
+    }
+}
+
 /// The retry bookkeeping of one operation.
 #[derive(Debug)]
-pub(crate) struct RetryState {
+struct RetryState {
     policy: RetryPolicy,
     started: Instant,
     /// The waits handed out so far: elapsed time is at least this, even on a paused clock.
     waited: Duration,
     /// Attempts made so far.
-    pub(crate) attempts: u32,
+    attempts: u32,
 }
 
 impl RetryState {
-    pub(crate) fn new(policy: &RetryPolicy) -> Self {
+    fn new(policy: &RetryPolicy) -> Self {
         Self {
             policy: policy.clone(),
             started: Instant::now(),
@@ -202,14 +271,14 @@ impl RetryState {
     }
 
     /// Counts an attempt about to start; returns its 1-based number.
-    pub(crate) fn begin(&mut self) -> u32 {
+    fn begin(&mut self) -> u32 {
         self.attempts += 1;
         self.attempts
     }
 
     /// The wait before the next attempt, or `None` when the budget is spent. The caller
     /// sleeps for the returned duration.
-    pub(crate) fn next_delay(&mut self, retry_after: Option<Duration>) -> Option<Duration> {
+    fn next_delay(&mut self, retry_after: Option<Duration>) -> Option<Duration> {
         if self.attempts >= self.policy.max_attempts.max(1) {
             return None;
         }

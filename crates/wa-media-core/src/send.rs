@@ -18,6 +18,7 @@ use crate::api::MediaApi;
 use crate::client::MediaClient;
 use crate::error::Error;
 use crate::progress::Progress;
+use crate::retry::Failed;
 use crate::transport::Transport;
 use crate::upload::Upload;
 
@@ -103,52 +104,25 @@ impl<T: Transport> MediaClient<T> {
             tracing::warn!(note = %n, "message note");
         }
         let cfg = self.config();
-        let mut state = crate::retry::RetryState::new(&cfg.retry);
-        loop {
-            let attempt = state.begin();
-            tracing::Span::current().record("attempt", attempt);
-            let started = Instant::now();
+        self.retrying(|_| async {
             let req = crate::protocol::build_send_request(cfg, msg)?;
-            let err = match self
-                .exchange(req, crate::client::Limits::request(&cfg.timeouts))
-                .await
-            {
-                Ok(resp) => {
-                    tracing::debug!(
-                        status = resp.status().as_u16(),
-                        elapsed_ms = started.elapsed().as_millis() as u64,
-                        "response"
-                    );
-                    match crate::protocol::parse_send_response(&resp) {
-                        Ok(sent) => return Ok(sent),
-                        Err(e) => e,
-                    }
-                }
+            let resp = self
+                .exchange(req, crate::deadline::Limits::request(&cfg.timeouts))
+                .await;
+            let err = match resp.and_then(|r| crate::protocol::parse_send_response(&r)) {
+                Ok(sent) => return Ok(sent),
                 Err(e) => e,
             };
-            let err = err.scrub(cfg.token.expose_secret());
-            match send_verdict(&err) {
-                Verdict::Retry => {
-                    if let Some(d) = state.next_delay(err.retry_after()) {
-                        tracing::warn!(error = %err, attempt, delay_ms = d.as_millis() as u64, "send not delivered to Graph; retrying");
-                        self.transport().sleep(d).await;
-                        continue;
-                    }
-                    tracing::warn!(error = %err, attempt, "send failed");
-                    return Err(err);
-                }
-                Verdict::MaybeSent => {
-                    tracing::warn!(error = %err, attempt, "send may have been delivered; not retried");
-                    return Err(Error::MaybeSent {
-                        source: Box::new(err),
-                    });
-                }
-                Verdict::Final => {
-                    tracing::warn!(error = %err, attempt, "send failed");
-                    return Err(err);
-                }
-            }
-        }
+            Err(match send_verdict(&err) {
+                Verdict::Retry => Failed::retry_if(err, true),
+                // It may have been delivered: never sent again.
+                Verdict::MaybeSent => Failed::fatal(Error::MaybeSent {
+                    source: Box::new(err),
+                }),
+                Verdict::Final => Failed::fatal(err),
+            })
+        })
+        .await
     }
 
     /// Validates, uploads and sends a file in one call; returns the new media id and the sent

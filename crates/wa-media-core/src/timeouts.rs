@@ -1,12 +1,15 @@
-//! Timeouts: connect, whole request, idle body, and a body deadline that scales with size.
+//! Timeouts: whole request, idle body, and a body deadline that scales with size. (The
+//! connect timeout belongs to the transport, which owns connecting.)
 
 use std::fmt;
 use std::time::Duration;
 
 /// The client's timeouts. `None` disables one.
 ///
-/// - `connect` is applied by the [`crate::Transport`] (it owns connecting); core reports a
-///   transport's `ConnectTimeout` as [`TimeoutKind::Connect`].
+/// The connect timeout is not here: the [`crate::Transport`] owns connecting and its timeout
+/// (the hyper client's builder has `connect_timeout`); core reports a transport's
+/// `ConnectTimeout` as [`TimeoutKind::Connect`].
+///
 /// - `request` bounds waiting for an answer: from sending a request until its response
 ///   headers (and a JSON body) arrive; for an upload, counted from when the transport has
 ///   taken the whole body (checked once per idle period, so it may fire up to one idle
@@ -28,8 +31,6 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Timeouts {
-    /// Establishing a connection (DNS, TCP, TLS). Default 10 s.
-    pub connect: Option<Duration>,
     /// Waiting for an answer (response headers and small JSON bodies). Default 30 s.
     pub request: Option<Duration>,
     /// No progress on a body for this long. Default 30 s.
@@ -42,7 +43,6 @@ pub struct Timeouts {
 impl Default for Timeouts {
     fn default() -> Self {
         Self {
-            connect: Some(Duration::from_secs(10)),
             request: Some(Duration::from_secs(30)),
             idle: Some(Duration::from_secs(30)),
             min_throughput: Some(16 * 1024),
@@ -54,17 +54,10 @@ impl Timeouts {
     /// No timeout at all (tests and callers with their own deadlines).
     pub fn none() -> Self {
         Self {
-            connect: None,
             request: None,
             idle: None,
             min_throughput: None,
         }
-    }
-
-    /// Sets the connect timeout.
-    pub fn with_connect(mut self, d: Option<Duration>) -> Self {
-        self.connect = d;
-        self
     }
 
     /// Sets the request timeout.
@@ -107,7 +100,7 @@ impl Timeouts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TimeoutKind {
-    /// No connection within [`Timeouts::connect`].
+    /// The transport's connect timeout fired (a [`crate::TransportErrorKind::ConnectTimeout`]).
     Connect,
     /// No response (headers, or a whole JSON body) within [`Timeouts::request`].
     Request,

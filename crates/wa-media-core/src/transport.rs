@@ -17,7 +17,6 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -26,7 +25,7 @@ use http_body::{Body, Frame, SizeHint};
 /// A boxed error that can cross threads, used as the `source` of transport errors.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// A boxed, `Send` future: what [`Transport::sleep`] returns.
+/// A boxed, `Send` future: what [`crate::Timer::sleep`] returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 type DynReqBody = Pin<Box<dyn Body<Data = Bytes, Error = io::Error> + Send + 'static>>;
@@ -326,9 +325,8 @@ impl std::error::Error for TransportError {
 
 /// Carries one HTTP request and returns its response, streaming both bodies.
 ///
-/// The one required method is [`Transport::send`]. [`Transport::sleep`] has a default that
-/// works on any executor (a timer thread from `futures-timer`); a transport bound to a runtime
-/// should override it with that runtime's timer (the hyper and emulator transports use tokio's).
+/// Its one method is [`Transport::send`]. Waiting (backoff, timeouts) is not the transport's
+/// job: the client has a [`crate::Timer`] of its own ([`crate::ClientBuilder::timer`]).
 ///
 /// Any `Fn(Request) -> Future` closure is a transport, which makes scripted tests short:
 ///
@@ -349,11 +347,6 @@ pub trait Transport: Send + Sync + 'static {
         &self,
         request: http::Request<RequestBody>,
     ) -> Result<http::Response<ResponseBody>, TransportError>;
-
-    /// Waits for `duration`: used for retry backoff and timeouts.
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(futures_timer::Delay::new(duration))
-    }
 }
 
 #[async_trait::async_trait]
@@ -377,9 +370,5 @@ impl<T: Transport + ?Sized> Transport for Arc<T> {
         request: http::Request<RequestBody>,
     ) -> Result<http::Response<ResponseBody>, TransportError> {
         (**self).send(request).await
-    }
-
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        (**self).sleep(duration)
     }
 }

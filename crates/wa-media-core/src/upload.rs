@@ -9,8 +9,10 @@ use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
-use wa_media_types::{MediaKind, MediaType};
+use futures_util::StreamExt;
+use wa_media_types::{MediaKind, MediaType, SNIFF_LEN};
 
+use crate::error::Error;
 use crate::progress::Progress;
 
 /// Bytes read from a file per chunk of an upload body: 512 KiB (256 KiB–1 MiB measured best;
@@ -27,9 +29,10 @@ pub type ChunkStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + 'st
 ///   memory); the length is the file's size when the upload starts. Replayable, so retried.
 /// - `Bytes`: already in memory. Replayable, so retried.
 /// - `Stream`: any runtime's reader turned into a stream of chunks (for tokio,
-///   `tokio_util::io::ReaderStream`) with its exact length. Consumed once, so never retried
-///   after it may have been sent. A stream yielding a different number of bytes than `len`
-///   fails the upload.
+///   `tokio_util::io::ReaderStream`) with its exact length. Consumed once: an attempt is
+///   retried only while no attempt has read the stream yet (a connection that could not be
+///   made, say); once its bytes went into a request body it is never sent again. A stream
+///   yielding a different number of bytes than `len` fails the upload.
 ///
 /// File reads are blocking `std::fs` reads of one chunk at a time inside the body's poll: core
 /// depends on no runtime, and reading 512 KiB from the page cache takes well under a
@@ -74,6 +77,182 @@ impl UploadSource {
     /// Whether the source can be read again for a retry.
     pub fn is_replayable(&self) -> bool {
         !matches!(self, UploadSource::Stream { .. })
+    }
+
+    /// Opens the source for sending: its exact length, its first [`SNIFF_LEN`] bytes (for
+    /// validation; a stream's are peeked and put back in front), and a reader per attempt.
+    pub(crate) async fn open(self) -> Result<OpenedSource, Error> {
+        let watch = ChangeWatch::default();
+        let (len, head, reader) = match self {
+            UploadSource::Path(path) => {
+                let meta =
+                    std::fs::metadata(&path).map_err(|e| Error::io(Some(path.clone()), e))?;
+                if !meta.is_file() {
+                    return Err(Error::io(
+                        Some(path),
+                        io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
+                    ));
+                }
+                let mut head = Vec::with_capacity(SNIFF_LEN);
+                std::fs::File::open(&path)
+                    .and_then(|f| f.take(SNIFF_LEN as u64).read_to_end(&mut head))
+                    .map_err(|e| Error::io(Some(path.clone()), e))?;
+                let modified = meta.modified().ok();
+                (meta.len(), head, Reader::Path { path, modified })
+            }
+            UploadSource::Bytes(b) => {
+                let head = b[..b.len().min(SNIFF_LEN)].to_vec();
+                (b.len() as u64, head, Reader::Bytes(b))
+            }
+            UploadSource::Stream { mut stream, len } => {
+                // Peek at the first SNIFF_LEN bytes, then put them back in front.
+                let mut buffered: Vec<Bytes> = Vec::new();
+                let mut head = Vec::new();
+                while head.len() < SNIFF_LEN {
+                    match stream.next().await {
+                        Some(Ok(c)) => {
+                            head.extend_from_slice(&c[..c.len().min(SNIFF_LEN - head.len())]);
+                            buffered.push(c);
+                        }
+                        Some(Err(e)) => return Err(Error::io(None, e)),
+                        None => break,
+                    }
+                }
+                let front = futures_util::stream::iter(buffered.into_iter().map(Ok));
+                let chained: ChunkStream = Box::pin(ExactLen::new(
+                    Box::pin(front.chain(stream)),
+                    len,
+                    watch.clone(),
+                ));
+                let slot = Arc::new(std::sync::Mutex::new(Some(chained)));
+                (len, head, Reader::Once(slot))
+            }
+        };
+        Ok(OpenedSource {
+            len,
+            head,
+            reader,
+            watch,
+        })
+    }
+}
+
+/// An upload source opened for sending (see [`UploadSource::open`]).
+pub(crate) struct OpenedSource {
+    len: u64,
+    head: Vec<u8>,
+    reader: Reader,
+    watch: ChangeWatch,
+}
+
+/// How each attempt reads the source.
+enum Reader {
+    Path {
+        path: PathBuf,
+        modified: Option<std::time::SystemTime>,
+    },
+    Bytes(Bytes),
+    /// A one-shot stream. It stays in the slot until a request body first asks for the file's
+    /// bytes, so an attempt that never got that far leaves it whole for the next one.
+    Once(OnceSlot),
+}
+
+type OnceSlot = Arc<std::sync::Mutex<Option<ChunkStream>>>;
+
+impl OpenedSource {
+    /// The exact length in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// The first bytes, for validation.
+    pub(crate) fn head(&self) -> &[u8] {
+        &self.head
+    }
+
+    /// Whether another attempt can send the whole source again: always for a path or bytes;
+    /// for a one-shot stream only while no request body has read it.
+    pub(crate) fn can_resend(&self) -> bool {
+        match &self.reader {
+            Reader::Once(slot) => slot
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .is_some(),
+            _ => true,
+        }
+    }
+
+    /// The error for a source seen changing while it was sent, if it was.
+    pub(crate) fn changed(&self) -> Option<Error> {
+        self.watch.changed().map(|detail| Error::SourceChanged {
+            path: match &self.reader {
+                Reader::Path { path, .. } => Some(path.clone()),
+                _ => None,
+            },
+            detail,
+        })
+    }
+
+    /// The file's bytes for one attempt.
+    pub(crate) fn chunks(&self) -> Result<ChunkStream, Error> {
+        Ok(match &self.reader {
+            Reader::Path { path, modified } => Box::pin(
+                FileChunks::open(path, self.len, *modified, self.watch.clone())
+                    .map_err(|e| Error::io(Some(path.clone()), e))?,
+            ),
+            Reader::Bytes(b) => Box::pin(futures_util::stream::iter(
+                chunks_of(b.clone()).into_iter().map(Ok),
+            )),
+            Reader::Once(slot) => Box::pin(TakeOnPoll {
+                slot: slot.clone(),
+                taken: None,
+            }),
+        })
+    }
+}
+
+/// Splits in-memory bytes into chunks (no copy) so progress moves smoothly.
+fn chunks_of(b: Bytes) -> Vec<Bytes> {
+    let mut out = Vec::with_capacity(b.len() / FILE_CHUNK + 1);
+    let mut i = 0;
+    while i < b.len() {
+        let end = (i + FILE_CHUNK).min(b.len());
+        out.push(b.slice(i..end));
+        i = end;
+    }
+    out
+}
+
+/// A one-shot stream taken out of its slot on the first poll.
+struct TakeOnPoll {
+    slot: OnceSlot,
+    taken: Option<ChunkStream>,
+}
+
+impl Stream for TakeOnPoll {
+    type Item = io::Result<Bytes>;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.taken.is_none() {
+            let taken = this
+                .slot
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            match taken {
+                Some(s) => this.taken = Some(s),
+                // Unreachable: an attempt is only made while the stream is in its slot.
+                None => {
+                    return Poll::Ready(Some(Err(io::Error::other(
+                        "the upload stream was already consumed",
+                    ))))
+                }
+            }
+        }
+        match this.taken.as_mut() {
+            Some(s) => s.as_mut().poll_next(cx),
+            None => Poll::Ready(None),
+        }
     }
 }
 
@@ -197,7 +376,7 @@ impl Upload {
 /// Where a source that changed during the upload records what it saw, so the upload fails
 /// with [`crate::Error::SourceChanged`] whatever error the transport made of the broken body.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct ChangeWatch(Arc<std::sync::Mutex<Option<String>>>);
+struct ChangeWatch(Arc<std::sync::Mutex<Option<String>>>);
 
 impl ChangeWatch {
     fn record(&self, what: String) -> io::Error {
@@ -210,7 +389,7 @@ impl ChangeWatch {
     }
 
     /// What changed, if anything did.
-    pub(crate) fn changed(&self) -> Option<String> {
+    fn changed(&self) -> Option<String> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -220,7 +399,7 @@ impl ChangeWatch {
 
 /// Reads a file in [`FILE_CHUNK`] pieces, failing if it does not have exactly `len` bytes or
 /// was modified since `modified` (both recorded in the [`ChangeWatch`]).
-pub(crate) struct FileChunks {
+struct FileChunks {
     file: Option<std::fs::File>,
     path: PathBuf,
     remaining: u64,
@@ -229,7 +408,7 @@ pub(crate) struct FileChunks {
 }
 
 impl FileChunks {
-    pub(crate) fn open(
+    fn open(
         path: &Path,
         len: u64,
         modified: Option<std::time::SystemTime>,
@@ -293,7 +472,7 @@ impl Stream for FileChunks {
 
 /// Enforces that a one-shot stream yields exactly the announced number of bytes, so the
 /// multipart `Content-Length` can never lie: more or fewer bytes fail the body with an error.
-pub(crate) struct ExactLen {
+struct ExactLen {
     inner: ChunkStream,
     announced: u64,
     seen: u64,
@@ -302,7 +481,7 @@ pub(crate) struct ExactLen {
 }
 
 impl ExactLen {
-    pub(crate) fn new(inner: ChunkStream, announced: u64, watch: ChangeWatch) -> Self {
+    fn new(inner: ChunkStream, announced: u64, watch: ChangeWatch) -> Self {
         Self {
             inner,
             announced,

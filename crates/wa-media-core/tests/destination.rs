@@ -3,14 +3,12 @@
 //! was on any mismatch; non-regular files never replaced; names claimed without replacing
 //! (`Existing::KeepBoth`); and an upload whose file changes mid-way reported as such.
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common::*;
 use http_body_util::BodyExt;
+use wa_media_core::test_util::*;
 use wa_media_core::{
     Download, Error, Existing, FetchOptions, IntegrityError, MediaApi, MediaApiExt, RequestBody,
     ResponseBody, TransportError, Upload,

@@ -1,14 +1,12 @@
 //! Fetch by id: fresh URL per download, refresh once on an expired URL, incremental
 //! verification, redirects refused, and fetch_to_file leaving nothing behind on failure.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common::*;
 use futures_util::StreamExt;
+use wa_media_core::test_util::*;
 use wa_media_core::{
     Error, FetchOptions, IntegrityError, MediaApi, MediaApiExt, Timeouts, TransportErrorKind,
 };
@@ -485,7 +483,7 @@ async fn media_api_is_object_safe_and_fetch_works_through_dyn() {
     assert_eq!(collect(dl).await.unwrap(), data);
     let dir = tempfile::tempdir().unwrap();
     let f = api
-        .fetch_to_file(&media_id(), &dir.path().join("x"))
+        .fetch_to_file(&media_id(), dir.path().join("x"))
         .await
         .unwrap();
     assert_eq!(f.sha256, Sha256Digest::of(&data));
@@ -538,7 +536,7 @@ async fn fetch_verifies_downloads_of_any_media_api() {
     );
     let dir = tempfile::tempdir().unwrap();
     assert!(api
-        .fetch_to_file(&media_id(), &dir.path().join("x"))
+        .fetch_to_file(&media_id(), dir.path().join("x"))
         .await
         .is_err());
     assert!(dir_entries(dir.path()).is_empty());

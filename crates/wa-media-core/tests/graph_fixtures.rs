@@ -3,16 +3,14 @@
 //! non-JSON page becomes the right error wherever it appears. Pinned cases cover bodies the
 //! fixture directory may not have.
 
-mod common;
-
 use std::path::PathBuf;
 
 use bytes::Bytes;
-use common::*;
 use http::{Response, StatusCode};
 use wa_media_core::protocol::{
     parse_delete_response, parse_error_response, parse_retrieve_response, parse_upload_response,
 };
+use wa_media_core::test_util::*;
 use wa_media_core::{Error, MediaApi, MediaApiExt, Timeouts};
 use wa_media_types::{ErrorBody, ErrorClass};
 

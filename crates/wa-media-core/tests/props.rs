@@ -2,15 +2,13 @@
 //! corrupted byte of a download is caught; an untrusted URL never receives the token; the
 //! retry schedule stays within its bounds.
 
-mod common;
-
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::*;
 use futures_util::StreamExt;
 use proptest::prelude::*;
 use wa_media_core::multipart::{escape_filename, MultipartBody};
+use wa_media_core::test_util::*;
 use wa_media_core::{Error, IntegrityError, MediaApi, MediaApiExt, RetryPolicy, Timeouts};
 use wa_media_types::MediaType;
 

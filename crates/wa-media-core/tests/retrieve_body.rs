@@ -1,9 +1,7 @@
 //! `MediaClient::retrieve_with_body` returns the API's JSON as it came (unknown fields and
 //! formatting kept), with the token masked when a server echoes it.
 
-mod common;
-
-use common::*;
+use wa_media_core::test_util::*;
 
 #[tokio::test]
 async fn body_is_returned_as_received_with_unknown_fields() {

@@ -1,11 +1,9 @@
 //! Retries: which failures are retried, how often, how long the waits are, and that
 //! non-replayable uploads are never sent twice.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use wa_media_core::test_util::*;
 use wa_media_core::{
     Error, MediaApi, RetryPolicy, Timeouts, TransportError, TransportErrorKind, Upload,
 };

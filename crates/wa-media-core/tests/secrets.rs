@@ -1,14 +1,12 @@
 //! The token and the download URL's signature never appear in errors (Display or Debug) or in
 //! log lines at TRACE level, even when a hostile server echoes them back.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use common::*;
 use futures_util::StreamExt;
+use wa_media_core::test_util::*;
 use wa_media_core::{
     MediaApi, MediaApiExt, MediaClient, Timeouts, TransportError, TransportErrorKind, Upload,
 };
@@ -123,7 +121,7 @@ fn no_secret_in_errors_or_trace_logs() {
                 .map(|_| ()),
                 c.retrieve(&media_id()).await.map(|_| ()),
                 c.delete(&media_id()).await.map(|_| ()),
-                c.fetch_to_file(&media_id(), &dir.path().join("f"))
+                c.fetch_to_file(&media_id(), dir.path().join("f"))
                     .await
                     .map(|_| ()),
                 c.download(&media_info(DL_URL, b"x")).await.map(|_| ()),

@@ -1,12 +1,10 @@
 //! Sending media messages over the scripted transport: the exact request bodies (snapshots),
 //! every local refusal, the never-send-twice retry rules, `send_file`, and no token in errors.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use wa_media_core::test_util::*;
 use wa_media_core::types::{
     MediaKind, MediaRef, SendMedia, SendNote, SendValidationError, SentMessage,
 };

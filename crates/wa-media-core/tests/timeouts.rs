@@ -2,15 +2,13 @@
 //! deadline (slow drip), connect (reported by the transport). Tokio's paused clock makes the
 //! waits exact and instant.
 
-mod common;
-
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::*;
 use futures_util::StreamExt;
+use wa_media_core::test_util::*;
 use wa_media_core::{
-    Error, MediaApi, MediaApiExt, RetryPolicy, TimeoutKind, Timeouts, TransportError,
+    Error, FetchOptions, MediaApi, MediaApiExt, RetryPolicy, TimeoutKind, Timeouts, TransportError,
     TransportErrorKind,
 };
 
@@ -133,7 +131,13 @@ async fn fetch_to_file_restarts_after_idle_timeout_and_cleans_up_when_it_keeps_s
     let c = client_with(&t, fast_retry(3), timeouts());
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("x.bin");
-    let e = c.fetch_to_file(&media_id(), &dest).await.unwrap_err();
+    let restart = FetchOptions::default()
+        .restart(fast_retry(3))
+        .timer(TokioTimer);
+    let e = c
+        .fetch_to_file_with(&media_id(), &dest, restart)
+        .await
+        .unwrap_err();
     assert_eq!(kind(&e), Some(TimeoutKind::Idle), "{e:?}");
     assert_eq!(
         t.count_where(|r| r.is_download()),
@@ -188,14 +192,12 @@ impl wa_media_core::Transport for StallsUpload {
         let _ = body.frame().await;
         std::future::pending().await
     }
-    fn sleep(&self, d: Duration) -> wa_media_core::BoxFuture<'static, ()> {
-        Box::pin(tokio::time::sleep(d))
-    }
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_upload_body_the_server_stops_reading_fires_the_idle_timeout() {
     let c = wa_media_core::MediaClient::builder(StallsUpload)
+        .timer(TokioTimer)
         .token(TOKEN)
         .phone_number_id(PHONE)
         .retry_policy(RetryPolicy::none())

@@ -2,14 +2,12 @@
 //! nothing and lists every problem), streaming sources, progress, and the checks done before
 //! sending.
 
-mod common;
-
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common::*;
+use wa_media_core::test_util::*;
 use wa_media_core::{ConfigError, Error, MediaApi, MediaClient, Timeouts, Upload};
 use wa_media_types::MediaKind;
 

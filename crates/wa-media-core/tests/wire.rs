@@ -1,10 +1,8 @@
 //! Snapshots of the exact wire requests of each operation: method, URL, headers (token
 //! redacted) and the full multipart body (fixed boundary through the test hook).
 
-mod common;
-
-use common::*;
 use futures_util::StreamExt;
+use wa_media_core::test_util::*;
 use wa_media_core::{MediaApi, MediaClient, Timeouts, Upload};
 
 /// Renders a request; the Authorization header is checked to carry the token and then redacted.

@@ -1,29 +1,93 @@
 //! The ready client: [`HyperClientBuilder`] configures core's protocol client and the hyper
-//! transport in one place and builds a [`HyperMediaClient`] (`MediaClient<HyperTransport>`).
+//! transport in one place and builds a [`HyperMediaClient`] (core's `MediaClient` on
+//! [`HyperTransport`] with tokio's timer).
 
 use std::net::SocketAddr;
+use std::ops::Deref;
 use std::time::Duration;
 
-use wa_media_core::{
-    AccessToken, ClientConfig, ConfigBuilder, MediaClient, RetryPolicy, Timeouts, TrustedHosts,
-};
-use wa_media_types::ApiVersion;
+use wa_media_core::types::{MediaId, MediaUrlResponse, SendMedia, SentMessage};
+use wa_media_core::{ConfigBuilder, Download, Error, MediaApi, MediaClient, MessagingApi, Upload};
 
 use crate::error::BuildError;
+use crate::timer::TokioTimer;
 use crate::transport::{HyperTransport, HyperTransportBuilder};
 
-/// The production media client: core's [`MediaClient`] on [`HyperTransport`]. Implements
-/// [`wa_media_core::MediaApi`] (upload, retrieve, download, delete) and, through
-/// [`wa_media_core::MediaApiExt`], `fetch` and `fetch_to_file`. Clones share one connection
-/// pool.
-pub type HyperMediaClient = MediaClient<HyperTransport>;
+/// The production media client: core's [`MediaClient`] on [`HyperTransport`] with tokio's
+/// timer. Implements [`MediaApi`] (upload, retrieve, download, delete) and
+/// [`MessagingApi`]; through [`wa_media_core::MediaApiExt`], `fetch` and `fetch_to_file`; and
+/// dereferences to the [`MediaClient`] for the rest (`config`, `send_file`,
+/// `retrieve_with_body`). Clones share one connection pool.
+///
+/// ```
+/// let client = wa_media_hyper::HyperMediaClient::builder()
+///     .token("EAAG...")
+///     .phone_number_id("106540352242922")
+///     .build()
+///     .unwrap();
+/// assert!(!format!("{client:?}").contains("EAAG"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct HyperMediaClient {
+    inner: MediaClient<HyperTransport>,
+}
+
+impl HyperMediaClient {
+    /// A [`HyperClientBuilder`] with every default (same as [`builder`]).
+    pub fn builder() -> HyperClientBuilder {
+        HyperClientBuilder::default()
+    }
+
+    /// Core's client inside.
+    pub fn into_inner(self) -> MediaClient<HyperTransport> {
+        self.inner
+    }
+}
+
+impl Deref for HyperMediaClient {
+    type Target = MediaClient<HyperTransport>;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl From<HyperMediaClient> for MediaClient<HyperTransport> {
+    fn from(c: HyperMediaClient) -> Self {
+        c.inner
+    }
+}
+
+#[async_trait::async_trait]
+impl MediaApi for HyperMediaClient {
+    async fn upload(&self, upload: Upload) -> Result<MediaId, Error> {
+        self.inner.upload(upload).await
+    }
+    async fn retrieve(&self, id: &MediaId) -> Result<MediaUrlResponse, Error> {
+        self.inner.retrieve(id).await
+    }
+    async fn download(&self, media: &MediaUrlResponse) -> Result<Download, Error> {
+        self.inner.download(media).await
+    }
+    async fn delete(&self, id: &MediaId) -> Result<(), Error> {
+        self.inner.delete(id).await
+    }
+}
+
+#[async_trait::async_trait]
+impl MessagingApi for HyperMediaClient {
+    async fn send_media(&self, msg: &SendMedia) -> Result<SentMessage, Error> {
+        self.inner.send_media(msg).await
+    }
+}
 
 /// A builder for a [`HyperMediaClient`] with production defaults: Graph at
 /// `https://graph.facebook.com`, the token sent only there and to `lookaside.fbsbx.com`,
-/// retries with backoff, core's default timeouts, built-in roots, HTTP/2 by ALPN.
+/// retries with backoff, core's default timeouts, a 10 s connect timeout, built-in roots,
+/// HTTP/2 by ALPN, tokio's timer.
 ///
-/// Same as [`HyperMediaClient::builder`]`(transport)` from core, but the transport's settings
-/// (roots, address overrides, HTTP versions) and the connect timeout are configured here too.
+/// Every setting of core's [`ConfigBuilder`] (token, phone number id, Graph URL, trusted
+/// hosts, retry policy, timeouts, …) is here under the same name, next to the transport's
+/// (roots, address overrides, HTTP versions, the connect timeout).
 ///
 /// ```no_run
 /// use wa_media_hyper::{MediaApiExt, MediaId};
@@ -33,7 +97,7 @@ pub type HyperMediaClient = MediaClient<HyperTransport>;
 ///     .phone_number_id("106540352242922")
 ///     .build()?;
 /// let id: MediaId = "1037543291543636".parse()?;
-/// let file = client.fetch_to_file(&id, "photo.jpg".as_ref()).await?;
+/// let file = client.fetch_to_file(&id, "photo.jpg").await?;
 /// println!("{} bytes, sha256 {}", file.file_size, file.sha256);
 /// # Ok(()) }
 /// ```
@@ -55,79 +119,12 @@ impl HyperClientBuilder {
         Self::default()
     }
 
-    /// The access token (required). Never printed: Debug shows `AccessToken(***)`.
-    pub fn token(mut self, token: impl Into<AccessToken>) -> Self {
-        self.config = self.config.token(token);
-        self
-    }
+    wa_media_core::config_setters!(config);
 
-    /// The business phone number id (required for uploads).
-    pub fn phone_number_id(mut self, id: impl AsRef<str>) -> Self {
-        self.config = self.config.phone_number_id(id);
-        self
-    }
-
-    /// The Graph API version (default `v23.0`).
-    pub fn api_version(mut self, version: ApiVersion) -> Self {
-        self.config = self.config.api_version(version);
-        self
-    }
-
-    /// The Graph base URL (default `https://graph.facebook.com`; `http://` only on loopback,
-    /// e.g. the emulator).
-    pub fn graph_url(mut self, url: impl Into<String>) -> Self {
-        self.config = self.config.graph_url(url);
-        self
-    }
-
-    /// Adds a download host that may receive the token (`host`, `host:port`, `*.domain`).
-    pub fn trust_host(mut self, entry: impl Into<String>) -> Self {
-        self.config = self.config.trust_host(entry);
-        self
-    }
-
-    /// Replaces the download-host allowlist (default: `lookaside.fbsbx.com` over https).
-    pub fn trusted_hosts(mut self, hosts: TrustedHosts) -> Self {
-        self.config = self.config.trusted_hosts(hosts);
-        self
-    }
-
-    /// How failures are retried.
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.config = self.config.retry_policy(policy);
-        self
-    }
-
-    /// All timeouts; `connect` is applied by the transport (TCP and TLS together), the others
-    /// by core.
-    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
-        self.config = self.config.timeouts(timeouts);
-        self
-    }
-
-    /// Only the connect timeout (TCP connect and TLS handshake).
+    /// The connect timeout (TCP connect and TLS handshake together; default
+    /// [`crate::DEFAULT_CONNECT_TIMEOUT`]), applied by the transport.
     pub fn connect_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
-        let t = self.config.current_timeouts().with_connect(timeout.into());
-        self.config = self.config.timeouts(t);
-        self
-    }
-
-    /// The `User-Agent` (default `wa-media/<version>`; one is always sent).
-    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.config = self.config.user_agent(user_agent);
-        self
-    }
-
-    /// Sends `phone_number_id` with retrieve and delete, so the API acts only on media of
-    /// that number.
-    pub fn scope_to_phone_number(mut self, yes: bool) -> Self {
-        self.config = self.config.scope_to_phone_number(yes);
-        self
-    }
-
-    /// Turns local pre-upload validation on (default) or off.
-    pub fn validate_uploads(mut self, yes: bool) -> Self {
-        self.config = self.config.validate_uploads(yes);
+        self.transport = self.transport.connect_timeout(timeout);
         self
     }
 
@@ -165,8 +162,8 @@ impl HyperClientBuilder {
         self
     }
 
-    /// Replaces the whole transport configuration (pool sizes, buffers, keepalive…). The
-    /// connect timeout still comes from [`Self::timeouts`] / [`Self::connect_timeout`].
+    /// Replaces the whole transport configuration (pool sizes, buffers, keepalive…), the
+    /// connect timeout included.
     pub fn transport_builder(mut self, transport: HyperTransportBuilder) -> Self {
         self.transport = transport;
         self
@@ -185,13 +182,14 @@ impl HyperClientBuilder {
     /// [`BuildError::Config`] for a missing or malformed token, phone number id, Graph URL or
     /// trusted host; the transport's errors for roots and overrides.
     pub fn build(self) -> Result<HyperMediaClient, BuildError> {
-        let connect = self.config.current_timeouts().connect;
-        let config: ClientConfig = self.config.build().map_err(BuildError::Config)?;
+        let config = self.config.build().map_err(BuildError::Config)?;
         let transport = match self.prebuilt {
             Some(t) => t,
-            None => self.transport.connect_timeout(connect).build()?,
+            None => self.transport.build()?,
         };
-        Ok(MediaClient::new(transport, config))
+        Ok(HyperMediaClient {
+            inner: MediaClient::with_timer(transport, TokioTimer, config),
+        })
     }
 }
 
@@ -211,12 +209,13 @@ mod tests {
             .token("EAAG-SECRET-TOKEN")
             .connect_timeout(Duration::from_secs(3));
         assert!(!format!("{b:?}").contains("SECRET"));
+        // The connect timeout is the transport's setting.
+        assert!(
+            format!("{b:?}").contains("connect_timeout: Some(3s)"),
+            "{b:?}"
+        );
         let client = b.build().unwrap();
         assert!(!format!("{client:?}").contains("SECRET"));
-        assert_eq!(
-            client.config().timeouts.connect,
-            Some(Duration::from_secs(3))
-        );
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //!
 //! This crate adds no protocol. [`HyperTransport`] implements `wa_media_core`'s [`Transport`]
 //! on hyper-util's pooled client; [`builder`] configures it together with core's
-//! [`MediaClient`] and returns a [`HyperMediaClient`] (`MediaClient<HyperTransport>`). Every
+//! [`MediaClient`] and returns a [`HyperMediaClient`] (a `MediaClient<HyperTransport>` with
+//! tokio's timer, [`TokioTimer`]). Every
 //! rule of the media API — URLs, where the token may go, retries, timeouts, SHA-256
 //! verification, atomic files — lives in `wa_media_core` and is shared with every other
 //! transport (see docs/custom-transport.md to plug in your own HTTP stack).
@@ -37,11 +38,13 @@
 mod client;
 mod connector;
 mod error;
+mod timer;
 mod tls;
 mod transport;
 
 pub use client::{builder, HyperClientBuilder, HyperMediaClient};
 pub use error::{BuildError, HyperError};
+pub use timer::TokioTimer;
 pub use transport::{
     HyperTransport, HyperTransportBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_IDLE_TIMEOUT,
     DEFAULT_USER_AGENT,
@@ -58,6 +61,6 @@ pub use wa_media_core::{
     check_send_file, clean_partial_files, AccessToken, ApiError, ConfigError, Download, Error,
     Existing, FetchOptions, FetchedFile, IntegrityError, MediaApi, MediaApiExt, MediaClient,
     MessagingApi, Progress, RequestBody, ResponseBody, RetryPolicy, SendFileError, SendOptions,
-    TimeoutKind, Timeouts, Transport, TransportError, TransportErrorKind, TrustedHosts, Upload,
-    UploadSource,
+    TimeoutKind, Timeouts, Timer, Transport, TransportError, TransportErrorKind, TrustedHosts,
+    Upload, UploadSource,
 };

@@ -16,7 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::CertificateDer;
-use wa_media_core::{BoxFuture, RequestBody, ResponseBody, Transport, TransportError};
+use wa_media_core::{RequestBody, ResponseBody, Transport, TransportError};
 
 use crate::connector::{OverrideConnector, ResolveOverrides, TimeoutConnector};
 use crate::error::{map_body_error, map_client_error, BuildError};
@@ -25,8 +25,8 @@ use crate::tls::{self, RootsConfig};
 type Connector = TimeoutConnector<hyper_rustls::HttpsConnector<OverrideConnector>>;
 
 /// The `User-Agent` sent when a request has none (the download host is known to refuse
-/// requests without one). `MediaClient` normally sets its own.
-pub const DEFAULT_USER_AGENT: &str = concat!("wa-media-hyper/", env!("CARGO_PKG_VERSION"));
+/// requests without one): core's default, the one `MediaClient` sends unless told otherwise.
+pub use wa_media_core::DEFAULT_USER_AGENT;
 
 /// Default connect timeout (TCP connect and TLS handshake together).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -128,10 +128,6 @@ impl Transport for HyperTransport {
             .await
             .map_err(map_client_error)?;
         Ok(response.map(|body| ResponseBody::new(body.map_err(map_body_error))))
-    }
-
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(tokio::time::sleep(duration))
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use wa_media_core::{
-    BoxFuture, RequestBody, ResponseBody, Transport, TransportError, TransportErrorKind,
+    RequestBody, ResponseBody, Transport, TransportError, TransportErrorKind,
 };
 use wa_media_emulator::{Emulator, EmulatorHandle, Endpoint, Fault, ManualClock, Origin};
 use wa_media_hyper::{
@@ -414,10 +414,6 @@ impl Transport for ExpireFirstDownload {
         }
         self.inner.send(request).await
     }
-
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        self.inner.sleep(duration)
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -435,6 +431,7 @@ async fn an_expired_url_is_refreshed_once_and_a_tampered_one_fails_clearly() {
         done: AtomicBool::new(false),
     };
     let client = MediaClient::builder(transport)
+        .timer(wa_media_hyper::TokioTimer)
         .token(emu.token())
         .phone_number_id(PHONE)
         .graph_url(emu.graph_url())
@@ -627,10 +624,6 @@ impl Transport for StallFirstDownload {
             response
         })
     }
-
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        self.inner.sleep(duration)
-    }
 }
 
 /// Dropping a download stream mid-body, or a `fetch_to_file` future mid-transfer, leaves the
@@ -642,6 +635,7 @@ async fn cancelling_mid_body_keeps_the_pool_usable_and_leaves_no_file() {
         inner: HyperTransport::new().unwrap(),
         done: AtomicBool::new(true), // not yet: part 2 arms it
     })
+    .timer(wa_media_hyper::TokioTimer)
     .token(emu.token())
     .phone_number_id(PHONE)
     .graph_url(emu.graph_url())

@@ -924,9 +924,9 @@ async fn run_row(row: &Row) -> Outcome {
                 .with_max_retry_after(Duration::from_millis(50))
                 .with_max_elapsed(Duration::from_secs(20)),
         )
+        .connect_timeout(Duration::from_secs(5))
         .timeouts(
             Timeouts::default()
-                .with_connect(Some(Duration::from_secs(5)))
                 .with_request(Some(Duration::from_secs(1)))
                 .with_idle(Some(Duration::from_millis(500)))
                 .with_min_throughput(Some(4000)),

@@ -516,17 +516,20 @@ async fn concurrent_requests_share_the_pool() {
     assert!(server.connections() <= 20);
 }
 
-/// `sleep` must be tokio's timer (paused time advances it instantly); the default
+/// The hyper client's timer must be tokio's (paused time advances it instantly); the default
 /// futures-timer thread would not see tokio's clock and the outer timeout would win.
 #[tokio::test(start_paused = true)]
 async fn sleep_uses_the_tokio_timer() {
-    let t = HyperTransport::new().unwrap();
-    let slept = tokio::time::timeout(
-        Duration::from_secs(7200),
-        t.sleep(Duration::from_secs(3600)),
-    )
-    .await;
-    assert!(slept.is_ok());
+    use wa_media_core::Timer;
+    let client = wa_media_hyper::builder().token("t").build().unwrap();
+    for timer in [client.timer(), &wa_media_hyper::TokioTimer] {
+        let slept = tokio::time::timeout(
+            Duration::from_secs(7200),
+            timer.sleep(Duration::from_secs(3600)),
+        )
+        .await;
+        assert!(slept.is_ok());
+    }
 }
 
 /// Two media clients (different tokens) built on one transport share its pool: a connection

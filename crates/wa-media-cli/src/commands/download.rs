@@ -115,12 +115,15 @@ pub async fn fetch(
 ) -> Result<FetchedFile, Failure> {
     let bar = bars.bytes("download", None);
     let progress_bar = bar.clone();
-    let options = options.with_progress(move |done: u64, total: Option<u64>| {
-        if let Some(t) = total {
-            progress_bar.set_length(t);
-        }
-        progress_bar.set_position(done);
-    });
+    let options = options
+        .restart(client.config().retry.clone())
+        .timer(wa_media_hyper::TokioTimer)
+        .with_progress(move |done: u64, total: Option<u64>| {
+            if let Some(t) = total {
+                progress_bar.set_length(t);
+            }
+            progress_bar.set_position(done);
+        });
     let result = client.fetch_to_file_with(id, path, options).await;
     bar.finish_and_clear();
     Ok(result?)

@@ -1,0 +1,103 @@
+//! Upload: validate the source, then one multipart request per attempt. The source
+//! ([`crate::upload::OpenedSource`]) says whether it can be sent again.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use tracing::field;
+use wa_media_types::{validate_upload, MediaId, UploadCandidate};
+
+use super::MediaClient;
+use crate::deadline::Limits;
+use crate::error::Error;
+use crate::multipart::MultipartBody;
+use crate::protocol;
+use crate::retry::Failed;
+use crate::transport::{RequestBody, Transport};
+use crate::upload::{ChunkStream, Upload};
+
+impl<T: Transport> MediaClient<T> {
+    pub(super) async fn upload_inner(&self, upload: Upload) -> Result<MediaId, Error> {
+        let cfg = self.config();
+        let filename = upload.effective_filename();
+        let Upload {
+            source,
+            mime,
+            kind,
+            validate,
+            progress,
+            ..
+        } = upload;
+        let source = source.open().await?;
+        let len = source.len();
+
+        let span = tracing::Span::current();
+        span.record("size", len);
+        span.record("mime", field::display(&mime));
+        if validate && cfg.validate_uploads {
+            let validated = validate_upload(&UploadCandidate {
+                kind,
+                mime: &mime,
+                len,
+                head: source.head(),
+            })?;
+            span.record("kind", validated.kind.as_str());
+        }
+
+        let attempt = |_| async {
+            // A source seen changing is never sent again.
+            if let Some(e) = source.changed() {
+                return Err(Failed::fatal(e));
+            }
+            let multipart = match &cfg.fixed_boundary {
+                Some(b) => MultipartBody::with_boundary(b.clone(), &mime, &filename, len),
+                None => MultipartBody::new(&mime, &filename, len),
+            };
+            let file: ChunkStream = source.chunks()?;
+            let file: ChunkStream = match &progress {
+                Some(p) => {
+                    let p = p.clone();
+                    let mut done = 0u64;
+                    Box::pin(file.map(move |r| {
+                        if let Ok(c) = &r {
+                            done += c.len() as u64;
+                            p.on_progress(done, Some(len));
+                        }
+                        r
+                    }))
+                }
+                None => file,
+            };
+            let sent = Arc::new(AtomicU64::new(0));
+            let counter = sent.clone();
+            let counted = multipart.stream(file).map(move |r| {
+                if let Ok(c) = &r {
+                    counter.fetch_add(c.len() as u64, Ordering::Relaxed);
+                }
+                r
+            });
+            let body = RequestBody::from_stream(counted, Some(multipart.len()));
+            let req = protocol::build_upload_request(cfg, &multipart, body)?;
+            let limits = Limits::upload(&cfg.timeouts, len, sent, multipart.len());
+            let resp = self.exchange(req, limits).await;
+            resp.and_then(|r| protocol::parse_upload_response(&r))
+                .map_err(|e| {
+                    // A one-shot stream that went into a request body cannot be sent again,
+                    // even when the request never left; one still in its slot can.
+                    let retry = e.is_retryable() && source.can_resend();
+                    Failed::retry_if(e, retry)
+                })
+        };
+        let id = self
+            .retrying(attempt)
+            .await
+            // Whatever the transport made of the broken body, say what really happened.
+            .map_err(|e| match source.changed() {
+                Some(changed) if !matches!(e, Error::SourceChanged { .. }) => changed,
+                _ => e,
+            })?;
+        tracing::Span::current().record("media_id", field::display(&id));
+        Ok(id)
+    }
+}
