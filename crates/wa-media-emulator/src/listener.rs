@@ -16,6 +16,7 @@ use hyper::body::Incoming;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_util::either::Either;
 use wa_media_server::ServerConfig;
 
 use crate::body::EmuBody;
@@ -145,68 +146,7 @@ impl tower_service::Service<Request<Incoming>> for ConnService {
 }
 
 /// The stream a connection speaks HTTP over: the TCP connection, or TLS over it.
-enum Stream {
-    Plain(ConnIo),
-    Tls(Box<tokio_rustls::server::TlsStream<ConnIo>>),
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Stream::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            Stream::Plain(s) => s.is_write_vectored(),
-            Stream::Tls(s) => s.is_write_vectored(),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s).poll_shutdown(cx),
-        }
-    }
-}
+type Stream = Either<ConnIo, Box<tokio_rustls::server::TlsStream<ConnIo>>>;
 
 /// The emulator's step between accept and HTTP: count the connection, give it a reset
 /// switch, and make the TLS handshake in TLS mode (`None` when it fails; the serve loop bounds
@@ -224,9 +164,9 @@ async fn accept(
         _open: OpenConnection::count(shared.clone()),
     };
     let stream = match tls {
-        None => Stream::Plain(io),
+        None => Either::Left(io),
         Some(acceptor) => match acceptor.accept(io).await {
-            Ok(s) => Stream::Tls(Box::new(s)),
+            Ok(s) => Either::Right(Box::new(s)),
             Err(e) => {
                 tracing::debug!(error = %e, "TLS handshake failed");
                 return None;
