@@ -473,13 +473,13 @@ mod tests {
         }
         assert_eq!(
             send_verdict(&Error::Timeout {
-                kind: crate::TimeoutKind::Request,
+                kind: crate::timeouts::TimeoutKind::Request,
                 after: None
             }),
             Verdict::MaybeSent
         );
         assert_eq!(
-            send_verdict(&Error::Config(crate::ConfigError::Token)),
+            send_verdict(&Error::Config(crate::error::ConfigError::Token)),
             Verdict::Final
         );
     }

@@ -232,3 +232,51 @@ async fn total_time_bounds_retries() {
         "a wait beyond the total budget is not taken"
     );
 }
+
+/// A connection that could not be made never read the request body: a one-shot stream upload
+/// is then still whole, and is sent on the next attempt (the stream is read once, in full).
+#[tokio::test]
+async fn a_stream_upload_is_retried_after_a_connect_error_that_left_it_unread() {
+    use http_body_util::BodyExt;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let calls = Arc::new(AtomicUsize::new(0));
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let (c2, b2) = (calls.clone(), bodies.clone());
+    let transport = move |req: http::Request<wa_media_core::RequestBody>| {
+        let (calls, bodies) = (c2.clone(), b2.clone());
+        async move {
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Err(TransportError::new(TransportErrorKind::Connect, "refused"));
+            }
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            bodies.lock().unwrap().push(body);
+            Ok(http::Response::new(
+                wa_media_core::ResponseBody::from_bytes(r#"{"id":"1037543291543636"}"#),
+            ))
+        }
+    };
+    let c = wa_media_core::MediaClient::builder(transport)
+        .token(TOKEN)
+        .phone_number_id(PHONE)
+        .retry_policy(fast_retry(3))
+        .fixed_boundary("wa-media-TESTBOUNDARY")
+        .build()
+        .unwrap();
+    let chunks = vec![
+        Ok(bytes::Bytes::from_static(b"hello ")),
+        Ok(bytes::Bytes::from_static(b"world")),
+    ];
+    let id = c
+        .upload(Upload::from_stream(
+            futures_util::stream::iter(chunks),
+            11,
+            "text/plain".parse().unwrap(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(id.as_str(), MEDIA);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let bodies = bodies.lock().unwrap();
+    assert!(bodies[0].ends_with(b"hello world\r\n--wa-media-TESTBOUNDARY--\r\n"));
+}

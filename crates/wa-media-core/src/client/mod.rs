@@ -1,7 +1,7 @@
 //! The generic client: every protocol rule on top of any [`Transport`].
 //!
 //! Each operation prepares its own requests: [`retrieve`] (retrieve and delete), [`upload`]
-//! and [`download`]; `crate::send` sends messages. They share one exchange
+//! and [`download`]; sending messages (`MessagingApi`) is built on the same parts. They share one exchange
 //! ([`MediaClient::exchange`]) and one retry loop ([`MediaClient::retrying`], over
 //! [`crate::retry::run`]), which is also where a failed attempt's server-provided text is
 //! scrubbed of the token.
