@@ -19,6 +19,8 @@ use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use wa_media_testkit::errors::error_text;
+use wa_media_testkit::http1;
 use wa_media_emulator::{Emulator, EmulatorHandle, Endpoint, Fault, InboundMessage, ManualClock};
 use wa_media_hyper::{
     Error, HyperMediaClient, MediaApi, MediaApiExt, MediaKind, MediaType, MessagingApi,
@@ -58,17 +60,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// Display, Debug and every source of an error.
-fn error_text(e: &Error) -> String {
-    let mut out = format!("{e}\n{e:?}\n");
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        out.push_str(&format!("{s}\n{s:?}\n"));
-        source = s.source();
-    }
-    out
 }
 
 fn find_secret<'a>(text: &str, secrets: &'a [String]) -> Option<&'a str> {
@@ -585,48 +576,15 @@ fn cli_commands_never_print_the_token_or_a_signature() {
     rt.block_on(emu.shutdown());
 }
 
-/// A tiny blocking HTTP/1.1 server on 127.0.0.1:0 that answers each request with
+/// A blocking server on 127.0.0.1:0 that answers each request with
 /// `answer(target, authorization, host)`, one request per connection, until the test ends.
 fn echo_server(
     answer: impl Fn(&str, &str, &str) -> Vec<u8> + Send + 'static,
 ) -> std::net::SocketAddr {
-    use std::io::Read;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
-                match s.read(&mut byte) {
-                    Ok(1) => head.push(byte[0]),
-                    _ => break,
-                }
-            }
-            let head = String::from_utf8_lossy(&head).into_owned();
-            let target = head.split(' ').nth(1).unwrap_or("").to_owned();
-            let header = |name: &str| {
-                head.lines()
-                    .find_map(|l| {
-                        let (k, v) = l.split_once(':')?;
-                        k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-                    })
-                    .unwrap_or_default()
-            };
-            let _ = s.write_all(&answer(&target, &header("authorization"), &header("host")));
-        }
-    });
-    addr
-}
-
-fn http(status: &str, headers: &[(&str, String)], body: &str) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        out.push_str(&format!("{k}: {v}\r\n"));
-    }
-    out.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    out.into_bytes()
+    http1::serve_blocking(move |head| {
+        let header = |name| http1::header(head, name).unwrap_or_default();
+        answer(http1::target(head), &header("authorization"), &header("host"))
+    })
 }
 
 /// The CLI against servers that echo the token back in every place an error could show it.
@@ -636,35 +594,32 @@ fn cli_failures_from_a_server_echoing_the_token_never_print_it() {
     let envelope = echo_server(|_, auth, _| {
         let body = serde_json::json!({"error": {"message": format!("bad {auth}"), "type": auth,
             "code": 100, "error_user_msg": auth, "fbtrace_id": auth}});
-        http(
-            "400 Bad Request",
-            &[
-                ("x-fb-trace-id", auth.to_owned()),
-                ("Content-Type", "application/json".into()),
-            ],
-            &body.to_string(),
+        http1::response(
+            400,
+            &[("x-fb-trace-id", auth), ("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
         )
     });
-    let not_json = echo_server(|_, auth, _| http("200 OK", &[], &format!("<p>{auth}</p>")));
+    let not_json = echo_server(|_, auth, _| http1::response(200, &[], format!("<p>{auth}</p>").as_bytes()));
     // Graph and download on one origin: retrieve points at /dl on the same server.
     let page = echo_server(|target, auth, host| {
         if target.starts_with("/dl") {
-            http("500 Oops", &[], &format!("<pre>{auth}</pre>"))
+            http1::response(500, &[], format!("<pre>{auth}</pre>").as_bytes())
         } else {
             let url = format!("http://{host}/dl?hash={SIG}");
             let body = serde_json::json!({"url": url, "mime_type": "image/jpeg",
                 "sha256": "ab".repeat(32), "file_size": 3, "id": "123456"});
-            http("200 OK", &[], &body.to_string())
+            http1::response(200, &[], body.to_string().as_bytes())
         }
     });
     let redirect = echo_server(|target, auth, host| {
         if target.starts_with("/dl") {
             let loc = format!("http://127.0.0.1:9/{}/x?hash={SIG}", auth.replace(' ', "/"));
-            http("302 Found", &[("Location", loc)], "")
+            http1::response(302, &[("Location", &loc)], b"")
         } else {
             let body = serde_json::json!({"url": format!("http://{host}/dl?hash={SIG}"),
                 "mime_type": "image/jpeg", "sha256": "ab".repeat(32), "file_size": 3, "id": "123456"});
-            http("200 OK", &[], &body.to_string())
+            http1::response(200, &[], body.to_string().as_bytes())
         }
     });
     let dir = tempfile::tempdir().unwrap();

@@ -215,21 +215,7 @@ async fn damaged_graph_answers_and_an_upload_reset() {
 
     // An upload reset mid-body: no answer at all, nothing stored.
     emu.faults().push(Endpoint::Upload, Fault::ResetMidBody, 1);
-    let req = upload_request(
-        &emu,
-        Some(emu.token()),
-        PHONE,
-        &[
-            Part::Text("messaging_product", "whatsapp"),
-            Part::Text("type", "image/png"),
-            Part::File {
-                name: "file",
-                filename: "a.png",
-                content_type: Some("image/png"),
-                data: &png(LEN),
-            },
-        ],
-    );
+    let req = upload_request(&emu, Some(emu.token()), PHONE, &png_parts(&png(LEN)));
     let err = client().request(req).await.expect_err("no answer");
     assert!(!format!("{err:?}").is_empty());
     assert!(emu.media().is_empty());

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use http::{header, Method, StatusCode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use wa_media_emulator::{Emulator, ManualClock, UserAgentPolicy, ATTACHMENTS_PATH, DEFAULT_TOKEN};
 use wa_media_types::{PhoneNumberId, Sha256Digest};
 
@@ -121,16 +121,8 @@ async fn tokens_are_required_on_both_origins() {
     let emu = start().await;
     assert_eq!(emu.token(), DEFAULT_TOKEN);
     let c = client();
-    let parts = [
-        Part::Text("messaging_product", "whatsapp"),
-        Part::Text("type", "image/png"),
-        Part::File {
-            name: "file",
-            filename: "a.png",
-            content_type: Some("image/png"),
-            data: &png(1000),
-        },
-    ];
+    let png_data = png(1000);
+    let parts = png_parts(&png_data);
     for (token, what) in [(None, "missing"), (Some("wrong-token"), "wrong")] {
         let r = send(&c, upload_request(&emu, token, PHONE, &parts)).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{what}");
@@ -271,16 +263,8 @@ async fn a_fixed_phone_number_id_refuses_others() {
         .await
         .unwrap();
     let c = client();
-    let parts = [
-        Part::Text("messaging_product", "whatsapp"),
-        Part::Text("type", "image/png"),
-        Part::File {
-            name: "file",
-            filename: "a.png",
-            content_type: Some("image/png"),
-            data: &png(300),
-        },
-    ];
+    let png_data = png(300);
+    let parts = png_parts(&png_data);
     let r = send(&c, upload_request(&emu, Some(emu.token()), PHONE, &parts)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.graph_error()["error_subcode"], 33);
@@ -510,38 +494,6 @@ async fn limits_hold_at_the_boundary() {
     assert_eq!(emu.media().len(), 4);
 }
 
-/// Reads one HTTP/1.1 response (headers and a Content-Length body) from a raw socket.
-async fn read_response(s: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-            let len: usize = head
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse().ok())?
-                })
-                .unwrap_or(0);
-            while buf.len() < end + 4 + len {
-                let n = s.read(&mut chunk).await.unwrap();
-                assert!(n > 0, "connection closed mid-body");
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            return (head, buf[end + 4..end + 4 + len].to_vec());
-        }
-        let n = s.read(&mut chunk).await.unwrap();
-        assert!(
-            n > 0,
-            "connection closed before the response: {:?}",
-            String::from_utf8_lossy(&buf)
-        );
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
 #[tokio::test]
 async fn an_oversized_upload_is_refused_before_its_body_ends() {
     let emu = start().await;
@@ -567,10 +519,10 @@ async fn an_oversized_upload_is_refused_before_its_body_ends() {
         .await
         .unwrap();
     // The client now stalls; the answer must come anyway.
-    let (status, body) = tokio::time::timeout(Duration::from_secs(30), read_response(&mut s))
+    let (_, head, body) = read_http1_response(&mut s, Duration::from_secs(30))
         .await
         .expect("answered without waiting for the rest of the body");
-    assert!(status.starts_with("HTTP/1.1 400"), "{status}");
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["error"]["code"], 131053);
     assert!(emu.media().is_empty());
@@ -750,7 +702,9 @@ async fn keep_alive_serves_several_requests_on_one_connection() {
             emu.token()
         );
         s.write_all(req.as_bytes()).await.unwrap();
-        let (head, body) = read_response(&mut s).await;
+        let (_, head, body) = read_http1_response(&mut s, Duration::from_secs(30))
+            .await
+            .expect("a response");
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["id"], id.as_str());

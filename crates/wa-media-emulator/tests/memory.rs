@@ -17,6 +17,16 @@ fn vm_hwm_kib() -> Option<u64> {
     proc_status_kib("VmHWM")
 }
 
+/// The multipart text before and after the file bytes of a `big.txt` text upload.
+fn text_upload_around() -> (String, String) {
+    let prefix = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\r\n\
+         --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\ntext/plain\r\n\
+         --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.txt\"\r\nContent-Type: text/plain\r\n\r\n"
+    );
+    (prefix, format!("\r\n--{BOUNDARY}--\r\n"))
+}
+
 /// Uploads, retrieves and downloads `mib` MiB of text; returns the peak RSS in KiB.
 async fn transfer(mib: u64) -> u64 {
     let emu = start().await;
@@ -34,12 +44,7 @@ async fn transfer(mib: u64) -> u64 {
         left -= n as u64;
     }
     let digest = hex::encode(hasher.finalize());
-    let prefix = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\r\n\
-         --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\ntext/plain\r\n\
-         --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.txt\"\r\nContent-Type: text/plain\r\n\r\n"
-    );
-    let suffix = format!("\r\n--{BOUNDARY}--\r\n");
+    let (prefix, suffix) = text_upload_around();
     let len = prefix.len() as u64 + total + suffix.len() as u64;
     let frames = std::iter::once(Bytes::from(prefix))
         .chain(chunks)
@@ -176,12 +181,7 @@ fn serve_and_report() {
 /// One streamed multipart upload of `mib` MiB of text (the chunks share one buffer).
 fn big_upload(graph: &str, token: &str, mib: u64, chunk: &Bytes) -> Request<Body> {
     let total = mib * MIB;
-    let prefix = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\r\n\
-         --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\ntext/plain\r\n\
-         --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.txt\"\r\nContent-Type: text/plain\r\n\r\n"
-    );
-    let suffix = format!("\r\n--{BOUNDARY}--\r\n");
+    let (prefix, suffix) = text_upload_around();
     let len = prefix.len() as u64 + total + suffix.len() as u64;
     let n = (total / chunk.len() as u64) as usize;
     let frames = std::iter::once(Bytes::from(prefix))
@@ -295,20 +295,13 @@ fn fifty_concurrent_10_mb_uploads_leave_the_emulator_memory_bounded() {
     // 50, measured (101 MiB with hyper's default read buffer). What stays afterwards is freed
     // memory the allocator keeps for reuse: a second round reuses it instead of growing
     // (docs/security.md, "Emulator").
-    assert!(
-        peak1.saturating_sub(before) < 80 * 1024,
-        "peak grew by {} KiB",
-        peak1.saturating_sub(before)
+    assert_grew_less_than("peak RSS", before, peak1, 80 * 1024);
+    assert_grew_less_than(
+        "RSS still held after the uploads",
+        before,
+        after1,
+        64 * 1024,
     );
-    assert!(
-        after1.saturating_sub(before) < 64 * 1024,
-        "{} KiB still held after the uploads",
-        after1.saturating_sub(before)
-    );
-    assert!(
-        peak2.saturating_sub(peak1) < 24 * 1024 && after2.saturating_sub(after1) < 24 * 1024,
-        "a second round grew the peak by {} KiB and the rest by {} KiB",
-        peak2.saturating_sub(peak1),
-        after2.saturating_sub(after1)
-    );
+    assert_grew_less_than("a second round's peak RSS", peak1, peak2, 24 * 1024);
+    assert_grew_less_than("a second round's remaining RSS", after1, after2, 24 * 1024);
 }

@@ -83,16 +83,7 @@ async fn production_hostnames_over_tls() {
     let token = emu.token().to_owned();
 
     let data = png(20_000);
-    let (ct, body) = multipart(&[
-        Part::Text("messaging_product", "whatsapp"),
-        Part::Text("type", "image/png"),
-        Part::File {
-            name: "file",
-            filename: "a.png",
-            content_type: Some("image/png"),
-            data: &data,
-        },
-    ]);
+    let (ct, body) = multipart(&png_parts(&data));
     let req = request(
         Method::POST,
         "graph.facebook.com",

@@ -4,13 +4,14 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
+use wa_media_testkit::net::{collect, within};
 use wa_media_core::{
     RequestBody, ResponseBody, Transport, TransportError, TransportErrorKind,
 };
@@ -21,9 +22,11 @@ use wa_media_hyper::{
 };
 
 const PHONE: &str = "106540352242922";
+/// How long one step may take before the test fails instead of hanging.
+const LIMIT: Duration = Duration::from_secs(60);
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/media")
+    wa_media_testkit::paths::fixtures("media")
 }
 
 struct Sample {
@@ -73,21 +76,6 @@ fn plain_builder(emu: &EmulatorHandle) -> HyperClientBuilder {
         )
 }
 
-async fn collect(download: wa_media_core::Download) -> Result<Vec<u8>, Error> {
-    let mut out = Vec::new();
-    let mut s = download;
-    while let Some(chunk) = s.next().await {
-        out.extend_from_slice(&chunk?);
-    }
-    Ok(out)
-}
-
-async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), fut)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not finish within 60 s"))
-}
-
 /// Every accepted sample: upload from its file, retrieve, download, fetch_to_file, delete —
 /// bytes and SHA-256 compared with the manifest at each step. Every refused sample fails
 /// locally and never reaches the emulator.
@@ -112,7 +100,7 @@ async fn every_fixture_round_trips_with_bytes_and_sha256_compared() {
             continue;
         }
         accepted += 1;
-        let id = within("upload", client.upload(upload))
+        let id = within("upload", LIMIT, client.upload(upload))
             .await
             .unwrap_or_else(|e| panic!("{name}: upload: {e}"));
 
@@ -279,7 +267,7 @@ async fn rate_limits_and_server_errors_are_retried_and_succeed() {
     emu.faults()
         .push(Endpoint::Upload, Fault::ServerError { status: 503 }, 2);
     let id = within(
-        "upload",
+        "upload", LIMIT,
         client.upload(Upload::from_bytes(bytes.clone(), pdf.clone())),
     )
     .await
@@ -295,7 +283,7 @@ async fn rate_limits_and_server_errors_are_retried_and_succeed() {
     emu.faults()
         .push(Endpoint::Download, Fault::ServerError { status: 500 }, 1);
     let started = std::time::Instant::now();
-    let got = collect(within("fetch", client.fetch(&id)).await.unwrap())
+    let got = collect(within("fetch", LIMIT, client.fetch(&id)).await.unwrap())
         .await
         .unwrap();
     assert_eq!(got, bytes);
@@ -339,7 +327,7 @@ async fn resets_and_truncated_bodies_are_retried_or_surfaced() {
         // One fault: the restart gets the whole file.
         emu.faults().push(Endpoint::Download, fault.clone(), 1);
         let dest = dir.path().join(format!("{what}.webp"));
-        let file = within(what, client.fetch_to_file(&id, &dest))
+        let file = within(what, LIMIT, client.fetch_to_file(&id, &dest))
             .await
             .unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_eq!(std::fs::read(&dest).unwrap(), bytes, "{what}");
@@ -511,7 +499,7 @@ async fn timeouts_and_refused_connections_are_distinct_errors() {
         .unwrap();
     emu.faults()
         .push(Endpoint::Retrieve, Fault::Delay { millis: 3_000 }, 1);
-    let err = within("timeout", client.retrieve(&id)).await.unwrap_err();
+    let err = within("timeout", LIMIT, client.retrieve(&id)).await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
 
     let closed = {
@@ -561,7 +549,7 @@ async fn fifty_concurrent_fetches_over_one_client_all_verify() {
         .collect();
     let mut verified = 0;
     for t in tasks {
-        assert!(within("fetch", t).await.unwrap().unwrap());
+        assert!(within("fetch", LIMIT, t).await.unwrap().unwrap());
         verified += 1;
     }
     assert_eq!(verified, 50);

@@ -10,10 +10,7 @@
 //! download host, and that neither the token nor the URL signature appears in the error's
 //! Display or Debug. After all rows, every captured log line (trace level) is searched too.
 
-#[path = "support/capture.rs"]
-mod capture;
-#[path = "support/hostile.rs"]
-mod hostile;
+mod support;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -21,7 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hostile::{head, response, response_until_close, Act, Hostile, Seen};
+use support::capture;
+use wa_media_testkit::errors::error_text;
+use wa_media_testkit::hostile::{head, response, response_until_close, Act, Hostile, Seen};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use wa_media_hyper::{
@@ -106,7 +105,7 @@ fn corrupted(body: &[u8]) -> Vec<u8> {
 
 type Handler = fn(&Ctx, &Seen, usize) -> Act;
 
-/// The expected outcome of a row.
+/// The expected outcome of a case.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Expect {
     /// Verified file at the destination.
@@ -146,7 +145,7 @@ fn matches(expect: Expect, result: &Result<(), &Error>) -> bool {
     }
 }
 
-struct Row {
+struct Case {
     name: &'static str,
     graph: Handler,
     cdn: Handler,
@@ -171,15 +170,15 @@ fn unused(_: &Ctx, _: &Seen, _: usize) -> Act {
     Act::Send(response(500, &[], b"this host should not have been asked"))
 }
 
-fn row(
+const fn row(
     name: &'static str,
     graph: Handler,
     cdn: Handler,
     expect: Expect,
     retrieves: usize,
     downloads: usize,
-) -> Row {
-    Row {
+) -> Case {
+    Case {
         name,
         graph,
         cdn,
@@ -191,27 +190,28 @@ fn row(
 }
 
 /// The download-host misbehaving, Graph answering normally.
-fn cdn_row(name: &'static str, cdn: Handler, expect: Expect, r: usize, d: usize) -> Row {
+const fn cdn_row(name: &'static str, cdn: Handler, expect: Expect, r: usize, d: usize) -> Case {
     row(name, good_retrieve, cdn, expect, r, d)
 }
 
 /// The Graph host misbehaving; the download host serves the media when asked.
-fn graph_row(name: &'static str, graph: Handler, expect: Expect, r: usize, d: usize) -> Row {
+const fn graph_row(name: &'static str, graph: Handler, expect: Expect, r: usize, d: usize) -> Case {
     row(name, graph, good_body, expect, r, d)
 }
 
 /// The retrieve response announcing `url` (built from the context).
-fn url_row(name: &'static str, graph: Handler, expect: Expect) -> Row {
+const fn url_row(name: &'static str, graph: Handler, expect: Expect) -> Case {
     row(name, graph, unused, expect, 1, 0)
 }
 
-fn rows() -> Vec<Row> {
+/// The cases, one named row each; a failure names its row.
+const CASES: &[Case] = {
     use Expect::*;
-    let t = TransportErrorKind::Interrupted;
-    vec![
+    const T: TransportErrorKind = TransportErrorKind::Interrupted;
+    &[
         cdn_row("baseline: verified success", good_body, Ok, 1, 1),
         // ── connections ─────────────────────────────────────────────────────────────────
-        Row {
+        Case {
             graph_refused: true,
             ..graph_row(
                 "graph: connection refused",
@@ -266,7 +266,7 @@ fn rows() -> Vec<Row> {
                 b.extend_from_slice(&c.body[..SIZE / 2]);
                 Act::SendThenReset(b)
             },
-            Transport(t),
+            Transport(T),
             3,
             3,
         ),
@@ -292,7 +292,7 @@ fn rows() -> Vec<Row> {
                 b.extend_from_slice(&c.body[..SIZE / 2]);
                 Act::Send(b)
             },
-            Transport(t),
+            Transport(T),
             3,
             3,
         ),
@@ -843,11 +843,11 @@ fn rows() -> Vec<Row> {
             InvalidUrl,
         ),
     ]
-}
+};
 
 /// A row whose retrieve response lies about the size; the download host serves the real
 /// body close-delimited, so only the client's own count can catch the lie.
-fn url_row_sized(name: &'static str, graph: Handler, expect: Expect) -> Row {
+const fn url_row_sized(name: &'static str, graph: Handler, expect: Expect) -> Case {
     row(
         name,
         graph,
@@ -874,7 +874,7 @@ struct Outcome {
     error_text: String,
 }
 
-async fn run_row(row: &Row) -> Outcome {
+async fn run_case(row: &Case) -> Outcome {
     let mut problems = Vec::new();
     let graph_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let cdn_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1035,7 +1035,7 @@ async fn run_row(row: &Row) -> Outcome {
     }
     let error_text = match &result {
         Ok(_) => String::new(),
-        Err(e) => capture::error_text(e),
+        Err(e) => error_text(e),
     };
     for secret in [TOKEN, SIG] {
         if error_text.contains(secret) {
@@ -1075,20 +1075,34 @@ fn hex(b: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_matrix() {
     let logs = capture::install();
-    let rows = rows();
+    let mut names: Vec<&str> = CASES.iter().map(|c| c.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), CASES.len(), "every case has its own name");
+    // FAULT_MATRIX_CASE=<part of a name> runs only the matching cases (the log checks below
+    // then need a case that retries).
+    let only = std::env::var("FAULT_MATRIX_CASE").ok();
+    let mut failing = Vec::new();
     let mut problems = Vec::new();
     let mut table = Vec::new();
     let mut errors = String::new();
-    for row in &rows {
-        let out = run_row(row).await;
+    for case in CASES {
+        if only.as_deref().is_some_and(|o| !case.name.contains(o)) {
+            continue;
+        }
+        let out = run_case(case).await;
         table.push(out.line);
+        if !out.problems.is_empty() {
+            failing.push(case.name);
+        }
         problems.extend(out.problems);
         errors.push_str(&out.error_text);
     }
     println!("{}", table.join("\n"));
     assert!(
         problems.is_empty(),
-        "{} problem(s):\n{}",
+        "{} failing case(s): {failing:#?}\n{} problem(s):\n{}",
+        failing.len(),
         problems.len(),
         problems.join("\n")
     );

@@ -15,13 +15,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use wa_media_core::{RequestBody, Transport, TransportErrorKind};
 use wa_media_hyper::{HyperTransport, DEFAULT_USER_AGENT};
+use wa_media_testkit::net::within;
+use wa_media_testkit::tls::{acceptor, pki, LocalPki};
 
-/// Fails a test that would otherwise hang (a broken build must not stall the suite).
-async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(20), fut)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not finish within 20 s"))
-}
+/// How long one step may take before the test fails instead of hanging.
+const LIMIT: Duration = Duration::from_secs(20);
 
 fn header(req: &support::Req, name: &str) -> Option<String> {
     req.headers()
@@ -36,7 +34,7 @@ async fn a_user_agent_is_always_sent_and_a_callers_own_is_kept() {
     })
     .await;
     let t = HyperTransport::new().unwrap();
-    let resp = within("get", t.send(get(&server.url("/a")))).await.unwrap();
+    let resp = within("get", LIMIT, t.send(get(&server.url("/a")))).await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(
         body_bytes(resp.into_body()).await.unwrap(),
@@ -58,7 +56,7 @@ async fn clones_share_one_connection_pool() {
     let server = serve(None, |_req| async move { text(200, "ok") }).await;
     let a = HyperTransport::new().unwrap();
     let b = a.clone();
-    let shared_connection = within("a shared connection", async {
+    let shared_connection = within("a shared connection", LIMIT, async {
         for i in 0..200 {
             let (t, tag) = if i % 2 == 0 { (&a, "a") } else { (&b, "b") };
             let req = http::Request::get(server.url("/p"))
@@ -153,7 +151,7 @@ async fn uploads_stream_as_produced_with_content_length() {
             .await
             .unwrap();
         let want = (i + 1) * CHUNK;
-        within("server receiving the chunk just produced", async {
+        within("server receiving the chunk just produced", LIMIT, async {
             while received < want {
                 received = progress_rx.recv().await.expect("server alive");
             }
@@ -161,7 +159,7 @@ async fn uploads_stream_as_produced_with_content_length() {
         .await;
     }
     drop(chunk_tx);
-    let resp = within("response", sending).await.unwrap().unwrap();
+    let resp = within("response", LIMIT, sending).await.unwrap().unwrap();
     assert_eq!(resp.status(), 200);
     let body = body_bytes(resp.into_body()).await.unwrap();
     assert_eq!(
@@ -246,10 +244,10 @@ fn no_roots_and_bad_pem_fail_the_build() {
     );
 }
 
-async fn tls_server(alpn: &[&[u8]]) -> (support::Server, support::TestPki) {
-    let pki = support::pki(&["graph.example.test"]);
+async fn tls_server(alpn: &[&[u8]]) -> (support::Server, LocalPki) {
+    let pki = pki(&["graph.example.test"]);
     let server = serve(
-        Some(support::acceptor(&pki, alpn)),
+        Some(acceptor(&pki, alpn)),
         |req: support::Req| async move {
             // HTTP/2 carries the host as :authority (in the URI), HTTP/1.1 as Host.
             let host = req
@@ -275,7 +273,7 @@ async fn tls_with_only_a_custom_ca_negotiates_http2_by_alpn() {
         .build()
         .unwrap();
     for _ in 0..3 {
-        let resp = within("h2 get", t.send(get("https://graph.example.test/v1/x")))
+        let resp = within("h2 get", LIMIT, t.send(get("https://graph.example.test/v1/x")))
             .await
             .unwrap();
         assert_eq!(resp.version(), http::Version::HTTP_2);
@@ -352,7 +350,7 @@ async fn connect_timeout_covers_the_tls_handshake() {
         .resolve("slow.example.test", addr)
         .build()
         .unwrap();
-    let err = within("timeout", t.send(get("https://slow.example.test/")))
+    let err = within("timeout", LIMIT, t.send(get("https://slow.example.test/")))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), TransportErrorKind::ConnectTimeout, "{err}");
@@ -441,12 +439,12 @@ fn big_body(chunks: usize) -> support::Body {
 async fn drop_then_reuse(t: HyperTransport, base: String, server: &support::Server) -> usize {
     let resp = t.send(get(&format!("{base}/big"))).await.unwrap();
     let mut body = resp.into_body();
-    let first = within("first frame", body.frame()).await.unwrap().unwrap();
+    let first = within("first frame", LIMIT, body.frame()).await.unwrap().unwrap();
     assert!(first.data_ref().is_some_and(|d| !d.is_empty()));
     drop(body); // cancel mid-stream: 16 MiB are still on the way
 
     for _ in 0..3 {
-        let resp = within("reuse", t.send(get(&format!("{base}/small"))))
+        let resp = within("reuse", LIMIT, t.send(get(&format!("{base}/small"))))
             .await
             .unwrap();
         assert_eq!(resp.status(), 200);
@@ -477,8 +475,8 @@ async fn dropping_an_http1_body_mid_stream_discards_that_connection_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_an_http2_body_mid_stream_resets_only_that_stream() {
-    let pki = support::pki(&["graph.example.test"]);
-    let server = serve(Some(support::acceptor(&pki, &[b"h2"])), |req| async move {
+    let pki = pki(&["graph.example.test"]);
+    let server = serve(Some(acceptor(&pki, &[b"h2"])), |req| async move {
         big_or_small(req)
     })
     .await;
@@ -510,7 +508,7 @@ async fn concurrent_requests_share_the_pool() {
         }));
     }
     for task in tasks {
-        assert_eq!(within("concurrent", task).await.unwrap(), "ok");
+        assert_eq!(within("concurrent", LIMIT, task).await.unwrap(), "ok");
     }
     assert_eq!(server.seen().len(), 20);
     assert!(server.connections() <= 20);
@@ -555,7 +553,7 @@ async fn clients_built_on_one_transport_share_its_pool() {
     };
     let (a, b) = (client("token-a"), client("token-b"));
     let id: MediaId = "1037543291543636".parse().unwrap();
-    let reused = within("a shared connection", async {
+    let reused = within("a shared connection", LIMIT, async {
         for i in 0..200 {
             let c = if i % 2 == 0 { &a } else { &b };
             c.delete(&id).await.unwrap();

@@ -1,7 +1,7 @@
 //! An emulator started in the test process and the binary configured for it by environment
 //! variables, with the helpers every CLI test reads its output with.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -14,9 +14,7 @@ pub const CANARY_TOKEN: &str = "EAAGcanaryTOKEN0123456789leakcheck";
 
 /// A file of `fixtures/media`.
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/media")
-        .join(name)
+    wa_media_testkit::paths::fixtures("media").join(name)
 }
 
 /// An emulator (accepting [`CANARY_TOKEN`]), its runtime, and a temporary directory.

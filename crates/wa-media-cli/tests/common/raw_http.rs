@@ -2,61 +2,15 @@
 //! test can act (send a signal, change a file) at a known moment without sleeping.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use wa_media_testkit::http1::{drain_until_closed, header, json_response, read_head, target};
 use wa_media_types::Sha256Digest;
 
 /// How long a server connection waits for the client before giving up.
 const SOCKET_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Reads a request head (up to the blank line). `None` if the client went away first.
-fn read_head(s: &mut TcpStream) -> Option<String> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if head.len() > 64 * 1024 {
-            return None;
-        }
-        match s.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => return None,
-        }
-    }
-    Some(String::from_utf8_lossy(&head).into_owned())
-}
-
-fn header(head: &str, name: &str) -> Option<String> {
-    head.lines().skip(1).find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| v.trim().to_owned())
-    })
-}
-
-fn target(head: &str) -> String {
-    head.split(' ').nth(1).unwrap_or("").to_owned()
-}
-
-/// Reads and discards until the client closes the connection (or the timeout).
-fn drain_until_closed(s: &mut TcpStream) {
-    let mut buf = [0u8; 64 * 1024];
-    while let Ok(n) = s.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-    }
-}
-
-fn json_response(body: &str) -> Vec<u8> {
-    format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
-}
 
 /// A Graph API and download host in one: any `GET /…/{id}` answers the retrieve JSON for
 /// `body` with a download URL on this server (`/dl/{id}`), and the download sends the headers
@@ -81,7 +35,7 @@ impl StallingMedia {
                     let Some(head) = read_head(&mut s) else {
                         return;
                     };
-                    let target = target(&head);
+                    let target = target(&head).to_owned();
                     if target.starts_with("/dl/") {
                         let half = body.len() / 2;
                         let headers = format!(

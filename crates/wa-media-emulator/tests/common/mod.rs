@@ -268,11 +268,23 @@ pub fn text(len: usize) -> Vec<u8> {
     line.iter().copied().cycle().take(len).collect()
 }
 
+/// The bytes of `fixtures/media/{name}`.
 pub fn fixture(name: &str) -> Vec<u8> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/media")
-        .join(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    wa_media_testkit::paths::read_fixture(&format!("media/{name}"))
+}
+
+/// The three parts of a PNG upload with the standard fields: `a.png` holding `data`.
+pub fn png_parts(data: &[u8]) -> [Part<'_>; 3] {
+    [
+        Part::Text("messaging_product", "whatsapp"),
+        Part::Text("type", "image/png"),
+        Part::File {
+            name: "file",
+            filename: "a.png",
+            content_type: Some("image/png"),
+            data,
+        },
+    ]
 }
 
 // ---- raw sockets, child processes, memory (hostile-client and memory tests) ----
@@ -282,59 +294,17 @@ pub fn fixture(name: &str) -> Vec<u8> {
 pub const H2C_PREFACE_AND_SETTINGS: &[u8] =
     b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
 
-/// Reads from `s` until the peer closes (EOF or reset): true, or `within` passes: false.
-pub async fn closed_by_peer_within<R: tokio::io::AsyncRead + Unpin>(
-    s: &mut R,
-    within: std::time::Duration,
-) -> bool {
-    use tokio::io::AsyncReadExt as _;
-    let mut buf = [0u8; 4096];
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
-            Err(_) => return false,
-            Ok(Ok(0)) | Ok(Err(_)) => return true,
-            Ok(Ok(_)) => {}
-        }
-    }
-}
+// Raw-socket reads shared with the other crates' tests.
+#[allow(unused_imports)] // each test file uses a subset
+pub use wa_media_testkit::net::{closed_by_peer_within, read_http1_response};
 
-/// Reads one HTTP/1.1 response (head and a `Content-Length` body) from a raw socket.
-pub async fn read_http1_response<R: tokio::io::AsyncRead + Unpin>(
-    s: &mut R,
-    within: std::time::Duration,
-) -> Option<(u16, String, Vec<u8>)> {
-    use tokio::io::AsyncReadExt as _;
-    let deadline = tokio::time::Instant::now() + within;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        match tokio::time::timeout_at(deadline, s.read(&mut chunk)).await {
-            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
-            _ => return None,
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    let len: usize = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().ok())
-                .flatten()
-        })
-        .unwrap_or(0);
-    while buf.len() < head_end + len {
-        match tokio::time::timeout_at(deadline, s.read(&mut chunk)).await {
-            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
-            _ => return None,
-        }
-    }
-    Some((status, head, buf[head_end..head_end + len].to_vec()))
+/// Asserts that a memory figure grew from `from` to `to` KiB by less than `limit` KiB.
+pub fn assert_grew_less_than(what: &str, from: u64, to: u64, limit: u64) {
+    let grew = to.saturating_sub(from);
+    assert!(
+        grew < limit,
+        "{what}: grew by {grew} KiB (limit {limit} KiB)"
+    );
 }
 
 /// A field of `/proc/self/status` in KiB (`VmRSS`, `VmHWM`), where the platform has it.

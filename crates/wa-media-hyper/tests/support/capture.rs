@@ -86,14 +86,3 @@ impl Subscriber for Capture {
     fn enter(&self, _: &Id) {}
     fn exit(&self, _: &Id) {}
 }
-
-/// An error's Display, Debug and every source's Display and Debug, for leak checks.
-pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = format!("{e}\n{e:?}\n");
-    let mut source = e.source();
-    while let Some(s) = source {
-        let _ = writeln!(out, "{s}\n{s:?}");
-        source = s.source();
-    }
-    out
-}

@@ -1,4 +1,6 @@
-//! Test servers on 127.0.0.1:0 (plain or TLS with a generated CA) and certificate helpers.
+//! Test servers on 127.0.0.1:0 (hyper, plain or TLS: the CA comes from
+//! `wa_media_testkit::tls`) and the log capture; the raw-TCP hostile servers, waits and the
+//! CA generation are in wa-media-testkit.
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::convert::Infallible;
@@ -15,8 +17,9 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::TcpListener;
+
+pub mod capture;
 
 pub type Body = BoxBody<Bytes, io::Error>;
 pub type Req = http::Request<Incoming>;
@@ -134,57 +137,6 @@ where
         seen,
         task,
     }
-}
-
-/// A local CA and a server certificate for some names, signed by it.
-pub struct TestPki {
-    pub ca_pem: String,
-    pub cert_chain: Vec<CertificateDer<'static>>,
-    pub key_der: Vec<u8>,
-}
-
-pub fn pki(names: &[&str]) -> TestPki {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    };
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "wa-media-hyper test CA");
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf_params =
-        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
-    let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
-    TestPki {
-        ca_pem: ca_cert.pem(),
-        cert_chain: vec![leaf.der().clone()],
-        key_der: leaf_key.serialize_der(),
-    }
-}
-
-/// A TLS acceptor for the PKI's server certificate offering `alpn` (e.g. h2 and http/1.1).
-pub fn acceptor(pki: &TestPki, alpn: &[&[u8]]) -> tokio_rustls::TlsAcceptor {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            pki.cert_chain.clone(),
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.key_der.clone())),
-        )
-        .unwrap();
-    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    tokio_rustls::TlsAcceptor::from(Arc::new(cfg))
 }
 
 /// Reads a whole response body (test helper: small bodies only).

@@ -23,7 +23,7 @@
 use std::io;
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
 use futures_util::StreamExt;
 use http_body_util::BodyExt;
 use wa_media_core::{RequestBody, Transport, TransportError, TransportErrorKind};
@@ -32,6 +32,8 @@ use wa_media_emulator::{EmulatorHandle, Endpoint, Fault};
 use super::{ensure, read_all, step, Check, Outcome, Report, Rule, STEP};
 
 const PHONE: &str = "106540352242922";
+/// The emulator's download host, like Meta's, wants a User-Agent.
+const UA: &str = "wa-media-conformance/1";
 const BOUNDARY: &str = "conformance-boundary-7MA4YWxkTrZu0gW";
 
 /// Runs every rule that applies to `emu`'s in-process transport (see the module docs); the
@@ -125,6 +127,7 @@ fn upload_request(emu: &EmulatorHandle, body: RequestBody, len: u64) -> http::Re
             format!("multipart/form-data; boundary={BOUNDARY}"),
         )
         .header(CONTENT_LENGTH, len)
+        .header(USER_AGENT, UA)
         .header("x-conformance", "kept")
         .body(body)
         .expect("a valid request")
@@ -133,6 +136,7 @@ fn upload_request(emu: &EmulatorHandle, body: RequestBody, len: u64) -> http::Re
 fn get(emu: &EmulatorHandle, url: &str) -> http::Request<RequestBody> {
     http::Request::get(url)
         .header(AUTHORIZATION, format!("Bearer {}", emu.token()))
+        .header(USER_AGENT, UA)
         .body(RequestBody::empty())
         .expect("a valid request")
 }
@@ -189,6 +193,8 @@ async fn sends_the_request_as_given<T: Transport + ?Sized>(emu: &EmulatorHandle,
     let resp = step("the download", t.send(get(emu, &url)))
         .await?
         .map_err(|e| format!("the download failed: {e}"))?;
+    let status = resp.status();
+    ensure(status == 200, || format!("the download was answered {status}"))?;
     let got = step("the download body", read_all(resp.into_body()))
         .await?
         .map_err(|e| format!("reading the download failed: {e}"))?;
@@ -224,6 +230,8 @@ async fn broken_download<T: Transport + ?Sized>(
     let resp = step("the download", t.send(get(emu, url)))
         .await?
         .map_err(|e| format!("send failed for a body that breaks later: {e}"))?;
+    let status = resp.status();
+    ensure(status == 200, || format!("the download was answered {status}"))?;
     let mut body = resp.into_body();
     let mut got = 0;
     loop {
