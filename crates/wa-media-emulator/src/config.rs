@@ -295,6 +295,15 @@ impl fmt::Debug for EmulatorConfig {
 }
 
 impl EmulatorConfig {
+    /// The business phone number id a Graph path names, if this emulator serves it: a valid id,
+    /// and the configured [`phone_number_id`](Self::phone_number_id) when one is set (uploads
+    /// and messages alike).
+    pub(crate) fn business_phone(&self, segment: &str) -> Option<PhoneNumberId> {
+        PhoneNumberId::new(segment)
+            .ok()
+            .filter(|p| self.phone_number_id.as_ref().is_none_or(|fixed| fixed == p))
+    }
+
     /// Checks every setting that has a rule (at least one connection, timeouts within a week, a
     /// usable webhook target, the status delay, the rate limits, a non-empty admin token); the
     /// public URLs are checked once the listeners' addresses are known ([`check_url`]).

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use http::{header, Method, Response, StatusCode};
 use http_body::Body;
-use wa_media_types::{ApiVersion, MediaId, MediaUrlResponse, PhoneNumberId};
+use wa_media_types::{ApiVersion, MediaId, MediaUrlResponse};
 
 use crate::body::EmuBody;
 use crate::fault::{Endpoint, Fault};
@@ -101,14 +101,7 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let phone_ok = PhoneNumberId::new(phone).ok().filter(|p| {
-        shared
-            .config
-            .phone_number_id
-            .as_ref()
-            .is_none_or(|fixed| fixed == p)
-    });
-    let Some(phone_number_id) = phone_ok else {
+    let Some(phone_number_id) = shared.config.business_phone(phone) else {
         if !body.is_end_stream() && !parts.headers.contains_key(header::EXPECT) {
             upload::discard_body(body, shared.config.body_timeout);
         }

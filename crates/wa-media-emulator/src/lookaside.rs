@@ -8,16 +8,14 @@ use wa_media_types::MediaId;
 use crate::body::EmuBody;
 use crate::config::UserAgentPolicy;
 use crate::reply;
-use crate::signed_url::{UrlProblem, ATTACHMENTS_PATH};
+use crate::signed_url::{is_attachments_path, UrlProblem};
 use crate::state::Shared;
 use crate::token::{check_token, TokenCheck};
 
 /// Answers a download request (the faults that replace the answer have been applied).
 pub(crate) async fn lookaside(shared: &Shared, parts: &http::request::Parts) -> Response<EmuBody> {
     let path = parts.uri.path();
-    if path.strip_suffix('/').unwrap_or(path) != ATTACHMENTS_PATH.trim_end_matches('/')
-        || parts.method != Method::GET
-    {
+    if !is_attachments_path(path) || parts.method != Method::GET {
         return reply::html(
             StatusCode::NOT_FOUND,
             "Not Found",

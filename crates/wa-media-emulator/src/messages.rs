@@ -316,14 +316,7 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let phone_ok = PhoneNumberId::new(phone).ok().filter(|p| {
-        shared
-            .config
-            .phone_number_id
-            .as_ref()
-            .is_none_or(|fixed| fixed == p)
-    });
-    let Some(phone_number_id) = phone_ok else {
+    let Some(phone_number_id) = shared.config.business_phone(phone) else {
         // The body is left for the caller to read away.
         return ApiError::unknown_object(&Method::POST, phone).into();
     };

@@ -18,7 +18,7 @@ use crate::graph::{graph, segments};
 use crate::lookaside::lookaside;
 use crate::reply::{self, ApiError, ConnectionReset, Outcome};
 use crate::request_log::{LoggedRequest, Origin};
-use crate::signed_url::ATTACHMENTS_PATH;
+use crate::signed_url::is_attachments_path;
 use crate::state::Shared;
 use crate::token::{check_token, TokenCheck};
 use crate::upload;
@@ -128,9 +128,7 @@ where
 fn classify(origin: Origin, method: &Method, path: &str) -> Option<Endpoint> {
     match origin {
         Origin::Lookaside => {
-            let p = path.strip_suffix('/').unwrap_or(path);
-            (p == ATTACHMENTS_PATH.trim_end_matches('/') && *method == Method::GET)
-                .then_some(Endpoint::Download)
+            (is_attachments_path(path) && *method == Method::GET).then_some(Endpoint::Download)
         }
         Origin::Graph | Origin::Webhook => {
             let segs = segments(path);

@@ -9,6 +9,11 @@ use sha2::Sha256;
 /// The path of download URLs on the lookaside origin.
 pub(crate) const ATTACHMENTS_PATH: &str = "/whatsapp_business/attachments/";
 
+/// Whether `path` is the download path (with or without its trailing slash).
+pub(crate) fn is_attachments_path(path: &str) -> bool {
+    path.strip_suffix('/').unwrap_or(path) == ATTACHMENTS_PATH.trim_end_matches('/')
+}
+
 /// The per-emulator signing secret.
 #[derive(Clone)]
 pub(crate) struct UrlSigner {
