@@ -10,7 +10,7 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::EmulatorError;
+use crate::error::EmulatorError;
 
 /// The names the server certificate covers.
 pub const CERTIFICATE_NAMES: [&str; 4] = [
