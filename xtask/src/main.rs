@@ -1,11 +1,14 @@
 //! Project automation, run as `cargo xtask <command>` from anywhere in the workspace.
 //!
-//! - `cargo xtask test`: rustfmt check, clippy with `-D warnings`, every test of the workspace
+//! - `cargo xtask test`: rustfmt check, clippy with `-D warnings`, the public-API check, every test of the workspace
 //!   (unit, integration, fixture and doc tests), then `cargo xtask package`; prints one
 //!   `N passed, N failed` summary line.
 //! - `cargo xtask bench [--quick]`: builds and runs the benchmark runner (`bench/`): one table
 //!   of speed and memory against curl and the machine's ceilings, also written as JSON into
 //!   `target/bench/` (docs/performance.md). `cargo xtask test` ends with `bench --quick`.
+//! - `cargo xtask public-api [CRATE..]`: fails when a published library crate names a type of
+//!   a crate outside the allow-list in its public API (rustdoc JSON; `public_api.rs`).
+//!   `cargo xtask test` runs it after clippy.
 //! - `cargo xtask package`: packages every published crate, builds each from its `.crate` file
 //!   in a scratch workspace (`[patch]`ed to the other packages) with its doctests, and runs
 //!   `wa-media-hyper`'s README example from a throwaway crate against the emulator
@@ -22,6 +25,7 @@ mod bench;
 mod fixtures;
 mod media;
 mod package;
+mod public_api;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +33,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&root),
         Some("package") => package::package(&root),
+        Some("public-api") => public_api::run(&root, &args[1..]),
         Some("fixtures") => fixtures::run(&root, args.iter().any(|a| a == "--check")),
         Some("bench") => {
             let rest: Vec<String> = args[1..]
@@ -39,7 +44,7 @@ fn main() -> ExitCode {
             bench::bench(&root, args.iter().any(|a| a == "--quick"), &rest)
         }
         _ => {
-            eprintln!("usage: cargo xtask <test | package | bench [--quick] | fixtures [--check]>");
+            eprintln!("usage: cargo xtask <test | package | public-api [CRATE..] | bench [--quick] | fixtures [--check]>");
             return ExitCode::from(2);
         }
     };
@@ -95,6 +100,7 @@ fn test(root: &Path) -> Result<(), String> {
             "warnings",
         ]),
     )?;
+    public_api::run(root, &[])?;
     run(
         root,
         "fixtures are up to date",
