@@ -2,7 +2,8 @@
 //! binary `wa-media-bench`) and the `wa-media` CLI, then runs the runner, which prints one
 //! table and writes the same as JSON into `target/bench/`.
 //!
-//! The full run builds in release mode. `--quick` builds with the dev profile (already built by
+//! The full run builds with the `profiling` profile (release code with line tables, so a
+//! profiler can attribute time; binaries in `target/profiling`). `--quick` builds with the dev profile (already built by
 //! `cargo xtask test`) and runs small sizes once: a smoke test that every row is produced, never
 //! a speed check.
 
@@ -30,11 +31,11 @@ pub(crate) fn target_dir(root: &Path) -> PathBuf {
 
 /// Builds and runs the benchmark runner; `extra` is passed on to it.
 pub fn bench(root: &Path, quick: bool, extra: &[String]) -> Result<(), String> {
-    let profile = if quick { "debug" } else { "release" };
+    let profile = if quick { "debug" } else { "profiling" };
     let mut build = cargo();
     build.args(["build", "-p", "wa-media-bench", "-p", "wa-media-cli"]);
     if !quick {
-        build.arg("--release");
+        build.args(["--profile", "profiling"]);
     }
     run(
         root,
