@@ -74,7 +74,7 @@ impl EmulatorBuilder {
         }
     }
 
-    /// The accepted access token (default [`DEFAULT_TOKEN`]).
+    /// The accepted access token (default [`DEFAULT_TOKEN`](crate::DEFAULT_TOKEN)).
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.config.token = token.into();
         self
@@ -162,27 +162,28 @@ impl EmulatorBuilder {
     }
 
     /// How many connections each listener serves at once (default
-    /// [`DEFAULT_MAX_CONNECTIONS`]; at least 1).
+    /// [`DEFAULT_MAX_CONNECTIONS`](crate::DEFAULT_MAX_CONNECTIONS); at least 1).
     pub fn max_connections(mut self, max: usize) -> Self {
         self.config.max_connections = max;
         self
     }
 
-    /// How long an idle connection stays open (default [`DEFAULT_IDLE_TIMEOUT`]).
+    /// How long an idle connection stays open (default
+    /// [`DEFAULT_IDLE_TIMEOUT`](crate::DEFAULT_IDLE_TIMEOUT)).
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.config.idle_timeout = timeout;
         self
     }
 
     /// How long a new connection has for its TLS handshake and first request (default
-    /// [`DEFAULT_HANDSHAKE_TIMEOUT`]).
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`](crate::DEFAULT_HANDSHAKE_TIMEOUT)).
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.config.handshake_timeout = timeout;
         self
     }
 
     /// How long a request body may go without enough progress (default
-    /// [`DEFAULT_BODY_TIMEOUT`]).
+    /// [`DEFAULT_BODY_TIMEOUT`](crate::DEFAULT_BODY_TIMEOUT)).
     pub fn body_timeout(mut self, timeout: Duration) -> Self {
         self.config.body_timeout = timeout;
         self
@@ -203,7 +204,8 @@ impl EmulatorBuilder {
     }
 
     /// The wait before each status notification of a sent message (default
-    /// [`DEFAULT_STATUS_DELAY`], at most [`MAX_STATUS_DELAY`]).
+    /// [`DEFAULT_STATUS_DELAY`](crate::DEFAULT_STATUS_DELAY), at most
+    /// [`MAX_STATUS_DELAY`](crate::MAX_STATUS_DELAY)).
     pub fn status_delay(mut self, delay: Duration) -> Self {
         self.config.status_delay = delay;
         self

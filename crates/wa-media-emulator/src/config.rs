@@ -1,5 +1,5 @@
-//! The emulator's configuration: one plain struct mirroring the `wa-media emulator` flags, and
-//! the [`EmulatorBuilder`] over it.
+//! The emulator's configuration: one plain struct mirroring the `wa-media emulator` flags (the
+//! [`EmulatorBuilder`](crate::EmulatorBuilder) sets it), its defaults and the rules it must keep.
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};

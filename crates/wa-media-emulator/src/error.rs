@@ -64,7 +64,8 @@ impl fmt::Display for EmulatorError {
         match self {
             EmulatorError::Bind { addr, source } => write!(
                 f,
-                "cannot listen on {addr}: {source}; choose another address (port 0 takes any free one)"
+                "cannot listen on {addr}: {source}; choose another address (port 0 takes any \
+                 free one)"
             ),
             EmulatorError::Storage { path, source } => write!(
                 f,
