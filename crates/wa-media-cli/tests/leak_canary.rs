@@ -13,12 +13,12 @@
 mod common;
 
 use common::{fixture, BIN, PHONE};
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use wa_media_core::test_util::LogCapture;
 use wa_media_testkit::errors::error_text;
 use wa_media_testkit::http1;
 use wa_media_emulator::{Emulator, EmulatorHandle, Endpoint, Fault, InboundMessage, ManualClock};
@@ -69,19 +69,6 @@ fn find_secret<'a>(text: &str, secrets: &'a [String]) -> Option<&'a str> {
         .map(String::as_str)
 }
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn client_for(emu: &EmulatorHandle, policy: RetryPolicy) -> HyperMediaClient {
     wa_media_hyper::builder()
         .token(TOKEN)
@@ -101,7 +88,7 @@ async fn drain(dl: Result<wa_media_hyper::Download, Error>) -> Result<usize, Err
 /// Every operation of the library, in process, successes and failures, with everything logged.
 #[test]
 fn library_operations_never_leak_the_token_or_a_signature() {
-    let buf = Buffer::default();
+    let buf = LogCapture::default();
     let writer = buf.clone();
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -274,7 +261,7 @@ fn library_operations_never_leak_the_token_or_a_signature() {
         );
     }
     rt.block_on(emu.shutdown());
-    let logs = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
+    let logs = buf.text();
     assert!(
         logs.contains("wa_media.fetch_to_file") && logs.contains("TRACE"),
         "the subscriber captured trace-level logs"

@@ -3,12 +3,8 @@
 //! the emulator's faults; the suite's module docs list which apply and why the others do not.
 //! A wrapper that collects bodies is shown to fail it.
 
-use bytes::Bytes;
-use http_body_util::BodyExt;
-use wa_media_core::{
-    RequestBody, ResponseBody, Transport, TransportError, TransportErrorKind,
-};
-use wa_media_emulator::{Emulator, InProcessTransport};
+use wa_media_emulator::Emulator;
+use wa_media_testkit::conformance::broken::CollectsBodies;
 use wa_media_testkit::conformance::{in_process, Outcome, Rule};
 
 #[tokio::test]
@@ -33,28 +29,6 @@ async fn the_in_process_transport_keeps_every_rule_that_applies() {
     );
     assert_eq!(report.passed().len(), Rule::ALL.len() - 3, "{report}");
     emu.shutdown().await;
-}
-
-/// Collects both bodies into memory (what the rules forbid).
-struct CollectsBodies(InProcessTransport);
-
-#[async_trait::async_trait]
-impl Transport for CollectsBodies {
-    async fn send(
-        &self,
-        request: http::Request<RequestBody>,
-    ) -> Result<http::Response<ResponseBody>, TransportError> {
-        let (parts, body) = request.into_parts();
-        let bytes = body
-            .collect()
-            .await
-            .map_err(|e| TransportError::new(TransportErrorKind::Request, e))?
-            .to_bytes();
-        let request = http::Request::from_parts(parts, RequestBody::from_bytes(bytes));
-        let (parts, body) = self.0.send(request).await?.into_parts();
-        let bytes: Bytes = body.collect().await?.to_bytes();
-        Ok(http::Response::from_parts(parts, ResponseBody::from_bytes(bytes)))
-    }
 }
 
 #[tokio::test]

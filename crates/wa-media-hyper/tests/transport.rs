@@ -518,7 +518,6 @@ async fn concurrent_requests_share_the_pool() {
 /// futures-timer thread would not see tokio's clock and the outer timeout would win.
 #[tokio::test(start_paused = true)]
 async fn sleep_uses_the_tokio_timer() {
-    use wa_media_core::Timer;
     let client = wa_media_hyper::builder().token("t").build().unwrap();
     for timer in [client.timer(), &wa_media_hyper::TokioTimer] {
         let slept = tokio::time::timeout(

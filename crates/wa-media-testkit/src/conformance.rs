@@ -10,7 +10,8 @@
 //! # }
 //! ```
 //!
-//! A check that fails names its [`Rule`]; a transport that cannot be pointed at a loopback
+//! A check that fails names its [`Rule`]; [`broken`] holds wrappers that each break a rule, to
+//! show the suite catches them. a transport that cannot be pointed at a loopback
 //! server (the emulator's in-process transport) runs the checks that apply through its own
 //! peer, with the others reported as [`Outcome::NotApplicable`] and the reason.
 
@@ -786,5 +787,6 @@ async fn dropping_the_body_cancels<T: Transport + ?Sized>(t: &T) -> Check {
         .map_err(|_| "the server gave no verdict".to_owned())?
 }
 
+pub mod broken;
 #[cfg(feature = "conformance-emulator")]
 pub mod in_process;
