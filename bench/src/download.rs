@@ -163,7 +163,7 @@ impl Environment {
             client
                 .retrieve(&id)
                 .await
-                .map(|r| (r.url, r.sha256.to_hex()))
+                .map(|r| (r.url.into_exposed(), r.sha256.to_hex()))
                 .map_err(|e| format!("retrieve: {e}"))
         })?
     }

@@ -338,7 +338,7 @@ pub fn parse_upload_response(resp: &Response<Bytes>) -> Result<MediaId, Error> {
 /// receive the token is checked when downloading.
 pub fn parse_retrieve_response(resp: &Response<Bytes>) -> Result<MediaUrlResponse, Error> {
     let r: MediaUrlResponse = parse_json("retrieve", resp)?;
-    parse_media_url(&r.url)?;
+    parse_media_url(r.url.expose())?;
     Ok(r)
 }
 

@@ -180,7 +180,7 @@ fn retrieve(shared: &Shared, method: &Method, id: &str, query: Option<&str>) -> 
         Ok(m) => reply::json(
             StatusCode::OK,
             &MediaUrlResponse {
-                url: shared.download_url(&m.id),
+                url: shared.download_url(&m.id).into(),
                 mime_type: m.mime_type,
                 sha256: m.sha256,
                 file_size: m.file_size,

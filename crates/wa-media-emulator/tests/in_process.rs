@@ -76,7 +76,7 @@ async fn raw_round_trip_and_failures() {
     assert_eq!(status, StatusCode::OK);
     let info: wa_media_types::MediaUrlResponse = serde_json::from_slice(&body).unwrap();
     assert_eq!(info.sha256, Sha256Digest::of(&data));
-    let (status, bytes) = call(&t, get(info.url.clone())).await.unwrap();
+    let (status, bytes) = call(&t, get(info.url.expose().to_owned())).await.unwrap();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(&bytes[..], &data[..]);
 
@@ -89,7 +89,7 @@ async fn raw_round_trip_and_failures() {
     // A truncated body and a reset body break as they would on a socket.
     for fault in [Fault::TruncatedBody, Fault::ResetMidBody] {
         emu.faults().push(Endpoint::Download, fault, 1);
-        let err = call(&t, get(info.url.clone())).await.unwrap_err();
+        let err = call(&t, get(info.url.expose().to_owned())).await.unwrap_err();
         assert_eq!(err, TransportErrorKind::Interrupted);
     }
     // An upload reset gets no answer at all.
@@ -196,7 +196,7 @@ async fn production_configuration_in_process() {
         .expect("upload");
     let info = client.retrieve(&id).await.unwrap();
     assert!(info
-        .url
+        .url.expose()
         .starts_with("https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid="));
     let bytes = client
         .fetch(&id)

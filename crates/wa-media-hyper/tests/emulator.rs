@@ -213,7 +213,7 @@ async fn production_tls_path(http2: bool) {
         .unwrap();
     let info = client.retrieve(&id).await.unwrap();
     assert!(
-        info.url.starts_with("https://lookaside.fbsbx.com/"),
+        info.url.expose().starts_with("https://lookaside.fbsbx.com/"),
         "download URL on the real download host name"
     );
     assert_eq!(
@@ -239,7 +239,7 @@ async fn production_tls_path(http2: bool) {
 
     // URLs on hosts outside the allowlist are refused before anything is sent — whether the
     // host is reachable over https (mapped) or plain http on loopback.
-    let query = info.url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let query = info.url.expose().split_once('?').map(|(_, q)| q).unwrap_or("");
     for url in [
         format!("https://evil.example.test/whatsapp_business/attachments/?{query}"),
         format!(
@@ -249,7 +249,7 @@ async fn production_tls_path(http2: bool) {
         format!("https://lookaside.fbsbx.com.evil.example.test/?{query}"),
     ] {
         let mut forged = info.clone();
-        forged.url = url.clone();
+        forged.url = url.clone().into();
         let err = client.download(&forged).await.unwrap_err();
         assert!(matches!(err, Error::UntrustedHost { .. }), "{url}: {err}");
         assert!(!err.to_string().contains(emu.token()));
@@ -456,7 +456,7 @@ async fn an_expired_url_is_refreshed_once_and_a_tampered_one_fails_clearly() {
     // A URL whose signature was tampered with is refused by the download host: a clear
     // error, not bytes.
     let mut info = client.retrieve(&id).await.unwrap();
-    let (base, query) = info.url.split_once('?').unwrap();
+    let (base, query) = info.url.expose().split_once('?').unwrap();
     let tampered: String = query
         .split('&')
         .map(|kv| match kv.split_once('=') {
@@ -469,7 +469,7 @@ async fn an_expired_url_is_refreshed_once_and_a_tampered_one_fails_clearly() {
         tampered, query,
         "the URL has a hash parameter to tamper with"
     );
-    info.url = format!("{base}?{tampered}");
+    info.url = format!("{base}?{tampered}").into();
     let err = client.download(&info).await.unwrap_err();
     assert!(
         matches!(err, Error::UrlExpired { .. } | Error::Api(_)),

@@ -22,6 +22,7 @@ pub mod filename;
 mod graph_error;
 mod ids;
 mod kind;
+mod media_url;
 pub mod message;
 mod mime;
 mod response;
@@ -40,6 +41,7 @@ pub use kind::{
     MAX_MEDIA_BYTES, MB, STICKER_ANIMATED_MAX_BYTES, STICKER_STATIC_MAX_BYTES, VIDEO_MAX_BYTES,
     VOICE_MAX_BYTES,
 };
+pub use media_url::MediaUrl;
 pub use message::{MediaRef, SendMedia, SendNote, SendValidationError, SentMessage};
 pub use mime::{MediaType, MimeError};
 pub use response::{DeleteResponse, MediaUrlResponse, UploadResponse};

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{MediaId, Sha256Digest};
+use crate::{MediaId, MediaUrl, Sha256Digest};
 
 /// `POST /{version}/{phone_number_id}/media` answers `{"id": "…"}`.
 ///
@@ -37,8 +37,9 @@ pub struct UploadResponse {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MediaUrlResponse {
-    /// The short-lived download URL on the download host (`lookaside.fbsbx.com`).
-    pub url: String,
+    /// The short-lived download URL on the download host (`lookaside.fbsbx.com`); its
+    /// signature is hidden from `Debug` and `Display` ([`MediaUrl::expose`] gives it).
+    pub url: MediaUrl,
     /// The stored MIME type, parameters included (`audio/ogg; codecs=opus`).
     pub mime_type: String,
     /// The SHA-256 of the stored bytes.

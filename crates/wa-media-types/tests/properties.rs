@@ -77,7 +77,7 @@ fn media_url_response() -> impl Strategy<Value = MediaUrlResponse> {
     )
         .prop_map(
             |(url, mime_type, sha256, file_size, id, messaging_product)| MediaUrlResponse {
-                url,
+                url: url.into(),
                 mime_type,
                 sha256,
                 file_size,

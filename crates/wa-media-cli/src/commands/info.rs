@@ -20,11 +20,10 @@ pub async fn run(g: &Global, media_id: &str) -> Result<(), Failure> {
     output::line(&format!("sha256:     {}", info.sha256))?;
     // The URL's query is its signature: shown to people without it (terminal output ends up in
     // tickets and chats); `--json` keeps the API's JSON, whole, for scripts.
-    let url = wa_media_core::protocol::parse_media_url(&info.url)
-        .map(|u| wa_media_core::protocol::redact_url(&u))
-        .unwrap_or_else(|_| "(not a valid URL)".to_owned());
+    // MediaUrl's Display is exactly that: scheme, host and path, `?…` for the query.
     output::line(&format!(
-        "url:        {url}?… (signature hidden; --json shows it)"
+        "url:        {} (signature hidden; --json shows it)",
+        info.url
     ))?;
     output::line("(the URL expires in about 5 minutes and needs the same Bearer token)")
 }

@@ -28,7 +28,7 @@ impl<T: Transport> MediaClient<T> {
         }
         self.retrying(|_| async {
             // Trust is checked here, before anything is sent, on every attempt.
-            let req = protocol::build_download_request(cfg, &media.url)?;
+            let req = protocol::build_download_request(cfg, media.url.expose())?;
             let started = Instant::now();
             let resp = timed(
                 self.timer(),

@@ -53,7 +53,7 @@ impl<T: Transport> MediaClient<T> {
             .await?;
         let token = cfg.token.expose_secret();
         span.record("size", info.file_size);
-        let host = url::Url::parse(&info.url)
+        let host = url::Url::parse(info.url.expose())
             .ok()
             .and_then(|u| u.host_str().map(|h| scrubbed(h, token)))
             .unwrap_or_default();
