@@ -15,8 +15,10 @@
 //!    returns an `http::Response` with a streaming body. [`MediaClient`] implements `MediaApi`
 //!    on any transport and enforces every protocol rule: URLs, the token only to trusted
 //!    origins over https, multipart with an exact length, pre-upload validation, retries
-//!    with backoff, timeouts, digest checks, error interpretation. The sans-I/O rules live in
-//!    [`protocol`] and [`multipart`].
+//!    with backoff, timeouts, digest checks, error interpretation. The sans-I/O rules (building
+//!    requests, interpreting responses, the multipart encoder) are core's own, public only
+//!    with the `test-util` feature; a transport needs nothing but [`Transport`] and its body
+//!    and error types.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -29,9 +31,19 @@ mod download;
 mod error;
 mod fetch;
 mod fetch_options;
+// The sans-I/O rules: core's own. With feature `test-util` they are public for this
+// workspace's tests, fuzzing and benches (not a stable API; a transport needs none of it).
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod multipart;
+#[cfg(not(feature = "test-util"))]
+mod multipart;
 mod progress;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod protocol;
+#[cfg(not(feature = "test-util"))]
+mod protocol;
 mod retry;
 mod send;
 mod temp_file;

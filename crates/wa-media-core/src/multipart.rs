@@ -2,6 +2,10 @@
 //!
 //! The body is `messaging_product=whatsapp`, `type=<mime>` and the `file` part. Only the small
 //! head and tail live in memory; the file's bytes stream through untouched.
+//!
+//! Not a stable API: public only with the `test-util` feature, for this workspace's tests,
+//! fuzzing and benches.
+#![cfg_attr(not(feature = "test-util"), allow(dead_code, unreachable_pub))]
 
 use std::io;
 

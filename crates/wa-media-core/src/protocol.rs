@@ -2,6 +2,10 @@
 //! functions, so every rule is testable without a transport.
 //!
 //! The client ([`crate::MediaClient`]) only adds sending, timeouts, retries and streaming.
+//!
+//! Not a stable API: public only with the `test-util` feature, for this workspace's tests,
+//! fuzzing and benches.
+#![cfg_attr(not(feature = "test-util"), allow(dead_code, unreachable_pub))]
 
 use bytes::Bytes;
 use http::header::{
