@@ -82,19 +82,24 @@ impl Failure {
 
 impl From<Error> for Failure {
     fn from(err: Error) -> Self {
-        let mut message = err.to_string();
-        // The chain of causes, for network errors in particular.
-        let mut source = std::error::Error::source(&err);
-        while let Some(s) = source {
-            let text = s.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            source = s.source();
-        }
-        Failure::new(Exit::of(&err), message)
+        Failure::new(Exit::of(&err), chain(&err))
     }
+}
+
+/// An error's message followed by each of its causes (`source()`), `: `-separated: errors
+/// show their cause through `source()`, not in their own message.
+pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = s.source();
+    }
+    message
 }
 
 impl fmt::Display for Failure {

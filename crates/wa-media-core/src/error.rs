@@ -22,10 +22,10 @@ pub enum Error {
     #[error("{0}")]
     Api(Box<ApiError>),
     /// The upload was refused locally, before anything was sent; every problem is listed.
-    #[error("the upload was refused before sending: {0}")]
+    #[error("the upload was refused before sending; fix the problems listed")]
     Validation(#[from] ValidationError),
     /// The downloaded bytes are not what the API announced.
-    #[error("{0}")]
+    #[error(transparent)]
     Integrity(#[from] IntegrityError),
     /// A URL points at a host that is not trusted to receive the token; nothing was sent.
     #[error("refusing to send the access token to untrusted host {host:?}; if this host is a genuine Meta media host, add it with `trust_host`")]
@@ -71,10 +71,10 @@ pub enum Error {
         after: Option<Duration>,
     },
     /// The HTTP transport failed (connection refused, reset, TLS, …).
-    #[error("network error: {0}; check connectivity, DNS and proxy settings (safe requests were already retried)")]
+    #[error("network error; check connectivity, DNS and proxy settings (safe requests were already retried)")]
     Transport(#[source] TransportError),
     /// Reading the upload source or writing the destination file failed.
-    #[error("I/O error{}: {source}", path.as_ref().map(|p| format!(" on {}", p.display())).unwrap_or_default())]
+    #[error("I/O error{}", path.as_ref().map(|p| format!(" on {}", p.display())).unwrap_or_default())]
     Io {
         /// The file involved, when there is one.
         path: Option<PathBuf>,
@@ -106,16 +106,16 @@ pub enum Error {
         snippet: String,
     },
     /// The client was configured wrongly.
-    #[error("invalid configuration: {0}")]
+    #[error("invalid client configuration")]
     Config(#[from] ConfigError),
     /// A message was refused locally, before anything was sent.
-    #[error("the message was refused before sending: {0}")]
+    #[error("the message was refused before sending; nothing was sent")]
     InvalidMessage(#[from] SendValidationError),
     /// A message send failed after its request may have reached Graph (the connection broke
     /// or timed out after the body was sent, or Graph answered 5xx): the message may have
     /// been sent. Never retried automatically, because a duplicate message to a customer is
     /// worse than an error.
-    #[error("the message may have been sent: {source}; check its status webhooks (or ask the recipient) before sending it again")]
+    #[error("the message may have been sent; check its status webhooks (or ask the recipient) before sending it again")]
     MaybeSent {
         /// What went wrong.
         source: Box<Error>,
@@ -471,6 +471,188 @@ mod tests {
         assert::<crate::MediaClient<Dummy>>();
         assert_send::<crate::Download>();
         assert_send::<crate::Upload>();
+    }
+
+    /// Every message in the chain of `err`, outermost first.
+    fn chain(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
+        let mut out = vec![err.to_string()];
+        let mut cur = err.source();
+        while let Some(e) = cur {
+            out.push(e.to_string());
+            cur = e.source();
+        }
+        out
+    }
+
+    /// No message in a chain repeats a cause's message (each error shows its source either in
+    /// its own message or through `source()`, never both).
+    fn assert_no_repeats(err: &(dyn std::error::Error + 'static)) {
+        let c = chain(err);
+        for (i, outer) in c.iter().enumerate() {
+            for inner in &c[i + 1..] {
+                assert!(
+                    !outer.contains(inner.as_str()),
+                    "{outer:?} repeats {inner:?}"
+                );
+            }
+        }
+    }
+
+    fn digest(b: u8) -> Sha256Digest {
+        Sha256Digest::from_bytes([b; 32])
+    }
+
+    #[test]
+    fn every_error_message_is_pinned() {
+        let api = ApiError {
+            operation: "retrieve",
+            status: StatusCode::NOT_FOUND,
+            body: ErrorBody::parse(b"<html>gone</html>"),
+            fbtrace_id: Some("Atrace".into()),
+            fb_debug: None,
+            retry_after: Some(Duration::from_secs(3)),
+        };
+        let e = Error::from(api);
+        insta::assert_snapshot!(e.to_string(), @r#"retrieve failed with HTTP 404 Not Found: non-Graph body of 17 bytes: "<html>gone</html>" [fbtrace_id Atrace] [retry after 3s] — see the message above"#);
+        let e = Error::Validation(ValidationError {
+            problems: Vec::new(),
+        });
+        insta::assert_snapshot!(e.to_string(), @"the upload was refused before sending; fix the problems listed");
+        let e = Error::Integrity(IntegrityError::Size {
+            expected: 10,
+            actual: 9,
+        });
+        insta::assert_snapshot!(e.to_string(), @"downloaded media has 9 bytes, the API announced 10; discard what was received and fetch again");
+        let e = Error::UntrustedHost {
+            host: "evil.example".into(),
+        };
+        insta::assert_snapshot!(e.to_string(), @r#"refusing to send the access token to untrusted host "evil.example"; if this host is a genuine Meta media host, add it with `trust_host`"#);
+        let e = Error::InsecureUrl {
+            scheme: "http".into(),
+            host: "cdn.example".into(),
+        };
+        insta::assert_snapshot!(e.to_string(), @r#"refusing to send the access token over http:// to "cdn.example": https is required except on loopback hosts"#);
+        let e = Error::InvalidUrl {
+            reason: "relative URL without a base".into(),
+        };
+        insta::assert_snapshot!(e.to_string(), @"the API returned a media URL that is not a valid absolute URL (relative URL without a base)");
+        let e = Error::UrlExpired {
+            status: StatusCode::GONE,
+        };
+        insta::assert_snapshot!(e.to_string(), @"the download host refused the URL with HTTP 410 Gone (expired, already used, or not permitted); fetch by id retrieves a fresh URL once — if this persists, the media may have expired (webhook media ids last 7 days) or the token may lack access");
+        let e = Error::Redirect {
+            status: StatusCode::FOUND,
+            location: Some("https://elsewhere.example/x".into()),
+        };
+        insta::assert_snapshot!(e.to_string(), @r#"the server answered HTTP 302 Found redirecting to Some("https://elsewhere.example/x"); redirects are not followed because the token would travel with them"#);
+        let e = Error::Timeout {
+            kind: TimeoutKind::Connect,
+            after: Some(Duration::from_secs(10)),
+        };
+        insta::assert_snapshot!(e.to_string(), @"connect timeout fired after 10s; the server or network is slow or stalled — retry later or raise the timeout");
+        let e = Error::Transport(TransportError::new(
+            TransportErrorKind::Connect,
+            io::Error::new(io::ErrorKind::ConnectionRefused, "connection refused"),
+        ));
+        insta::assert_snapshot!(e.to_string(), @"network error; check connectivity, DNS and proxy settings (safe requests were already retried)");
+        assert_eq!(chain(&e), ["network error; check connectivity, DNS and proxy settings (safe requests were already retried)", "could not connect", "connection refused"]);
+        let e = Error::io(
+            Some("/tmp/x.jpg".into()),
+            io::Error::new(io::ErrorKind::PermissionDenied, "permission denied"),
+        );
+        insta::assert_snapshot!(e.to_string(), @"I/O error on /tmp/x.jpg");
+        assert_eq!(chain(&e), ["I/O error on /tmp/x.jpg", "permission denied"]);
+        let e = Error::io(None, io::Error::other("disk full"));
+        insta::assert_snapshot!(e.to_string(), @"I/O error");
+        let e = Error::SourceChanged {
+            path: None,
+            detail: "the file grew".into(),
+        };
+        insta::assert_snapshot!(e.to_string(), @"the upload source changed while it was being uploaded (the file grew); nothing was uploaded — upload it again once nothing is writing to it");
+        let e = Error::InvalidResponse {
+            operation: "upload",
+            status: StatusCode::OK,
+            reason: "missing field `id`".into(),
+            snippet: "{}".into(),
+        };
+        insta::assert_snapshot!(e.to_string(), @r#"the upload response (HTTP 200 OK) could not be understood: missing field `id`; body starts "{}" — is a proxy or captive portal in the way?"#);
+        let e = Error::Config(ConfigError::Token);
+        insta::assert_snapshot!(e.to_string(), @"invalid client configuration");
+        assert_eq!(
+            chain(&e)[1],
+            "an access token is required (non-empty, visible ASCII characters only)"
+        );
+        let e = Error::InvalidMessage(SendValidationError::Link {
+            link: "ftp://x".into(),
+            reason: "not https",
+        });
+        insta::assert_snapshot!(e.to_string(), @"the message was refused before sending; nothing was sent");
+        let e = Error::MaybeSent {
+            source: Box::new(Error::Timeout {
+                kind: TimeoutKind::Idle,
+                after: None,
+            }),
+        };
+        insta::assert_snapshot!(e.to_string(), @"the message may have been sent; check its status webhooks (or ask the recipient) before sending it again");
+        assert_no_repeats(&e);
+    }
+
+    #[test]
+    fn every_integrity_and_config_message_is_pinned() {
+        let e = IntegrityError::Digest {
+            expected: digest(1),
+            actual: digest(2),
+        };
+        insta::assert_snapshot!(e.to_string(), @"downloaded media is corrupt: SHA-256 is 0202020202020202020202020202020202020202020202020202020202020202, the API announced 0101010101010101010101010101010101010101010101010101010101010101; discard what was received and fetch again");
+        let e = IntegrityError::Announced {
+            expected: digest(1),
+            announced: digest(2),
+        };
+        insta::assert_snapshot!(e.to_string(), @"the API announces SHA-256 0202020202020202020202020202020202020202020202020202020202020202 for this media, but 0101010101010101010101010101010101010101010101010101010101010101 was expected (from the webhook); nothing was downloaded — the media id or the notification is not the one you think");
+        let e = IntegrityError::TooLarge {
+            limit: 100,
+            what: "announced file_size",
+        };
+        insta::assert_snapshot!(e.to_string(), @"download cut off: more than 100 bytes arrived (announced file_size); the server sent more than the media can be");
+        let e = ConfigError::PhoneNumberId("not digits".into());
+        insta::assert_snapshot!(e.to_string(), @"a phone number id is required for uploads: not digits");
+        let e = ConfigError::GraphUrl {
+            url: "ftp://x".into(),
+            reason: "not http(s)".into(),
+        };
+        insta::assert_snapshot!(e.to_string(), @r#"graph URL "ftp://x" is not usable: not http(s)"#);
+        let e = ConfigError::TrustedHost {
+            entry: "*".into(),
+            reason: "wildcards are not allowed".into(),
+        };
+        insta::assert_snapshot!(e.to_string(), @r#"trusted host entry "*" is not usable: wildcards are not allowed"#);
+        insta::assert_snapshot!(ConfigError::UserAgent.to_string(), @"the user agent is not a valid HTTP header value");
+    }
+
+    #[test]
+    fn chains_do_not_repeat_causes() {
+        let transport = TransportError::new(
+            TransportErrorKind::Interrupted,
+            io::Error::new(io::ErrorKind::ConnectionReset, "connection reset by peer"),
+        );
+        for e in [
+            Error::from(transport),
+            Error::io(None, io::Error::other("disk full")),
+            Error::Validation(ValidationError {
+                problems: Vec::new(),
+            }),
+            Error::Integrity(IntegrityError::Size {
+                expected: 1,
+                actual: 2,
+            }),
+            Error::Config(ConfigError::UserAgent),
+        ] {
+            assert_no_repeats(&e);
+            assert!(
+                chain(&e).len() >= 2 || matches!(e, Error::Integrity(_)),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -292,10 +292,10 @@ impl SendOptions {
 #[non_exhaustive]
 pub enum SendFileError {
     /// Refused locally before uploading; nothing was sent.
-    #[error("the message was refused before uploading: {0}")]
+    #[error("the message was refused before uploading; nothing was sent")]
     Validation(#[from] SendValidationError),
     /// Reading the file or uploading it failed; no message was sent.
-    #[error("the upload failed, no message was sent: {0}")]
+    #[error("the upload failed, no message was sent")]
     Upload(#[source] Error),
     /// The upload succeeded but sending the message failed. Send again with `media_id`
     /// (valid 30 days) instead of uploading again; if `source` is [`Error::MaybeSent`], check
@@ -316,9 +316,7 @@ fn send_failed(id: &MediaId, source: &Error) -> String {
     } else {
         "send it again by this media id (valid 30 days) instead of uploading again"
     };
-    format!(
-        "the media was uploaded (media id {id}) but sending the message failed: {source}; {then}"
-    )
+    format!("the media was uploaded (media id {id}) but sending the message failed; {then}")
 }
 
 impl SendFileError {

@@ -385,7 +385,9 @@ mod tests {
         let mut t = TempFile::create(&dest).unwrap();
         t.write(b"abc").unwrap();
         let e = t.persist(&dest).unwrap_err();
-        assert!(e.to_string().contains("a directory"), "{e}");
+        // The reason is the io::Error behind it (`source()`).
+        let cause = std::error::Error::source(&e).map(ToString::to_string);
+        assert!(cause.unwrap_or_default().contains("a directory"), "{e:?}");
         assert!(dest.is_dir());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }

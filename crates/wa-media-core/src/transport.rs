@@ -307,11 +307,7 @@ impl fmt::Display for TransportError {
             TransportErrorKind::Interrupted => "the connection broke while receiving the response",
             TransportErrorKind::Decode => "the response was not valid HTTP",
             TransportErrorKind::Unknown => "transport error",
-        })?;
-        if let Some(s) = &self.source {
-            write!(f, ": {s}")?;
-        }
-        Ok(())
+        })
     }
 }
 

@@ -197,8 +197,10 @@ async fn a_fifo_or_directory_at_the_destination_is_refused_before_downloading() 
             .await
             .unwrap_err();
         assert!(matches!(e, Error::Io { .. }), "{e:?}");
-        assert!(e.to_string().contains(what), "{e}");
-        assert!(e.to_string().contains("refusing to replace"), "{e}");
+        // The reason is the io::Error behind it (`source()`), not repeated in the message.
+        let cause = std::error::Error::source(&e).unwrap().to_string();
+        assert!(cause.contains(what), "{e:?}");
+        assert!(cause.contains("refusing to replace"), "{e:?}");
     }
     assert_eq!(t.count_where(|r| r.is_download()), 0);
     assert!(std::fs::symlink_metadata(&fifo)

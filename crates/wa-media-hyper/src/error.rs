@@ -211,6 +211,32 @@ mod tests {
     }
 
     #[test]
+    fn every_build_error_message_is_pinned() {
+        let e = BuildError::InvalidCertificate {
+            index: 1,
+            reason: "no `-----BEGIN CERTIFICATE-----` block found".into(),
+        };
+        insta::assert_snapshot!(e.to_string(), @"root certificate #1 is not usable: no `-----BEGIN CERTIFICATE-----` block found");
+        insta::assert_snapshot!(BuildError::NoRootCertificates.to_string(), @"no trusted root certificates: enable the `webpki-roots` or `native-roots` feature, keep the built-in roots on, or add a root certificate");
+        let e = BuildError::Tls(Box::new(rustls::Error::General(
+            "no protocol versions".into(),
+        )));
+        insta::assert_snapshot!(e.to_string(), @"rustls refused the TLS configuration; please report this as a wa-media-hyper bug");
+        // rustls' error is reachable, once, through source().
+        let src = e.source().expect("rustls' error as the source");
+        assert!(src.downcast_ref::<rustls::Error>().is_some());
+        assert!(!e.to_string().contains(&src.to_string()));
+        let e = BuildError::Config(wa_media_core::ConfigError::Token);
+        insta::assert_snapshot!(e.to_string(), @"an access token is required (non-empty, visible ASCII characters only)");
+        let e = BuildError::InvalidResolveOverride {
+            name: "host:notaport".into(),
+        };
+        insta::assert_snapshot!(e.to_string(), @r#"invalid resolve override "host:notaport": expected `host` or `host:port`"#);
+        let e = ConnectTimedOut(std::time::Duration::from_millis(250));
+        insta::assert_snapshot!(e.to_string(), @"connecting (TCP and TLS handshake) took longer than 250ms");
+    }
+
+    #[test]
     fn connect_timeout_marker_is_a_timeout() {
         let e = ConnectTimedOut(std::time::Duration::from_millis(5));
         let h = HyperError::from_chain(&e);

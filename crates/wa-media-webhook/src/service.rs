@@ -138,7 +138,7 @@ pub enum BuildError {
     #[error("an app secret is required to check X-Hub-Signature-256 (or call insecure_skip_signature() for local tests)")]
     NoSecret,
     /// The app secret is empty.
-    #[error("the app secret is empty")]
+    #[error("the app secret is empty; give the App Secret from the Meta app's settings (App settings > Basic)")]
     EmptySecret,
 }
 
@@ -387,4 +387,15 @@ fn has_more_than_media(n: &Notification, media_count: usize) -> bool {
         messages += change.value.messages.len();
     }
     messages > media_count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_build_error_message_is_pinned() {
+        insta::assert_snapshot!(BuildError::NoSecret.to_string(), @"an app secret is required to check X-Hub-Signature-256 (or call insecure_skip_signature() for local tests)");
+        insta::assert_snapshot!(BuildError::EmptySecret.to_string(), @"the app secret is empty; give the App Secret from the Meta app's settings (App settings > Basic)");
+    }
 }

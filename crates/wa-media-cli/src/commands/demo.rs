@@ -22,7 +22,7 @@ use wa_media_types::webhook::{DeliveryStatus, Notification, Status};
 use wa_media_webhook::{DirectorySink, HandlerError, Ingest, IngestConfig, Spool, WebhookService};
 
 use crate::cli::Global;
-use crate::failure::{Exit, Failure};
+use crate::failure::{chain, Exit, Failure};
 use crate::output;
 
 /// A sample the demo sends: name, MIME type, kind, contents.
@@ -217,14 +217,14 @@ async fn round_trip(client: &wa_media_hyper::HyperMediaClient, dir: &Path, s: &S
         let id = client
             .upload(Upload::from_path(&src, mime).kind(s.kind))
             .await
-            .map_err(|e| format!("upload: {e}"))?;
+            .map_err(|e| format!("upload: {}", chain(&e)))?;
         row.upload = Some(t.elapsed());
 
         let t = Instant::now();
         let info = client
             .retrieve(&id)
             .await
-            .map_err(|e| format!("retrieve: {e}"))?;
+            .map_err(|e| format!("retrieve: {}", chain(&e)))?;
         row.retrieve = Some(t.elapsed());
         if info.sha256 != expected || info.file_size != s.bytes.len() as u64 {
             return Err(
@@ -237,7 +237,7 @@ async fn round_trip(client: &wa_media_hyper::HyperMediaClient, dir: &Path, s: &S
         let file = client
             .fetch_to_file(&id, &dest)
             .await
-            .map_err(|e| format!("download: {e}"))?;
+            .map_err(|e| format!("download: {}", chain(&e)))?;
         row.download = Some(t.elapsed());
         let on_disk = std::fs::read(&file.path).map_err(|e| format!("cannot read back: {e}"))?;
         if Sha256Digest::of(&on_disk) != expected || on_disk != s.bytes {
@@ -248,12 +248,12 @@ async fn round_trip(client: &wa_media_hyper::HyperMediaClient, dir: &Path, s: &S
         client
             .delete(&id)
             .await
-            .map_err(|e| format!("delete: {e}"))?;
+            .map_err(|e| format!("delete: {}", chain(&e)))?;
         row.delete = Some(t.elapsed());
         match client.retrieve(&id).await {
             Err(Error::Api(_)) => {}
             Ok(_) => return Err("the id still resolves after delete".to_string()),
-            Err(e) => return Err(format!("after delete: unexpected {e}")),
+            Err(e) => return Err(format!("after delete: unexpected {}", chain(&e))),
         }
         Ok(format!("verified sha256 {}…", &expected.to_hex()[..12]))
     }
@@ -436,7 +436,7 @@ async fn send_and_watch(
         client
             .send_file(&src, RECIPIENT, options)
             .await
-            .map_err(|e| format!("send: {e}"))
+            .map_err(|e| format!("send: {}", chain(&e)))
     }
     .await;
     row.upload = Some(t.elapsed());
