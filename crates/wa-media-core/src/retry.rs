@@ -136,52 +136,9 @@ pub fn parse_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duratio
         }
         return None;
     }
-    let when = parse_http_date(v)?;
+    // IMF-fixdate, and the obsolete RFC 850 and asctime forms (RFC 9110, section 5.6.7).
+    let when = httpdate::parse_http_date(v).ok()?;
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only date form servers send today.
-fn parse_http_date(s: &str) -> Option<SystemTime> {
-    let mut it = s.split_whitespace();
-    let _dow = it.next()?;
-    let day: u64 = it.next()?.parse().ok()?;
-    let mon = match it.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let year: i64 = it.next()?.parse().ok()?;
-    let mut hms = it.next()?.split(':');
-    let h: u64 = hms.next()?.parse().ok()?;
-    let m: u64 = hms.next()?.parse().ok()?;
-    let sec: u64 = hms.next()?.parse().ok()?;
-    if it.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
-        return None;
-    }
-    // Days since the epoch (Howard Hinnant's algorithm).
-    let (y, mo) = if mon <= 2 {
-        (year - 1, mon + 9)
-    } else {
-        (year, mon - 3)
-    };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * mo + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days.checked_mul(86_400)? + (h * 3600 + m * 60 + sec) as i64;
-    let secs = u64::try_from(secs).ok()?;
-    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))
 }
 
 /// A failed attempt, and whether another attempt may follow.
@@ -309,6 +266,19 @@ mod tests {
             "Sun, 06 Nov 1994 08:49:47 GMT".parse().unwrap(),
         );
         assert_eq!(parse_retry_after(&h, now), Some(Duration::from_secs(10)));
+        h.insert(
+            "retry-after",
+            "Sunday, 06-Nov-94 08:49:47 GMT".parse().unwrap(),
+        );
+        assert_eq!(parse_retry_after(&h, now), Some(Duration::from_secs(10)));
+        h.insert("retry-after", "Sun Nov  6 08:49:47 1994".parse().unwrap());
+        assert_eq!(parse_retry_after(&h, now), Some(Duration::from_secs(10)));
+        // A date in the past: no wait.
+        h.insert(
+            "retry-after",
+            "Sun, 06 Nov 1994 08:49:27 GMT".parse().unwrap(),
+        );
+        assert_eq!(parse_retry_after(&h, now), Some(Duration::ZERO));
         h.insert("retry-after", "soon".parse().unwrap());
         assert_eq!(parse_retry_after(&h, now), None);
         h.insert("retry-after", "-3".parse().unwrap());
