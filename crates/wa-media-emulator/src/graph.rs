@@ -143,7 +143,7 @@ where
         return ApiError::server_error(500).into();
     }
     guard.disarm();
-    reply::json(StatusCode::OK, &wa_media_types::UploadResponse { id }).into()
+    reply::json(StatusCode::OK, &wa_media_types::UploadResponse::new(id)).into()
 }
 
 fn is_stored_media(shared: &Shared, id: &str) -> bool {
@@ -179,14 +179,13 @@ fn retrieve(shared: &Shared, method: &Method, id: &str, query: Option<&str>) -> 
         Err(e) => e.into_response(),
         Ok(m) => reply::json(
             StatusCode::OK,
-            &MediaUrlResponse {
-                url: shared.download_url(&m.id).into(),
-                mime_type: m.mime_type,
-                sha256: m.sha256,
-                file_size: m.file_size,
-                id: m.id,
-                messaging_product: Some("whatsapp".to_owned()),
-            },
+            &MediaUrlResponse::new(
+                shared.download_url(&m.id).into(),
+                m.mime_type,
+                m.sha256,
+                m.file_size,
+                m.id,
+            ),
         ),
     }
 }
@@ -198,7 +197,7 @@ fn delete(shared: &Shared, method: &Method, id: &str, query: Option<&str>) -> Re
             shared.store.delete(&m.id);
             reply::json(
                 StatusCode::OK,
-                &wa_media_types::DeleteResponse { success: true },
+                &wa_media_types::DeleteResponse::new(true),
             )
         }
     }

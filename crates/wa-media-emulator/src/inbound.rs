@@ -227,6 +227,8 @@ pub(crate) fn create(
             MediaKind::Sticker => {
                 obj.insert("animated".into(), json!(animated));
             }
+            // MediaKind is non_exhaustive: a kind added later carries only the common fields.
+            _ => {}
         }
     }
     let message_id = format!("wamid.HBgL{}", trace_id(40));

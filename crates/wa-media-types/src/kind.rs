@@ -46,6 +46,7 @@ pub const MAX_MEDIA_BYTES: u64 = DOCUMENT_MAX_BYTES;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum MediaKind {
     /// `image/jpeg`, `image/png`; 5 MB.
     Image,

@@ -13,6 +13,7 @@ use crate::{MediaId, MediaUrl, Sha256Digest};
 /// let r: UploadResponse = serde_json::from_str(r#"{"id":"1037543291543636"}"#).unwrap();
 /// assert_eq!(r.id.as_str(), "1037543291543636");
 /// ```
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadResponse {
     /// The new media id, usable in send-message requests for 30 days.
@@ -35,6 +36,7 @@ pub struct UploadResponse {
 /// }"#).unwrap();
 /// assert_eq!(r.file_size, 303_833);
 /// ```
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MediaUrlResponse {
     /// The short-lived download URL on the download host (`lookaside.fbsbx.com`); its
@@ -61,10 +63,48 @@ pub struct MediaUrlResponse {
 /// let r: DeleteResponse = serde_json::from_str(r#"{"success":true}"#).unwrap();
 /// assert!(r.success);
 /// ```
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeleteResponse {
     /// Whether the media was deleted.
     pub success: bool,
+}
+
+// Constructors: the structs are `#[non_exhaustive]` (Meta may add fields), so code outside
+// this crate (emulators, tests) builds them with these.
+impl UploadResponse {
+    /// The answer for a new media id.
+    pub fn new(id: MediaId) -> Self {
+        Self { id }
+    }
+}
+
+impl MediaUrlResponse {
+    /// The answer describing media `id`, with `messaging_product` set to `whatsapp` as Graph
+    /// sends it.
+    pub fn new(
+        url: MediaUrl,
+        mime_type: impl Into<String>,
+        sha256: Sha256Digest,
+        file_size: u64,
+        id: MediaId,
+    ) -> Self {
+        Self {
+            url,
+            mime_type: mime_type.into(),
+            sha256,
+            file_size,
+            id,
+            messaging_product: Some("whatsapp".to_owned()),
+        }
+    }
+}
+
+impl DeleteResponse {
+    /// The answer to a delete.
+    pub fn new(success: bool) -> Self {
+        Self { success }
+    }
 }
 
 #[cfg(test)]

@@ -48,6 +48,7 @@ pub type Extra = Map<String, Value>;
 /// assert_eq!(n.entry[0].changes[0].value.statuses.len(), 1);
 /// assert_eq!(n.extra["added_later"], true); // unknown fields are kept, never fatal
 /// ```
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Notification {
     /// `whatsapp_business_account` for WhatsApp notifications.
@@ -70,6 +71,7 @@ impl Notification {
 }
 
 /// One WhatsApp Business Account's part of a notification.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Entry {
     /// The WhatsApp Business Account id.
@@ -84,6 +86,7 @@ pub struct Entry {
 }
 
 /// One change: for messages, `field` is `messages`.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Change {
     /// The subscribed field this change is about (`messages`).
@@ -98,6 +101,7 @@ pub struct Change {
 }
 
 /// The `value` of a `messages` change: inbound messages and/or delivery statuses.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChangeValue {
     /// Always `whatsapp` when present.
@@ -121,6 +125,7 @@ pub struct ChangeValue {
 }
 
 /// The business phone number a notification is about.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Metadata {
     /// The number as displayed (`15550783881`).
@@ -132,6 +137,7 @@ pub struct Metadata {
 }
 
 /// A sender's profile.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Contact {
     /// The sender's WhatsApp id (their phone number).
@@ -146,6 +152,7 @@ pub struct Contact {
 }
 
 /// A sender's public profile.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Profile {
     /// The sender's display name.
@@ -156,6 +163,7 @@ pub struct Profile {
 /// One inbound message. Media messages have the object named by `type` (`image`, `video`,
 /// `audio`, `document`, `sticker`); other types (text, reaction, location, types added later)
 /// keep their object in `extra`.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Message {
     /// The message id (`wamid.…`).
@@ -216,6 +224,7 @@ impl Message {
 }
 
 /// The media object of a media message.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MediaObject {
     /// The media id: retrieve its URL with it (valid for 7 days after the webhook).
@@ -258,6 +267,7 @@ pub struct MediaObject {
 /// // After downloading, compare the bytes' digest with the one announced.
 /// assert_eq!(doc.sha256, Some(Sha256Digest::of(b"hello")));
 /// ```
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboundMedia {
     /// The message id (`wamid.…`).
@@ -284,6 +294,31 @@ pub struct InboundMedia {
     /// The business phone number id the message was sent to (pass it to retrieve so the
     /// request is processed only for media of that number).
     pub phone_number_id: Option<String>,
+}
+
+impl InboundMedia {
+    /// A media reference with no optional part (no sender, digest, caption, file name or phone
+    /// number id; not a voice note, not animated); set the public fields for the rest.
+    pub fn new(
+        message_id: impl Into<String>,
+        kind: MediaKind,
+        media_id: MediaId,
+        mime_type: impl Into<String>,
+    ) -> Self {
+        Self {
+            message_id: message_id.into(),
+            from: None,
+            kind,
+            media_id,
+            mime_type: mime_type.into(),
+            sha256: None,
+            caption: None,
+            filename: None,
+            voice: false,
+            animated: false,
+            phone_number_id: None,
+        }
+    }
 }
 
 /// Every media reference in a notification, in payload order. Non-media and unknown message

@@ -76,13 +76,10 @@ fn media_url_response() -> impl Strategy<Value = MediaUrlResponse> {
         opt_text(),
     )
         .prop_map(
-            |(url, mime_type, sha256, file_size, id, messaging_product)| MediaUrlResponse {
-                url: url.into(),
-                mime_type,
-                sha256,
-                file_size,
-                id,
-                messaging_product,
+            |(url, mime_type, sha256, file_size, id, messaging_product)| {
+                let mut r = MediaUrlResponse::new(url.into(), mime_type, sha256, file_size, id);
+                r.messaging_product = messaging_product;
+                r
             },
         )
 }
@@ -151,19 +148,15 @@ fn inbound() -> impl Strategy<Value = InboundMedia> {
                 (voice, animated),
                 phone_number_id,
             )| {
-                InboundMedia {
-                    message_id,
-                    from,
-                    kind,
-                    media_id,
-                    mime_type,
-                    sha256,
-                    caption,
-                    filename,
-                    voice,
-                    animated,
-                    phone_number_id,
-                }
+                let mut m = InboundMedia::new(message_id, kind, media_id, mime_type);
+                m.from = from;
+                m.sha256 = sha256;
+                m.caption = caption;
+                m.filename = filename;
+                m.voice = voice;
+                m.animated = animated;
+                m.phone_number_id = phone_number_id;
+                m
             },
         )
 }
@@ -399,9 +392,9 @@ proptest! {
             v
         }).unwrap();
         prop_assert_eq!(serde_json::from_value::<MediaUrlResponse>(as_string_size).unwrap(), r);
-        let u = UploadResponse { id };
+        let u = UploadResponse::new(id);
         prop_assert_eq!(round_trip(&u), u);
-        let d = DeleteResponse { success };
+        let d = DeleteResponse::new(success);
         prop_assert_eq!(round_trip(&d), d);
     }
 
