@@ -2,9 +2,8 @@
 //! replacing a regular file atomically, or claiming a free name without replacing anything.
 //! Also [`clean_partial_files`], for the `.wa-part` files a killed process leaves behind.
 //!
-//! File writes use blocking `std::fs` calls of one chunk each inside the async task: core
-//! depends on no runtime, and writing a chunk to the page cache takes microseconds. The one
-//! slow call, the final `fsync`, happens once per file.
+//! File writes use blocking `std::fs` calls of one chunk each inside the async task, with one
+//! `fsync` per file. Why: "Blocking file I/O" in docs/architecture.md.
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};

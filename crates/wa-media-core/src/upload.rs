@@ -34,9 +34,9 @@ pub type ChunkStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + 'st
 ///   made, say); once its bytes went into a request body it is never sent again. A stream
 ///   yielding a different number of bytes than `len` fails the upload.
 ///
-/// File reads are blocking `std::fs` reads of one chunk at a time inside the body's poll: core
-/// depends on no runtime, and reading 512 KiB from the page cache takes well under a
-/// millisecond. A runtime-bound caller wanting fully non-blocking reads passes a `Stream`.
+/// File reads are blocking `std::fs` reads of one 512 KiB chunk at a time inside the body's
+/// poll; a caller wanting fully non-blocking reads passes a `Stream`. Why: "Blocking file I/O"
+/// in docs/architecture.md.
 #[non_exhaustive]
 pub enum UploadSource {
     /// A file on disk.

@@ -22,10 +22,9 @@
 //!   connection (or resets the HTTP/2 stream) instead of returning it to the pool;
 //! - a `User-Agent` on every request; redirects returned, never followed.
 //!
-//! TLS uses rustls with the **ring** crypto provider, chosen for the whole workspace: it builds
-//! about twice as fast as aws-lc-rs, gives half the binary, runs at the same steady-state speed
-//! and makes a new process's first handshake in ~1 ms (aws-lc-rs: 22–64 ms). The provider is
-//! passed explicitly, so rustls' process-wide default is never consulted. Roots come from
+//! TLS uses rustls with the **ring** crypto provider, chosen for the whole workspace (why, with
+//! the measurements: "Build-time and dependency choices" in docs/performance.md). The provider
+//! is passed explicitly, so rustls' process-wide default is never consulted. Roots come from
 //! Mozilla's store (feature `webpki-roots`, default) and/or the OS store (feature
 //! `native-roots`), plus any PEM certificates given to the builder.
 //!

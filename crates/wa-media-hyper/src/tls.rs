@@ -1,10 +1,8 @@
 //! TLS configuration: the rustls client config with the workspace's crypto provider (ring) and
 //! the trusted roots (built-in stores by feature, plus custom PEM certificates).
 //!
-//! Why ring and not aws-lc-rs (rustls' default): on the machines this project builds on, ring
-//! compiles about twice as fast, gives half the binary, runs at the same steady-state speed and
-//! makes the first handshake of a new process in ~1 ms where aws-lc-rs took 22–64 ms
-//! (docs/performance.md). One provider is chosen explicitly (`builder_with_provider`), so the
+//! Why ring and not aws-lc-rs (rustls' default): "Build-time and dependency choices" in
+//! docs/performance.md. One provider is chosen explicitly (`builder_with_provider`), so the
 //! process-wide default provider is never consulted and a second provider pulled in by another
 //! crate cannot make building the config panic.
 
