@@ -19,13 +19,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wa_media_core::test_util::LogCapture;
-use wa_media_testkit::errors::error_text;
-use wa_media_testkit::http1;
 use wa_media_emulator::{Emulator, EmulatorHandle, Endpoint, Fault, InboundMessage, ManualClock};
 use wa_media_hyper::{
     Error, HyperMediaClient, MediaApi, MediaApiExt, MediaKind, MediaType, MessagingApi,
     RetryPolicy, SendMedia, SendOptions, Timeouts, Upload,
 };
+use wa_media_testkit::errors::error_text;
+use wa_media_testkit::http1;
+use wa_media_testkit::net::runtime;
 
 /// The canary: finding it anywhere is a leak.
 const TOKEN: &str = "EAAGleakCANARYtok3n9876543210zyxwvu";
@@ -52,14 +53,6 @@ fn start_emulator(rt: &tokio::runtime::Runtime) -> (EmulatorHandle, Arc<ManualCl
         )
         .unwrap();
     (emu, clock)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 fn find_secret<'a>(text: &str, secrets: &'a [String]) -> Option<&'a str> {
@@ -124,7 +117,7 @@ fn library_operations_never_leak_the_token_or_a_signature() {
             .await
             .unwrap();
         let info = client.retrieve(&id).await.unwrap();
-        signatures.push(signature_of(&info.url));
+        signatures.push(signature_of(info.url.expose()));
         drain(client.download(&info).await).await.unwrap();
         drain(client.fetch(&id).await).await.unwrap();
         client
@@ -197,13 +190,13 @@ fn library_operations_never_leak_the_token_or_a_signature() {
         );
         // An expired URL (the clock moves past its expiry) and a tampered one.
         let info = client.retrieve(&id2).await.unwrap();
-        signatures.push(signature_of(&info.url));
+        signatures.push(signature_of(info.url.expose()));
         clock.advance(Duration::from_secs(3600));
         record(drain(once.download(&info).await).await.map(|_| ()));
         let info = client.retrieve(&id2).await.unwrap();
-        signatures.push(signature_of(&info.url));
+        signatures.push(signature_of(info.url.expose()));
         let mut tampered = info.clone();
-        tampered.url = info.url.replace("hash=", "hash=AAAA");
+        tampered.url = info.url.expose().replace("hash=", "hash=AAAA").into();
         record(drain(once.download(&tampered).await).await.map(|_| ()));
         // Delete, then everything on the deleted id.
         client.delete(&id2).await.unwrap();
@@ -570,7 +563,11 @@ fn echo_server(
 ) -> std::net::SocketAddr {
     http1::serve_blocking(move |head| {
         let header = |name| http1::header(head, name).unwrap_or_default();
-        answer(http1::target(head), &header("authorization"), &header("host"))
+        answer(
+            http1::target(head),
+            &header("authorization"),
+            &header("host"),
+        )
     })
 }
 
@@ -583,11 +580,15 @@ fn cli_failures_from_a_server_echoing_the_token_never_print_it() {
             "code": 100, "error_user_msg": auth, "fbtrace_id": auth}});
         http1::response(
             400,
-            &[("x-fb-trace-id", auth), ("Content-Type", "application/json")],
+            &[
+                ("x-fb-trace-id", auth),
+                ("Content-Type", "application/json"),
+            ],
             body.to_string().as_bytes(),
         )
     });
-    let not_json = echo_server(|_, auth, _| http1::response(200, &[], format!("<p>{auth}</p>").as_bytes()));
+    let not_json =
+        echo_server(|_, auth, _| http1::response(200, &[], format!("<p>{auth}</p>").as_bytes()));
     // Graph and download on one origin: retrieve points at /dl on the same server.
     let page = echo_server(|target, auth, host| {
         if target.starts_with("/dl") {

@@ -59,11 +59,7 @@ fn tree(root: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn hostile_document_filenames_never_escape_the_target_directory() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = wa_media_testkit::net::runtime();
     let emu = rt
         .block_on(Emulator::builder().token(TOKEN).start())
         .unwrap();

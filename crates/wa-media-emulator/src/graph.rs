@@ -195,10 +195,7 @@ fn delete(shared: &Shared, method: &Method, id: &str, query: Option<&str>) -> Re
         Err(e) => e.into_response(),
         Ok(m) => {
             shared.store.delete(&m.id);
-            reply::json(
-                StatusCode::OK,
-                &wa_media_types::DeleteResponse::new(true),
-            )
+            reply::json(StatusCode::OK, &wa_media_types::DeleteResponse::new(true))
         }
     }
 }

@@ -80,16 +80,7 @@ async fn every_accepted_fixture_round_trips() {
         );
         assert_eq!(&d.body[..], &data[..], "{file}: bytes differ");
 
-        let del = send(
-            &c,
-            graph_req(
-                &emu,
-                Method::DELETE,
-                &format!("/{VERSION}/{id}"),
-                Some(emu.token()),
-            ),
-        )
-        .await;
+        let del = delete(&c, &emu, &id).await;
         assert_eq!(del.status, StatusCode::OK);
         assert_eq!(del.json(), serde_json::json!({"success": true}));
 
@@ -99,16 +90,7 @@ async fn every_accepted_fixture_round_trips() {
         let gone_dl = send(&c, download_req(url, Some(emu.token()), true)).await;
         assert_eq!(gone_dl.status, StatusCode::NOT_FOUND);
         assert!(gone_dl.text().contains("<html"), "HTML page");
-        let again = send(
-            &c,
-            graph_req(
-                &emu,
-                Method::DELETE,
-                &format!("/{VERSION}/{id}"),
-                Some(emu.token()),
-            ),
-        )
-        .await;
+        let again = delete(&c, &emu, &id).await;
         assert_eq!(again.status, StatusCode::BAD_REQUEST);
         assert_eq!(again.graph_error()["error_subcode"], 33);
     }

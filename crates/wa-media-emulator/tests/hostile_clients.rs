@@ -283,11 +283,7 @@ mod admin_json_property {
 
     #[test]
     fn admin_json_inputs_never_panic_the_emulator() {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = wa_media_testkit::net::runtime();
         let emu = rt.block_on(start());
         let c = rt.block_on(async { client() });
         // Fixed cases first, so a broken harness cannot pass the generated ones vacuously:
@@ -833,11 +829,7 @@ async fn flood_and_measure() -> (u64, u64, u64) {
 #[test]
 fn h2c_connection_flood_is_closed_and_its_memory_bounded() {
     if std::env::var(FLOOD_CHILD).is_ok() {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = wa_media_testkit::net::runtime();
         let (before, during, after) = rt.block_on(flood_and_measure());
         println!("FLOOD_RSS_KIB before={before} during={during} after={after}");
         return;
@@ -891,11 +883,7 @@ fn exhausted_file_descriptors_make_accept_back_off_with_one_warning_a_second() {
             .with_env_filter("warn")
             .with_ansi(false)
             .try_init();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = wa_media_testkit::net::runtime();
         rt.block_on(async {
             let emu = Emulator::builder()
                 .max_connections(10_000)

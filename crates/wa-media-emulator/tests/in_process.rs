@@ -10,7 +10,7 @@ use http_body_util::BodyExt;
 use wa_media_core::{
     MediaApi, MediaApiExt, MediaClient, RequestBody, Transport, TransportErrorKind, Upload,
 };
-use wa_media_emulator::{Endpoint, Fault, InProcessTransport};
+use wa_media_emulator::{EmulatorHandle, Endpoint, Fault, InProcessTransport};
 use wa_media_types::{MediaId, Sha256Digest};
 
 async fn call(
@@ -38,6 +38,19 @@ fn req(method: Method, url: &str, token: &str, body: RequestBody) -> Request<Req
         .unwrap()
 }
 
+/// A multipart upload of `body` (its `Content-Type` is `ct`) to the emulator's Graph host.
+fn upload_req(emu: &EmulatorHandle, token: &str, ct: &str, body: Vec<u8>) -> Request<RequestBody> {
+    let mut up = req(
+        Method::POST,
+        &format!("{}/{VERSION}/{PHONE}/media", emu.graph_url()),
+        token,
+        RequestBody::from_bytes(body),
+    );
+    up.headers_mut()
+        .insert(header::CONTENT_TYPE, ct.parse().unwrap());
+    up
+}
+
 #[tokio::test]
 async fn raw_round_trip_and_failures() {
     let emu = start().await;
@@ -54,14 +67,7 @@ async fn raw_round_trip_and_failures() {
             data: &data,
         },
     ]);
-    let mut up = req(
-        Method::POST,
-        &format!("{}/{VERSION}/{PHONE}/media", emu.graph_url()),
-        &token,
-        RequestBody::from_bytes(body),
-    );
-    up.headers_mut()
-        .insert(header::CONTENT_TYPE, ct.parse().unwrap());
+    let up = upload_req(&emu, &token, &ct, body);
     let (status, body) = call(&t, up).await.unwrap();
     assert_eq!(status, StatusCode::OK);
     let id = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["id"]
@@ -89,7 +95,9 @@ async fn raw_round_trip_and_failures() {
     // A truncated body and a reset body break as they would on a socket.
     for fault in [Fault::TruncatedBody, Fault::ResetMidBody] {
         emu.faults().push(Endpoint::Download, fault, 1);
-        let err = call(&t, get(info.url.expose().to_owned())).await.unwrap_err();
+        let err = call(&t, get(info.url.expose().to_owned()))
+            .await
+            .unwrap_err();
         assert_eq!(err, TransportErrorKind::Interrupted);
     }
     // An upload reset gets no answer at all.
@@ -100,14 +108,7 @@ async fn raw_round_trip_and_failures() {
         content_type: Some("image/png"),
         data: &data,
     }]);
-    let mut up = req(
-        Method::POST,
-        &format!("{}/{VERSION}/{PHONE}/media", emu.graph_url()),
-        &token,
-        RequestBody::from_bytes(body),
-    );
-    up.headers_mut()
-        .insert(header::CONTENT_TYPE, ct.parse().unwrap());
+    let up = upload_req(&emu, &token, &ct, body);
     assert_eq!(call(&t, up).await.unwrap_err(), TransportErrorKind::Request);
 
     let (status, _) = call(
@@ -196,7 +197,8 @@ async fn production_configuration_in_process() {
         .expect("upload");
     let info = client.retrieve(&id).await.unwrap();
     assert!(info
-        .url.expose()
+        .url
+        .expose()
         .starts_with("https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid="));
     let bytes = client
         .fetch(&id)

@@ -126,11 +126,7 @@ fn run_child(mib: u64) -> u64 {
 fn upload_and_download_of_100_mb_keep_memory_flat() {
     if let Ok(mib) = std::env::var(CHILD_ENV) {
         let mib: u64 = mib.parse().unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = wa_media_testkit::net::runtime();
         let peak = rt.block_on(transfer(mib));
         println!("VMHWM_KIB={peak}");
         return;
@@ -157,11 +153,7 @@ const UPLOAD_MIB: u64 = 10;
 /// client's), answering `rss` on stdin with its VmRSS and VmHWM until stdin ends.
 fn serve_and_report() {
     use std::io::BufRead as _;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = wa_media_testkit::net::runtime();
     let emu = rt.block_on(start());
     println!("SERVER graph={} token={}", emu.graph_addr(), emu.token());
     for line in std::io::stdin().lock().lines() {
@@ -249,11 +241,7 @@ fn fifty_concurrent_10_mb_uploads_leave_the_emulator_memory_bounded() {
         )
     };
     let (before, _, _) = rss(&mut stdin);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = wa_media_testkit::net::runtime();
     let chunk = Bytes::from(text(256 * 1024));
     let mut rounds = Vec::new();
     for _ in 0..2 {

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use http::{Method, StatusCode};
+use http::StatusCode;
 use wa_media_emulator::{Emulator, EmulatorError};
 
 #[tokio::test]
@@ -35,16 +35,7 @@ async fn media_survive_a_restart_with_a_data_dir() {
     let url = url_of(&c, &emu, &keep).await;
     let d = send(&c, download_req(&url, Some(emu.token()), true)).await;
     assert_eq!(&d.body[..], &data[..]);
-    let r = send(
-        &c,
-        graph_req(
-            &emu,
-            Method::DELETE,
-            &format!("/{VERSION}/{drop_id}"),
-            Some(emu.token()),
-        ),
-    )
-    .await;
+    let r = delete(&c, &emu, &drop_id).await;
     assert_eq!(r.status, StatusCode::OK);
     drop(emu);
 

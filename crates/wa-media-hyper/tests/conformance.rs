@@ -29,10 +29,17 @@ async fn a_transport_that_follows_redirects_fails_the_suite() {
     let report = conformance::run(&t).await;
     let why = failed(&report, Rule::RedirectsAreReturnedNotFollowed);
     assert!(why.contains("/elsewhere"), "{why}");
-    assert_eq!(report.failed(), [Rule::RedirectsAreReturnedNotFollowed], "{report}");
+    assert_eq!(
+        report.failed(),
+        [Rule::RedirectsAreReturnedNotFollowed],
+        "{report}"
+    );
     let panic = std::panic::catch_unwind(|| report.assert_conforms()).unwrap_err();
     let text = panic.downcast_ref::<String>().unwrap();
-    assert!(text.contains("redirects_are_returned_not_followed"), "{text}");
+    assert!(
+        text.contains("redirects_are_returned_not_followed"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -47,7 +54,11 @@ async fn a_transport_that_collects_bodies_fails_the_suite() {
     }
     // What it does not break still passes.
     for rule in [Rule::Non2xxIsOk, Rule::RedirectsAreReturnedNotFollowed] {
-        assert_eq!(conformance::check(&t, rule).await, Outcome::Passed, "{rule}");
+        assert_eq!(
+            conformance::check(&t, rule).await,
+            Outcome::Passed,
+            "{rule}"
+        );
     }
 }
 
@@ -58,5 +69,8 @@ async fn a_transport_that_fails_on_error_statuses_fails_the_suite() {
     let Outcome::Failed(why) = outcome else {
         panic!("non_2xx_is_ok should have failed, was {outcome:?}");
     };
-    assert!(why.contains("became an error") && why.contains("answered 400"), "{why}");
+    assert!(
+        why.contains("became an error") && why.contains("answered 400"),
+        "{why}"
+    );
 }

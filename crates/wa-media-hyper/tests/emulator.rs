@@ -11,15 +11,13 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
-use wa_media_testkit::net::{collect, within};
-use wa_media_core::{
-    RequestBody, ResponseBody, Transport, TransportError, TransportErrorKind,
-};
+use wa_media_core::{RequestBody, ResponseBody, Transport, TransportError, TransportErrorKind};
 use wa_media_emulator::{Emulator, EmulatorHandle, Endpoint, Fault, ManualClock, Origin};
 use wa_media_hyper::{
     Error, HyperClientBuilder, HyperTransport, MediaApi, MediaApiExt, MediaClient, MediaId,
     MediaKind, MediaType, RetryPolicy, Timeouts, Upload,
 };
+use wa_media_testkit::net::{collect, within};
 
 const PHONE: &str = "106540352242922";
 /// How long one step may take before the test fails instead of hanging.
@@ -213,7 +211,9 @@ async fn production_tls_path(http2: bool) {
         .unwrap();
     let info = client.retrieve(&id).await.unwrap();
     assert!(
-        info.url.expose().starts_with("https://lookaside.fbsbx.com/"),
+        info.url
+            .expose()
+            .starts_with("https://lookaside.fbsbx.com/"),
         "download URL on the real download host name"
     );
     assert_eq!(
@@ -239,7 +239,12 @@ async fn production_tls_path(http2: bool) {
 
     // URLs on hosts outside the allowlist are refused before anything is sent — whether the
     // host is reachable over https (mapped) or plain http on loopback.
-    let query = info.url.expose().split_once('?').map(|(_, q)| q).unwrap_or("");
+    let query = info
+        .url
+        .expose()
+        .split_once('?')
+        .map(|(_, q)| q)
+        .unwrap_or("");
     for url in [
         format!("https://evil.example.test/whatsapp_business/attachments/?{query}"),
         format!(
@@ -267,7 +272,8 @@ async fn rate_limits_and_server_errors_are_retried_and_succeed() {
     emu.faults()
         .push(Endpoint::Upload, Fault::ServerError { status: 503 }, 2);
     let id = within(
-        "upload", LIMIT,
+        "upload",
+        LIMIT,
         client.upload(Upload::from_bytes(bytes.clone(), pdf.clone())),
     )
     .await
@@ -499,7 +505,9 @@ async fn timeouts_and_refused_connections_are_distinct_errors() {
         .unwrap();
     emu.faults()
         .push(Endpoint::Retrieve, Fault::Delay { millis: 3_000 }, 1);
-    let err = within("timeout", LIMIT, client.retrieve(&id)).await.unwrap_err();
+    let err = within("timeout", LIMIT, client.retrieve(&id))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
 
     let closed = {

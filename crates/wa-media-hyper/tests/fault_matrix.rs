@@ -18,15 +18,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::capture;
-use wa_media_testkit::errors::error_text;
-use wa_media_testkit::hostile::{head, response, response_until_close, Act, Hostile, Seen};
 use sha2::{Digest, Sha256};
+use support::capture;
 use tokio::net::TcpListener;
 use wa_media_hyper::{
     Error, FetchOptions, IntegrityError, MediaApiExt, MediaId, RetryPolicy, TimeoutKind, Timeouts,
     TransportErrorKind,
 };
+use wa_media_testkit::errors::error_text;
+use wa_media_testkit::hostile::{head, response, response_until_close, Act, Hostile, Seen};
 use wa_media_types::ErrorClass;
 
 /// A distinctive token: finding it anywhere but in an allowed `Authorization` header is a leak.
@@ -911,19 +911,18 @@ async fn run_case(row: &Case) -> Outcome {
     } else {
         graph.url("")
     };
+    let policy = RetryPolicy::default()
+        .with_max_attempts(3)
+        .with_delays(Duration::from_millis(1), Duration::from_millis(10))
+        .with_max_retry_after(Duration::from_millis(50))
+        .with_max_elapsed(Duration::from_secs(20));
     let client = wa_media_hyper::builder()
         .token(TOKEN)
         .phone_number_id("106540352242922")
         .graph_url(graph_url)
         .trust_host(ctx.cdn.to_string())
         .trust_host(ctx.dead.to_string())
-        .retry_policy(
-            RetryPolicy::default()
-                .with_max_attempts(3)
-                .with_delays(Duration::from_millis(1), Duration::from_millis(10))
-                .with_max_retry_after(Duration::from_millis(50))
-                .with_max_elapsed(Duration::from_secs(20)),
-        )
+        .retry_policy(policy.clone())
         .connect_timeout(Duration::from_secs(5))
         .timeouts(
             Timeouts::default()
@@ -936,9 +935,13 @@ async fn run_case(row: &Case) -> Outcome {
 
     let progress = Arc::new(AtomicU64::new(0));
     let p = progress.clone();
-    let options = FetchOptions::default().with_progress(move |done: u64, _total: Option<u64>| {
-        p.fetch_max(done, Ordering::SeqCst);
-    });
+    // A transfer broken mid-body restarts under the same policy as every other retry.
+    let options = FetchOptions::default()
+        .restart(policy)
+        .timer(wa_media_hyper::TokioTimer)
+        .with_progress(move |done: u64, _total: Option<u64>| {
+            p.fetch_max(done, Ordering::SeqCst);
+        });
     let id: MediaId = ID.parse().unwrap();
     let started = Instant::now();
     let result = tokio::time::timeout(

@@ -135,7 +135,10 @@ pub struct Report {
 impl Report {
     /// The outcome for `rule`, when it was checked.
     pub fn outcome(&self, rule: Rule) -> Option<&Outcome> {
-        self.outcomes.iter().find(|(r, _)| *r == rule).map(|(_, o)| o)
+        self.outcomes
+            .iter()
+            .find(|(r, _)| *r == rule)
+            .map(|(_, o)| o)
     }
 
     /// The rules that failed.
@@ -263,7 +266,9 @@ impl Loopback {
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
         let handler: Handler = Arc::new(move |s, h, r| Box::pin(handler(s, h, r)));
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
         let heads = Arc::new(Mutex::new(Vec::new()));
         let log = heads.clone();
@@ -275,7 +280,9 @@ impl Loopback {
                     else {
                         return;
                     };
-                    log.lock().unwrap_or_else(|e| e.into_inner()).push(head.clone());
+                    log.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(head.clone());
                     handler(stream, head, rest).await;
                 });
             }
@@ -368,7 +375,10 @@ async fn read_body(s: &mut TcpStream, head: &str, mut rest: Vec<u8>) -> io::Resu
 
 fn get(url: &str) -> http::Request<RequestBody> {
     http::Request::get(url)
-        .header(http::header::AUTHORIZATION, format!("Bearer {CANARY_TOKEN}"))
+        .header(
+            http::header::AUTHORIZATION,
+            format!("Bearer {CANARY_TOKEN}"),
+        )
         .body(RequestBody::empty())
         .expect("a valid request")
 }
@@ -397,7 +407,10 @@ async fn sends_the_request_as_given<T: Transport + ?Sized>(t: &T) -> Check {
     let target = format!("/v23.0/media?x=1&hash={CANARY_SIGNATURE}");
     let body = b"the request body, as given".to_vec();
     let req = http::Request::post(server.url(&target))
-        .header(http::header::AUTHORIZATION, format!("Bearer {CANARY_TOKEN}"))
+        .header(
+            http::header::AUTHORIZATION,
+            format!("Bearer {CANARY_TOKEN}"),
+        )
         .header(http::header::CONTENT_TYPE, "text/plain")
         .header("x-conformance", "kept")
         .body(RequestBody::from_bytes(body.clone()))
@@ -408,7 +421,9 @@ async fn sends_the_request_as_given<T: Transport + ?Sized>(t: &T) -> Check {
     let got = step("the response body", read_all(resp.into_body()))
         .await?
         .map_err(|e| format!("reading the body failed: {e}"))?;
-    ensure(got == b"ok"[..], || format!("the body read was {got:?}, not \"ok\""))?;
+    ensure(got == b"ok"[..], || {
+        format!("the body read was {got:?}, not \"ok\"")
+    })?;
     let (head, received) = step("the server receiving the request", rx)
         .await?
         .map_err(|_| "the server received no request".to_owned())?;
@@ -429,14 +444,20 @@ async fn sends_the_request_as_given<T: Transport + ?Sized>(t: &T) -> Check {
         })?;
     }
     ensure(received == body, || {
-        format!("the body arrived as {:?}", String::from_utf8_lossy(&received))
+        format!(
+            "the body arrived as {:?}",
+            String::from_utf8_lossy(&received)
+        )
     })
 }
 
 async fn redirects_are_returned<T: Transport + ?Sized>(t: &T) -> Check {
     for status in [301u16, 302, 303, 307, 308] {
         let server = Loopback::start(move |mut s, head, _| async move {
-            let to = format!("http://{}/elsewhere", header(&head, "host").unwrap_or_default());
+            let to = format!(
+                "http://{}/elsewhere",
+                header(&head, "host").unwrap_or_default()
+            );
             let reply = if crate::http1::target(&head) == "/elsewhere" {
                 response(200, &[], b"followed")
             } else {
@@ -458,12 +479,15 @@ async fn redirects_are_returned<T: Transport + ?Sized>(t: &T) -> Check {
         ensure(targets == ["/from"], || {
             format!("a {status} made the transport request {targets:?}")
         })?;
-        ensure(got == status && location.is_some() && body == b"moved"[..], || {
-            format!(
-                "a {status} came back as {got} (Location {location:?}, body {:?})",
-                String::from_utf8_lossy(&body)
-            )
-        })?;
+        ensure(
+            got == status && location.is_some() && body == b"moved"[..],
+            || {
+                format!(
+                    "a {status} came back as {got} (Location {location:?}, body {:?})",
+                    String::from_utf8_lossy(&body)
+                )
+            },
+        )?;
     }
     Ok(())
 }
@@ -546,7 +570,11 @@ async fn response_body_streams<T: Transport + ?Sized>(t: &T) -> Check {
     got.extend_from_slice(&rest);
     let want: Vec<u8> = [[b'a'; HALF], [b'b'; HALF]].concat();
     ensure(got == want, || {
-        format!("the body arrived as {} bytes, not the {} sent", got.len(), want.len())
+        format!(
+            "the body arrived as {} bytes, not the {} sent",
+            got.len(),
+            want.len()
+        )
     })
 }
 
@@ -691,11 +719,17 @@ async fn provoke<T: Transport + ?Sized>(t: &T, how: Failure) -> Result<Transport
     match (how, sent) {
         (Failure::BodyClosed | Failure::BodyReset, Ok(resp)) => {
             match step("the broken body", read_all(resp.into_body())).await? {
-                Ok(b) => Err(format!("{how:?}: the body read as {} bytes without an error", b.len())),
+                Ok(b) => Err(format!(
+                    "{how:?}: the body read as {} bytes without an error",
+                    b.len()
+                )),
                 Err(e) => Ok(e),
             }
         }
-        (_, Ok(resp)) => Err(format!("{how:?}: send returned a {} response", resp.status())),
+        (_, Ok(resp)) => Err(format!(
+            "{how:?}: send returned a {} response",
+            resp.status()
+        )),
         (_, Err(e)) => Ok(e),
     }
 }
@@ -707,18 +741,25 @@ async fn expect_kind<T: Transport + ?Sized>(
 ) -> Check {
     let e = provoke(t, how).await?;
     ensure(e.kind() == kind, || {
-        format!("{how:?} gave an error of kind {:?}, not {kind:?}: {e}", e.kind())
+        format!(
+            "{how:?} gave an error of kind {:?}, not {kind:?}: {e}",
+            e.kind()
+        )
     })?;
-    ensure(kind.request_not_sent() == e.kind().request_not_sent(), || {
-        format!("{how:?}: request_not_sent() is wrong for {:?}", e.kind())
-    })
+    ensure(
+        kind.request_not_sent() == e.kind().request_not_sent(),
+        || format!("{how:?}: request_not_sent() is wrong for {:?}", e.kind()),
+    )
 }
 
 async fn broken_body_is_interrupted<T: Transport + ?Sized>(t: &T) -> Check {
     for how in [Failure::BodyClosed, Failure::BodyReset] {
         let e = provoke(t, how).await?;
         ensure(e.kind() == TransportErrorKind::Interrupted, || {
-            format!("{how:?} gave an error of kind {:?}, not Interrupted: {e}", e.kind())
+            format!(
+                "{how:?} gave an error of kind {:?}, not Interrupted: {e}",
+                e.kind()
+            )
         })?;
     }
     Ok(())

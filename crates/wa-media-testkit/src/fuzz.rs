@@ -32,7 +32,11 @@ pub fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
     files
         .into_iter()
         .map(|p| {
-            let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let name = p
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             let data = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             (name, data)
         })

@@ -7,6 +7,16 @@ use std::time::Duration;
 use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+/// A multi-threaded tokio runtime with two workers and every driver on: what a test that runs
+/// blocking code (a child process, a CLI binary, proptest) next to async servers needs.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
 /// Awaits `fut`, failing the test (naming `what`) if it takes longer than `limit`: a broken
 /// build must fail, never stall the suite.
 pub async fn within<T>(what: &str, limit: Duration, fut: impl Future<Output = T>) -> T {
@@ -116,6 +126,9 @@ mod tests {
         assert_eq!(collect(ok).await.unwrap(), b"abc");
         let bad = futures_util::stream::iter([Ok(&b"ab"[..]), Err("broken")]);
         assert_eq!(collect(bad).await.unwrap_err(), "broken");
-        assert_eq!(within("a ready future", Duration::from_secs(1), async { 7 }).await, 7);
+        assert_eq!(
+            within("a ready future", Duration::from_secs(1), async { 7 }).await,
+            7
+        );
     }
 }

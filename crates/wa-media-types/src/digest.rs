@@ -231,3 +231,14 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod error_messages {
+    use super::*;
+
+    #[test]
+    fn the_parse_error_message_is_pinned() {
+        let e = "abc".parse::<Sha256Digest>().unwrap_err();
+        insta::assert_snapshot!(e.to_string(), @"not a SHA-256 digest: expected 64 hex characters or 44 base64 characters, got 3 characters");
+    }
+}

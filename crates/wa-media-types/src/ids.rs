@@ -353,3 +353,18 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod error_messages {
+    use super::*;
+
+    #[test]
+    fn every_id_error_message_is_pinned() {
+        let what = "media id";
+        insta::assert_snapshot!(IdError::Empty { what }.to_string(), @"media id is empty");
+        insta::assert_snapshot!(IdError::TooLong { what, len: 40, max: 32 }.to_string(), @"media id is 40 characters long; at most 32 are allowed");
+        insta::assert_snapshot!(IdError::ForbiddenChar { what, ch: '/' }.to_string(), @"media id contains the forbidden character '/' (no '/', '?', '#', '%', whitespace or control characters)");
+        insta::assert_snapshot!(IdError::NotNumeric { what, ch: 'x' }.to_string(), @"media id must be ASCII digits only (WhatsApp ids are numeric), found 'x'");
+        insta::assert_snapshot!(IdError::BadVersion("21".into()).to_string(), @r#"API version "21" is not of the form vMAJOR.MINOR (for example v21.0)"#);
+    }
+}

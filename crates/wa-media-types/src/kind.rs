@@ -212,3 +212,14 @@ mod tests {
         assert_eq!(MediaKind::infer(&m("application/octet-stream")), None);
     }
 }
+
+#[cfg(test)]
+mod error_messages {
+    use super::*;
+
+    #[test]
+    fn the_parse_error_message_is_pinned() {
+        let e = "gif".parse::<MediaKind>().unwrap_err();
+        insta::assert_snapshot!(e.to_string(), @r#"unknown media kind "gif": expected image, document, audio, video, sticker or voice"#);
+    }
+}

@@ -147,7 +147,7 @@ pub enum SendValidationError {
         mime: String,
     },
     /// The file would be refused by the upload.
-    #[error("the file would be refused by the upload: {0}")]
+    #[error(transparent)]
     Media(#[from] ValidationError),
 }
 
@@ -731,5 +731,42 @@ mod tests {
         let via_serde: SentMessage =
             serde_json::from_str(r#"{"messages":[{"id":"wamid.Z"}]}"#).unwrap();
         assert_eq!(via_serde.wamid, "wamid.Z");
+    }
+}
+
+#[cfg(test)]
+mod error_messages {
+    use super::*;
+
+    #[test]
+    fn every_send_validation_message_is_pinned() {
+        use SendValidationError as E;
+        let e = E::Recipient {
+            input: "12".into(),
+            reason: "2 digits, 7–15 are needed".into(),
+        };
+        insta::assert_snapshot!(e.to_string(), @r#"recipient "12" is not a phone number: 2 digits, 7–15 are needed; give the number in international format with the country code, for example 15551234567 (+, spaces, dashes and parentheses are ignored)"#);
+        let e = E::Link {
+            link: "http://x/a.jpg".into(),
+            reason: "not https",
+        };
+        insta::assert_snapshot!(e.to_string(), @r#"media link "http://x/a.jpg" is not usable: not https; Meta fetches links itself and needs a public https:// URL (or upload the file and send it by id)"#);
+        insta::assert_snapshot!(E::CaptionNotAllowed { kind: MediaKind::Audio }.to_string(), @"a caption is not allowed on audio messages; captions go only on image, video and document messages");
+        insta::assert_snapshot!(E::CaptionTooLong { chars: 1025 }.to_string(), @"the caption is 1025 characters long; at most 1024 are allowed");
+        insta::assert_snapshot!(E::FilenameNotAllowed { kind: MediaKind::Image }.to_string(), @"a filename is only allowed on document messages, not on image");
+        insta::assert_snapshot!(E::EmptyFilename.to_string(), @"the filename is empty; leave it out or give a name such as invoice.pdf");
+        insta::assert_snapshot!(E::VoiceNotAllowed { kind: MediaKind::Video }.to_string(), @"voice is only allowed on audio messages, not on video");
+        insta::assert_snapshot!(E::VoiceNotOpus { detected: Some("audio/mpeg".into()) }.to_string(), @"a voice note must be Opus in an Ogg container (audio/ogg; codecs=opus), but the file is audio/mpeg; convert it (for example `ffmpeg -i in -c:a libopus out.ogg`) or send it as plain audio");
+        insta::assert_snapshot!(E::VoiceNotOpus { detected: None }.to_string(), @"a voice note must be Opus in an Ogg container (audio/ogg; codecs=opus), but the file is of an unknown type; convert it (for example `ffmpeg -i in -c:a libopus out.ogg`) or send it as plain audio");
+        insta::assert_snapshot!(E::EmptyReplyTo.to_string(), @"reply_to is empty; give the wamid of the message to reply to");
+        insta::assert_snapshot!(E::CallbackDataTooLong { chars: 513 }.to_string(), @"biz_opaque_callback_data is 513 characters long; at most 512 are allowed");
+        insta::assert_snapshot!(E::UnknownFileType.to_string(), @"cannot tell the type of the file from its contents; give its MIME type (for example application/pdf)");
+        insta::assert_snapshot!(E::NoKindFor { mime: "application/zip".into() }.to_string(), @"no message kind takes application/zip files; give the kind explicitly or convert the file");
+        // Transparent: the upload's own message, and its source is not repeated.
+        let e = E::Media(crate::ValidationError {
+            problems: vec![crate::Problem::Empty],
+        });
+        insta::assert_snapshot!(e.to_string(), @"the file cannot be uploaded: the file is empty: nothing to upload");
+        assert!(std::error::Error::source(&e).is_none());
     }
 }

@@ -201,3 +201,14 @@ mod tests {
         assert_eq!(MediaType::parse(&m.to_string()).unwrap(), m);
     }
 }
+
+#[cfg(test)]
+mod error_messages {
+    use super::*;
+
+    #[test]
+    fn the_parse_error_message_is_pinned() {
+        let e = "nonsense".parse::<MediaType>().unwrap_err();
+        insta::assert_snapshot!(e.to_string(), @r#""nonsense" is not a MIME type of the form type/subtype[; name=value]"#);
+    }
+}

@@ -163,3 +163,15 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod error_messages {
+    use super::*;
+
+    #[test]
+    fn every_signature_error_message_is_pinned() {
+        insta::assert_snapshot!(SignatureError::MissingPrefix.to_string(), @r#"the X-Hub-Signature-256 header must start with "sha256=": is this the right header?"#);
+        insta::assert_snapshot!(SignatureError::BadHex.to_string(), @"the X-Hub-Signature-256 header must be sha256= followed by 64 hex characters");
+        insta::assert_snapshot!(SignatureError::Mismatch.to_string(), @"webhook signature mismatch: check the app secret and verify the raw request body, not a re-serialised one");
+    }
+}

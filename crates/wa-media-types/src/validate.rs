@@ -538,3 +538,22 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod error_messages {
+    use super::*;
+
+    #[test]
+    fn every_problem_message_is_pinned() {
+        let one = |p: Problem| ValidationError { problems: vec![p] }.to_string();
+        insta::assert_snapshot!(one(Problem::OpusMimeType), @"the file cannot be uploaded: audio/opus is accepted at upload but sending it fails (code 131053): declare the file as audio/ogg; codecs=opus");
+        insta::assert_snapshot!(one(Problem::VoiceRequiresOggOpus { mime: "audio/mpeg".into() }), @"the file cannot be uploaded: a voice note must be audio/ogg; codecs=opus, not audio/mpeg: convert it to Ogg Opus or send it as audio");
+        insta::assert_snapshot!(one(Problem::WebpAsImage), @"the file cannot be uploaded: image/webp sent as an image fails when sent (code 131053): send it as a sticker, or convert it to JPEG or PNG");
+        insta::assert_snapshot!(one(Problem::NotOpus { codec: "Vorbis".into() }), @"the file cannot be uploaded: audio/ogg must hold Opus, but this is Vorbis: re-encode it as Ogg Opus (for example `ffmpeg -i in.ogg -c:a libopus out.ogg`)");
+        insta::assert_snapshot!(one(Problem::Empty), @"the file cannot be uploaded: the file is empty: nothing to upload");
+        insta::assert_snapshot!(one(Problem::MimeNotAllowed { kind: MediaKind::Sticker, mime: "image/png".into() }), @"the file cannot be uploaded: image/png is not allowed for sticker: use image/webp");
+        insta::assert_snapshot!(one(Problem::TooLarge { kind: Some(MediaKind::Image), animated: false, len: 6_000_000, max: 5_242_880 }), @"the file cannot be uploaded: the file is 6000000 bytes, over the limit of 5242880 bytes (5 MB) for image: compress it or send it as a smaller file");
+        insta::assert_snapshot!(one(Problem::ContentMismatch { declared: "image/jpeg".into(), found: Some("image/png") }), @"the file cannot be uploaded: the contents look like image/png, not the declared image/jpeg: declare the real type or convert the file");
+        insta::assert_snapshot!(one(Problem::UnknownMime { mime: "image/gif".into() }), @"the file cannot be uploaded: image/gif is not a media type WhatsApp accepts: use one of image/jpeg, image/png, application/pdf, application/vnd.ms-*, application/vnd.openxmlformats-*, text/plain, audio/aac, audio/mp4, audio/mpeg, audio/amr, audio/ogg; codecs=opus, video/mp4, video/3gp, video/3gpp, image/webp");
+    }
+}

@@ -33,7 +33,8 @@ fn upload() {
 fn retrieve() {
     let r: MediaUrlResponse = serde_json::from_slice(&read("retrieve.json")).unwrap();
     assert!(r
-        .url.expose()
+        .url
+        .expose()
         .starts_with("https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid="));
     assert_eq!(r.mime_type, "image/jpeg");
     assert_eq!(r.sha256, Sha256Digest::of(b"hello"));

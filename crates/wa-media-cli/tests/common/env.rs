@@ -30,11 +30,7 @@ impl Env {
     }
 
     pub fn start_with(f: impl FnOnce(EmulatorBuilder) -> EmulatorBuilder) -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = wa_media_testkit::net::runtime();
         let emu = rt
             .block_on(f(Emulator::builder().token(CANARY_TOKEN)).start())
             .unwrap();

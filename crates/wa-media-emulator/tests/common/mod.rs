@@ -205,6 +205,20 @@ pub async fn retrieve(c: &HttpClient, emu: &EmulatorHandle, id: &str) -> Reply {
     .await
 }
 
+/// Deletes `id` with the emulator's token; returns the reply.
+pub async fn delete(c: &HttpClient, emu: &EmulatorHandle, id: &str) -> Reply {
+    send(
+        c,
+        graph_req(
+            emu,
+            Method::DELETE,
+            &format!("/{VERSION}/{id}"),
+            Some(emu.token()),
+        ),
+    )
+    .await
+}
+
 pub fn download_req(url: &str, token: Option<&str>, ua: bool) -> Request<Body> {
     let mut b = Request::builder().method(Method::GET).uri(url);
     if ua {

@@ -31,7 +31,10 @@ impl<T: Transport> Transport for FollowsRedirects<T> {
         let target = location.to_str().unwrap_or("/").to_owned();
         let target = match (target.starts_with('/'), uri.authority()) {
             (true, Some(authority)) => {
-                format!("{}://{authority}{target}", uri.scheme_str().unwrap_or("http"))
+                format!(
+                    "{}://{authority}{target}",
+                    uri.scheme_str().unwrap_or("http")
+                )
             }
             _ => target,
         };

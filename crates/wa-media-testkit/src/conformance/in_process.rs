@@ -23,8 +23,8 @@
 use std::io;
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
 use futures_util::StreamExt;
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
 use http_body_util::BodyExt;
 use wa_media_core::{RequestBody, Transport, TransportError, TransportErrorKind};
 use wa_media_emulator::{EmulatorHandle, Endpoint, Fault};
@@ -152,8 +152,8 @@ async fn json<T: Transport + ?Sized>(
     let body = step("the body", read_all(resp.into_body()))
         .await?
         .map_err(|e| format!("reading the body failed: {e}"))?;
-    let v = serde_json::from_slice(&body)
-        .map_err(|e| format!("a {status} body is not JSON ({e})"))?;
+    let v =
+        serde_json::from_slice(&body).map_err(|e| format!("a {status} body is not JSON ({e})"))?;
     Ok((status, v))
 }
 
@@ -167,11 +167,21 @@ async fn upload<T: Transport + ?Sized>(
     let body = [prefix, file.to_vec(), suffix].concat();
     let len = body.len() as u64;
     let (status, v) = json(t, upload_request(emu, RequestBody::from_bytes(body), len)).await?;
-    ensure(status == 200, || format!("the upload was answered {status}: {v}"))?;
-    let id = v["id"].as_str().ok_or("the upload answer has no id")?.to_owned();
+    ensure(status == 200, || {
+        format!("the upload was answered {status}: {v}")
+    })?;
+    let id = v["id"]
+        .as_str()
+        .ok_or("the upload answer has no id")?
+        .to_owned();
     let (status, v) = json(t, get(emu, &format!("{}/v23.0/{id}", emu.graph_url()))).await?;
-    ensure(status == 200, || format!("the retrieve was answered {status}: {v}"))?;
-    Ok(v["url"].as_str().ok_or("the retrieve has no url")?.to_owned())
+    ensure(status == 200, || {
+        format!("the retrieve was answered {status}: {v}")
+    })?;
+    Ok(v["url"]
+        .as_str()
+        .ok_or("the retrieve has no url")?
+        .to_owned())
 }
 
 async fn sends_the_request_as_given<T: Transport + ?Sized>(emu: &EmulatorHandle, t: &T) -> Check {
@@ -194,21 +204,27 @@ async fn sends_the_request_as_given<T: Transport + ?Sized>(emu: &EmulatorHandle,
         .await?
         .map_err(|e| format!("the download failed: {e}"))?;
     let status = resp.status();
-    ensure(status == 200, || format!("the download was answered {status}"))?;
+    ensure(status == 200, || {
+        format!("the download was answered {status}")
+    })?;
     let got = step("the download body", read_all(resp.into_body()))
         .await?
         .map_err(|e| format!("reading the download failed: {e}"))?;
     ensure(got == file, || {
-        format!("the stored media ({} bytes) is not the body sent", got.len())
+        format!(
+            "the stored media ({} bytes) is not the body sent",
+            got.len()
+        )
     })
 }
 
 async fn non_2xx_is_ok<T: Transport + ?Sized>(emu: &EmulatorHandle, t: &T) -> Check {
     let unknown = format!("{}/v23.0/1234567890123456", emu.graph_url());
     let (status, v) = json(t, get(emu, &unknown)).await?;
-    ensure((400..500).contains(&status) && v["error"].is_object(), || {
-        format!("an unknown media id came back as {status}: {v}")
-    })?;
+    ensure(
+        (400..500).contains(&status) && v["error"].is_object(),
+        || format!("an unknown media id came back as {status}: {v}"),
+    )?;
     let anonymous = http::Request::get(&unknown)
         .body(RequestBody::empty())
         .expect("a valid request");
@@ -231,7 +247,9 @@ async fn broken_download<T: Transport + ?Sized>(
         .await?
         .map_err(|e| format!("send failed for a body that breaks later: {e}"))?;
     let status = resp.status();
-    ensure(status == 200, || format!("the download was answered {status}"))?;
+    ensure(status == 200, || {
+        format!("the download was answered {status}")
+    })?;
     let mut body = resp.into_body();
     let mut got = 0;
     loop {
@@ -246,7 +264,9 @@ async fn broken_download<T: Transport + ?Sized>(
 async fn response_body_streams<T: Transport + ?Sized>(emu: &EmulatorHandle, t: &T) -> Check {
     let url = upload(emu, t, &png(256 * 1024)).await?;
     let (got, err) = broken_download(emu, t, &url, Fault::ResetMidBody).await?;
-    ensure(err.is_some(), || "the reset download ended without an error".to_owned())?;
+    ensure(err.is_some(), || {
+        "the reset download ended without an error".to_owned()
+    })?;
     ensure(got > 0, || {
         "no byte of a body broken halfway was readable: the body was collected".to_owned()
     })
@@ -315,7 +335,10 @@ async fn errors_hold_no_secrets<T: Transport + ?Sized>(emu: &EmulatorHandle, t: 
         .nth(1)
         .map(|s| s.split('&').next().unwrap_or(s).to_owned())
         .unwrap_or_default();
-    let mut errors = vec![unknown_host(t).await?, upload_reset_is_request(emu, t).await?];
+    let mut errors = vec![
+        unknown_host(t).await?,
+        upload_reset_is_request(emu, t).await?,
+    ];
     for fault in [Fault::TruncatedBody, Fault::ResetMidBody] {
         if let (_, Some(e)) = broken_download(emu, t, &url, fault).await? {
             errors.push(e);

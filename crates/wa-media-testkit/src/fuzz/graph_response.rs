@@ -38,7 +38,8 @@ pub fn run(data: &[u8]) {
     };
     if let Ok(r) = protocol::parse_retrieve_response(&resp) {
         // A parsed URL is absolute; redacting it never keeps the query.
-        let url = protocol::parse_media_url(r.url.expose()).expect("checked by parse_retrieve_response");
+        let url =
+            protocol::parse_media_url(r.url.expose()).expect("checked by parse_retrieve_response");
         assert!(!protocol::redact_url(&url).contains('?'));
     }
     let _ = protocol::parse_upload_response(&resp);
