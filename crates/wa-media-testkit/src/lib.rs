@@ -3,8 +3,9 @@
 //!
 //! What needs more than `std` is behind a feature, so a crate's tests build only what they use:
 //! `net` ([`net`], [`hostile`]: servers and waits on tokio), `tls` ([`tls`]: a generated CA),
-//! `conformance` ([`conformance`]: the `Transport` conformance suite), `fuzz`, `fuzz-core` and
-//! `fuzz-emulator` ([`fuzz`]: the harnesses the fuzz targets and the corpus replays share).
+//! `conformance` ([`conformance`]: the `Transport` conformance suite), `moto` ([`moto`]: moto's
+//! S3 server for the object-store tests), `fuzz`, `fuzz-core` and `fuzz-emulator` ([`fuzz`]:
+//! the harnesses the fuzz targets and the corpus replays share).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -19,6 +20,8 @@ pub mod conformance;
 pub mod fuzz;
 #[cfg(feature = "net")]
 pub mod hostile;
+#[cfg(feature = "moto")]
+pub mod moto;
 #[cfg(feature = "net")]
 pub mod net;
 #[cfg(feature = "tls")]
