@@ -68,35 +68,13 @@ pub fn sanitize(raw: &str) -> Option<String> {
     Some(name)
 }
 
-/// The usual file extension for a MIME type (parameters ignored), or `bin`.
+/// The usual file extension for a MIME type (parameters ignored), or `bin`: the table of
+/// [`usual_extension`](crate::usual_extension), for a MIME type given as a string.
 pub fn extension_for(mime: &str) -> &'static str {
-    let essence = mime
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match essence.as_str() {
-        "image/jpeg" => "jpg",
-        "image/png" => "png",
-        "image/webp" => "webp",
-        "audio/ogg" => "ogg",
-        "audio/mpeg" => "mp3",
-        "audio/aac" => "aac",
-        "audio/amr" => "amr",
-        "audio/mp4" => "m4a",
-        "video/mp4" => "mp4",
-        "video/3gp" | "video/3gpp" => "3gp",
-        "application/pdf" => "pdf",
-        "text/plain" => "txt",
-        "application/msword" => "doc",
-        "application/vnd.ms-excel" => "xls",
-        "application/vnd.ms-powerpoint" => "ppt",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => "docx",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "xlsx",
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation" => "pptx",
-        _ => "bin",
-    }
+    crate::MediaType::parse(mime)
+        .ok()
+        .and_then(|m| crate::usual_extension(&m))
+        .unwrap_or("bin")
 }
 
 /// The file name for one inbound media: the document's own name made safe when there is one,

@@ -34,6 +34,93 @@ pub const STICKER_ANIMATED_MAX_BYTES: u64 = 500 * KB;
 /// Largest media of any kind (the document limit): no upload or download may exceed it.
 pub const MAX_MEDIA_BYTES: u64 = DOCUMENT_MAX_BYTES;
 
+/// The usual file extension of each MIME type WhatsApp accepts (the essence, lowercase), as
+/// [`MediaKind::mime_types`] lists them; the `vnd.ms-*` and `vnd.openxmlformats-*` patterns
+/// are listed by the Office types Meta documents (and `application/msword`). One table for the whole workspace: the
+/// name an upload sends ([`usual_extension`]), the extension check of
+/// [`validate_named_upload`](crate::validate_named_upload) ([`mime_for_extension`]) and the
+/// names of saved inbound media ([`crate::filename::extension_for`]).
+const EXTENSIONS: [(&str, &str); 19] = [
+    ("image/jpeg", "jpg"),
+    ("image/png", "png"),
+    ("application/pdf", "pdf"),
+    ("application/msword", "doc"),
+    ("application/vnd.ms-excel", "xls"),
+    ("application/vnd.ms-powerpoint", "ppt"),
+    (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "docx",
+    ),
+    (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "xlsx",
+    ),
+    (
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "pptx",
+    ),
+    ("text/plain", "txt"),
+    ("audio/aac", "aac"),
+    ("audio/mp4", "m4a"),
+    ("audio/mpeg", "mp3"),
+    ("audio/amr", "amr"),
+    ("audio/ogg", "ogg"),
+    ("video/mp4", "mp4"),
+    ("video/3gp", "3gp"),
+    ("video/3gpp", "3gp"),
+    ("image/webp", "webp"),
+];
+
+/// Other spellings of extensions in [`EXTENSIONS`]: `(extension, MIME essence)`.
+const EXTENSION_ALIASES: [(&str, &str); 7] = [
+    ("jpeg", "image/jpeg"),
+    ("jpe", "image/jpeg"),
+    ("opus", "audio/ogg"),
+    ("oga", "audio/ogg"),
+    ("3gpp", "video/3gpp"),
+    ("m4v", "video/mp4"),
+    ("text", "text/plain"),
+];
+
+/// The usual file extension (without the dot) of a MIME type WhatsApp accepts, judged by its
+/// essence: `jpg` for `image/jpeg`, `ogg` for `audio/ogg; codecs=opus`, `m4a` for `audio/mp4`,
+/// `docx` for Word documents. `None` for any other type.
+///
+/// ```
+/// use wa_media_types::{usual_extension, MediaType};
+/// let voice: MediaType = "audio/ogg; codecs=opus".parse().unwrap();
+/// assert_eq!(usual_extension(&voice), Some("ogg"));
+/// assert_eq!(usual_extension(&"image/gif".parse().unwrap()), None);
+/// ```
+pub fn usual_extension(mime: &MediaType) -> Option<&'static str> {
+    let essence = mime.essence();
+    EXTENSIONS
+        .iter()
+        .find(|(m, _)| *m == essence)
+        .map(|(_, ext)| *ext)
+}
+
+/// The MIME type (essence) a file extension names, for the types WhatsApp accepts: the
+/// inverse of [`usual_extension`], plus other usual spellings (`jpeg`, `opus`, `3gpp`, …).
+/// The extension is given without the dot and compared case-insensitively; `None` when it
+/// names no accepted type.
+///
+/// ```
+/// use wa_media_types::mime_for_extension;
+/// assert_eq!(mime_for_extension("JPEG"), Some("image/jpeg"));
+/// assert_eq!(mime_for_extension("opus"), Some("audio/ogg"));
+/// assert_eq!(mime_for_extension("3gp"), Some("video/3gp"));
+/// assert_eq!(mime_for_extension("gif"), None);
+/// ```
+pub fn mime_for_extension(ext: &str) -> Option<&'static str> {
+    EXTENSIONS
+        .iter()
+        .map(|(m, e)| (*e, *m))
+        .chain(EXTENSION_ALIASES)
+        .find(|(e, _)| e.eq_ignore_ascii_case(ext))
+        .map(|(_, m)| m)
+}
+
 /// What a media file is to WhatsApp; decides which MIME types and sizes are allowed.
 ///
 /// ```
@@ -195,6 +282,78 @@ mod tests {
         assert_eq!(MediaKind::Sticker.max_bytes(true), 512_000);
         assert_eq!(MediaKind::Document.max_bytes(false), 104_857_600);
         assert_eq!(MAX_MEDIA_BYTES, 104_857_600);
+    }
+
+    /// Every accepted MIME type (patterns by the Office types Meta documents) has its usual
+    /// extension, and the extension maps back to a type of the same kind.
+    #[test]
+    fn every_accepted_mime_type_has_its_extension() {
+        let expected = [
+            ("image/jpeg", "jpg"),
+            ("image/png", "png"),
+            ("application/pdf", "pdf"),
+            ("application/vnd.ms-excel", "xls"),
+            ("application/vnd.ms-powerpoint", "ppt"),
+            (
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "docx",
+            ),
+            (
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "xlsx",
+            ),
+            (
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                "pptx",
+            ),
+            ("text/plain", "txt"),
+            ("audio/aac", "aac"),
+            ("audio/mp4", "m4a"),
+            ("audio/mpeg", "mp3"),
+            ("audio/amr", "amr"),
+            ("audio/ogg; codecs=opus", "ogg"),
+            ("video/mp4", "mp4"),
+            ("video/3gp", "3gp"),
+            ("video/3gpp", "3gp"),
+            ("image/webp", "webp"),
+        ];
+        // The table covers every entry of the accepted list (patterns by their examples).
+        for kind in MediaKind::ALL {
+            for listed in kind.mime_types() {
+                let prefix = listed.trim_end_matches('*');
+                assert!(
+                    expected.iter().any(|(m, _)| m.starts_with(prefix)),
+                    "{listed} ({kind}) has no extension test"
+                );
+            }
+        }
+        for (mime, ext) in expected {
+            let parsed = m(mime);
+            assert!(MediaKind::infer(&parsed).is_some(), "{mime} is accepted");
+            assert_eq!(usual_extension(&parsed), Some(ext), "{mime}");
+            let back = m(mime_for_extension(ext).unwrap());
+            assert_eq!(
+                MediaKind::infer(&back),
+                MediaKind::infer(&parsed),
+                "{ext} maps back to the kind of {mime}"
+            );
+        }
+        assert_eq!(usual_extension(&m("application/msword")), Some("doc"));
+        assert_eq!(usual_extension(&m("image/gif")), None);
+        assert_eq!(usual_extension(&m("application/octet-stream")), None);
+        for (ext, mime) in [
+            ("JPG", "image/jpeg"),
+            ("jpeg", "image/jpeg"),
+            ("opus", "audio/ogg"),
+            ("Ogg", "audio/ogg"),
+            ("3gpp", "video/3gpp"),
+            ("m4a", "audio/mp4"),
+        ] {
+            assert_eq!(mime_for_extension(ext), Some(mime), "{ext}");
+        }
+        for unknown in ["", "gif", "exe", "tar.gz", ".jpg"] {
+            assert_eq!(mime_for_extension(unknown), None, "{unknown:?}");
+        }
     }
 
     #[test]

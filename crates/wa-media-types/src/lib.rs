@@ -8,7 +8,9 @@
 //! - [`Sha256Digest`], [`StreamingDigest`]: digests in hex or base64, compared by bytes.
 //! - [`MediaKind`], [`MediaType`] and the size constants ([`MB`], [`IMAGE_MAX_BYTES`], …).
 //! - [`validate_upload`] and [`sniff`]: every reason an upload would be refused, found from the
-//!   declared type, the length and the first [`SNIFF_LEN`] bytes.
+//!   declared type, the length and the first [`SNIFF_LEN`] bytes ([`validate_named_upload`]
+//!   also checks the file name's extension); [`usual_extension`] and [`mime_for_extension`]:
+//!   the one MIME type ↔ extension table.
 //! - [`SendMedia`], [`SentMessage`]: outbound media messages, checked locally
 //!   ([`SendValidationError`]), and Graph's answer.
 //! - [`webhook`]: inbound notifications and [`inbound_media`]; [`signature`]: `X-Hub-Signature-256`;
@@ -37,9 +39,9 @@ pub use digest::{DigestParseError, Sha256Digest, StreamingDigest};
 pub use graph_error::{ErrorBody, ErrorClass, ErrorData, GraphError, MAX_ERROR_SNIPPET};
 pub use ids::{ApiVersion, IdError, MediaId, PhoneNumberId, MAX_ID_LEN, MAX_MEDIA_ID_LEN};
 pub use kind::{
-    MediaKind, UnknownKind, AUDIO_MAX_BYTES, DOCUMENT_MAX_BYTES, IMAGE_MAX_BYTES, KB,
-    MAX_MEDIA_BYTES, MB, STICKER_ANIMATED_MAX_BYTES, STICKER_STATIC_MAX_BYTES, VIDEO_MAX_BYTES,
-    VOICE_MAX_BYTES,
+    mime_for_extension, usual_extension, MediaKind, UnknownKind, AUDIO_MAX_BYTES,
+    DOCUMENT_MAX_BYTES, IMAGE_MAX_BYTES, KB, MAX_MEDIA_BYTES, MB, STICKER_ANIMATED_MAX_BYTES,
+    STICKER_STATIC_MAX_BYTES, VIDEO_MAX_BYTES, VOICE_MAX_BYTES,
 };
 pub use media_url::MediaUrl;
 pub use message::{MediaRef, SendMedia, SendNote, SendValidationError, SentMessage};
@@ -48,6 +50,7 @@ pub use response::{DeleteResponse, MediaUrlResponse, UploadResponse};
 pub use signature::{signature_header, verify_signature, SignatureError};
 pub use sniff::{sniff, Sniffed};
 pub use validate::{
-    validate_upload, Problem, UploadCandidate, Validated, ValidationError, SNIFF_LEN,
+    validate_named_upload, validate_upload, Problem, UploadCandidate, Validated, ValidationError,
+    SNIFF_LEN,
 };
 pub use webhook::{inbound_media, InboundMedia, Notification};

@@ -202,7 +202,7 @@ fn is_mpeg_audio_frame(b: &[u8]) -> bool {
 
 /// UTF-8 (a character cut at the end of `head` is fine) without control characters other than
 /// tab, line feed, form feed and carriage return, and not empty.
-fn looks_like_text(head: &[u8]) -> bool {
+pub(crate) fn looks_like_text(head: &[u8]) -> bool {
     let body = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
     if body.is_empty() {
         return false;

@@ -6,8 +6,8 @@
 
 use std::fmt;
 
-use crate::sniff::{sniff, Sniffed};
-use crate::{MediaKind, MediaType, MAX_MEDIA_BYTES};
+use crate::sniff::{looks_like_text, sniff, Sniffed};
+use crate::{mime_for_extension, usual_extension, MediaKind, MediaType, MAX_MEDIA_BYTES};
 
 /// How many leading bytes of a file validation looks at (64 KiB). Reading more changes nothing.
 pub const SNIFF_LEN: usize = 64 * 1024;
@@ -118,6 +118,18 @@ pub enum Problem {
         /// What the contents look like, when recognised.
         found: Option<&'static str>,
     },
+    /// The file name's extension names one type and the contents are another (a `photo.jpg`
+    /// holding a PNG): Meta's processing keys off the name in places. Found by
+    /// [`validate_named_upload`] only when the extension names a type WhatsApp accepts and
+    /// the contents are recognised as something else.
+    ExtensionMismatch {
+        /// The file name sent with the upload (no directory).
+        file_name: String,
+        /// The MIME type the extension names.
+        implies: &'static str,
+        /// What the contents look like.
+        found: &'static str,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -187,6 +199,23 @@ impl fmt::Display for Problem {
                 "the contents are not recognisable as {declared}: check that this is the right \
                  file (an HTML error page saved by mistake?) or declare its real type"
             ),
+            Problem::ExtensionMismatch {
+                file_name,
+                implies,
+                found,
+            } => {
+                write!(
+                    f,
+                    "the name {file_name:?} says {implies}, but the contents look like {found}: "
+                )?;
+                match MediaType::parse(found)
+                    .ok()
+                    .and_then(|m| usual_extension(&m))
+                {
+                    Some(ext) => write!(f, "rename it to end in .{ext}, or convert the file"),
+                    None => f.write_str("rename it to match its contents, or convert the file"),
+                }
+            }
         }
     }
 }
@@ -229,7 +258,7 @@ fn all_allowed() -> String {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ValidationError {
-    /// The problems, in a stable order: MIME type, size, contents.
+    /// The problems, in a stable order: MIME type, size, contents, file name.
     pub problems: Vec<Problem>,
 }
 
@@ -335,6 +364,88 @@ fn ogg_codec_problem(mime: &MediaType, found: Option<Sniffed>) -> Option<String>
 /// assert_eq!(err.problems, vec![Problem::NotOpus { codec: "vorbis".into() }]);
 /// ```
 pub fn validate_upload(candidate: &UploadCandidate<'_>) -> Result<Validated, ValidationError> {
+    validate(candidate, None)
+}
+
+/// [`validate_upload`], and the name the file is uploaded under checked against its contents:
+/// a name whose extension names a type WhatsApp accepts while the contents are recognised as
+/// another type is [`Problem::ExtensionMismatch`] (a `photo.jpg` holding a PNG).
+///
+/// Only a real contradiction counts. A name without an extension, an extension naming no
+/// accepted type (`.bin`, `.gif`) or contents nothing recognises pass. Spellings of one
+/// format agree with each other: `.jpg`/`.jpeg`/`.jpe`, `.ogg`/`.opus`/`.oga` for any Ogg
+/// file, and `.mp4`/`.m4a`/`.m4v`/`.3gp` for any ISO media file (their brands are used
+/// loosely); `.docx`/`.xlsx`/`.pptx` hold a ZIP (or, encrypted, an OLE compound file), and
+/// `.doc`/`.xls`/`.ppt` one of those or text; a `.txt` is contradicted only by contents that
+/// are not text. When the extension agrees with the declared type and the contents contradict
+/// both, only [`Problem::ContentMismatch`] is reported.
+///
+/// ```
+/// use wa_media_types::{validate_named_upload, MediaType, Problem, UploadCandidate};
+/// let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+/// let mime: MediaType = "image/png".parse().unwrap();
+/// let candidate = UploadCandidate { kind: None, mime: &mime, len: 2_000, head: png };
+/// assert!(validate_named_upload(&candidate, "photo.png").is_ok());
+/// assert!(validate_named_upload(&candidate, "photo").is_ok());
+/// let err = validate_named_upload(&candidate, "photo.jpg").unwrap_err();
+/// assert_eq!(err.problems, vec![Problem::ExtensionMismatch {
+///     file_name: "photo.jpg".into(), implies: "image/jpeg", found: "image/png",
+/// }]);
+/// ```
+pub fn validate_named_upload(
+    candidate: &UploadCandidate<'_>,
+    file_name: &str,
+) -> Result<Validated, ValidationError> {
+    validate(candidate, Some(file_name))
+}
+
+/// Which spellings of one format agree with each other, by MIME essence.
+fn family(essence: &str) -> &str {
+    match essence {
+        "audio/ogg" | "application/ogg" | "audio/opus" => "ogg",
+        "audio/mp4" | "video/mp4" | "video/3gp" | "video/3gpp" | "video/quicktime" => "iso-bmff",
+        "audio/amr" | "audio/amr-wb" => "amr",
+        "application/zip" | "application/x-cfb" | "application/msword" => "office",
+        e if e.starts_with("application/vnd.openxmlformats-")
+            || e.starts_with("application/vnd.ms-") =>
+        {
+            "office"
+        }
+        e => e,
+    }
+}
+
+/// The extension check of [`validate_named_upload`]: the type the name's extension names,
+/// when the contents contradict it.
+/// Returns `(implied, found)`.
+fn extension_contradiction(
+    file_name: &str,
+    found: Option<Sniffed>,
+    head: &[u8],
+) -> Option<(&'static str, &'static str)> {
+    let (stem, ext) = file_name.rsplit_once('.')?;
+    if stem.is_empty() {
+        return None; // `.jpg` is a hidden file's whole name, not an extension.
+    }
+    let implies = mime_for_extension(ext)?;
+    let sniffed = found?;
+    let found = sniffed.essence();
+    let agrees = match implies {
+        // Text is judged by the bytes: a note that mentions `%PDF-` is still text.
+        "text/plain" => found == "text/plain" || looks_like_text(head),
+        // Legacy Office names are also used for text exports (CSV, HTML, RTF).
+        "application/msword" | "application/vnd.ms-excel" | "application/vnd.ms-powerpoint" => {
+            family(found) == "office" || found == "text/plain"
+        }
+        _ => family(implies) == family(found),
+    };
+    (!agrees).then_some((implies, sniffed.mime))
+}
+
+fn validate(
+    candidate: &UploadCandidate<'_>,
+    file_name: Option<&str>,
+) -> Result<Validated, ValidationError> {
     let mime = candidate.mime;
     let essence = mime.essence();
     let head = &candidate.head[..candidate.head.len().min(SNIFF_LEN)];
@@ -392,11 +503,25 @@ pub fn validate_upload(candidate: &UploadCandidate<'_>) -> Result<Validated, Val
     }
 
     // 3. The contents against the declared type.
-    if !head.is_empty() && contradicts(&expectation(mime), found, head) {
+    let content_mismatch = !head.is_empty() && contradicts(&expectation(mime), found, head);
+    if content_mismatch {
         problems.push(Problem::ContentMismatch {
             declared: essence.to_owned(),
             found: found.map(|s| s.mime),
         });
+    }
+
+    // 4. The contents against the file name, unless 3 already said the same.
+    if let Some(name) = file_name {
+        if let Some((implies, found)) = extension_contradiction(name, found, head) {
+            if !(content_mismatch && family(implies) == family(essence)) {
+                problems.push(Problem::ExtensionMismatch {
+                    file_name: name.to_owned(),
+                    implies,
+                    found,
+                });
+            }
+        }
     }
 
     match (problems.is_empty(), kind) {
@@ -522,6 +647,115 @@ mod tests {
         );
     }
 
+    fn named(mime: &str, head: &[u8], name: &str) -> Result<Validated, Vec<Problem>> {
+        let mime: MediaType = mime.parse().unwrap();
+        validate_named_upload(
+            &UploadCandidate {
+                kind: None,
+                mime: &mime,
+                len: 10,
+                head,
+            },
+            name,
+        )
+        .map_err(|e| e.problems)
+    }
+
+    #[test]
+    fn an_extension_contradicting_the_contents_is_a_problem() {
+        const JPEG: &[u8] = b"\xFF\xD8\xFF\xE0\0\x10JFIF";
+        const M4A: &[u8] = b"\0\0\0\x18ftypM4A \0\0\0\0";
+        const MP4: &[u8] = b"\0\0\0\x18ftypisom\0\0\0\0";
+        const ZIP: &[u8] = b"PK\x03\x04\x14\0";
+        const CFB: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+        const PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3";
+        let mismatch = |name: &str, implies, found| {
+            vec![Problem::ExtensionMismatch {
+                file_name: name.into(),
+                implies,
+                found,
+            }]
+        };
+        // Contradictions: a known extension, recognised contents of another format.
+        assert_eq!(
+            named("image/png", PNG, "x.jpg").unwrap_err(),
+            mismatch("x.jpg", "image/jpeg", "image/png")
+        );
+        assert_eq!(
+            named("image/jpeg", JPEG, "scan.PNG").unwrap_err(),
+            mismatch("scan.PNG", "image/png", "image/jpeg")
+        );
+        assert_eq!(
+            named("application/pdf", PDF, "notes.txt").unwrap_err(),
+            mismatch("notes.txt", "text/plain", "application/pdf")
+        );
+        assert_eq!(
+            named("audio/ogg; codecs=opus", OPUS, "voice.mp3").unwrap_err(),
+            mismatch("voice.mp3", "audio/mpeg", "audio/ogg; codecs=opus")
+        );
+        assert_eq!(
+            named("application/zip", ZIP, "a.pdf").unwrap_err()[1],
+            mismatch("a.pdf", "application/pdf", "application/zip")[0]
+        );
+        // Agreements: spellings of one format, containers used loosely, no extension.
+        for (mime, head, name) in [
+            ("image/jpeg", JPEG, "x.jpeg"),
+            ("image/jpeg", JPEG, "x.JPG"),
+            ("image/jpeg", JPEG, "x.jpe"),
+            ("audio/ogg; codecs=opus", OPUS, "v.opus"),
+            ("audio/ogg; codecs=opus", OPUS, "v.ogg"),
+            ("audio/ogg; codecs=opus", OPUS, "v.oga"),
+            ("audio/mp4", M4A, "a.m4a"),
+            ("audio/mp4", MP4, "a.m4a"),
+            ("video/mp4", M4A, "v.mp4"),
+            ("video/3gpp", MP4, "v.3gp"),
+            (
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                ZIP,
+                "r.docx",
+            ),
+            (
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                CFB,
+                "encrypted.docx",
+            ),
+            ("application/vnd.ms-excel", CFB, "t.xls"),
+            ("application/vnd.ms-excel", b"a,b\n1,2\n", "export.xls"),
+            ("text/plain", b"see %PDF-1.7 below", "notes.txt"),
+            ("image/png", PNG, "photo"),
+            ("image/png", PNG, ".jpg"),
+            ("image/png", PNG, "x.gif"),
+            ("image/png", PNG, "x.bin"),
+            ("image/png", PNG, "archive.jpg.png"),
+        ] {
+            let problems = named(mime, head, name).err().unwrap_or_default();
+            assert!(
+                !problems
+                    .iter()
+                    .any(|p| matches!(p, Problem::ExtensionMismatch { .. })),
+                "{name} holding {mime}: {problems:?}"
+            );
+        }
+        // Contents nothing recognises: no extension problem (the declared type is judged).
+        assert_eq!(
+            named("image/jpeg", b"\0\x01\x02", "x.jpg").unwrap_err(),
+            vec![Problem::ContentMismatch {
+                declared: "image/jpeg".into(),
+                found: None
+            }]
+        );
+        // The declared type and the name agree and the contents contradict both: said once.
+        assert_eq!(
+            named("image/jpeg", PNG, "x.jpg").unwrap_err(),
+            vec![Problem::ContentMismatch {
+                declared: "image/jpeg".into(),
+                found: Some("image/png")
+            }]
+        );
+        // validate_upload never looks at a name.
+        assert!(check(None, "image/png", 10, PNG).is_ok());
+    }
+
     #[test]
     fn display_lists_every_problem() {
         let e = ValidationError {
@@ -554,6 +788,9 @@ mod error_messages {
         insta::assert_snapshot!(one(Problem::MimeNotAllowed { kind: MediaKind::Sticker, mime: "image/png".into() }), @"the file cannot be uploaded: image/png is not allowed for sticker: use image/webp");
         insta::assert_snapshot!(one(Problem::TooLarge { kind: Some(MediaKind::Image), animated: false, len: 6_000_000, max: 5_242_880 }), @"the file cannot be uploaded: the file is 6000000 bytes, over the limit of 5242880 bytes (5 MB) for image: compress it or send it as a smaller file");
         insta::assert_snapshot!(one(Problem::ContentMismatch { declared: "image/jpeg".into(), found: Some("image/png") }), @"the file cannot be uploaded: the contents look like image/png, not the declared image/jpeg: declare the real type or convert the file");
+        insta::assert_snapshot!(one(Problem::ExtensionMismatch { file_name: "x.jpg".into(), implies: "image/jpeg", found: "image/png" }), @r#"the file cannot be uploaded: the name "x.jpg" says image/jpeg, but the contents look like image/png: rename it to end in .png, or convert the file"#);
+        insta::assert_snapshot!(one(Problem::ExtensionMismatch { file_name: "voice.mp3".into(), implies: "audio/mpeg", found: "audio/ogg; codecs=opus" }), @r#"the file cannot be uploaded: the name "voice.mp3" says audio/mpeg, but the contents look like audio/ogg; codecs=opus: rename it to end in .ogg, or convert the file"#);
+        insta::assert_snapshot!(one(Problem::ExtensionMismatch { file_name: "report.pdf".into(), implies: "application/pdf", found: "application/zip" }), @r#"the file cannot be uploaded: the name "report.pdf" says application/pdf, but the contents look like application/zip: rename it to match its contents, or convert the file"#);
         insta::assert_snapshot!(one(Problem::UnknownMime { mime: "image/gif".into() }), @"the file cannot be uploaded: image/gif is not a media type WhatsApp accepts: use one of image/jpeg, image/png, application/pdf, application/vnd.ms-*, application/vnd.openxmlformats-*, text/plain, audio/aac, audio/mp4, audio/mpeg, audio/amr, audio/ogg; codecs=opus, video/mp4, video/3gp, video/3gpp, image/webp");
     }
 }
