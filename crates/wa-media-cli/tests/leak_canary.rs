@@ -121,7 +121,7 @@ fn library_operations_never_leak_the_token_or_a_signature() {
         drain(client.download(&info).await).await.unwrap();
         drain(client.fetch(&id).await).await.unwrap();
         client
-            .fetch_to_file(&id, &dir.path().join("ok.jpg"))
+            .fetch_to_file(&id, dir.path().join("ok.jpg"))
             .await
             .unwrap();
 

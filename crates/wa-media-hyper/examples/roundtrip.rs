@@ -70,7 +70,7 @@ pub async fn round_trip(
 
     // 3b. Or fetch by id straight into a file (fresh URL, verified, atomic rename).
     let fetched = client
-        .fetch_to_file(&media_id, &out_dir.join("example.out"))
+        .fetch_to_file(&media_id, out_dir.join("example.out"))
         .await?;
     println!("fetched to {}", fetched.path.display());
 

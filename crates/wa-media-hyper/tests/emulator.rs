@@ -224,7 +224,7 @@ async fn production_tls_path(http2: bool) {
     );
     let dir = tempfile::tempdir().unwrap();
     client
-        .fetch_to_file(&id, &dir.path().join("x.png"))
+        .fetch_to_file(&id, dir.path().join("x.png"))
         .await
         .unwrap();
     client.delete(&id).await.unwrap();

@@ -21,7 +21,7 @@ mod tests {
     #[test]
     fn every_source_is_shown() {
         let inner = std::io::Error::other("inner secret");
-        let outer = std::io::Error::new(std::io::ErrorKind::Other, inner);
+        let outer = std::io::Error::other(inner);
         assert!(error_text(&outer).matches("inner secret").count() >= 2);
     }
 }
