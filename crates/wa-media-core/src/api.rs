@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use wa_media_types::{MediaId, MediaUrlResponse};
+use wa_media_types::{MediaId, MediaUrlResponse, PhoneNumberId};
 
 use crate::download::Download;
 use crate::error::Error;
@@ -31,6 +31,17 @@ pub trait MediaApi: Send + Sync {
 
     /// Deletes media.
     async fn delete(&self, id: &MediaId) -> Result<(), Error>;
+
+    /// The same API acting for business phone number `phone_number_id` (sharing this one's
+    /// connections), or `None` (the default) when the implementation has no per-number form;
+    /// then use `self`. A multi-number service (the webhook crate's ingest) fetches each
+    /// inbound media through the form for the number that received it.
+    /// [`crate::MediaClient`] answers with
+    /// [`with_phone_number_id`](crate::MediaClient::with_phone_number_id).
+    fn for_phone_number(&self, phone_number_id: &PhoneNumberId) -> Option<Arc<dyn MediaApi>> {
+        let _ = phone_number_id;
+        None
+    }
 }
 
 #[async_trait::async_trait]
@@ -46,5 +57,8 @@ impl<A: MediaApi + ?Sized> MediaApi for Arc<A> {
     }
     async fn delete(&self, id: &MediaId) -> Result<(), Error> {
         (**self).delete(id).await
+    }
+    fn for_phone_number(&self, phone_number_id: &PhoneNumberId) -> Option<Arc<dyn MediaApi>> {
+        (**self).for_phone_number(phone_number_id)
     }
 }

@@ -7,7 +7,7 @@ use wa_media_types::{ApiVersion, PhoneNumberId};
 use crate::error::ConfigError;
 use crate::retry::RetryPolicy;
 use crate::timeouts::Timeouts;
-use crate::token::AccessToken;
+use crate::token::{AccessToken, TokenSource, Tokens};
 use crate::trust::{scheme_check, TrustedHosts};
 
 /// The default Graph API base URL.
@@ -20,13 +20,14 @@ pub const DEFAULT_USER_AGENT: &str = concat!("wa-media/", env!("CARGO_PKG_VERSIO
 /// A validated client configuration. Build it with [`ClientConfig::builder`] (or
 /// [`crate::MediaClient::builder`], which wraps the same builder).
 ///
-/// Debug output shows the token as `AccessToken(***)`.
+/// Debug output shows the token as `AccessToken(***)` (or `TokenSource(..)`).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ClientConfig {
-    /// The Bearer token.
-    pub token: AccessToken,
-    /// The business phone number id (needed for uploads).
+    /// Where the Bearer token comes from: a static token or a [`TokenSource`].
+    pub(crate) tokens: Tokens,
+    /// The business phone number id (needed for uploads and sends; an upload's own
+    /// [`crate::Upload::phone_number_id`] wins).
     pub phone_number_id: Option<PhoneNumberId>,
     /// The Graph API version of every path.
     pub api_version: ApiVersion,
@@ -54,12 +55,20 @@ impl ClientConfig {
     pub fn builder() -> ConfigBuilder {
         ConfigBuilder::default()
     }
+
+    /// The static token, when the configuration has one (`None` with a [`TokenSource`]).
+    pub fn static_token(&self) -> Option<&AccessToken> {
+        match &self.tokens {
+            Tokens::Static(t) => Some(t),
+            Tokens::Source(_) => None,
+        }
+    }
 }
 
 /// Builds a [`ClientConfig`]; every setter is checked in [`ConfigBuilder::build`].
 #[derive(Debug, Clone)]
 pub struct ConfigBuilder {
-    token: Option<AccessToken>,
+    token: Option<Tokens>,
     phone_number_id: Option<Result<PhoneNumberId, String>>,
     api_version: ApiVersion,
     graph_url: String,
@@ -93,9 +102,16 @@ impl Default for ConfigBuilder {
 }
 
 impl ConfigBuilder {
-    /// The access token (required).
+    /// The access token (this or [`token_source`](Self::token_source) is required).
     pub fn token(mut self, token: impl Into<AccessToken>) -> Self {
-        self.token = Some(token.into());
+        self.token = Some(Tokens::Static(token.into()));
+        self
+    }
+
+    /// Where the client gets its token, asked at each operation and once more after Graph
+    /// rejects a token (code 190); replaces [`token`](Self::token). See [`TokenSource`].
+    pub fn token_source(mut self, source: impl TokenSource) -> Self {
+        self.token = Some(Tokens::Source(std::sync::Arc::new(source)));
         self
     }
 
@@ -170,9 +186,11 @@ impl ConfigBuilder {
 
     /// Checks everything and builds the configuration.
     pub fn build(self) -> Result<ClientConfig, ConfigError> {
-        let token = self.token.ok_or(ConfigError::Token)?;
-        if !token.is_well_formed() {
-            return Err(ConfigError::Token);
+        let tokens = self.token.ok_or(ConfigError::Token)?;
+        if let Tokens::Static(token) = &tokens {
+            if !token.is_well_formed() {
+                return Err(ConfigError::Token);
+            }
         }
         let phone_number_id = match self.phone_number_id {
             None => None,
@@ -191,7 +209,7 @@ impl ConfigBuilder {
         };
         let user_agent = HeaderValue::from_str(ua).map_err(|_| ConfigError::UserAgent)?;
         Ok(ClientConfig {
-            token,
+            tokens,
             phone_number_id,
             api_version: self.api_version,
             graph_url,
@@ -213,9 +231,17 @@ impl ConfigBuilder {
 #[macro_export]
 macro_rules! config_setters {
     ($field:ident) => {
-        /// The access token (required). Never printed: Debug shows `AccessToken(***)`.
+        /// The access token (this or `token_source` is required). Never printed: Debug shows
+        /// `AccessToken(***)`.
         pub fn token(mut self, token: impl ::core::convert::Into<$crate::AccessToken>) -> Self {
             self.$field = self.$field.token(token);
+            self
+        }
+        /// Where the token comes from when it rotates (replaces `token`): asked at each
+        /// operation, and once more after Graph rejects a token (code 190). See
+        /// [`TokenSource`]($crate::TokenSource).
+        pub fn token_source(mut self, source: impl $crate::TokenSource) -> Self {
+            self.$field = self.$field.token_source(source);
             self
         }
         /// The business phone number id (required for uploads and sends).

@@ -120,6 +120,9 @@ pub enum Error {
         /// What went wrong.
         source: Box<Error>,
     },
+    /// The [`crate::TokenSource`] could not give a token; nothing was sent.
+    #[error("the token source could not provide an access token; nothing was sent — check the source (its file, secret store or token service)")]
+    TokenSource(#[source] crate::transport::BoxError),
 }
 
 impl From<TransportError> for Error {
@@ -174,6 +177,7 @@ impl Error {
             | Error::InvalidUrl { .. }
             | Error::Validation(_)
             | Error::InvalidMessage(_)
+            | Error::TokenSource(_)
             | Error::Config(_) => true,
             _ => false,
         }
@@ -211,6 +215,16 @@ impl Error {
         match self {
             Error::Api(a) => a.retry_after,
             _ => None,
+        }
+    }
+
+    /// Whether Graph rejected the access token as invalid or expired (Graph code 190): the
+    /// client then asks its [`crate::TokenSource`] once for a fresh token.
+    pub(crate) fn is_token_rejected(&self) -> bool {
+        match self {
+            Error::Api(a) => a.body.graph().is_some_and(|g| g.code == 190),
+            Error::MaybeSent { source } => source.is_token_rejected(),
+            _ => false,
         }
     }
 
@@ -594,6 +608,10 @@ mod tests {
             }),
         };
         insta::assert_snapshot!(e.to_string(), @"the message may have been sent; check its status webhooks (or ask the recipient) before sending it again");
+        assert_no_repeats(&e);
+        let e = Error::TokenSource("the token file is missing".into());
+        insta::assert_snapshot!(e.to_string(), @"the token source could not provide an access token; nothing was sent — check the source (its file, secret store or token service)");
+        assert_eq!(chain(&e)[1], "the token file is missing");
         assert_no_repeats(&e);
     }
 

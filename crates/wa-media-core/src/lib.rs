@@ -70,7 +70,7 @@ pub use send::{check_send_file, MessagingApi, SendFileError, SendOptions};
 pub use temp_file::clean_partial_files;
 pub use timeouts::{TimeoutKind, Timeouts};
 pub use timer::{FuturesTimer, Timer};
-pub use token::AccessToken;
+pub use token::{AccessToken, TokenSource};
 pub use transport::{
     BoxError, BoxFuture, RequestBody, ResponseBody, Transport, TransportError, TransportErrorKind,
 };

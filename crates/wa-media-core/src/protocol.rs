@@ -14,12 +14,13 @@ use http::header::{
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use url::Url;
 use wa_media_types::{
-    ErrorBody, MediaId, MediaUrlResponse, SendMedia, SentMessage, UploadResponse,
+    ErrorBody, MediaId, MediaUrlResponse, PhoneNumberId, SendMedia, SentMessage, UploadResponse,
 };
 
 use crate::config::ClientConfig;
 use crate::error::{ApiError, Error};
 use crate::multipart::MultipartBody;
+use crate::token::AccessToken;
 use crate::transport::RequestBody;
 use crate::trust::{host_key, scheme_check};
 
@@ -90,8 +91,8 @@ pub fn check_trusted(cfg: &ClientConfig, url: &Url) -> Result<(), Error> {
     }
 }
 
-fn bearer(cfg: &ClientConfig) -> Result<HeaderValue, Error> {
-    let mut v = HeaderValue::from_str(&format!("Bearer {}", cfg.token.expose_secret()))
+fn bearer(token: &AccessToken) -> Result<HeaderValue, Error> {
+    let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
         .map_err(|_| Error::Config(crate::error::ConfigError::Token))?;
     v.set_sensitive(true);
     Ok(v)
@@ -99,6 +100,7 @@ fn bearer(cfg: &ClientConfig) -> Result<HeaderValue, Error> {
 
 fn request(
     cfg: &ClientConfig,
+    token: &AccessToken,
     method: Method,
     url: &Url,
     body: RequestBody,
@@ -112,25 +114,28 @@ fn request(
     *req.method_mut() = method;
     *req.uri_mut() = uri;
     let h = req.headers_mut();
-    h.insert(AUTHORIZATION, bearer(cfg)?);
+    h.insert(AUTHORIZATION, bearer(token)?);
     h.insert(USER_AGENT, cfg.user_agent.clone());
     h.insert(ACCEPT, HeaderValue::from_static(accept));
     Ok(req)
 }
 
-/// `POST {graph}/{version}/{phone_number_id}/media` with the multipart body.
+/// `POST {graph}/{version}/{phone_number_id}/media` with the multipart body; the number is
+/// `phone` (the upload's own) or else the configuration's.
 pub fn build_upload_request(
     cfg: &ClientConfig,
+    token: &AccessToken,
+    phone: Option<&PhoneNumberId>,
     multipart: &MultipartBody,
     body: RequestBody,
 ) -> Result<Request<RequestBody>, Error> {
-    let phone = cfg.phone_number_id.as_ref().ok_or_else(|| {
+    let phone = phone.or(cfg.phone_number_id.as_ref()).ok_or_else(|| {
         Error::Config(crate::error::ConfigError::PhoneNumberId(
             "not configured".to_owned(),
         ))
     })?;
     let url = graph_endpoint(cfg, &[phone.as_str(), "media"]);
-    let mut req = request(cfg, Method::POST, &url, body, "application/json")?;
+    let mut req = request(cfg, token, Method::POST, &url, body, "application/json")?;
     let h = req.headers_mut();
     h.insert(
         CONTENT_TYPE,
@@ -146,6 +151,7 @@ pub fn build_upload_request(
 /// ([`SendMedia::to_json`]). The message is not validated here; the client does that first.
 pub fn build_send_request(
     cfg: &ClientConfig,
+    token: &AccessToken,
     msg: &SendMedia,
 ) -> Result<Request<RequestBody>, Error> {
     let phone = cfg.phone_number_id.as_ref().ok_or_else(|| {
@@ -160,6 +166,7 @@ pub fn build_send_request(
     let len = body.len();
     let mut req = request(
         cfg,
+        token,
         Method::POST,
         &url,
         RequestBody::from_bytes(body),
@@ -197,11 +204,13 @@ fn scoped(cfg: &ClientConfig, mut url: Url) -> Url {
 /// `GET {graph}/{version}/{media_id}` (with `?phone_number_id=` when scoped).
 pub fn build_retrieve_request(
     cfg: &ClientConfig,
+    token: &AccessToken,
     id: &MediaId,
 ) -> Result<Request<RequestBody>, Error> {
     let url = scoped(cfg, graph_endpoint(cfg, &[id.as_str()]));
     request(
         cfg,
+        token,
         Method::GET,
         &url,
         RequestBody::empty(),
@@ -212,11 +221,13 @@ pub fn build_retrieve_request(
 /// `DELETE {graph}/{version}/{media_id}` (with `?phone_number_id=` when scoped).
 pub fn build_delete_request(
     cfg: &ClientConfig,
+    token: &AccessToken,
     id: &MediaId,
 ) -> Result<Request<RequestBody>, Error> {
     let url = scoped(cfg, graph_endpoint(cfg, &[id.as_str()]));
     request(
         cfg,
+        token,
         Method::DELETE,
         &url,
         RequestBody::empty(),
@@ -234,10 +245,11 @@ pub fn parse_media_url(url: &str) -> Result<Url, Error> {
 /// `GET {url}` with the token — only after [`check_trusted`] passed.
 pub fn build_download_request(
     cfg: &ClientConfig,
+    token: &AccessToken,
     url: &str,
 ) -> Result<Request<RequestBody>, Error> {
     let url = parse_media_url(url)?;
-    request(cfg, Method::GET, &url, RequestBody::empty(), "*/*")
+    request(cfg, token, Method::GET, &url, RequestBody::empty(), "*/*")
 }
 
 fn header_str(h: &HeaderMap, name: &str) -> Option<String> {

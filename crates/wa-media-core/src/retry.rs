@@ -146,12 +146,40 @@ pub fn parse_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duratio
 pub(crate) struct Failed {
     pub(crate) error: Error,
     pub(crate) retry: bool,
+    /// Whether the request could be sent again at all (false for an upload whose one-shot
+    /// stream was taken): decides whether a rejected token may be replaced and the request
+    /// sent again.
+    pub(crate) resendable: bool,
+    /// Send again at once, outside the backoff and the retry budget (after a token refresh;
+    /// the client makes it happen at most once per operation).
+    pub(crate) again_now: bool,
 }
 
 impl Failed {
     /// Another attempt may follow when `retry` (and the budget allows).
     pub(crate) fn retry_if(error: Error, retry: bool) -> Self {
-        Self { error, retry }
+        Self {
+            error,
+            retry,
+            resendable: true,
+            again_now: false,
+        }
+    }
+
+    /// The same failure, marked as one whose request can (not) be sent again.
+    pub(crate) fn resendable(mut self, yes: bool) -> Self {
+        self.resendable = yes;
+        self
+    }
+
+    /// Send again at once (the token was replaced).
+    pub(crate) fn again_now(error: Error) -> Self {
+        Self {
+            error,
+            retry: true,
+            resendable: true,
+            again_now: true,
+        }
     }
 
     /// A failure no further attempt can fix.
@@ -163,7 +191,7 @@ impl Failed {
     pub(crate) fn map(self, f: impl FnOnce(Error) -> Error) -> Self {
         Self {
             error: f(self.error),
-            retry: self.retry,
+            ..self
         }
     }
 }
@@ -190,10 +218,18 @@ where
     loop {
         let n = state.begin();
         tracing::Span::current().record("attempt", n);
-        let Failed { error, retry } = match attempt(n).await {
+        let Failed {
+            error,
+            retry,
+            again_now,
+            ..
+        } = match attempt(n).await {
             Ok(r) => return Ok(r),
             Err(f) => f,
         };
+        if again_now {
+            continue;
+        }
         if retry {
             if let Some(d) = state.next_delay(error.retry_after()) {
                 tracing::warn!(error = %error, attempt = n, delay_ms = d.as_millis() as u64, "retrying");

@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use tracing::{field, Instrument};
 use wa_media_types::{
-    sniff, validate_upload, ErrorClass, MediaId, MediaKind, MediaRef, MediaType, SendMedia,
-    SendNote, SendValidationError, SentMessage, UploadCandidate, SNIFF_LEN,
+    sniff, validate_upload, ErrorClass, MediaId, MediaKind, MediaRef, MediaType, PhoneNumberId,
+    SendMedia, SendNote, SendValidationError, SentMessage, UploadCandidate, SNIFF_LEN,
 };
 
 use crate::api::MediaApi;
@@ -53,7 +53,8 @@ pub trait MessagingApi: Send + Sync {
     /// Sends a media message (`POST /{version}/{phone_number_id}/messages`) after checking it
     /// locally with [`SendMedia::validate`] (a refusal is [`Error::InvalidMessage`], nothing
     /// sent). Retried only when it provably was not sent; [`Error::MaybeSent`] when it may
-    /// have been.
+    /// have been. To send from another business number for one call, send through
+    /// [`MediaClient::with_phone_number_id`] (a cheap clone sharing the connection pool).
     async fn send_media(&self, msg: &SendMedia) -> Result<SentMessage, Error>;
 }
 
@@ -104,8 +105,8 @@ impl<T: Transport> MediaClient<T> {
             tracing::warn!(note = %n, "message note");
         }
         let cfg = self.config();
-        self.retrying(|_| async {
-            let req = crate::protocol::build_send_request(cfg, msg)?;
+        self.retrying(|token| async move {
+            let req = crate::protocol::build_send_request(cfg, &token, msg)?;
             let resp = self
                 .exchange(req, crate::deadline::Limits::request(&cfg.timeouts))
                 .await;
@@ -147,6 +148,14 @@ impl<T: Transport> MediaClient<T> {
         to: &str,
         options: SendOptions,
     ) -> Result<(MediaId, SentMessage), SendFileError> {
+        if let Some(phone) = options.phone_number_id.clone() {
+            let for_number = self.with_phone_number_id(phone);
+            let options = SendOptions {
+                phone_number_id: None,
+                ..options
+            };
+            return Box::pin(for_number.send_file(path, to, options)).await;
+        }
         let path = path.as_ref();
         let plan = plan(path, to, &options, self.config().validate_uploads)?;
         for n in &plan.notes {
@@ -227,6 +236,8 @@ pub struct SendOptions {
     pub callback_data: Option<String>,
     /// Receives upload progress.
     pub progress: Option<Arc<dyn Progress>>,
+    /// Upload and send for this business phone number instead of the client's.
+    pub phone_number_id: Option<PhoneNumberId>,
 }
 
 impl fmt::Debug for SendOptions {
@@ -240,6 +251,7 @@ impl fmt::Debug for SendOptions {
             .field("reply_to", &self.reply_to)
             .field("callback_data", &self.callback_data)
             .field("progress", &self.progress.is_some())
+            .field("phone_number_id", &self.phone_number_id)
             .finish()
     }
 }
@@ -283,6 +295,11 @@ impl SendOptions {
     /// Reports upload progress.
     pub fn progress(mut self, progress: impl Progress + 'static) -> Self {
         self.progress = Some(Arc::new(progress));
+        self
+    }
+    /// Uploads and sends for this business phone number instead of the client's.
+    pub fn phone_number_id(mut self, id: PhoneNumberId) -> Self {
+        self.phone_number_id = Some(id);
         self
     }
 }

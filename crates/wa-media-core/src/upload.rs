@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use futures_util::StreamExt;
-use wa_media_types::{MediaKind, MediaType, SNIFF_LEN};
+use wa_media_types::{MediaKind, MediaType, PhoneNumberId, SNIFF_LEN};
 
 use crate::error::Error;
 use crate::progress::Progress;
@@ -272,6 +272,7 @@ pub struct Upload {
     pub(crate) filename: Option<String>,
     pub(crate) validate: bool,
     pub(crate) progress: Option<Arc<dyn Progress>>,
+    pub(crate) phone_number_id: Option<PhoneNumberId>,
 }
 
 impl fmt::Debug for Upload {
@@ -283,6 +284,7 @@ impl fmt::Debug for Upload {
             .field("filename", &self.filename)
             .field("validate", &self.validate)
             .field("progress", &self.progress.is_some())
+            .field("phone_number_id", &self.phone_number_id)
             .finish()
     }
 }
@@ -297,6 +299,7 @@ impl Upload {
             filename: None,
             validate: true,
             progress: None,
+            phone_number_id: None,
         }
     }
 
@@ -346,6 +349,14 @@ impl Upload {
     /// Reports progress to an already shared reporter.
     pub fn progress_arc(mut self, progress: Arc<dyn Progress>) -> Self {
         self.progress = Some(progress);
+        self
+    }
+
+    /// Uploads for this business phone number (`POST /{phone_number_id}/media`) instead of
+    /// the client's: one client serves many numbers per call (see also
+    /// [`crate::MediaClient::with_phone_number_id`]).
+    pub fn phone_number_id(mut self, id: PhoneNumberId) -> Self {
+        self.phone_number_id = Some(id);
         self
     }
 

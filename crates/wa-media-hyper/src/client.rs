@@ -6,8 +6,12 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 use std::time::Duration;
 
-use wa_media_core::types::{MediaId, MediaUrlResponse, SendMedia, SentMessage};
-use wa_media_core::{ConfigBuilder, Download, Error, MediaApi, MediaClient, MessagingApi, Upload};
+use std::sync::Arc;
+
+use wa_media_core::types::{MediaId, MediaUrlResponse, PhoneNumberId, SendMedia, SentMessage};
+use wa_media_core::{
+    AccessToken, ConfigBuilder, Download, Error, MediaApi, MediaClient, MessagingApi, Upload,
+};
 
 use crate::error::BuildError;
 use crate::timer::TokioTimer;
@@ -42,6 +46,23 @@ impl HyperMediaClient {
     pub fn into_inner(self) -> MediaClient<HyperTransport> {
         self.inner
     }
+
+    /// A clone acting for another business phone number, sharing this client's connection
+    /// pool and every other setting ([`MediaClient::with_phone_number_id`]): a provider serving
+    /// many numbers builds one client and takes a clone per number or per call.
+    pub fn with_phone_number_id(&self, phone_number_id: PhoneNumberId) -> Self {
+        Self {
+            inner: self.inner.with_phone_number_id(phone_number_id),
+        }
+    }
+
+    /// A clone sending another (static) access token, sharing the connection pool
+    /// ([`MediaClient::with_token`]).
+    pub fn with_token(&self, token: impl Into<AccessToken>) -> Self {
+        Self {
+            inner: self.inner.with_token(token),
+        }
+    }
 }
 
 impl Deref for HyperMediaClient {
@@ -70,6 +91,9 @@ impl MediaApi for HyperMediaClient {
     }
     async fn delete(&self, id: &MediaId) -> Result<(), Error> {
         self.inner.delete(id).await
+    }
+    fn for_phone_number(&self, phone_number_id: &PhoneNumberId) -> Option<Arc<dyn MediaApi>> {
+        self.inner.for_phone_number(phone_number_id)
     }
 }
 

@@ -60,6 +60,6 @@ pub use wa_media_core::{
     check_send_file, clean_partial_files, AccessToken, ApiError, ConfigError, Download, Error,
     Existing, FetchOptions, FetchedFile, IntegrityError, MediaApi, MediaApiExt, MediaClient,
     MessagingApi, Progress, RequestBody, ResponseBody, RetryPolicy, SendFileError, SendOptions,
-    TimeoutKind, Timeouts, Timer, Transport, TransportError, TransportErrorKind, TrustedHosts,
-    Upload, UploadSource,
+    TimeoutKind, Timeouts, Timer, TokenSource, Transport, TransportError, TransportErrorKind,
+    TrustedHosts, Upload, UploadSource,
 };

@@ -26,9 +26,9 @@ impl<T: Transport> MediaClient<T> {
             }
             .into());
         }
-        self.retrying(|_| async {
+        self.retrying(|token| async move {
             // Trust is checked here, before anything is sent, on every attempt.
-            let req = protocol::build_download_request(cfg, media.url.expose())?;
+            let req = protocol::build_download_request(cfg, &token, media.url.expose())?;
             let started = Instant::now();
             let resp = timed(
                 self.timer(),

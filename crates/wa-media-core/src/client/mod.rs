@@ -12,14 +12,14 @@ mod upload;
 
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use tracing::{field, Instrument};
-use wa_media_types::{MediaId, MediaUrlResponse};
+use wa_media_types::{MediaId, MediaUrlResponse, PhoneNumberId};
 
 use crate::api::MediaApi;
 use crate::config::{ClientConfig, ConfigBuilder};
@@ -29,11 +29,19 @@ use crate::error::{ConfigError, Error};
 use crate::protocol::MAX_JSON_BODY;
 use crate::retry::{self, Failed};
 use crate::timer::{default_timer, SharedTimer, Timer};
+use crate::token::{AccessToken, Tokens};
 use crate::transport::{RequestBody, ResponseBody, Transport};
 use crate::upload::Upload;
 
-/// The media client: implements [`MediaApi`] on any [`Transport`]. Cheap to clone (one
-/// `Arc`); clones share the transport and its connection pool.
+/// The media client: implements [`MediaApi`] on any [`Transport`]. Cheap to clone (two
+/// `Arc`s); clones share the transport and its connection pool.
+///
+/// One client serves many business phone numbers and tokens: [`with_phone_number_id`] and
+/// [`with_token`] make clones that share the transport (and so its connection pool) and differ
+/// only in that setting.
+///
+/// [`with_phone_number_id`]: MediaClient::with_phone_number_id
+/// [`with_token`]: MediaClient::with_token
 ///
 /// ```
 /// use wa_media_core::{MediaClient, RequestBody, ResponseBody, TransportError};
@@ -48,19 +56,22 @@ use crate::upload::Upload;
 /// assert!(!format!("{client:?}").contains("EAAG"));
 /// ```
 pub struct MediaClient<T> {
+    /// What every clone shares: the transport (its connection pool) and the timer.
     inner: Arc<Inner<T>>,
+    /// This clone's settings (a [`MediaClient::with_phone_number_id`] clone has its own).
+    config: Arc<ClientConfig>,
 }
 
 struct Inner<T> {
     transport: T,
     timer: SharedTimer,
-    config: ClientConfig,
 }
 
 impl<T> Clone for MediaClient<T> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
+            config: self.config.clone(),
         }
     }
 }
@@ -68,7 +79,7 @@ impl<T> Clone for MediaClient<T> {
 impl<T> fmt::Debug for MediaClient<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MediaClient")
-            .field("config", &self.inner.config)
+            .field("config", &self.config)
             .field("timer", &self.inner.timer)
             .finish_non_exhaustive()
     }
@@ -133,17 +144,54 @@ impl<T: Transport> MediaClient<T> {
 
     fn from_parts(transport: T, timer: SharedTimer, config: ClientConfig) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                transport,
-                timer,
-                config,
-            }),
+            inner: Arc::new(Inner { transport, timer }),
+            config: Arc::new(config),
+        }
+    }
+
+    /// A clone acting for another business phone number: uploads and sends go to
+    /// `/{phone_number_id}/…`, and retrieve and delete are scoped to it when
+    /// [`ClientConfig::scope_to_phone_number`] is set. It shares this client's transport (and
+    /// connection pool), timer and every other setting; making one costs a copy of the
+    /// configuration, so a provider serving many numbers builds one client and takes a clone
+    /// per number (or per call).
+    ///
+    /// ```
+    /// # use wa_media_core::{MediaClient, RequestBody, ResponseBody, TransportError};
+    /// # let transport = |_req: http::Request<RequestBody>| async {
+    /// #     Ok::<_, TransportError>(http::Response::new(ResponseBody::from_bytes("{}")))
+    /// # };
+    /// let client = MediaClient::builder(transport).token("EAAG...").build().unwrap();
+    /// let shop = client.with_phone_number_id("106540352242922".parse().unwrap());
+    /// assert_eq!(shop.config().phone_number_id.as_ref().unwrap().as_str(), "106540352242922");
+    /// assert!(std::ptr::eq(shop.transport(), client.transport()));
+    /// ```
+    pub fn with_phone_number_id(&self, phone_number_id: PhoneNumberId) -> Self {
+        let mut config = (*self.config).clone();
+        config.phone_number_id = Some(phone_number_id);
+        self.with_config(config)
+    }
+
+    /// A clone sending another access token (a static one; it replaces any
+    /// [`crate::TokenSource`]). Shares the transport and every other setting, like
+    /// [`with_phone_number_id`](Self::with_phone_number_id). A token that cannot be a Bearer
+    /// credential fails each request with [`crate::ConfigError::Token`], nothing sent.
+    pub fn with_token(&self, token: impl Into<AccessToken>) -> Self {
+        let mut config = (*self.config).clone();
+        config.tokens = Tokens::Static(token.into());
+        self.with_config(config)
+    }
+
+    fn with_config(&self, config: ClientConfig) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            config: Arc::new(config),
         }
     }
 
     /// The configuration.
     pub fn config(&self) -> &ClientConfig {
-        &self.inner.config
+        &self.config
     }
 
     /// The transport.
@@ -170,7 +218,7 @@ impl<T: Transport> MediaClient<T> {
             Ok(Response::from_parts(parts, body))
         };
         let resp = limits
-            .run(&*self.inner.timer, &self.inner.config.timeouts, work)
+            .run(&*self.inner.timer, &self.config.timeouts, work)
             .await?;
         tracing::debug!(
             status = resp.status().as_u16(),
@@ -180,20 +228,75 @@ impl<T: Transport> MediaClient<T> {
         Ok(resp)
     }
 
-    /// The client's retry loop: [`retry::run`] under the configured policy and timer. Every
-    /// failed attempt is scrubbed of the token here, once, before it is logged, retried or
-    /// returned: server-provided text (error bodies, redirect targets, hosts) never shows it.
+    /// The client's retry loop: [`retry::run`] under the configured policy and timer, each
+    /// attempt given the token to send.
+    ///
+    /// The token is asked of the configuration's source once, before the first attempt. When
+    /// Graph rejects it (code 190) and the attempt can be sent again, the source is asked once
+    /// for a fresh token and the request is sent again at once, outside the backoff; a second
+    /// rejection is returned. Every failed attempt is scrubbed of every token used here, once,
+    /// before it is logged, retried or returned: server-provided text (error bodies, redirect
+    /// targets, hosts) never shows one.
     pub(crate) async fn retrying<R, F, Fut>(&self, mut attempt: F) -> Result<R, Error>
     where
-        F: FnMut(u32) -> Fut,
+        F: FnMut(AccessToken) -> Fut,
         Fut: Future<Output = Result<R, Failed>>,
     {
-        let secret = self.inner.config.token.expose_secret();
-        retry::run(&self.inner.config.retry, &*self.inner.timer, |n| {
-            let fut = attempt(n);
-            async move { fut.await.map_err(|f| f.map(|e| e.scrub(secret))) }
+        let tokens = &self.config.tokens;
+        let first = tokens.current().await?;
+        let state = Mutex::new(TokenState {
+            current: first.clone(),
+            refreshed: false,
+            used: vec![first],
+        });
+        let state = &state;
+        let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
+        retry::run(&self.config.retry, &*self.inner.timer, |_| {
+            let token = lock().current.clone();
+            let fut = attempt(token.clone());
+            async move {
+                let failed = match fut.await {
+                    Ok(r) => return Ok(r),
+                    Err(f) => f,
+                };
+                let refresh = failed.resendable
+                    && failed.error.is_token_rejected()
+                    && !std::mem::replace(&mut lock().refreshed, true);
+                let failed = if refresh {
+                    match tokens.refresh(&token).await {
+                        Ok(Some(fresh)) => {
+                            let mut s = lock();
+                            s.used.push(fresh.clone());
+                            s.current = fresh;
+                            tracing::info!("the access token was rejected (code 190); sending again with a fresh token from the token source");
+                            Failed::again_now(failed.error)
+                        }
+                        Ok(None) => failed,
+                        // What to fix is the source: its error is returned.
+                        Err(e) => Failed::fatal(e),
+                    }
+                } else {
+                    failed
+                };
+                Err(failed.map(|e| e.scrub_all(&lock().used)))
+            }
         })
         .await
+    }
+}
+
+/// The tokens of one operation: the one to send, whether a fresh one was already asked for,
+/// and every one used (scrubbed from errors).
+struct TokenState {
+    current: AccessToken,
+    refreshed: bool,
+    used: Vec<AccessToken>,
+}
+
+impl Error {
+    /// `self` with every token in `tokens` scrubbed from server-provided text.
+    fn scrub_all(self, tokens: &[AccessToken]) -> Self {
+        tokens.iter().fold(self, |e, t| e.scrub(t.expose_secret()))
     }
 }
 
@@ -248,5 +351,9 @@ impl<T: Transport> MediaApi for MediaClient<T> {
     async fn delete(&self, id: &MediaId) -> Result<(), Error> {
         let span = tracing::info_span!("wa_media.delete", media_id = %id, attempt = field::Empty);
         self.delete_inner(id).instrument(span).await
+    }
+
+    fn for_phone_number(&self, phone_number_id: &PhoneNumberId) -> Option<Arc<dyn MediaApi>> {
+        Some(Arc::new(self.with_phone_number_id(phone_number_id.clone())))
     }
 }

@@ -11,20 +11,25 @@ use crate::deadline::Limits;
 use crate::error::{scrubbed, Error};
 use crate::protocol;
 use crate::retry::Failed;
+use crate::token::AccessToken;
 use crate::transport::{RequestBody, Transport};
 
 impl<T: Transport> MediaClient<T> {
-    /// One JSON exchange per attempt: `prepare` builds the request, `parse` interprets the
-    /// answer; a retryable failure is tried again.
+    /// One JSON exchange per attempt: `prepare` builds the request with the attempt's token,
+    /// `parse` interprets the answer (also given the token); a retryable failure is tried
+    /// again.
     async fn json_operation<R>(
         &self,
-        prepare: impl Fn() -> Result<http::Request<RequestBody>, Error>,
-        parse: impl Fn(&Response<Bytes>) -> Result<R, Error>,
+        prepare: impl Fn(&AccessToken) -> Result<http::Request<RequestBody>, Error>,
+        parse: impl Fn(&Response<Bytes>, &AccessToken) -> Result<R, Error>,
     ) -> Result<R, Error> {
         let timeouts = &self.config().timeouts;
-        self.retrying(|_| async {
-            let resp = self.exchange(prepare()?, Limits::request(timeouts)).await;
-            resp.and_then(|r| parse(&r)).map_err(|e| {
+        let (prepare, parse) = (&prepare, &parse);
+        self.retrying(|token| async move {
+            let resp = self
+                .exchange(prepare(&token)?, Limits::request(timeouts))
+                .await;
+            resp.and_then(|r| parse(&r, &token)).map_err(|e| {
                 let retry = e.is_retryable();
                 Failed::retry_if(e, retry)
             })
@@ -42,35 +47,38 @@ impl<T: Transport> MediaClient<T> {
     ) -> Result<(MediaUrlResponse, Bytes), Error> {
         let span = tracing::info_span!("wa_media.retrieve", media_id = %id, attempt = field::Empty, size = field::Empty);
         let cfg = self.config();
-        let (info, body) = self
+        let (info, body, host) = self
             .json_operation(
-                || protocol::build_retrieve_request(cfg, id),
-                |resp| {
-                    protocol::parse_retrieve_response(resp).map(|info| (info, resp.body().clone()))
+                |token| protocol::build_retrieve_request(cfg, token, id),
+                |resp, token| {
+                    let info = protocol::parse_retrieve_response(resp)?;
+                    let token = token.expose_secret();
+                    let host = url::Url::parse(info.url.expose())
+                        .ok()
+                        .and_then(|u| u.host_str().map(|h| scrubbed(h, token)))
+                        .unwrap_or_default();
+                    // JSON that parsed is UTF-8; scrubbing leaves it byte for byte when the
+                    // token is absent.
+                    let body = resp.body().clone();
+                    let body = match std::str::from_utf8(&body) {
+                        Ok(text) => Bytes::from(scrubbed(text, token)),
+                        Err(_) => body,
+                    };
+                    Ok((info, body, host))
                 },
             )
             .instrument(span.clone())
             .await?;
-        let token = cfg.token.expose_secret();
         span.record("size", info.file_size);
-        let host = url::Url::parse(info.url.expose())
-            .ok()
-            .and_then(|u| u.host_str().map(|h| scrubbed(h, token)))
-            .unwrap_or_default();
         span.in_scope(|| tracing::debug!(mime = %info.mime_type, %host, "media URL retrieved"));
-        // JSON that parsed is UTF-8; scrubbing leaves it byte for byte when the token is absent.
-        let body = match std::str::from_utf8(&body) {
-            Ok(text) => Bytes::from(scrubbed(text, token)),
-            Err(_) => body,
-        };
         Ok((info, body))
     }
 
     pub(super) async fn delete_inner(&self, id: &MediaId) -> Result<(), Error> {
         let cfg = self.config();
         self.json_operation(
-            || protocol::build_delete_request(cfg, id),
-            protocol::parse_delete_response,
+            |token| protocol::build_delete_request(cfg, token, id),
+            |resp, _| protocol::parse_delete_response(resp),
         )
         .await
     }

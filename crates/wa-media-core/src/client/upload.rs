@@ -27,6 +27,7 @@ impl<T: Transport> MediaClient<T> {
             kind,
             validate,
             progress,
+            phone_number_id,
             ..
         } = upload;
         let source = source.open().await?;
@@ -45,14 +46,17 @@ impl<T: Transport> MediaClient<T> {
             span.record("kind", validated.kind.as_str());
         }
 
-        let attempt = |_| async {
+        // Each attempt borrows these (`async move` takes the references and the token).
+        let (source, mime, filename, progress, phone_number_id) =
+            (&source, &mime, &filename, &progress, &phone_number_id);
+        let attempt = |token: crate::token::AccessToken| async move {
             // A source seen changing is never sent again.
             if let Some(e) = source.changed() {
                 return Err(Failed::fatal(e));
             }
             let multipart = match &cfg.fixed_boundary {
-                Some(b) => MultipartBody::with_boundary(b.clone(), &mime, &filename, len),
-                None => MultipartBody::new(&mime, &filename, len),
+                Some(b) => MultipartBody::with_boundary(b.clone(), mime, filename, len),
+                None => MultipartBody::new(mime, filename, len),
             };
             let file: ChunkStream = source.chunks()?;
             let file: ChunkStream = match &progress {
@@ -78,15 +82,22 @@ impl<T: Transport> MediaClient<T> {
                 r
             });
             let body = RequestBody::from_stream(counted, Some(multipart.len()));
-            let req = protocol::build_upload_request(cfg, &multipart, body)?;
+            let req = protocol::build_upload_request(
+                cfg,
+                &token,
+                phone_number_id.as_ref(),
+                &multipart,
+                body,
+            )?;
             let limits = Limits::upload(&cfg.timeouts, len, sent, multipart.len());
             let resp = self.exchange(req, limits).await;
             resp.and_then(|r| protocol::parse_upload_response(&r))
                 .map_err(|e| {
                     // A one-shot stream that went into a request body cannot be sent again,
                     // even when the request never left; one still in its slot can.
-                    let retry = e.is_retryable() && source.can_resend();
-                    Failed::retry_if(e, retry)
+                    let resend = source.can_resend();
+                    let retry = e.is_retryable() && resend;
+                    Failed::retry_if(e, retry).resendable(resend)
                 })
         };
         let id = self

@@ -1,0 +1,40 @@
+//! WhatsApp Cloud API media straight into object storage (S3, GCS, Azure, a local directory)
+//! with the [`object_store`] crate, with the guarantee `fetch_to_file` gives on a disk: **an
+//! object exists only when it is complete and verified**.
+//!
+//! - [`fetch_to_store`]: retrieve a fresh URL, stream the download into a multipart upload
+//!   while core's [`wa_media_core::Download`] verifies size and SHA-256, complete only after
+//!   verification, abort on any failure and when the future is dropped. Content type and
+//!   metadata (SHA-256, media id, message id) where the store keeps them; two parts in memory
+//!   at most.
+//! - [`upload_from_store`]: an [`wa_media_core::Upload`] streamed from an object, validated
+//!   like a file (size from `head`, sniffing from a ranged read of the first bytes).
+//! - [`StoreUrl`] / [`open_store`]: `s3://bucket/prefix`, `gs://…`, `az://…`, `file:///dir`,
+//!   `memory://` to a store and a prefix; the cloud stores speak HTTP through hyper and rustls
+//!   with ring (no reqwest, no aws-lc-rs).
+//!
+//! Configuration, credentials, atomicity and a lifecycle rule for incomplete multipart
+//! uploads: docs/object-store.md.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "__http")]
+mod connector;
+mod error;
+mod fetch;
+mod open;
+mod upload;
+
+#[cfg(feature = "__http")]
+pub use connector::HyperConnector;
+pub use error::StoreError;
+pub use fetch::{
+    fetch_to_store, StoreOptions, StoredObject, DEFAULT_PART_SIZE, META_MEDIA_ID, META_MESSAGE_ID,
+    META_SHA256, MIN_PART_SIZE,
+};
+pub use open::{open_store, StoreUrl};
+pub use upload::upload_from_store;
+
+/// The `object_store` crate this one is built on (its version is part of this crate's API).
+pub use object_store;
