@@ -323,6 +323,7 @@ async fn start(
         .map(|t| Delivery::new(t, faults.clone(), log.clone()));
     let signer = UrlSigner::random().map_err(|e| EmulatorError::Random(e.to_string()))?;
     let shared = Arc::new(Shared {
+        accepted_token: std::sync::RwLock::new(Arc::from(config.token.as_str())),
         config,
         store,
         faults,

@@ -45,7 +45,7 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    match check_token(&parts.headers, &shared.config.token) {
+    match check_token(&parts.headers, &shared.accepted_token()) {
         TokenCheck::Missing => return ApiError::invalid_token(true).into(),
         TokenCheck::Wrong => return ApiError::invalid_token(false).into(),
         TokenCheck::Ok => {}

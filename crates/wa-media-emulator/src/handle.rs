@@ -77,9 +77,29 @@ impl EmulatorHandle {
         self.shared.open_connections.load(Ordering::Relaxed)
     }
 
-    /// The access token both origins accept.
+    /// The access token configured at start (both origins accept it until
+    /// [`rotate_token`](Self::rotate_token); [`accepted_token`](Self::accepted_token) is the
+    /// one accepted now).
     pub fn token(&self) -> &str {
         &self.shared.config.token
+    }
+
+    /// The access token both origins accept now.
+    pub fn accepted_token(&self) -> String {
+        self.shared.accepted_token().to_string()
+    }
+
+    /// Rotates the access token, as a secret manager or Meta's token expiry would: from now on
+    /// both origins accept only `token`; the previous one is answered like an invalid or
+    /// expired token (Graph code 190, HTTP 401). Requests already past their token check
+    /// finish.
+    pub fn rotate_token(&self, token: impl Into<String>) {
+        let token: String = token.into();
+        *self
+            .shared
+            .accepted_token
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::from(token.as_str());
     }
 
     /// The configuration it runs with.

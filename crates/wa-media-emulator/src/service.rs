@@ -47,7 +47,7 @@ where
         .map(|k| k.as_str().to_owned())
         .collect();
     let authorized = matches!(
-        check_token(&parts.headers, &shared.config.token),
+        check_token(&parts.headers, &shared.accepted_token()),
         TokenCheck::Ok
     );
     let too_long = target_len > reply::MAX_GRAPH_URI_LEN;

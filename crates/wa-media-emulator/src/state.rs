@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use wa_media_types::MediaId;
@@ -40,9 +40,20 @@ pub(crate) struct Shared {
     pub(crate) graph_addr: SocketAddr,
     /// Connections open on both listeners (accepted and not yet closed).
     pub(crate) open_connections: AtomicUsize,
+    /// The access token both origins accept now: the configured one until
+    /// [`rotate_token`](crate::EmulatorHandle::rotate_token).
+    pub(crate) accepted_token: RwLock<Arc<str>>,
 }
 
 impl Shared {
+    /// The access token accepted now.
+    pub(crate) fn accepted_token(&self) -> Arc<str> {
+        self.accepted_token
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     pub(crate) fn now(&self) -> u64 {
         unix_secs(self.clock.now())
     }
