@@ -186,6 +186,28 @@ impl HyperClientBuilder {
         self
     }
 
+    /// Sends every request through the HTTP proxy at `url` (`http://[user:password@]host:port`)
+    /// instead of the one the environment names; `NO_PROXY` still applies. The token never
+    /// reaches the proxy: see [`HyperTransportBuilder::proxy`].
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.transport = self.transport.proxy(url);
+        self
+    }
+
+    /// Never uses a proxy. Without it, `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`
+    /// are honoured as curl does (see [`HyperTransportBuilder::no_proxy`]).
+    pub fn no_proxy(mut self) -> Self {
+        self.transport = self.transport.no_proxy();
+        self
+    }
+
+    /// Reads the proxy variables through `lookup` instead of the process environment (see
+    /// [`HyperTransportBuilder::proxy_env_with`]).
+    pub fn proxy_env_with(mut self, lookup: impl Fn(&str) -> Option<String>) -> Self {
+        self.transport = self.transport.proxy_env_with(lookup);
+        self
+    }
+
     /// Replaces the whole transport configuration (pool sizes, buffers, keepalive…), the
     /// connect timeout included.
     pub fn transport_builder(mut self, transport: HyperTransportBuilder) -> Self {

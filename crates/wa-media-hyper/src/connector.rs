@@ -2,10 +2,11 @@
 //! timeout around both.
 //!
 //! ```text
-//! TimeoutConnector            connect timeout over TCP connect + TLS handshake
+//! TimeoutConnector            connect timeout over TCP connect (+ CONNECT) + TLS handshake
 //!   └ HttpsConnector          hyper-rustls: TLS with SNI = the URI's host, ALPN h2/http1.1
-//!       └ OverrideConnector   rewrites the *target address* when the host is overridden
-//!           └ HttpConnector   hyper-util: DNS, happy eyeballs, TCP_NODELAY, keepalive
+//!       └ ProxyConnector      direct, or a CONNECT tunnel through a proxy (crate::proxy)
+//!           └ OverrideConnector   rewrites the *target address* when the host is overridden
+//!               └ HttpConnector   hyper-util: DNS, happy eyeballs, TCP_NODELAY, keepalive
 //! ```
 //!
 //! The override sits below TLS on purpose: hyper-rustls takes the server name from the original
@@ -123,6 +124,11 @@ impl OverrideConnector {
             inner,
             overrides: Arc::new(overrides),
         }
+    }
+
+    /// Whether `uri`'s host has an address override.
+    pub(crate) fn is_overridden(&self, uri: &Uri) -> bool {
+        self.overrides.lookup(uri).is_some()
     }
 }
 

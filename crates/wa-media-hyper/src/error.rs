@@ -12,6 +12,8 @@ use std::io;
 
 use wa_media_core::{TransportError, TransportErrorKind};
 
+use crate::proxy::ProxyError;
+
 /// Why a [`crate::HyperTransport`] (or a [`crate::HyperMediaClient`]) could not be built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -45,6 +47,18 @@ pub enum BuildError {
         /// The name as given.
         name: String,
     },
+    /// A proxy URL (from the builder or an environment variable such as `HTTPS_PROXY`) that
+    /// this transport cannot use: only `http://` proxies are supported (https targets still get
+    /// end-to-end TLS through the CONNECT tunnel).
+    #[error("invalid proxy {url:?} (from {from}): {reason} — or turn proxies off (`no_proxy()`, the CLI's --no-proxy)")]
+    InvalidProxy {
+        /// Where it came from: the environment variable's name, or `proxy setting`.
+        from: &'static str,
+        /// The URL without its credentials.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// A failure inside hyper, hyper-util, hyper-rustls or the socket layer, as carried in the
@@ -52,11 +66,13 @@ pub enum BuildError {
 ///
 /// Its `Display` is the whole chain of causes on one line, e.g. `client error (Connect): tcp
 /// connect error: Connection refused (os error 111)`; it therefore reports no further
-/// `source()` itself. It never holds a URL, a header or the token.
+/// `source()` itself. It never holds a request URL, a header or the token (a proxy is named by
+/// its `host:port`, without credentials).
 pub struct HyperError {
     message: String,
     io_kind: Option<io::ErrorKind>,
     timeout: bool,
+    proxy_auth: bool,
 }
 
 impl HyperError {
@@ -64,6 +80,7 @@ impl HyperError {
         let mut message = String::new();
         let mut io_kind = None;
         let mut timeout = false;
+        let mut proxy_auth = false;
         let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
         while let Some(e) = cur {
             let text = e.to_string();
@@ -84,12 +101,16 @@ impl HyperError {
             if let Some(h) = e.downcast_ref::<hyper::Error>() {
                 timeout |= h.is_timeout();
             }
+            if let Some(p) = e.downcast_ref::<ProxyError>() {
+                proxy_auth |= p.is_auth_required();
+            }
             cur = e.source();
         }
         Self {
             message,
             io_kind,
             timeout,
+            proxy_auth,
         }
     }
 
@@ -102,6 +123,13 @@ impl HyperError {
     /// Whether a timeout (the connect timeout, or an OS-level one) caused the failure.
     pub fn is_timeout(&self) -> bool {
         self.timeout
+    }
+
+    /// Whether the proxy answered `407 Proxy Authentication Required` to the CONNECT request:
+    /// the proxy URL needs (other) credentials, `http://user:password@host:port`. Not worth
+    /// retrying.
+    pub fn is_proxy_auth_required(&self) -> bool {
+        self.proxy_auth
     }
 }
 
@@ -232,6 +260,12 @@ mod tests {
             name: "host:notaport".into(),
         };
         insta::assert_snapshot!(e.to_string(), @r#"invalid resolve override "host:notaport": expected `host` or `host:port`"#);
+        let e = BuildError::InvalidProxy {
+            from: "HTTPS_PROXY",
+            url: "socks5://***@proxy.test:1080".into(),
+            reason: "SOCKS proxies are not supported; give an HTTP proxy (http://)".into(),
+        };
+        insta::assert_snapshot!(e.to_string(), @r#"invalid proxy "socks5://***@proxy.test:1080" (from HTTPS_PROXY): SOCKS proxies are not supported; give an HTTP proxy (http://) — or turn proxies off (`no_proxy()`, the CLI's --no-proxy)"#);
         let e = ConnectTimedOut(std::time::Duration::from_millis(250));
         insta::assert_snapshot!(e.to_string(), @"connecting (TCP and TLS handshake) took longer than 250ms");
     }

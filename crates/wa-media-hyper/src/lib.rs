@@ -37,6 +37,7 @@
 mod client;
 mod connector;
 mod error;
+mod proxy;
 mod timer;
 mod tls;
 mod transport;

@@ -20,9 +20,10 @@ use wa_media_core::{RequestBody, ResponseBody, Transport, TransportError};
 
 use crate::connector::{OverrideConnector, ResolveOverrides, TimeoutConnector};
 use crate::error::{map_body_error, map_client_error, BuildError};
+use crate::proxy::{EnvVars, ProxyConnector, ProxySettings};
 use crate::tls::{self, RootsConfig};
 
-type Connector = TimeoutConnector<hyper_rustls::HttpsConnector<OverrideConnector>>;
+type Connector = TimeoutConnector<hyper_rustls::HttpsConnector<ProxyConnector>>;
 
 /// The `User-Agent` sent when a request has none (the download host is known to refuse
 /// requests without one): core's default, the one `MediaClient` sends unless told otherwise.
@@ -78,6 +79,7 @@ struct Summary {
     overrides: usize,
     custom_roots: usize,
     built_in_roots: bool,
+    proxy: String,
 }
 
 impl HyperTransport {
@@ -106,6 +108,7 @@ impl fmt::Debug for HyperTransport {
             .field("resolve_overrides", &s.overrides)
             .field("custom_roots", &s.custom_roots)
             .field("built_in_roots", &s.built_in_roots)
+            .field("proxy", &s.proxy)
             .finish_non_exhaustive()
     }
 }
@@ -143,6 +146,7 @@ pub struct HyperTransportBuilder {
     pool_max_idle_per_host: usize,
     http1_max_buf_size: Option<usize>,
     tcp_keepalive: Option<Duration>,
+    proxy: ProxySettings,
 }
 
 impl Default for HyperTransportBuilder {
@@ -157,6 +161,7 @@ impl Default for HyperTransportBuilder {
             pool_max_idle_per_host: usize::MAX,
             http1_max_buf_size: None,
             tcp_keepalive: Some(Duration::from_secs(60)),
+            proxy: ProxySettings::default(),
         }
     }
 }
@@ -239,14 +244,54 @@ impl HyperTransportBuilder {
         self
     }
 
+    /// Sends every request through the HTTP proxy at `url` (`http://[user:password@]host:port`;
+    /// no scheme means `http://`), instead of the one the environment names. `NO_PROXY` /
+    /// `no_proxy` still apply, as with curl's `--proxy`.
+    ///
+    /// https targets are tunnelled with `CONNECT host:443` and TLS runs end to end with the
+    /// target (SNI and certificate check for the target's name), so the proxy never sees a
+    /// request header — nor the access token. Credentials in the URL (percent-encoded) go to the
+    /// proxy only, as `Proxy-Authorization: Basic` on the `CONNECT` request. Targets with an
+    /// address override ([`Self::resolve`]) connect directly; loopback targets use the proxy
+    /// only when it is on loopback too. Only `http://` proxies are supported; the URL is checked
+    /// by [`Self::build`].
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy.explicit = Some(url.into());
+        self.proxy.disabled = false;
+        self
+    }
+
+    /// Never uses a proxy, whatever [`Self::proxy`] or the environment say.
+    ///
+    /// Without this, the transport honours the environment as curl does: `https_proxy` /
+    /// `HTTPS_PROXY` for https targets, `http_proxy` / `HTTP_PROXY` for http targets,
+    /// `all_proxy` / `ALL_PROXY` for both, `no_proxy` / `NO_PROXY` for exceptions (comma-
+    /// separated host names, matching their subdomains too, IP addresses and CIDR blocks, or
+    /// `*`); the lower-case name wins, and the first one set decides even when empty. They are
+    /// read once, by [`Self::build`].
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy.disabled = true;
+        self
+    }
+
+    /// Reads the proxy variables (`HTTPS_PROXY`, `NO_PROXY`, … as listed at [`Self::no_proxy`])
+    /// through `lookup` instead of the process environment: a configuration kept elsewhere, or
+    /// a test that must not change its process's environment. Called once per variable, now.
+    pub fn proxy_env_with(mut self, lookup: impl Fn(&str) -> Option<String>) -> Self {
+        self.proxy.env = Some(EnvVars::read(lookup));
+        self
+    }
+
     /// Builds the transport. Needs no runtime; sending needs tokio.
     ///
     /// # Errors
-    /// An invalid resolve override, an unreadable root certificate, or no trusted root.
+    /// An invalid resolve override, an unusable proxy URL (from the builder or the
+    /// environment), an unreadable root certificate, or no trusted root.
     pub fn build(self) -> Result<HyperTransport, BuildError> {
         if let Some(name) = self.override_error {
             return Err(BuildError::InvalidResolveOverride { name });
         }
+        let routes = self.proxy.resolve()?;
         let tls_config = tls::client_config(&self.roots)?;
 
         let mut http = HttpConnector::new();
@@ -263,8 +308,11 @@ impl HyperTransportBuilder {
             overrides: self.overrides.len(),
             custom_roots: self.roots.pem.len() + self.roots.der.len(),
             built_in_roots: self.roots.built_in,
+            proxy: routes
+                .as_ref()
+                .map_or_else(|| "none".to_owned(), |r| format!("{r:?}")),
         };
-        let base = OverrideConnector::new(http, self.overrides);
+        let base = ProxyConnector::new(OverrideConnector::new(http, self.overrides), routes);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls_config)
             .https_or_http()

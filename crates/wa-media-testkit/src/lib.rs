@@ -3,9 +3,10 @@
 //!
 //! What needs more than `std` is behind a feature, so a crate's tests build only what they use:
 //! `net` ([`net`], [`hostile`]: servers and waits on tokio), `tls` ([`tls`]: a generated CA),
-//! `conformance` ([`conformance`]: the `Transport` conformance suite), `moto` ([`moto`]: moto's
-//! S3 server for the object-store tests), `fuzz`, `fuzz-core` and `fuzz-emulator` ([`fuzz`]:
-//! the harnesses the fuzz targets and the corpus replays share).
+//! `conformance` ([`conformance`]: the `Transport` conformance suite), `proxy` ([`proxy`]: a
+//! CONNECT proxy), `moto` ([`moto`]: moto's S3 server for the object-store tests), `fuzz`,
+//! `fuzz-core` and `fuzz-emulator` ([`fuzz`]: the harnesses the fuzz targets and the corpus
+//! replays share).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -24,5 +25,7 @@ pub mod hostile;
 pub mod moto;
 #[cfg(feature = "net")]
 pub mod net;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 #[cfg(feature = "tls")]
 pub mod tls;
