@@ -173,6 +173,78 @@ impl Stream for Download {
     }
 }
 
+/// An [`Error`] as an [`io::Error`](std::io::Error), so a download plugs into readers,
+/// decoders and `copy` loops. The kind says what happened in I/O terms; the [`Error`] itself
+/// is the io::Error's inner error, so a caller gets it back with
+/// `e.get_ref().and_then(|e| e.downcast_ref::<wa_media_core::Error>())` (or
+/// `e.into_inner()` and `downcast`).
+///
+/// | [`Error`] | [`io::ErrorKind`](std::io::ErrorKind) |
+/// |---|---|
+/// | [`Error::Integrity`] (size or SHA-256 not as announced) | `InvalidData` |
+/// | [`Error::Timeout`] | `TimedOut` |
+/// | [`Error::Io`] | the kind of the I/O error it holds |
+/// | [`Error::Transport`]: connect, connect timeout, request, interrupted body, decode | `ConnectionRefused`, `TimedOut`, `ConnectionAborted`, `ConnectionReset`, `InvalidData` |
+/// | [`Error::UrlExpired`], [`Error::Api`] with 404/410 | `NotFound` |
+/// | [`Error::UrlExpired`], [`Error::Api`] with 401/403, [`Error::UntrustedHost`], [`Error::InsecureUrl`] | `PermissionDenied` |
+/// | [`Error::InvalidResponse`], [`Error::InvalidUrl`], [`Error::SourceChanged`] | `InvalidData` |
+/// | [`Error::Validation`], [`Error::InvalidMessage`], [`Error::Config`] | `InvalidInput` |
+/// | [`Error::MaybeSent`] | the kind of the error it wraps |
+/// | anything else | `Other` |
+///
+/// Never `Interrupted` (read loops retry that) and never a kind that reads as a clean end of
+/// file.
+///
+/// ```
+/// use wa_media_core::{Error, IntegrityError};
+/// let e: std::io::Error = Error::from(IntegrityError::Size { expected: 10, actual: 4 }).into();
+/// assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+/// let back = e.get_ref().and_then(|e| e.downcast_ref::<Error>());
+/// assert!(matches!(back, Some(Error::Integrity(IntegrityError::Size { .. }))));
+/// ```
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        std::io::Error::new(io_kind(&e), e)
+    }
+}
+
+/// The [`std::io::ErrorKind`] an [`Error`] becomes (see the `From` impl's table).
+fn io_kind(e: &Error) -> std::io::ErrorKind {
+    use crate::transport::TransportErrorKind as T;
+    use std::io::ErrorKind as K;
+    let by_status = |status: http::StatusCode| match status.as_u16() {
+        401 | 403 => K::PermissionDenied,
+        404 | 410 => K::NotFound,
+        _ => K::Other,
+    };
+    match e {
+        Error::Integrity(_)
+        | Error::InvalidResponse { .. }
+        | Error::InvalidUrl { .. }
+        | Error::SourceChanged { .. } => K::InvalidData,
+        Error::Timeout { .. } => K::TimedOut,
+        Error::Io { source, .. } => match source.kind() {
+            // A body whose read was interrupted is not to be retried by a read loop.
+            K::Interrupted => K::Other,
+            kind => kind,
+        },
+        Error::Transport(t) => match t.kind() {
+            T::Connect => K::ConnectionRefused,
+            T::ConnectTimeout => K::TimedOut,
+            T::Request => K::ConnectionAborted,
+            T::Interrupted => K::ConnectionReset,
+            T::Decode => K::InvalidData,
+            _ => K::Other,
+        },
+        Error::UrlExpired { status } => by_status(*status),
+        Error::Api(a) => by_status(a.status),
+        Error::UntrustedHost { .. } | Error::InsecureUrl { .. } => K::PermissionDenied,
+        Error::Validation(_) | Error::InvalidMessage(_) | Error::Config(_) => K::InvalidInput,
+        Error::MaybeSent { source } => io_kind(source),
+        _ => K::Other,
+    }
+}
+
 /// Incremental size and digest verification.
 struct Verify {
     inner: BoxStream,
@@ -236,5 +308,63 @@ impl Stream for Verify {
                 Poll::Ready(None)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::ErrorKind;
+
+    use super::*;
+    use crate::timeouts::TimeoutKind;
+    use crate::transport::{TransportError, TransportErrorKind};
+
+    fn kind_and_back(e: Error) -> (ErrorKind, String) {
+        let shown = e.to_string();
+        let io: std::io::Error = e.into();
+        let back = io
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<Error>())
+            .expect("the core error is the io::Error's inner error");
+        assert_eq!(back.to_string(), shown);
+        (io.kind(), shown)
+    }
+
+    #[test]
+    fn errors_become_io_errors_of_a_fitting_kind() {
+        let integrity = Error::from(IntegrityError::Size {
+            expected: 10,
+            actual: 4,
+        });
+        assert_eq!(kind_and_back(integrity).0, ErrorKind::InvalidData);
+        let timeout = Error::Timeout {
+            kind: TimeoutKind::Idle,
+            after: None,
+        };
+        assert_eq!(kind_and_back(timeout).0, ErrorKind::TimedOut);
+        let io = Error::io(None, std::io::Error::from(ErrorKind::PermissionDenied));
+        assert_eq!(kind_and_back(io).0, ErrorKind::PermissionDenied);
+        let interrupted = Error::io(None, std::io::Error::from(ErrorKind::Interrupted));
+        assert_eq!(kind_and_back(interrupted).0, ErrorKind::Other);
+        let reset = Error::Transport(TransportError::new(
+            TransportErrorKind::Interrupted,
+            "connection reset",
+        ));
+        assert_eq!(kind_and_back(reset).0, ErrorKind::ConnectionReset);
+        let expired = Error::UrlExpired {
+            status: http::StatusCode::GONE,
+        };
+        assert_eq!(kind_and_back(expired).0, ErrorKind::NotFound);
+        let untrusted = Error::UntrustedHost {
+            host: "example.com".into(),
+        };
+        assert_eq!(kind_and_back(untrusted).0, ErrorKind::PermissionDenied);
+        let maybe = Error::MaybeSent {
+            source: Box::new(Error::Timeout {
+                kind: TimeoutKind::Request,
+                after: None,
+            }),
+        };
+        assert_eq!(kind_and_back(maybe).0, ErrorKind::TimedOut);
     }
 }

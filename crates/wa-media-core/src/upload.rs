@@ -303,17 +303,21 @@ impl Upload {
         }
     }
 
-    /// An upload of a file; its name becomes the part's filename unless set.
+    /// An upload of a file; its name becomes the part's filename unless set. Validation
+    /// refuses a name whose extension contradicts the contents (a `.jpg` holding a PNG:
+    /// [`wa_media_types::Problem::ExtensionMismatch`]).
     pub fn from_path(path: impl Into<PathBuf>, mime: MediaType) -> Self {
         Self::new(UploadSource::Path(path.into()), mime)
     }
 
-    /// An upload of bytes in memory.
+    /// An upload of bytes in memory, sent as `file.<usual extension>` unless
+    /// [`Upload::filename`] names it.
     pub fn from_bytes(bytes: impl Into<Bytes>, mime: MediaType) -> Self {
         Self::new(UploadSource::Bytes(bytes.into()), mime)
     }
 
-    /// An upload of a one-shot stream of exactly `len` bytes (not retried).
+    /// An upload of a one-shot stream of exactly `len` bytes (not retried), sent as
+    /// `file.<usual extension>` unless [`Upload::filename`] names it.
     pub fn from_stream<S>(stream: S, len: u64, mime: MediaType) -> Self
     where
         S: Stream<Item = io::Result<Bytes>> + Send + 'static,
@@ -328,7 +332,9 @@ impl Upload {
         self
     }
 
-    /// The filename sent in the file part (default: the path's file name, else `file`).
+    /// The filename sent in the file part (default: the path's file name, else `file` with
+    /// the MIME type's usual extension; see [`Upload::effective_filename`]). Validation checks
+    /// its extension against the contents, as it does a path's.
     pub fn filename(mut self, name: impl Into<String>) -> Self {
         self.filename = Some(name.into());
         self
@@ -370,7 +376,18 @@ impl Upload {
         &self.source
     }
 
-    /// The filename that will be sent.
+    /// The filename that will be sent: the one set with [`Upload::filename`], else the
+    /// path's file name, else `file` with the MIME type's usual extension (`file.ogg`,
+    /// `file.jpg`, `file.pdf`; see [`wa_media_types::usual_extension`]: Meta's processing
+    /// keys off the extension in places), or plain `file` for a type WhatsApp does not accept.
+    ///
+    /// ```
+    /// use wa_media_core::Upload;
+    /// let voice = Upload::from_bytes(&b"OggS"[..], "audio/ogg; codecs=opus".parse().unwrap());
+    /// assert_eq!(voice.effective_filename(), "file.ogg");
+    /// let named = Upload::from_path("/tmp/scan.pdf", "application/pdf".parse().unwrap());
+    /// assert_eq!(named.effective_filename(), "scan.pdf");
+    /// ```
     pub fn effective_filename(&self) -> String {
         if let Some(f) = &self.filename {
             return f.clone();
@@ -380,7 +397,10 @@ impl Upload {
                 return n.to_string_lossy().into_owned();
             }
         }
-        "file".to_owned()
+        match wa_media_types::usual_extension(&self.mime) {
+            Some(ext) => format!("file.{ext}"),
+            None => "file".to_owned(),
+        }
     }
 }
 

@@ -288,3 +288,100 @@ fn builder_refuses_bad_settings_without_echoing_the_token() {
         "{dbg}"
     );
 }
+
+/// The `filename="…"` of the file part of a recorded multipart body.
+fn sent_filename(t: &Scripted) -> String {
+    let body = String::from_utf8_lossy(&t.requests()[0].body).into_owned();
+    let start = body.find("; filename=\"").expect("a file part") + "; filename=\"".len();
+    body[start..start + body[start..].find('"').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn unnamed_sources_are_sent_with_the_mime_types_usual_extension() {
+    const OPUS: &[u8] = b"OggS\0\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01\x13OpusHead\x01";
+    const JPEG: &[u8] = b"\xFF\xD8\xFF\xE0\0\x10JFIF\0";
+    // Bytes: a voice note is file.ogg, not an extensionless `file`.
+    let t = ok_upload();
+    client(&t)
+        .upload(
+            Upload::from_bytes(OPUS, "audio/ogg; codecs=opus".parse().unwrap())
+                .kind(MediaKind::Voice),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent_filename(&t), "file.ogg");
+    // A one-shot stream likewise.
+    let t = ok_upload();
+    let chunks = vec![Ok(Bytes::from_static(JPEG))];
+    client(&t)
+        .upload(Upload::from_stream(
+            futures_util::stream::iter(chunks),
+            JPEG.len() as u64,
+            "image/jpeg".parse().unwrap(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(sent_filename(&t), "file.jpg");
+    // A name given is sent as given; a type WhatsApp does not accept keeps plain `file`.
+    let t = ok_upload();
+    client(&t)
+        .upload(Upload::from_bytes(JPEG, "image/jpeg".parse().unwrap()).filename("cat.jpeg"))
+        .await
+        .unwrap();
+    assert_eq!(sent_filename(&t), "cat.jpeg");
+    let t = ok_upload();
+    client(&t)
+        .upload(Upload::from_bytes(&b"GIF89a"[..], "image/gif".parse().unwrap()).skip_validation())
+        .await
+        .unwrap();
+    assert_eq!(sent_filename(&t), "file");
+}
+
+#[tokio::test]
+async fn a_path_whose_extension_contradicts_its_contents_is_refused_before_sending() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("x.jpg");
+    std::fs::write(
+        &fake,
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0",
+    )
+    .unwrap();
+    // Declared as what the contents are (as the CLI's sniffing does): the name is the problem.
+    let t = ok_upload();
+    let e = client(&t)
+        .upload(Upload::from_path(&fake, "image/png".parse().unwrap()))
+        .await
+        .unwrap_err();
+    match &e {
+        Error::Validation(v) => assert_eq!(
+            v.problems,
+            vec![wa_media_types::Problem::ExtensionMismatch {
+                file_name: "x.jpg".into(),
+                implies: "image/jpeg",
+                found: "image/png",
+            }]
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(t.requests().is_empty(), "nothing may be sent");
+    // An explicit name that agrees with the contents fixes it; so does skipping validation.
+    let t = ok_upload();
+    client(&t)
+        .upload(Upload::from_path(&fake, "image/png".parse().unwrap()).filename("x.png"))
+        .await
+        .unwrap();
+    assert_eq!(sent_filename(&t), "x.png");
+    // `.jpeg` for a JPEG, or an unknown extension, is no contradiction.
+    let jpeg = dir.path().join("y.JPEG");
+    std::fs::write(&jpeg, b"\xFF\xD8\xFF\xE0\0\x10JFIF\0").unwrap();
+    let unknown = dir.path().join("z.img");
+    std::fs::write(&unknown, b"\xFF\xD8\xFF\xE0\0\x10JFIF\0").unwrap();
+    for path in [jpeg, unknown] {
+        let t = ok_upload();
+        client(&t)
+            .upload(Upload::from_path(&path, "image/jpeg".parse().unwrap()))
+            .await
+            .unwrap();
+        assert_eq!(t.requests().len(), 1);
+    }
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use tracing::field;
-use wa_media_types::{validate_upload, MediaId, UploadCandidate};
+use wa_media_types::{validate_named_upload, MediaId, UploadCandidate};
 
 use super::MediaClient;
 use crate::deadline::Limits;
@@ -37,12 +37,16 @@ impl<T: Transport> MediaClient<T> {
         span.record("size", len);
         span.record("mime", field::display(&mime));
         if validate && cfg.validate_uploads {
-            let validated = validate_upload(&UploadCandidate {
-                kind,
-                mime: &mime,
-                len,
-                head: source.head(),
-            })?;
+            // The name is checked too: a `.jpg` holding a PNG is refused, not sent.
+            let validated = validate_named_upload(
+                &UploadCandidate {
+                    kind,
+                    mime: &mime,
+                    len,
+                    head: source.head(),
+                },
+                &filename,
+            )?;
             span.record("kind", validated.kind.as_str());
         }
 
