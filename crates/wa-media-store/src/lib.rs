@@ -1,6 +1,6 @@
-//! WhatsApp Cloud API media straight into object storage (S3, GCS, Azure, a local directory)
-//! with the [`object_store`] crate, with the guarantee `fetch_to_file` gives on a disk: **an
-//! object exists only when it is complete and verified**.
+#![doc = include_str!("../README.md")]
+//!
+//! # What is here
 //!
 //! - [`fetch_to_store`]: retrieve a fresh URL, stream the download into a multipart upload
 //!   while core's [`wa_media_core::Download`] verifies size and SHA-256, complete only after

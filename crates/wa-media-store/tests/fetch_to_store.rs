@@ -58,6 +58,7 @@ async fn in_memory_passes_the_suite() {
     common::digest_mismatch(&env, &b).await;
     common::truncated(&env, &b).await;
     common::dropped(&env, &b).await;
+    common::upload_from_store_arrives_intact(&env, &b).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,4 +70,5 @@ async fn local_file_system_passes_the_suite() {
     common::digest_mismatch(&env, &b).await;
     common::truncated(&env, &b).await;
     common::dropped(&env, &b).await;
+    common::upload_from_store_arrives_intact(&env, &b).await;
 }

@@ -48,4 +48,5 @@ async fn s3_on_moto_passes_the_suite() {
     common::digest_mismatch(&env, &b).await;
     common::truncated(&env, &b).await;
     common::dropped(&env, &b).await;
+    common::upload_from_store_arrives_intact(&env, &b).await;
 }

@@ -365,3 +365,51 @@ pub async fn dropped(env: &Env, b: &Backend) {
     }
     assert_nothing_left(b, &location, "dropped").await;
 }
+
+/// An object uploaded to WhatsApp straight from the store arrives at the emulator intact; an
+/// object its declared type contradicts is refused before anything is sent.
+pub async fn upload_from_store_arrives_intact(env: &Env, b: &Backend) {
+    let bytes = document(6 * MIB + 123, 5);
+    let location = Path::from(format!("{}/outbound/report.pdf", b.name));
+    b.store
+        .put(&location, Bytes::from(bytes.clone()).into())
+        .await
+        .unwrap();
+    let upload = wa_media_store::upload_from_store(
+        b.store.clone(),
+        &location,
+        "application/pdf".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(upload.effective_filename(), "report.pdf");
+    let id = within("upload from the store", LIMIT, env.client.upload(upload))
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", b.name));
+    let at_emulator =
+        std::fs::read(env.emu.media_path(&id).expect("the emulator holds it")).unwrap();
+    assert!(
+        at_emulator == bytes,
+        "{}: the bytes at the emulator differ",
+        b.name
+    );
+
+    // A PDF declared as a PNG: refused locally, from the ranged read of its first bytes.
+    let before = env.emu.media().len();
+    let upload =
+        wa_media_store::upload_from_store(b.store.clone(), &location, "image/png".parse().unwrap())
+            .await
+            .unwrap();
+    let err = env
+        .client
+        .upload(upload)
+        .await
+        .expect_err("a PDF is not a PNG");
+    assert!(matches!(err, Error::Validation(_)), "{}: {err}", b.name);
+    assert_eq!(
+        env.emu.media().len(),
+        before,
+        "nothing reached the emulator"
+    );
+    b.store.delete(&location).await.unwrap();
+}
