@@ -38,12 +38,14 @@ mod client;
 mod connector;
 mod error;
 mod proxy;
+mod reader;
 mod timer;
 mod tls;
 mod transport;
 
 pub use client::{builder, HyperClientBuilder, HyperMediaClient};
 pub use error::{BuildError, HyperError};
+pub use reader::{DownloadExt, DownloadReader};
 pub use timer::TokioTimer;
 pub use transport::{
     HyperTransport, HyperTransportBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_IDLE_TIMEOUT,
