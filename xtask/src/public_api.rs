@@ -27,6 +27,7 @@ const CRATES: &[&str] = &[
     "wa-media-webhook",
     "wa-media-server",
     "wa-media-emulator",
+    "wa-media-store",
 ];
 
 /// Crates whose types may appear in the public API of the listed crates of ours (`*`: all).
@@ -105,6 +106,13 @@ const ALLOWED: &[(&str, &[&str], &str)] = &[
         ],
         "the tokio-bound crates take or return tokio types (TcpListener, JoinHandle, AsyncRead) \
          on purpose: they are built for tokio",
+    ),
+    (
+        "object_store",
+        &["wa-media-store"],
+        "wa-media-store is object_store's companion: it takes any ObjectStore and Path, reports \
+         object_store::Error and implements its HttpConnector; the version is re-exported \
+         (`wa_media_store::object_store`) and a major bump of it is one of ours",
     ),
 ];
 
