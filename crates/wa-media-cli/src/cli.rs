@@ -71,6 +71,18 @@ pub struct Global {
     )]
     pub trust_host: Vec<String>,
 
+    /// HTTP proxy for every request: http://[user:password@]host:port (https goes through a
+    /// CONNECT tunnel with TLS end to end; the proxy never sees the token). Without it,
+    /// HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY are honoured as curl does (NO_PROXY also
+    /// applies to --proxy). Prefer HTTPS_PROXY for credentials: a command line is visible to
+    /// other local users.
+    #[arg(long, value_name = "URL", global = true, conflicts_with = "no_proxy")]
+    pub proxy: Option<String>,
+
+    /// Use no proxy, whatever the environment says.
+    #[arg(long, global = true)]
+    pub no_proxy: bool,
+
     /// Machine-readable JSON on stdout.
     #[arg(long, global = true)]
     pub json: bool,
@@ -219,9 +231,19 @@ pub struct ServeArgs {
     /// Accept unsigned notifications (local tests only: anyone could make it fetch media).
     #[arg(long)]
     pub insecure_skip_signature: bool,
-    /// Directory the media are saved into (DIR/YYYY-MM-DD/NAME, plus DIR/index.jsonl).
+    /// Directory the media are saved into (DIR/YYYY-MM-DD/NAME, plus DIR/index.jsonl). With
+    /// --store it holds only the spool (DIR/.spool).
     #[arg(short = 'd', long = "dir")]
     pub dir: PathBuf,
+    /// Save into an object store instead: s3://bucket/prefix (also file:///dir), keys
+    /// PREFIX/YYYY-MM-DD/NAME with one JSON metadata object per media in
+    /// PREFIX/YYYY-MM-DD/.meta/. Credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_REGION… (docs/object-store.md).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// Endpoint of an S3-compatible server for --store (MinIO, R2, moto…); http:// allowed.
+    #[arg(long, value_name = "URL", requires = "store")]
+    pub store_endpoint: Option<String>,
     /// Spool directory (default DIR/.spool): one per instance, never shared.
     #[arg(long)]
     pub spool: Option<PathBuf>,

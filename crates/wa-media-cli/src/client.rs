@@ -33,6 +33,11 @@ pub fn build(global: &Global) -> Result<HyperMediaClient, Failure> {
     {
         b = b.trust_host(host.to_string());
     }
+    if global.no_proxy {
+        b = b.no_proxy();
+    } else if let Some(proxy) = &global.proxy {
+        b = b.proxy(proxy.trim());
+    }
     b.build()
         .map_err(|e| Failure::usage(format!("invalid configuration: {e}")))
 }

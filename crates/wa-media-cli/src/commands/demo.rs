@@ -143,6 +143,8 @@ pub async fn run(g: &Global) -> Result<(), Failure> {
         .phone_number_id("106540352242922")
         .graph_url(emulator.graph_url())
         .trust_host(emulator.lookaside_addr().to_string())
+        // The emulator runs in this process: no proxy in the environment applies to it.
+        .no_proxy()
         .build()
         .map_err(|e| Failure::other(format!("cannot build the client: {e}")))?;
     let mut hook = StatusHook::start(listener, &client, work.path())?;

@@ -23,7 +23,7 @@ use std::process::Command;
 pub const BIN: &str = env!("CARGO_BIN_EXE_wa-media");
 
 /// Every environment variable the program reads; tests set the ones they mean to.
-pub const PROGRAM_ENV: [&str; 9] = [
+pub const PROGRAM_ENV: [&str; 18] = [
     "WHATSAPP_TOKEN",
     "WHATSAPP_PHONE_NUMBER_ID",
     "WHATSAPP_API_VERSION",
@@ -33,6 +33,16 @@ pub const PROGRAM_ENV: [&str; 9] = [
     "WHATSAPP_VERIFY_TOKEN",
     "WA_MEDIA_EMULATOR_ADMIN_TOKEN",
     "RUST_LOG",
+    // The proxy variables (wa-media-hyper reads them as curl does).
+    "https_proxy",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "HTTP_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+    "REQUEST_METHOD",
 ];
 
 /// `wa-media` with none of [`PROGRAM_ENV`] inherited from the test's environment.
