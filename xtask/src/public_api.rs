@@ -108,6 +108,19 @@ const ALLOWED: &[(&str, &[&str], &str)] = &[
          on purpose: they are built for tokio",
     ),
     (
+        "rustls",
+        &["wa-media-emulator"],
+        "LocalPki::server_config gives tests a rustls ServerConfig for a TLS server of their own \
+         that clients trusting the emulator's CA accept; the emulator is a test tool whose TLS \
+         mode is rustls by design",
+    ),
+    (
+        "rustls_pki_types",
+        &["wa-media-emulator"],
+        "LocalPki::cert_chain is the DER certificate chain in rustls' own type, for the same \
+         reason as rustls",
+    ),
+    (
         "object_store",
         &["wa-media-store"],
         "wa-media-store is object_store's companion: it takes any ObjectStore and Path, reports \
