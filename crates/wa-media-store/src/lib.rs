@@ -9,6 +9,8 @@
 //!   at most.
 //! - [`upload_from_store`]: an [`wa_media_core::Upload`] streamed from an object, validated
 //!   like a file (size from `head`, sniffing from a ranged read of the first bytes).
+//! - With feature `sink`: `ObjectStoreSink`, a `wa-media-webhook` `Sink` writing
+//!   `prefix/YYYY-MM-DD/<name>` and one JSON metadata object per media beside it.
 //! - [`StoreUrl`] / [`open_store`]: `s3://bucket/prefix`, `gs://…`, `az://…`, `file:///dir`,
 //!   `memory://` to a store and a prefix; the cloud stores speak HTTP through hyper and rustls
 //!   with ring (no reqwest, no aws-lc-rs).
@@ -24,6 +26,8 @@ mod connector;
 mod error;
 mod fetch;
 mod open;
+#[cfg(feature = "sink")]
+mod sink;
 mod upload;
 
 #[cfg(feature = "__http")]
@@ -34,6 +38,8 @@ pub use fetch::{
     META_SHA256, MIN_PART_SIZE,
 };
 pub use open::{open_store, StoreUrl};
+#[cfg(feature = "sink")]
+pub use sink::ObjectStoreSink;
 pub use upload::upload_from_store;
 
 /// The `object_store` crate this one is built on (its version is part of this crate's API).

@@ -59,5 +59,5 @@ pub use service::{
     BuildError, ResponseBody, WebhookService, WebhookServiceBuilder, DEFAULT_BODY_LIMIT,
     DEFAULT_BODY_TIMEOUT, SIGNATURE_HEADER,
 };
-pub use sink::{DirectorySink, Saved, Sink};
+pub use sink::{filing_name, DirectorySink, Saved, Sink};
 pub use spool::{Enqueued, Spool};

@@ -24,6 +24,36 @@ pub struct Saved {
     pub already_present: bool,
 }
 
+impl Saved {
+    /// A saved media, for [`Sink`] implementations outside this crate.
+    pub fn new(
+        location: impl Into<String>,
+        file_size: u64,
+        sha256: Sha256Digest,
+        already_present: bool,
+    ) -> Self {
+        Self {
+            location: location.into(),
+            file_size,
+            sha256,
+            already_present,
+        }
+    }
+}
+
+/// Where a sink files `entry`: the UTC day (`YYYY-MM-DD`, of the message's timestamp, else of
+/// its arrival) and the name (the document's cleaned filename, or the message id with the MIME
+/// type's extension), as [`DirectorySink`] lays them out.
+pub fn filing_name(entry: &SpoolEntry) -> (String, String) {
+    let day = civil_date(entry.timestamp.unwrap_or(entry.received_at));
+    let name = inbound_file_name(
+        &entry.message_id,
+        &entry.mime_type,
+        entry.filename.as_deref(),
+    );
+    (day, name)
+}
+
 /// Fetches one spooled media and stores it, verified. Implement it for shared storage; the
 /// [`crate::Ingest`] workers call it, retry what is retryable and record what failed.
 ///
@@ -67,12 +97,7 @@ impl DirectorySink {
 
     /// Where `entry` is filed (before any `-N` suffix).
     pub fn path_for(&self, entry: &SpoolEntry) -> PathBuf {
-        let day = civil_date(entry.timestamp.unwrap_or(entry.received_at));
-        let name = inbound_file_name(
-            &entry.message_id,
-            &entry.mime_type,
-            entry.filename.as_deref(),
-        );
+        let (day, name) = filing_name(entry);
         self.root.join(day).join(name)
     }
 

@@ -49,12 +49,24 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
     }
     let _ = spool.prune_done(wa_media_webhook::MEDIA_ID_LIFETIME + Duration::from_secs(86_400));
     remove_orphaned_partial_files(&args.dir);
-    let sink = DirectorySink::new(&args.dir)
-        .map_err(|e| Failure::other(format!("cannot use {}: {e}", args.dir.display())))?;
+    let sink: Arc<dyn wa_media_webhook::Sink> = match &args.store {
+        Some(url) => {
+            let opened = wa_media_store::open_store(url, args.store_endpoint.as_deref())
+                .map_err(|e| Failure::usage(format!("--store {url}: {e}")))?;
+            Arc::new(wa_media_store::ObjectStoreSink::new(
+                opened.store,
+                opened.prefix,
+            ))
+        }
+        None => Arc::new(
+            DirectorySink::new(&args.dir)
+                .map_err(|e| Failure::other(format!("cannot use {}: {e}", args.dir.display())))?,
+        ),
+    };
     let ingest = Ingest::start(
         spool,
         api,
-        Arc::new(sink),
+        sink,
         IngestConfig::default().concurrency(args.concurrency),
     )
     .map_err(|e| Failure::other(format!("cannot start the workers: {e}")))?;
