@@ -59,7 +59,10 @@ impl ObjectStoreSink {
         let (day, name) = filing_name(entry);
         let name = suffixed(&name, n);
         let dir = self.prefix.clone().join(day.as_str());
-        let meta = dir.clone().join(".meta").join(format!("{name}.json").as_str());
+        let meta = dir
+            .clone()
+            .join(".meta")
+            .join(format!("{name}.json").as_str());
         (dir.join(name.as_str()), meta)
     }
 
@@ -97,7 +100,8 @@ impl ObjectStoreSink {
                         .bytes()
                         .await
                         .map_err(|e| StoreError::store("read metadata", &meta, e))?;
-                    let existing: Option<serde_json::Value> = serde_json::from_slice(&existing).ok();
+                    let existing: Option<serde_json::Value> =
+                        serde_json::from_slice(&existing).ok();
                     let owner = existing
                         .as_ref()
                         .and_then(|v| v.get("media_id"))
@@ -115,7 +119,11 @@ impl ObjectStoreSink {
         )))
     }
 
-    async fn save_inner(&self, api: &dyn MediaApi, entry: &SpoolEntry) -> Result<Saved, StoreError> {
+    async fn save_inner(
+        &self,
+        api: &dyn MediaApi,
+        entry: &SpoolEntry,
+    ) -> Result<Saved, StoreError> {
         let id = entry.id().map_err(|e| {
             StoreError::Media(Error::Io {
                 path: None,
