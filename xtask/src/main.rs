@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <command>` from anywhere in the workspace.
 //!
 //! - `cargo xtask test`: rustfmt check, clippy with `-D warnings`, the public-API check, every test of the workspace
-//!   (unit, integration, fixture and doc tests), then `cargo xtask package`; prints one
+//!   (unit, integration, fixture and doc tests), wa-media-hyper's TLS tests with the
+//!   `aws-lc-rs` provider and with `native-roots`, then `cargo xtask package`; prints one
 //!   `N passed, N failed` summary line.
 //! - `cargo xtask bench [--quick]`: builds and runs the benchmark runner (`bench/`): one table
 //!   of speed and memory against curl and the machine's ceilings, also written as JSON into
@@ -80,6 +81,54 @@ fn run(root: &Path, what: &str, cmd: &mut Command) -> Result<(), String> {
     } else {
         Err(format!("{what} failed ({status})"))
     }
+}
+
+/// wa-media-hyper's TLS tests under its other feature sets (the workspace tests use the defaults:
+/// ring and webpki-roots). About 110 s on a 2-core machine after the workspace tests, most of it
+/// aws-lc-sys' C build.
+fn tls_features(root: &Path) -> Result<(), String> {
+    let hyper = ["test", "--quiet", "-p", "wa-media-hyper"];
+    // aws-lc-rs alone (the dev-dependencies still link ring: the emulator's TLS uses it).
+    run(
+        root,
+        "wa-media-hyper TLS tests with aws-lc-rs",
+        cargo().args(hyper).args([
+            "--no-default-features",
+            "--features",
+            "aws-lc-rs,webpki-roots",
+            "--lib",
+            "--test",
+            "transport",
+            "--test",
+            "emulator",
+            "--",
+            "tls",
+            "untrusted_ca",
+        ]),
+    )?;
+    // Both providers on (aws-lc-rs is picked) and no process-wide default installed.
+    run(
+        root,
+        "wa-media-hyper with both crypto providers",
+        cargo().args(hyper).args([
+            "--features",
+            "aws-lc-rs",
+            "--lib",
+            "--test",
+            "crypto_provider",
+            "--",
+            "tls::",
+            "provider",
+        ]),
+    )?;
+    // SSL_CERT_FILE pointing at the emulator's CA (its own test binary: the variable is global).
+    run(
+        root,
+        "wa-media-hyper native-roots",
+        cargo()
+            .args(hyper)
+            .args(["--features", "native-roots", "--test", "native_roots"]),
+    )
 }
 
 fn test(root: &Path) -> Result<(), String> {
@@ -161,6 +210,7 @@ fn test(root: &Path) -> Result<(), String> {
     if passed == 0 {
         return Err("no test ran".into());
     }
+    tls_features(root)?;
     package::package(root)?;
     // Last: a smoke test that the benchmark harness produces every row (never a speed check).
     // The summary is repeated after it so that it stays the closing line.

@@ -13,6 +13,7 @@
 //! the choices made where the real API is undocumented, and `curl` examples.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_debug_implementations)]
 
 // The modules, from the top down; each imports only modules below it. `builder` (the start)

@@ -22,17 +22,20 @@
 //!   connection (or resets the HTTP/2 stream) instead of returning it to the pool;
 //! - a `User-Agent` on every request; redirects returned, never followed.
 //!
-//! TLS uses rustls with the **ring** crypto provider, chosen for the whole workspace (why, with
-//! the measurements: "Build-time and dependency choices" in docs/performance.md). The provider
-//! is passed explicitly, so rustls' process-wide default is never consulted. Roots come from
-//! Mozilla's store (feature `webpki-roots`, default) and/or the OS store (feature
-//! `native-roots`), plus any PEM certificates given to the builder.
+//! TLS uses rustls with the crypto provider chosen by feature: **`ring`** (default; why, with
+//! the measurements: "Build-time and dependency choices" in docs/performance.md) or
+//! **`aws-lc-rs`** (for applications that already link it; with both features on, aws-lc-rs is
+//! used). The provider is passed explicitly, so rustls' process-wide default is never consulted
+//! and linking both providers cannot make the build panic. Roots come from Mozilla's store
+//! (feature `webpki-roots`, default) and/or the OS store (feature `native-roots`, which honours
+//! `SSL_CERT_FILE` and `SSL_CERT_DIR`), plus any PEM certificates given to the builder.
 //!
 //! hyper's HTTP/1 read buffer is left at its default (~400 KiB maximum): measured on this
 //! project's machines, 1 MiB was within noise and 4–16 MiB gave nothing (docs/performance.md).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
 mod connector;

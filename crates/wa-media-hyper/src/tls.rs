@@ -1,10 +1,12 @@
-//! TLS configuration: the rustls client config with the workspace's crypto provider (ring) and
-//! the trusted roots (built-in stores by feature, plus custom PEM certificates).
+//! TLS configuration: the rustls client config with the crypto provider chosen by feature
+//! (`ring`, the default, or `aws-lc-rs`) and the trusted roots (built-in stores by feature, plus
+//! custom PEM certificates).
 //!
-//! Why ring and not aws-lc-rs (rustls' default): "Build-time and dependency choices" in
-//! docs/performance.md. One provider is chosen explicitly (`builder_with_provider`), so the
-//! process-wide default provider is never consulted and a second provider pulled in by another
-//! crate cannot make building the config panic.
+//! Why ring is the default: "Build-time and dependency choices" in docs/performance.md. The
+//! provider is passed explicitly (`builder_with_provider`), so the process-wide default provider
+//! is never consulted and a second provider linked by another crate cannot make building the
+//! config panic. With both features on, aws-lc-rs is used: ring comes with the default
+//! features, so turning `aws-lc-rs` on is the explicit choice.
 
 use std::sync::Arc;
 
@@ -13,6 +15,20 @@ use rustls::pki_types::CertificateDer;
 use rustls::RootCertStore;
 
 use crate::error::BuildError;
+
+#[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
+compile_error!(
+    "wa-media-hyper needs a rustls crypto provider: enable the `ring` (default) or `aws-lc-rs` feature"
+);
+
+/// The crypto provider chosen by feature: aws-lc-rs when its feature is on, else ring.
+pub(crate) fn crypto_provider() -> rustls::crypto::CryptoProvider {
+    #[cfg(feature = "aws-lc-rs")]
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+    let provider = rustls::crypto::ring::default_provider();
+    provider
+}
 
 /// Which roots to trust, as collected by the builder.
 #[derive(Clone)]
@@ -109,11 +125,12 @@ fn add_built_in(roots: &mut RootCertStore) {
     }
 }
 
-/// The rustls client configuration: ring provider, TLS 1.2 and 1.3, the given roots, no client
-/// certificate. ALPN is left empty: hyper-rustls fills it from the enabled HTTP versions.
+/// The rustls client configuration: the feature's provider ([`crypto_provider`]), TLS 1.2 and
+/// 1.3, the given roots, no client certificate. ALPN is left empty: hyper-rustls fills it from
+/// the enabled HTTP versions.
 pub(crate) fn client_config(cfg: &RootsConfig) -> Result<rustls::ClientConfig, BuildError> {
     let roots = root_store(cfg)?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(crypto_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| BuildError::Tls(Box::new(e)))?
@@ -145,6 +162,30 @@ mod tests {
             root_store(&cfg),
             Err(BuildError::NoRootCertificates)
         ));
+    }
+
+    /// The provider named by the features is the one in the config (ring's and aws-lc-rs'
+    /// key providers print as `Ring` and `AwsLcRs`), and no process-wide default was installed.
+    #[test]
+    fn the_features_provider_is_used_explicitly() {
+        let cfg = RootsConfig {
+            built_in: false,
+            der: vec![rcgen::generate_simple_self_signed(vec!["ca.test".into()])
+                .unwrap()
+                .cert
+                .der()
+                .clone()],
+            ..RootsConfig::default()
+        };
+        let config = client_config(&cfg).unwrap();
+        let key_provider = format!("{:?}", config.crypto_provider().key_provider);
+        let want = if cfg!(feature = "aws-lc-rs") {
+            "AwsLcRs"
+        } else {
+            "Ring"
+        };
+        assert_eq!(key_provider, want);
+        assert!(rustls::crypto::CryptoProvider::get_default().is_none());
     }
 
     #[cfg(feature = "webpki-roots")]

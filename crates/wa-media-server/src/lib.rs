@@ -17,6 +17,7 @@
 //!   body reading (the webhook service answers 408).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod activity;
 
