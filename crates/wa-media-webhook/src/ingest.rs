@@ -169,6 +169,12 @@ fn classify(e: &Error) -> Result<(), String> {
 impl Ingest {
     /// Starts the workers on the current tokio runtime. Entries left pending (or taken) by a
     /// previous process are scheduled at once.
+    ///
+    /// Each media is fetched for the business number that received it: through
+    /// [`MediaApi::for_phone_number`] of `api` (for a `MediaClient`, a
+    /// `with_phone_number_id` clone sharing its connection pool), so one client serves a
+    /// multi-number service; with `scope_to_phone_number` set, retrieve then only finds media of
+    /// that number.
     pub fn start(
         spool: Spool,
         api: Arc<dyn MediaApi>,
@@ -402,7 +408,11 @@ async fn process(inner: &Arc<Inner>, id: &str) {
 /// directory, the index) then overlap across workers instead of stalling the runtime's few
 /// threads, and the filesystem commits concurrent syncs together. `None` when cancelled.
 async fn save(inner: &Arc<Inner>, entry: &SpoolEntry) -> Option<Result<Saved, Error>> {
-    let (sink, api, entry) = (inner.sink.clone(), inner.api.clone(), entry.clone());
+    let (sink, api, entry) = (
+        inner.sink.clone(),
+        api_for(&inner.api, entry),
+        entry.clone(),
+    );
     let mut abort = inner.abort.subscribe();
     let handle = tokio::runtime::Handle::current();
     let joined = tokio::task::spawn_blocking(move || {
@@ -415,6 +425,24 @@ async fn save(inner: &Arc<Inner>, entry: &SpoolEntry) -> Option<Result<Saved, Er
     })
     .await;
     joined.unwrap_or(None)
+}
+
+/// The API for the business number that received `entry`: the client's form for that number
+/// ([`MediaApi::for_phone_number`]; a `MediaClient` answers with `with_phone_number_id`, a
+/// clone sharing its connections), so a service for many numbers fetches each media with its
+/// number's settings. The client itself when the entry names no number or the client has no
+/// per-number form.
+fn api_for(api: &Arc<dyn MediaApi>, entry: &SpoolEntry) -> Arc<dyn MediaApi> {
+    let Some(number) = entry.phone_number_id.as_deref() else {
+        return api.clone();
+    };
+    match number.parse::<wa_media_types::PhoneNumberId>() {
+        Ok(id) => api.for_phone_number(&id).unwrap_or_else(|| api.clone()),
+        Err(_) => {
+            tracing::warn!(media_id = %entry.media_id, "the entry's phone_number_id is not a valid id; fetching with the client's own number");
+            api.clone()
+        }
+    }
 }
 
 async fn give_up(inner: &Arc<Inner>, entry: SpoolEntry) {
