@@ -31,6 +31,10 @@ mod sink;
 mod upload;
 
 #[cfg(feature = "__http")]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "aws", feature = "gcp", feature = "azure")))
+)]
 pub use connector::HyperConnector;
 pub use error::StoreError;
 pub use fetch::{
@@ -39,6 +43,7 @@ pub use fetch::{
 };
 pub use open::{open_store, StoreUrl};
 #[cfg(feature = "sink")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sink")))]
 pub use sink::ObjectStoreSink;
 pub use upload::upload_from_store;
 

@@ -1,13 +1,20 @@
-//! `fetch_to_store` on InMemory and LocalFileSystem against the emulator: round trip, a digest
-//! mismatch, a truncated body and a dropped future (the S3 run of the same suite: s3_moto.rs).
+//! The suite of `fetch_to_store` (round trip, a digest mismatch, a truncated body, a dropped
+//! future) and `upload_from_store` against the emulator, on three backends: InMemory,
+//! LocalFileSystem, and S3 — moto's server on 127.0.0.1 (wa_media_testkit::moto) through
+//! object_store's `AmazonS3Builder` on this crate's hyper connector, pending multipart uploads
+//! listed through S3's ListMultipartUploads. The S3 run is skipped with a printed reason only
+//! when moto is not installed and not required (CI). One test binary for all, to save disk.
 
 mod common;
 
 use std::sync::Arc;
 
 use common::Backend;
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
+use wa_media_store::HyperConnector;
+use wa_media_testkit::moto::Moto;
 
 fn memory() -> Backend {
     Backend {
@@ -66,6 +73,45 @@ async fn local_file_system_passes_the_suite() {
     let env = common::env().await;
     let dir = tempfile::tempdir().unwrap();
     let b = local(dir.path());
+    common::round_trip(&env, &b).await;
+    common::digest_mismatch(&env, &b).await;
+    common::truncated(&env, &b).await;
+    common::dropped(&env, &b).await;
+    common::upload_from_store_arrives_intact(&env, &b).await;
+}
+
+const BUCKET: &str = "wa-media-test";
+
+fn s3(moto: &Arc<Moto>) -> Backend {
+    let store = AmazonS3Builder::new()
+        .with_endpoint(moto.endpoint())
+        .with_allow_http(true)
+        .with_region("us-east-1")
+        .with_bucket_name(BUCKET)
+        .with_access_key_id("test")
+        .with_secret_access_key("test")
+        .with_http_connector(HyperConnector::default())
+        .build()
+        .unwrap();
+    let m = moto.clone();
+    Backend {
+        name: "s3",
+        store: Arc::new(store),
+        attributes: true,
+        leftovers: Box::new(move || m.pending_multipart_uploads(BUCKET)),
+        lists_pending: true,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_on_moto_passes_the_suite() {
+    let Some(moto) = Moto::start_or_skip("s3_on_moto_passes_the_suite") else {
+        return;
+    };
+    let moto = Arc::new(moto);
+    moto.create_bucket(BUCKET);
+    let env = common::env().await;
+    let b = s3(&moto);
     common::round_trip(&env, &b).await;
     common::digest_mismatch(&env, &b).await;
     common::truncated(&env, &b).await;
