@@ -30,6 +30,8 @@ use wa_media_testkit::net::runtime;
 
 /// The canary: finding it anywhere is a leak.
 const TOKEN: &str = "EAAGleakCANARYtok3n9876543210zyxwvu";
+/// The token the emulator rotates to (a second canary).
+const ROTATED: &str = "EAAGrotatedCANARYtok3n0123456789abc";
 const APP_SECRET: &str = "leak-canary-app-secret";
 
 /// The `hash=` value of a signed download URL.
@@ -233,6 +235,48 @@ fn library_operations_never_leak_the_token_or_a_signature() {
         }
         emu.faults().clear();
         record(wrong.send_media(&by_id).await.map(|_| ()));
+
+        // Rotated tokens. Graph moves to ROTATED while the source still holds TOKEN: two
+        // requests, then the 190. Once the source has ROTATED: one rejected request, the fresh
+        // token, success — for every operation. The old static clients are refused.
+        emu.rotate_token(ROTATED);
+        let source = Arc::new(Rotation::new(TOKEN));
+        let rotating = wa_media_hyper::builder()
+            .token_source(source.clone())
+            .phone_number_id(PHONE)
+            .graph_url(emu.graph_url())
+            .trust_host(emu.lookaside_addr().to_string())
+            .retry_policy(RetryPolicy::none())
+            .build()
+            .unwrap();
+        record(rotating.retrieve(&id).await.map(|_| ()));
+        record(drain(rotating.fetch(&id).await).await.map(|_| ()));
+        record(rotating.send_media(&by_id).await.map(|_| ()));
+        record(
+            rotating
+                .upload(Upload::from_path(fixture("image.jpg"), jpeg.clone()))
+                .await
+                .map(|_| ()),
+        );
+        for op in 0..4 {
+            source.rotate_to(ROTATED, TOKEN);
+            match op {
+                0 => drain(rotating.fetch(&id).await).await.map(|_| ()),
+                1 => rotating.send_media(&by_id).await.map(|_| ()),
+                2 => rotating
+                    .upload(Upload::from_path(fixture("image.jpg"), jpeg.clone()))
+                    .await
+                    .map(|_| ()),
+                _ => rotating
+                    .fetch_to_file(&id, &dir.path().join("rotated.jpg"))
+                    .await
+                    .map(|_| ()),
+            }
+            .unwrap_or_else(|e| panic!("operation {op} after the rotation: {e}"));
+        }
+        record(client.retrieve(&id).await.map(|_| ()));
+        record(once.fetch_to_file(&id, &dest).await.map(|_| ()));
+        record(rotating.with_token(TOKEN).delete(&id).await);
     });
     assert!(
         !dest_exists(dir.path()),
@@ -244,7 +288,7 @@ fn library_operations_never_leak_the_token_or_a_signature() {
         errors.len()
     );
 
-    let mut secrets = vec![TOKEN.to_owned()];
+    let mut secrets = vec![TOKEN.to_owned(), ROTATED.to_owned()];
     secrets.extend(signatures);
     for e in &errors {
         let text = error_text(e);
@@ -262,6 +306,47 @@ fn library_operations_never_leak_the_token_or_a_signature() {
     if let Some(s) = find_secret(&logs, &secrets) {
         let line = logs.lines().find(|l| l.contains(s)).unwrap();
         panic!("a secret appears in the logs: {line}");
+    }
+}
+
+/// A token source as a secret manager feeds it: the token it holds (`current`), read again from
+/// the "file" (`file`, written by `rotate_to`) after Graph rejected it.
+struct Rotation {
+    current: std::sync::Mutex<String>,
+    file: std::sync::Mutex<String>,
+}
+
+impl Rotation {
+    fn new(token: &str) -> Self {
+        Self {
+            current: std::sync::Mutex::new(token.to_owned()),
+            file: std::sync::Mutex::new(token.to_owned()),
+        }
+    }
+
+    /// The secret manager writes `token`; the source still holds `held` until a 190.
+    fn rotate_to(&self, token: &str, held: &str) {
+        *self.file.lock().unwrap() = token.to_owned();
+        *self.current.lock().unwrap() = held.to_owned();
+    }
+}
+
+#[async_trait::async_trait]
+impl wa_media_hyper::TokenSource for Rotation {
+    async fn token(
+        &self,
+    ) -> Result<wa_media_hyper::AccessToken, wa_media_hyper::wa_media_core::BoxError> {
+        Ok(wa_media_hyper::AccessToken::new(
+            self.current.lock().unwrap().clone(),
+        ))
+    }
+    async fn refresh(
+        &self,
+        _rejected: &wa_media_hyper::AccessToken,
+    ) -> Result<Option<wa_media_hyper::AccessToken>, wa_media_hyper::wa_media_core::BoxError> {
+        let fresh = self.file.lock().unwrap().clone();
+        *self.current.lock().unwrap() = fresh.clone();
+        Ok(Some(wa_media_hyper::AccessToken::new(fresh)))
     }
 }
 
@@ -528,8 +613,63 @@ fn cli_commands_never_print_the_token_or_a_signature() {
     run("delete again", mk(&["delete", &id]));
     run("info deleted", mk(&["info", &id]));
 
+    // A rotated token: Graph now accepts only ROTATED. The old token is refused (190) with
+    // neither token printed; the new one works, from the environment and as a flag.
+    emu.rotate_token(ROTATED);
+    run(
+        "info after rotation, old token",
+        mk(&["info", "424242424242"]),
+    );
+    run("upload after rotation, old token", mk(&["upload", jpg]));
+    let with_rotated = |a: &[&str]| {
+        let mut c = mk(a);
+        c.env("WHATSAPP_TOKEN", ROTATED);
+        c
+    };
+    let out = run(
+        "upload --json after rotation",
+        with_rotated(&["--json", "upload", jpg]),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rotated_id: String = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rotated_dest = dir.path().join("rotated.jpg");
+    assert_eq!(
+        run(
+            "download after rotation",
+            with_rotated(&[
+                "download",
+                &rotated_id,
+                "-o",
+                rotated_dest.to_str().unwrap()
+            ]),
+        )
+        .status
+        .code(),
+        Some(0)
+    );
+    let mut c = mk(&["delete", &rotated_id]);
+    c.env_remove("WHATSAPP_TOKEN").args(["--token", ROTATED]);
+    assert_eq!(
+        run("delete --token after rotation", c).status.code(),
+        Some(0)
+    );
+
     // Every signature the emulator could have issued to these runs.
-    let mut secrets = vec![TOKEN.to_owned(), APP_SECRET.to_owned(), signature];
+    let mut secrets = vec![
+        TOKEN.to_owned(),
+        ROTATED.to_owned(),
+        APP_SECRET.to_owned(),
+        signature,
+    ];
     for m in emu.media() {
         if let Some(url) = emu.download_url(&m.id) {
             secrets.push(signature_of(&url));
