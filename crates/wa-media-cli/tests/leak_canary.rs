@@ -268,7 +268,7 @@ fn library_operations_never_leak_the_token_or_a_signature() {
                     .await
                     .map(|_| ()),
                 _ => rotating
-                    .fetch_to_file(&id, &dir.path().join("rotated.jpg"))
+                    .fetch_to_file(&id, dir.path().join("rotated.jpg"))
                     .await
                     .map(|_| ()),
             }
