@@ -16,6 +16,9 @@
 //! - a connect timeout covering TCP connect and the TLS handshake;
 //! - address overrides ([`HyperClientBuilder::resolve`]): connect `graph.facebook.com` or
 //!   `lookaside.fbsbx.com` to another address while TLS and `Host` keep the real name;
+//! - HTTP proxies from `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (read as curl
+//!   reads them) or [`HyperClientBuilder::proxy`]: https through a `CONNECT` tunnel with TLS end
+//!   to end, so the proxy never sees the token (docs/deploying.md, "Proxies");
 //! - custom root certificates, with or without the built-in stores;
 //! - streaming both ways (request bodies are sent as produced, with `Content-Length`;
 //!   responses yield frames as they arrive); dropping a response body closes that HTTP/1

@@ -426,3 +426,39 @@ fn unusable_proxy_urls_are_refused_when_building() {
         .build()
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_that_never_answers_is_bounded_by_the_connect_timeout() {
+    // Accepts the connection, reads the CONNECT, answers nothing.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let emu = Emulator::builder().tls(true).start().await.unwrap();
+    let client = production(&emu)
+        .proxy(format!("http://{addr}"))
+        .connect_timeout(Duration::from_millis(300))
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let id: MediaId = "1037543291543636".parse().unwrap();
+    let err = within("retrieve", LIMIT, client.retrieve(&id))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                kind: wa_media_hyper::TimeoutKind::Connect,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.request_not_sent());
+    holder.abort();
+}
