@@ -6,6 +6,10 @@
 //! when moto is not installed and not required (CI). One test binary for all, to save disk.
 
 mod common;
+// In this binary rather than its own: one test binary less in target/.
+#[cfg(target_os = "linux")]
+#[path = "common/memory.rs"]
+mod memory;
 
 use std::sync::Arc;
 
