@@ -108,7 +108,7 @@ impl From<&str> for AccessToken {
 ///     // `refresh` is not overridden: after a 190 the file is simply read again.
 /// }
 ///
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # fn main() -> Result<(), BoxError> {
 /// let path = std::env::temp_dir().join(format!("wa-token-doc-{}", std::process::id()));
 /// std::fs::write(&path, "EAAG-first\n")?;
 /// let source = TokenFile { path: path.clone() };
