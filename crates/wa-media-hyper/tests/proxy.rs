@@ -167,6 +167,8 @@ async fn credentials_reach_the_proxy_only_as_proxy_authorization() {
     let (emu, proxy) =
         tls_emulator_behind(ConnectProxy::builder().require_credentials("alice", "s3cret")).await;
     let url = proxy.url_with_credentials("alice", "s3cret");
+    let builder = production(&emu).proxy(url.clone());
+    assert!(!format!("{builder:?}").contains("s3cret"), "{builder:?}");
     let client = production(&emu)
         // The builder's proxy wins over the environment's.
         .proxy(url)
