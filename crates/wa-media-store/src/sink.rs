@@ -32,6 +32,9 @@ const MAX_SUFFIX: u32 = 1000;
 /// bucket with its own spool: keys are idempotent and one customer's `invoice.pdf` never
 /// replaces another's. The store must support conditional creates (S3, GCS, Azure, a local
 /// directory and InMemory do).
+///
+/// A media that fails keeps its claim (`"state": "pending"`): a retry reuses it, and its name
+/// stays reserved for it. Objects whose metadata says `saved` are complete and verified.
 #[derive(Debug)]
 pub struct ObjectStoreSink {
     store: Arc<dyn ObjectStore>,
