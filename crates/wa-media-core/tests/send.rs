@@ -321,7 +321,8 @@ async fn voice_from_a_file_that_is_not_opus_is_refused_before_uploading() {
         ),
         "{e:?}"
     );
-    assert!(e.to_string().contains("Opus"), "{e}");
+    let s = wa_media_testkit::errors::chain(&e);
+    assert!(s.contains("Opus"), "{s}");
     assert_eq!(t.requests().len(), 0, "nothing uploaded, nothing sent");
 }
 
@@ -668,7 +669,7 @@ async fn send_file_failing_after_the_upload_returns_the_media_id() {
         other => panic!("expected SendFileError::Send, got {other:?}"),
     }
     assert_eq!(e.media_id().map(|m| m.as_str()), Some(MEDIA));
-    let s = e.to_string();
+    let s = wa_media_testkit::errors::chain(&e);
     assert!(s.contains(MEDIA) && s.contains("uploaded"), "{s}");
     assert!(s.contains("instead of uploading again"), "{s}");
     assert!(s.contains("template"), "{s}");

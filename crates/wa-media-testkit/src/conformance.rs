@@ -498,7 +498,12 @@ async fn non_2xx_is_ok<T: Transport + ?Sized>(t: &T) -> Check {
         let server = Loopback::answering(response(status, &[], text.as_bytes())).await;
         let resp = step("the response", t.send(get(&server.url("/x"))))
             .await?
-            .map_err(|e| format!("a {status} answer became an error: {e}"))?;
+            .map_err(|e| {
+                format!(
+                    "a {status} answer became an error: {}",
+                    crate::errors::chain(&e)
+                )
+            })?;
         let got = resp.status().as_u16();
         let body = step("the response body", read_all(resp.into_body()))
             .await?
