@@ -2,8 +2,8 @@
 //! process-wide default installed: rustls' own `ClientConfig::builder()` would panic here, yet
 //! the client builds and talks TLS, because it passes its provider explicitly.
 //!
-//! Run by `cargo xtask test` as `cargo test -p wa-media-hyper --features aws-lc-rs --test
-//! crypto_provider` (the `[[test]]` entry requires both features).
+//! Run by `cargo xtask test` with `-p wa-media-hyper --features aws-lc-rs,native-roots` (the
+//! `[[test]]` entry requires `ring` and `aws-lc-rs`).
 
 use std::time::Duration;
 

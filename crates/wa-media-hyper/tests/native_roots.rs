@@ -3,8 +3,8 @@
 //! production host names (`graph.facebook.com`, `lookaside.fbsbx.com`, mapped to loopback).
 //!
 //! `SSL_CERT_FILE` is process-wide, so this file is its own test binary with a single test
-//! (`[[test]] required-features = ["native-roots"]`); `cargo xtask test` runs it as
-//! `cargo test -p wa-media-hyper --features native-roots --test native_roots`.
+//! (`[[test]] required-features = ["native-roots"]`); `cargo xtask test` runs it with
+//! `-p wa-media-hyper --features aws-lc-rs,native-roots`.
 
 use std::time::Duration;
 
