@@ -68,7 +68,7 @@ pub fn open_store(url: &str, endpoint: Option<&str>) -> Result<StoreUrl, StoreEr
         #[cfg(feature = "gcp")]
         "gs" => {
             need_bucket()?;
-            let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env()
+            let b = object_store::gcp::GoogleCloudStorageBuilder::from_env()
                 .with_bucket_name(bucket)
                 .with_http_connector(crate::HyperConnector::default());
             if endpoint.is_some() {
