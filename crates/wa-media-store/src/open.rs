@@ -132,3 +132,37 @@ fn supported() -> String {
     }
     s.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_open_their_store_and_prefix() {
+        let m = open_store("memory://", None).unwrap();
+        assert_eq!(m.prefix, Path::default());
+        #[cfg(feature = "aws")]
+        {
+            let s3 = open_store("s3://media/inbound/eu/", Some("http://127.0.0.1:9")).unwrap();
+            assert_eq!(s3.prefix.as_ref(), "inbound/eu");
+            assert!(s3.store.to_string().contains("media"), "{}", s3.store);
+            assert!(matches!(
+                open_store("s3:///x", None),
+                Err(StoreError::Config(_))
+            ));
+        }
+        #[cfg(feature = "fs")]
+        {
+            let dir =
+                std::env::temp_dir().join(format!("wa-media-store-open-{}", std::process::id()));
+            let url = format!("file://{}", dir.display());
+            let local = open_store(&url, None).unwrap();
+            assert!(dir.is_dir());
+            assert_eq!(local.prefix, Path::default());
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        let err = open_store("ftp://host/x", None).unwrap_err().to_string();
+        assert!(err.contains("unsupported store scheme \"ftp\""), "{err}");
+        assert!(open_store("no-scheme", None).is_err());
+    }
+}
