@@ -323,7 +323,9 @@ async fn start(
         .map(|t| Delivery::new(t, faults.clone(), log.clone()));
     let signer = UrlSigner::random().map_err(|e| EmulatorError::Random(e.to_string()))?;
     let shared = Arc::new(Shared {
-        accepted_token: std::sync::RwLock::new(Arc::from(config.token.as_str())),
+        accepted_token: crate::state::AcceptedToken(std::sync::RwLock::new(Arc::from(
+            config.token.as_str(),
+        ))),
         config,
         store,
         faults,

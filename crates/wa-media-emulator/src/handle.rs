@@ -98,6 +98,7 @@ impl EmulatorHandle {
         *self
             .shared
             .accepted_token
+            .0
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Arc::from(token.as_str());
     }

@@ -42,13 +42,23 @@ pub(crate) struct Shared {
     pub(crate) open_connections: AtomicUsize,
     /// The access token both origins accept now: the configured one until
     /// [`rotate_token`](crate::EmulatorHandle::rotate_token).
-    pub(crate) accepted_token: RwLock<Arc<str>>,
+    pub(crate) accepted_token: AcceptedToken,
+}
+
+/// The accepted token; Debug shows `***`, like the configuration's token.
+pub(crate) struct AcceptedToken(pub(crate) RwLock<Arc<str>>);
+
+impl std::fmt::Debug for AcceptedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
 }
 
 impl Shared {
     /// The access token accepted now.
     pub(crate) fn accepted_token(&self) -> Arc<str> {
         self.accepted_token
+            .0
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
