@@ -12,8 +12,6 @@ use std::io;
 
 use wa_media_core::{TransportError, TransportErrorKind};
 
-use crate::proxy::ProxyError;
-
 /// Why a [`crate::HyperTransport`] (or a [`crate::HyperMediaClient`]) could not be built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -209,6 +207,72 @@ pub(crate) fn map_body_error(err: hyper::Error) -> TransportError {
         TransportErrorKind::Interrupted
     };
     TransportError::new(kind, HyperError::from_chain(&err))
+}
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// Why a tunnel through the proxy could not be opened. Names the proxy (never its
+/// credentials); carried in the `source` chain of the transport error.
+#[derive(Debug)]
+pub(crate) struct ProxyError {
+    pub(crate) proxy: String,
+    pub(crate) kind: ProxyErrorKind,
+    pub(crate) sent_credentials: bool,
+    pub(crate) source: Option<BoxError>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProxyErrorKind {
+    /// TCP to the proxy failed.
+    Connect,
+    /// 407.
+    AuthRequired,
+    /// Another status than 200.
+    Refused,
+    /// The proxy closed, broke or garbled the connection during CONNECT.
+    Broken,
+}
+
+impl ProxyError {
+    /// The proxy answered 407 Proxy Authentication Required.
+    pub(crate) fn is_auth_required(&self) -> bool {
+        self.kind == ProxyErrorKind::AuthRequired
+    }
+}
+
+impl fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = &self.proxy;
+        match self.kind {
+            ProxyErrorKind::Connect => write!(f, "could not connect to the proxy {p}"),
+            ProxyErrorKind::AuthRequired if self.sent_credentials => write!(
+                f,
+                "the proxy {p} answered 407 Proxy Authentication Required: it refused the \
+                 credentials in the proxy URL; check the user and password"
+            ),
+            ProxyErrorKind::AuthRequired => write!(
+                f,
+                "the proxy {p} answered 407 Proxy Authentication Required: put its credentials \
+                 in the proxy URL (http://user:password@host:port)"
+            ),
+            ProxyErrorKind::Refused => write!(
+                f,
+                "the proxy {p} refused to open a tunnel (CONNECT was not answered 200)"
+            ),
+            ProxyErrorKind::Broken => write!(
+                f,
+                "the proxy {p} closed or broke the connection while opening a tunnel"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ProxyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ use tokio::net::TcpStream;
 use tower_service::Service;
 
 use crate::connector::OverrideConnector;
-use crate::error::BuildError;
+use crate::error::{BuildError, ProxyError, ProxyErrorKind};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -366,94 +366,30 @@ impl Service<Uri> for ProxyConnector {
         tracing::debug!(proxy = %proxy_name, target = %format!("{host}:{port}"), "opening a CONNECT tunnel");
         let fut = tunnel.call(target);
         Box::pin(async move {
-            fut.await.map_err(|e| {
-                Box::new(ProxyError::from_tunnel(e, proxy_name, sent_credentials)) as BoxError
-            })
+            fut.await
+                .map_err(|e| Box::new(tunnel_error(e, proxy_name, sent_credentials)) as BoxError)
         })
     }
 }
 
-/// Why a tunnel through the proxy could not be opened. Names the proxy (never its
-/// credentials); carried in the `source` chain of the transport error.
-#[derive(Debug)]
-pub(crate) struct ProxyError {
-    proxy: String,
-    kind: ProxyErrorKind,
-    sent_credentials: bool,
-    source: Option<BoxError>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ProxyErrorKind {
-    /// TCP to the proxy failed.
-    Connect,
-    /// 407.
-    AuthRequired,
-    /// Another status than 200.
-    Refused,
-    /// The proxy closed, broke or garbled the connection during CONNECT.
-    Broken,
-}
-
-impl ProxyError {
-    fn from_tunnel(e: TunnelError, proxy: String, sent_credentials: bool) -> Self {
-        let (kind, source): (_, Option<BoxError>) = match e {
-            TunnelError::ConnectFailed(inner) => (ProxyErrorKind::Connect, Some(inner)),
-            TunnelError::ProxyAuthRequired => (ProxyErrorKind::AuthRequired, None),
-            TunnelError::TunnelUnsuccessful | TunnelError::MissingHost => {
-                (ProxyErrorKind::Refused, None)
-            }
-            TunnelError::Io(io) => (ProxyErrorKind::Broken, Some(Box::new(io))),
-            TunnelError::ProxyHeadersTooLong | TunnelError::TunnelUnexpectedEof => {
-                (ProxyErrorKind::Broken, None)
-            }
-        };
-        Self {
-            proxy,
-            kind,
-            sent_credentials,
-            source,
+/// The error of a tunnel that could not be opened, naming the proxy (never its credentials).
+fn tunnel_error(e: TunnelError, proxy: String, sent_credentials: bool) -> ProxyError {
+    let (kind, source): (_, Option<BoxError>) = match e {
+        TunnelError::ConnectFailed(inner) => (ProxyErrorKind::Connect, Some(inner)),
+        TunnelError::ProxyAuthRequired => (ProxyErrorKind::AuthRequired, None),
+        TunnelError::TunnelUnsuccessful | TunnelError::MissingHost => {
+            (ProxyErrorKind::Refused, None)
         }
-    }
-
-    /// The proxy answered 407 Proxy Authentication Required.
-    pub(crate) fn is_auth_required(&self) -> bool {
-        self.kind == ProxyErrorKind::AuthRequired
-    }
-}
-
-impl fmt::Display for ProxyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let p = &self.proxy;
-        match self.kind {
-            ProxyErrorKind::Connect => write!(f, "could not connect to the proxy {p}"),
-            ProxyErrorKind::AuthRequired if self.sent_credentials => write!(
-                f,
-                "the proxy {p} answered 407 Proxy Authentication Required: it refused the \
-                 credentials in the proxy URL; check the user and password"
-            ),
-            ProxyErrorKind::AuthRequired => write!(
-                f,
-                "the proxy {p} answered 407 Proxy Authentication Required: put its credentials \
-                 in the proxy URL (http://user:password@host:port)"
-            ),
-            ProxyErrorKind::Refused => write!(
-                f,
-                "the proxy {p} refused to open a tunnel (CONNECT was not answered 200)"
-            ),
-            ProxyErrorKind::Broken => write!(
-                f,
-                "the proxy {p} closed or broke the connection while opening a tunnel"
-            ),
+        TunnelError::Io(io) => (ProxyErrorKind::Broken, Some(Box::new(io))),
+        TunnelError::ProxyHeadersTooLong | TunnelError::TunnelUnexpectedEof => {
+            (ProxyErrorKind::Broken, None)
         }
-    }
-}
-
-impl std::error::Error for ProxyError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+    };
+    ProxyError {
+        proxy,
+        kind,
+        sent_credentials,
+        source,
     }
 }
 
