@@ -163,7 +163,10 @@ async fn a_token_file_follows_a_rotation() {
     // Rotated at Graph, the file not yet re-written: two requests, then the 190.
     emu.rotate_token(NEW);
     assert_eq!(emu.accepted_token(), NEW);
-    assert!(!format!("{emu:?}").contains(NEW), "the handle's Debug hides the new token");
+    assert!(
+        !format!("{emu:?}").contains(NEW),
+        "the handle's Debug hides the new token"
+    );
     emu.clear_request_log();
     let e = client.retrieve(&id).await.unwrap_err();
     assert!(matches!(&e, Error::Api(a) if a.status == 401), "{e}");
