@@ -134,6 +134,14 @@ async fn fetch_one(
     if let Some(sha) = m.sha256 {
         options = options.expect_sha256(sha);
     }
+    // Fetched by a clone for the business number that received it (sharing the connection
+    // pool), as the webhook service's ingest does.
+    let for_number = m
+        .phone_number_id
+        .as_deref()
+        .and_then(|p| p.parse::<wa_media_hyper::PhoneNumberId>().ok())
+        .map(|p| client.with_phone_number_id(p));
+    let client = for_number.as_ref().unwrap_or(client);
     let file = super::download::fetch(client, &m.media_id, path, options, bars).await?;
     Ok(json!({
         "id": m.media_id.as_str(),
