@@ -29,10 +29,31 @@ pub trait MediaApiExt: MediaApi {
         self.fetch_with(id, FetchOptions::default()).await
     }
 
-    /// [`MediaApiExt::fetch`] with options (progress).
+    /// [`MediaApiExt::fetch`] with options (progress, expected digest and size).
     async fn fetch_with(&self, id: &MediaId, options: FetchOptions) -> Result<Download, Error> {
-        let (_, dl) = fetch_download(self, id, &options).await?;
+        let (_, dl) = self.fetch_with_info(id, &options).await?;
         Ok(dl)
+    }
+
+    /// [`MediaApiExt::fetch_with`] that also returns the retrieve answer the download was
+    /// made from, for a caller that writes the bytes somewhere of its own (an object store,
+    /// say) and needs the MIME type, size and SHA-256 before the first chunk.
+    ///
+    /// The same steps as [`MediaApiExt::fetch_with`]: a fresh URL, the answer checked against
+    /// [`FetchOptions::expected_sha256`] and [`FetchOptions::expected_size`] before anything
+    /// is downloaded ([`crate::Error::Integrity`] when it disagrees), one more retrieve when
+    /// the download host refuses the URL as expired, and a [`Download`] that verifies size and
+    /// SHA-256 against the returned answer while streaming (progress from
+    /// [`FetchOptions::progress`]). The returned answer's URL is the signed, short-lived one
+    /// that was downloaded (its `Debug` and `Display` hide the signature).
+    /// [`FetchOptions::existing`] and [`FetchOptions::restart`] do not apply: a transfer
+    /// broken mid-body is the caller's to start again, with a new call.
+    async fn fetch_with_info(
+        &self,
+        id: &MediaId,
+        options: &FetchOptions,
+    ) -> Result<(MediaUrlResponse, Download), Error> {
+        fetch_download(self, id, options).await
     }
 
     /// Fetches into `path` atomically: the bytes go to a temporary file
@@ -76,7 +97,7 @@ pub trait MediaApiExt: MediaApi {
 impl<A: MediaApi + ?Sized> MediaApiExt for A {}
 
 /// Retrieve + download with one refresh on an expired URL; the download verifies.
-pub(crate) async fn fetch_download<A: MediaApi + ?Sized>(
+async fn fetch_download<A: MediaApi + ?Sized>(
     api: &A,
     id: &MediaId,
     options: &FetchOptions,

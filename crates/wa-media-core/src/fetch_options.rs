@@ -12,7 +12,8 @@ use crate::progress::Progress;
 use crate::retry::RetryPolicy;
 use crate::timer::{FuturesTimer, Timer};
 
-/// Options for [`crate::MediaApiExt::fetch_with`] and [`crate::MediaApiExt::fetch_to_file_with`].
+/// Options for [`crate::MediaApiExt::fetch_with`], [`crate::MediaApiExt::fetch_with_info`] and
+/// [`crate::MediaApiExt::fetch_to_file_with`].
 ///
 /// ```
 /// use wa_media_core::{Existing, FetchOptions};

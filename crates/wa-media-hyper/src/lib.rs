@@ -51,6 +51,7 @@ mod transport;
 
 pub use client::{builder, HyperClientBuilder, HyperMediaClient};
 pub use error::{BuildError, HyperError};
+pub use proxy::PROXY_VARIABLES;
 pub use reader::{DownloadExt, DownloadReader};
 pub use timer::TokioTimer;
 pub use transport::{

@@ -41,8 +41,13 @@ use crate::error::{BuildError, ProxyError, ProxyErrorKind};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Every variable read from the environment, in the order looked up.
-const ENV_NAMES: [&str; 9] = [
+/// Every environment variable the proxy settings are read from, in the order looked up: the
+/// proxy variables in either case (lower case first, as curl reads them), and
+/// `REQUEST_METHOD`, whose presence makes upper-case `HTTP_PROXY` ignored ("httpoxy"). A
+/// program or test that wants no proxy from its environment removes these. A client built
+/// with [`crate::HyperClientBuilder::no_proxy`] or
+/// [`crate::HyperClientBuilder::proxy_env_with`] reads none of them from the process.
+pub const PROXY_VARIABLES: [&str; 9] = [
     "https_proxy",
     "HTTPS_PROXY",
     "http_proxy",
@@ -65,7 +70,7 @@ impl EnvVars {
     /// Reads the variables through `lookup` (a name → its value when set).
     pub(crate) fn read(lookup: impl Fn(&str) -> Option<String>) -> Self {
         Self {
-            set: ENV_NAMES
+            set: PROXY_VARIABLES
                 .iter()
                 .filter_map(|&name| lookup(name).map(|v| (name, v)))
                 .collect(),

@@ -13,8 +13,7 @@ use object_store::{
 };
 use tracing::Instrument;
 use wa_media_core::{
-    Download, Error, Expected, FetchOptions, IntegrityError, MediaApi, TimeoutKind,
-    TransportErrorKind,
+    Download, Error, FetchOptions, MediaApi, MediaApiExt, TimeoutKind, TransportErrorKind,
 };
 use wa_media_types::{MediaId, MediaUrlResponse, Sha256Digest};
 
@@ -192,60 +191,6 @@ fn restartable(e: &StoreError) -> bool {
     }
 }
 
-/// Retrieve + download with one refresh on an expired URL, as core's `fetch` does; the
-/// retrieve answer is checked against the caller's expectations before anything is
-/// downloaded, and the download verifies against it.
-async fn fetch_download<A: MediaApi + ?Sized>(
-    api: &A,
-    id: &MediaId,
-    options: &FetchOptions,
-) -> Result<(MediaUrlResponse, Download), Error> {
-    let mut refreshed = false;
-    loop {
-        let info = api.retrieve(id).await?;
-        check_announced(options, &info)?;
-        match api.download(&info).await {
-            Ok(dl) => {
-                let mut dl = dl
-                    .verify(Expected::of(&info))
-                    .with_mime_type(info.mime_type.clone());
-                if let Some(p) = &options.progress {
-                    dl = dl.with_progress(p.clone());
-                }
-                return Ok((info, dl));
-            }
-            Err(Error::UrlExpired { status }) if !refreshed => {
-                tracing::info!(%status, "download URL refused as expired; retrieving a fresh one");
-                refreshed = true;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Refuses a retrieve answer that disagrees with the expected digest or size.
-fn check_announced(options: &FetchOptions, info: &MediaUrlResponse) -> Result<(), Error> {
-    if let Some(expected) = options.expected_sha256 {
-        if expected != info.sha256 {
-            return Err(IntegrityError::Announced {
-                expected,
-                announced: info.sha256,
-            }
-            .into());
-        }
-    }
-    if let Some(expected) = options.expected_size {
-        if expected != info.file_size {
-            return Err(IntegrityError::Size {
-                expected,
-                actual: info.file_size,
-            }
-            .into());
-        }
-    }
-    Ok(())
-}
-
 /// The attributes stored with the object.
 fn attributes(info: &MediaUrlResponse, id: &MediaId, message_id: Option<&str>) -> Attributes {
     let mut a = Attributes::new();
@@ -278,7 +223,9 @@ async fn fetch_once<A: MediaApi + ?Sized>(
     location: &Path,
     options: &StoreOptions,
 ) -> Result<StoredObject, StoreError> {
-    let (info, mut dl) = fetch_download(api, id, &options.fetch).await?;
+    // Core's fetch: the retrieve answer checked against the caller's expectations before
+    // anything is downloaded, one refresh on an expired URL, the download verifying.
+    let (info, mut dl) = api.fetch_with_info(id, &options.fetch).await?;
     let attrs = attributes(&info, id, options.message_id.as_deref());
     let (upload, attributes_stored) = create_upload(store, location, attrs).await?;
     let mut guard = AbortGuard::new(upload, location.clone());
