@@ -14,10 +14,9 @@ use common::serve::{jpeg, spooled, Serve};
 use common::Env;
 use serde_json::Value;
 use wa_media_emulator::{Endpoint, Fault, InboundMessage, SimulatedInbound};
-use wa_media_store::object_store::aws::AmazonS3Builder;
 use wa_media_store::object_store::path::Path;
 use wa_media_store::object_store::{ObjectStore, ObjectStoreExt};
-use wa_media_testkit::moto::Moto;
+use wa_media_testkit::moto::{s3_store, Moto};
 use wa_media_types::Sha256Digest;
 
 const BUCKET: &str = "wa-media-inbound";
@@ -101,18 +100,7 @@ fn serve_store_saves_every_media_into_s3_verified_under_random_faults() {
         spooled(&dir, "failed")
     );
 
-    let store: Arc<dyn ObjectStore> = Arc::new(
-        AmazonS3Builder::new()
-            .with_endpoint(moto.endpoint())
-            .with_allow_http(true)
-            .with_region("us-east-1")
-            .with_bucket_name(BUCKET)
-            .with_access_key_id("test")
-            .with_secret_access_key("test")
-            .with_http_connector(wa_media_store::HyperConnector::default())
-            .build()
-            .unwrap(),
-    );
+    let store: Arc<dyn ObjectStore> = Arc::new(s3_store(&moto.endpoint(), BUCKET));
     let mut keys = std::collections::BTreeSet::new();
     env.rt.block_on(async {
         for ((sim, bytes), event) in sent.iter().zip(&saved) {

@@ -20,6 +20,7 @@ use tokio::net::TcpStream;
 use wa_media_emulator::{
     Emulator, EmulatorError, EmulatorHandle, Endpoint, Fault, ADMIN_TOKEN_HEADER, MAX_CLOCK_ADVANCE,
 };
+use wa_media_testkit::process::{reported, run_test_in_child, test_command, vm_rss_kib};
 
 /// Timeouts short enough that the attacks below end quickly, long enough that a loaded
 /// machine never trips them for a well-behaved request.
@@ -791,7 +792,7 @@ async fn flood_and_measure() -> (u64, u64, u64) {
         .unwrap();
     let c = client();
     still_serving(&c, &emu).await;
-    let before = proc_status_kib("VmRSS").expect("VmRSS");
+    let before = vm_rss_kib().expect("VmRSS");
     let mut conns = Vec::with_capacity(FLOOD_CONNECTIONS);
     for i in 0..FLOOD_CONNECTIONS {
         let addr = if i % 2 == 0 {
@@ -813,7 +814,7 @@ async fn flood_and_measure() -> (u64, u64, u64) {
             .expect("server settings");
         assert_eq!(head[3], 0x4, "a SETTINGS frame");
     }
-    let during = proc_status_kib("VmRSS").expect("VmRSS");
+    let during = vm_rss_kib().expect("VmRSS");
     for s in &mut conns {
         assert!(closed_by_peer_within(s, SOON).await, "closed by the server");
     }
@@ -821,7 +822,7 @@ async fn flood_and_measure() -> (u64, u64, u64) {
     still_serving(&c, &emu).await;
     drop(c);
     assert!(all_connections_closed(&emu).await);
-    let after = proc_status_kib("VmRSS").expect("VmRSS");
+    let after = vm_rss_kib().expect("VmRSS");
     emu.shutdown().await;
     (before, during, after)
 }
@@ -834,33 +835,15 @@ fn h2c_connection_flood_is_closed_and_its_memory_bounded() {
         println!("FLOOD_RSS_KIB before={before} during={during} after={after}");
         return;
     }
-    if proc_status_kib("VmRSS").is_none() {
+    if vm_rss_kib().is_none() {
         eprintln!("note: no /proc/self/status VmRSS here; skipping the flood memory test");
         return;
     }
-    let out = run_test_in_child(
+    let stdout = run_test_in_child(
         "h2c_connection_flood_is_closed_and_its_memory_bounded",
         &[(FLOOD_CHILD, "1")],
-        None,
-    )
-    .output()
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
     );
-    let line = stdout
-        .lines()
-        .find_map(|l| l.split("FLOOD_RSS_KIB ").nth(1))
-        .unwrap_or_else(|| panic!("no measurement in:\n{stdout}"));
-    let field = |name: &str| -> u64 {
-        line.split_whitespace()
-            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
-            .and_then(|v| v.parse().ok())
-            .unwrap()
-    };
+    let field = |name: &str| -> u64 { reported(&stdout, name).parse().unwrap() };
     let (before, during, after) = (field("before"), field("during"), field("after"));
     eprintln!(
         "RSS with {FLOOD_CONNECTIONS} silent h2c connections: before {before} KiB, during \
@@ -906,7 +889,7 @@ fn exhausted_file_descriptors_make_accept_back_off_with_one_warning_a_second() {
         return;
     }
     use std::io::{BufRead as _, Write as _};
-    let mut child = run_test_in_child(
+    let mut child = test_command(
         "exhausted_file_descriptors_make_accept_back_off_with_one_warning_a_second",
         &[(EMFILE_CHILD, "1")],
         Some("ulimit -n 48"),

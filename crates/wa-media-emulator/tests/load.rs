@@ -108,13 +108,6 @@ fn acceptable(e: &Error) -> bool {
     )
 }
 
-fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
 #[derive(Default)]
 struct Tally {
     uploaded: HashMap<String, String>,
@@ -285,7 +278,7 @@ async fn two_hundred_concurrent_flows_with_random_faults() {
     );
 
     // Memory stayed bounded.
-    if let Some(peak) = peak_rss() {
+    if let Some(peak) = wa_media_testkit::process::vm_hwm_kib().map(|kib| kib * 1024) {
         println!("peak RSS {} MiB", peak >> 20);
         assert!(peak < MAX_PEAK_RSS, "peak RSS {} MiB", peak >> 20);
     }

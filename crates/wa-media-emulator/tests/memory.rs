@@ -9,13 +9,12 @@ use common::*;
 use http::{header, Method, Request, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use sha2::{Digest, Sha256};
+use wa_media_testkit::process::{
+    reported, run_test_in_child, test_command, vm_hwm_kib, vm_rss_kib,
+};
 
 const CHILD_ENV: &str = "WA_MEDIA_EMULATOR_MEMORY_CHILD";
 const MIB: u64 = 1024 * 1024;
-
-fn vm_hwm_kib() -> Option<u64> {
-    proc_status_kib("VmHWM")
-}
 
 /// The multipart text before and after the file bytes of a `big.txt` text upload.
 fn text_upload_around() -> (String, String) {
@@ -95,31 +94,11 @@ async fn transfer(mib: u64) -> u64 {
 }
 
 fn run_child(mib: u64) -> u64 {
-    let mib_s = mib.to_string();
-    let out = run_test_in_child(
+    let stdout = run_test_in_child(
         "upload_and_download_of_100_mb_keep_memory_flat",
-        &[(CHILD_ENV, &mib_s)],
-        None,
-    )
-    .output()
-    .expect("child runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child ({mib} MiB) failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        &[(CHILD_ENV, &mib.to_string())],
     );
-    stdout
-        .lines()
-        .find_map(|l| l.split("VMHWM_KIB=").nth(1))
-        .and_then(|v| {
-            v.chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("no VMHWM_KIB line in:\n{stdout}"))
+    reported(&stdout, "VMHWM_KIB").parse().unwrap()
 }
 
 #[test]
@@ -161,8 +140,8 @@ fn serve_and_report() {
         if line.trim() == "rss" {
             println!(
                 "RSS_KIB={} HWM_KIB={} OPEN={}",
-                proc_status_kib("VmRSS").unwrap_or(0),
-                proc_status_kib("VmHWM").unwrap_or(0),
+                vm_rss_kib().unwrap_or(0),
+                vm_hwm_kib().unwrap_or(0),
                 emu.open_connections()
             );
         }
@@ -201,11 +180,11 @@ fn fifty_concurrent_10_mb_uploads_leave_the_emulator_memory_bounded() {
         serve_and_report();
         return;
     }
-    if proc_status_kib("VmRSS").is_none() {
+    if vm_rss_kib().is_none() {
         eprintln!("note: no /proc/self/status here; skipping the concurrent upload memory test");
         return;
     }
-    let mut child = run_test_in_child(
+    let mut child = test_command(
         "fifty_concurrent_10_mb_uploads_leave_the_emulator_memory_bounded",
         &[(SERVER_CHILD_ENV, "1")],
         None,

@@ -12,11 +12,12 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use wa_media_core::{RequestBody, ResponseBody, Transport, TransportError, TransportErrorKind};
-use wa_media_emulator::{Emulator, EmulatorHandle, Endpoint, Fault, ManualClock, Origin};
+use wa_media_emulator::{Emulator, Endpoint, Fault, ManualClock, Origin};
 use wa_media_hyper::{
-    Error, HyperClientBuilder, HyperTransport, MediaApi, MediaApiExt, MediaClient, MediaId,
-    MediaKind, MediaType, RetryPolicy, Timeouts, Upload,
+    Error, HyperTransport, MediaApi, MediaApiExt, MediaClient, MediaId, MediaKind, MediaType,
+    RetryPolicy, Timeouts, Upload,
 };
+use wa_media_testkit::client::emulator_builder;
 use wa_media_testkit::net::{collect, within};
 
 const PHONE: &str = "106540352242922";
@@ -61,26 +62,13 @@ fn hex_sha256(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// A client for a plain-http emulator: Graph on its port, its download host trusted.
-fn plain_builder(emu: &EmulatorHandle) -> HyperClientBuilder {
-    wa_media_hyper::builder()
-        .token(emu.token())
-        .phone_number_id(PHONE)
-        .graph_url(emu.graph_url())
-        .trust_host(format!("127.0.0.1:{}", emu.lookaside_addr().port()))
-        .retry_policy(
-            RetryPolicy::default()
-                .with_delays(Duration::from_millis(10), Duration::from_millis(200)),
-        )
-}
-
 /// Every accepted sample: upload from its file, retrieve, download, fetch_to_file, delete —
 /// bytes and SHA-256 compared with the manifest at each step. Every refused sample fails
 /// locally and never reaches the emulator.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fixture_round_trips_with_bytes_and_sha256_compared() {
     let emu = Emulator::builder().start().await.unwrap();
-    let client = plain_builder(&emu).build().unwrap();
+    let client = emulator_builder(&emu).build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut accepted = 0;
     for s in samples() {
@@ -265,7 +253,7 @@ async fn production_tls_path(http2: bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_and_server_errors_are_retried_and_succeed() {
     let emu = Emulator::builder().start().await.unwrap();
-    let client = plain_builder(&emu).build().unwrap();
+    let client = emulator_builder(&emu).build().unwrap();
     let bytes = std::fs::read(fixtures().join("document.pdf")).unwrap();
     let pdf: MediaType = "application/pdf".parse().unwrap();
 
@@ -317,7 +305,7 @@ async fn rate_limits_and_server_errors_are_retried_and_succeed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resets_and_truncated_bodies_are_retried_or_surfaced() {
     let emu = Emulator::builder().start().await.unwrap();
-    let client = plain_builder(&emu).build().unwrap();
+    let client = emulator_builder(&emu).build().unwrap();
     let bytes: Vec<u8> = std::fs::read(fixtures().join("sticker-static-100k.webp")).unwrap();
     let id = client
         .upload(
@@ -361,7 +349,7 @@ async fn resets_and_truncated_bodies_are_retried_or_surfaced() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupted_byte_fails_verification_and_leaves_no_file() {
     let emu = Emulator::builder().start().await.unwrap();
-    let client = plain_builder(&emu)
+    let client = emulator_builder(&emu)
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
@@ -491,7 +479,7 @@ async fn an_expired_url_is_refreshed_once_and_a_tampered_one_fails_clearly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeouts_and_refused_connections_are_distinct_errors() {
     let emu = Emulator::builder().start().await.unwrap();
-    let client = plain_builder(&emu)
+    let client = emulator_builder(&emu)
         .retry_policy(RetryPolicy::none())
         .timeouts(Timeouts::default().with_request(Some(Duration::from_millis(300))))
         .build()
@@ -530,7 +518,7 @@ async fn timeouts_and_refused_connections_are_distinct_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_fetches_over_one_client_all_verify() {
     let emu = Emulator::builder().start().await.unwrap();
-    let client = plain_builder(&emu).build().unwrap();
+    let client = emulator_builder(&emu).build().unwrap();
     let mut media = Vec::new();
     for i in 0..50u32 {
         // Different sizes and contents: 1 KiB to ~200 KiB of text.

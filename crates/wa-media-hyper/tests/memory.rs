@@ -7,25 +7,16 @@
 #![cfg(target_os = "linux")]
 
 use std::io::Write;
-use std::process::Command;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wa_media_emulator::{Emulator, EmulatorHandle, Endpoint};
 use wa_media_hyper::{MediaApi, MediaApiExt, RetryPolicy, Upload};
+use wa_media_testkit::process::{reported, run_ignored_test_in_child, vm_hwm_kib};
 
 const CHILD_ENV: &str = "WA_MEDIA_HYPER_RSS_CHILD";
 const MB: u64 = 1_000_000;
 const MIB: u64 = 1024 * 1024;
-
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/self/status")
-}
 
 /// Runs one upload + download of `size` bytes in a child process; returns its peak RSS in KiB.
 async fn transfer_in_child(emu: &EmulatorHandle, size: u64) -> u64 {
@@ -35,32 +26,12 @@ async fn transfer_in_child(emu: &EmulatorHandle, size: u64) -> u64 {
         emu.lookaside_addr().port(),
         emu.token()
     );
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(std::env::current_exe().unwrap())
-            .args([
-                "rss_child",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, arg)
-            .output()
-            .unwrap()
+    let stdout = tokio::task::spawn_blocking(move || {
+        run_ignored_test_in_child("rss_child", &[(CHILD_ENV, &arg)])
     })
     .await
     .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child for {size} bytes failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-        .lines()
-        .find_map(|l| l.split_once("PEAK_RSS_KIB=").map(|(_, v)| v))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no PEAK_RSS_KIB line in: {stdout}"))
+    reported(&stdout, "PEAK_RSS_KIB").parse().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,15 +72,14 @@ async fn rss_child() {
         panic!("bad {CHILD_ENV}");
     };
     let size: u64 = size.parse().unwrap();
-    let client = wa_media_hyper::builder()
-        .token(token)
-        .phone_number_id("106540352242922")
-        .graph_url(graph_url)
-        .trust_host(format!("127.0.0.1:{lookaside_port}"))
-        .retry_policy(RetryPolicy::none())
-        .timeouts(wa_media_hyper::Timeouts::default().with_request(Some(Duration::from_secs(300))))
-        .build()
-        .unwrap();
+    let client =
+        wa_media_testkit::client::builder_at(graph_url, lookaside_port.parse().unwrap(), token)
+            .retry_policy(RetryPolicy::none())
+            .timeouts(
+                wa_media_hyper::Timeouts::default().with_request(Some(Duration::from_secs(300))),
+            )
+            .build()
+            .unwrap();
 
     // A text document of `size` bytes, written and hashed 1 MiB at a time.
     let dir = tempfile::tempdir().unwrap();
@@ -144,5 +114,8 @@ async fn rss_child() {
     assert_eq!(file.file_size, size);
     assert_eq!(file.sha256.to_string(), expected);
     assert_eq!(std::fs::metadata(&dest).unwrap().len(), size);
-    println!("PEAK_RSS_KIB={}", peak_rss_kib());
+    println!(
+        "PEAK_RSS_KIB={}",
+        vm_hwm_kib().expect("VmHWM in /proc/self/status")
+    );
 }

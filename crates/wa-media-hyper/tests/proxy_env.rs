@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use wa_media_emulator::Emulator;
-use wa_media_hyper::{MediaApi, RetryPolicy, Upload};
+use wa_media_hyper::{MediaApi, RetryPolicy, Upload, PROXY_VARIABLES};
 use wa_media_testkit::net::within;
 use wa_media_testkit::proxy::ConnectProxy;
 
@@ -19,19 +19,12 @@ async fn the_default_client_reads_the_process_environment_like_curl() {
         .map("lookaside.fbsbx.com:443", emu.lookaside_addr())
         .start()
         .await;
+    for name in PROXY_VARIABLES {
+        std::env::remove_var(name);
+    }
     // The lower-case name wins (curl's order); the upper-case one points nowhere (TEST-NET-1).
     std::env::set_var("https_proxy", proxy.url());
     std::env::set_var("HTTPS_PROXY", "http://192.0.2.1:9");
-    for name in [
-        "http_proxy",
-        "HTTP_PROXY",
-        "all_proxy",
-        "ALL_PROXY",
-        "no_proxy",
-        "NO_PROXY",
-    ] {
-        std::env::remove_var(name);
-    }
     let builder = || {
         wa_media_hyper::builder()
             .token(emu.token())

@@ -12,12 +12,11 @@ use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 use wa_media_emulator::{Emulator, EmulatorHandle, Endpoint, Fault};
 use wa_media_hyper::{
-    DownloadExt, Error, HyperMediaClient, IntegrityError, MediaApi, MediaApiExt, MediaKind,
-    RetryPolicy, Upload,
+    DownloadExt, Error, HyperMediaClient, IntegrityError, MediaApi, MediaApiExt, MediaKind, Upload,
 };
+use wa_media_testkit::client::emulator_builder;
 use wa_media_testkit::net::within;
 
-const PHONE: &str = "106540352242922";
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn fixture(name: &str) -> PathBuf {
@@ -25,17 +24,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn client(emu: &EmulatorHandle) -> HyperMediaClient {
-    wa_media_hyper::builder()
-        .token(emu.token())
-        .phone_number_id(PHONE)
-        .graph_url(emu.graph_url())
-        .trust_host(format!("127.0.0.1:{}", emu.lookaside_addr().port()))
-        .retry_policy(
-            RetryPolicy::default()
-                .with_delays(Duration::from_millis(10), Duration::from_millis(200)),
-        )
-        .build()
-        .unwrap()
+    emulator_builder(emu).build().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

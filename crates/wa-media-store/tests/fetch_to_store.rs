@@ -1,7 +1,7 @@
 //! The suite of `fetch_to_store` (round trip, a digest mismatch, a truncated body, a dropped
 //! future) and `upload_from_store` against the emulator, on three backends: InMemory,
 //! LocalFileSystem, and S3 — moto's server on 127.0.0.1 (wa_media_testkit::moto) through
-//! object_store's `AmazonS3Builder` on this crate's hyper connector, pending multipart uploads
+//! object_store's `AmazonS3Builder` on this crate's hyper connector (`moto::s3_store`), pending multipart uploads
 //! listed through S3's ListMultipartUploads. The S3 run is skipped with a printed reason only
 //! when moto is not installed and not required (CI). One test binary for all, to save disk.
 
@@ -14,11 +14,9 @@ mod memory;
 use std::sync::Arc;
 
 use common::Backend;
-use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
-use wa_media_store::HyperConnector;
-use wa_media_testkit::moto::Moto;
+use wa_media_testkit::moto::{s3_store, Moto};
 
 fn memory() -> Backend {
     Backend {
@@ -87,16 +85,7 @@ async fn local_file_system_passes_the_suite() {
 const BUCKET: &str = "wa-media-test";
 
 fn s3(moto: &Arc<Moto>) -> Backend {
-    let store = AmazonS3Builder::new()
-        .with_endpoint(moto.endpoint())
-        .with_allow_http(true)
-        .with_region("us-east-1")
-        .with_bucket_name(BUCKET)
-        .with_access_key_id("test")
-        .with_secret_access_key("test")
-        .with_http_connector(HyperConnector::default())
-        .build()
-        .unwrap();
+    let store = s3_store(&moto.endpoint(), BUCKET);
     let m = moto.clone();
     Backend {
         name: "s3",

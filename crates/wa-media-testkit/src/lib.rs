@@ -4,9 +4,11 @@
 //! What needs more than `std` is behind a feature, so a crate's tests build only what they use:
 //! `net` ([`net`], [`hostile`]: servers and waits on tokio), `tls` ([`tls`]: a generated CA),
 //! `conformance` ([`conformance`]: the `Transport` conformance suite), `proxy` ([`proxy`]: a
-//! CONNECT proxy), `moto` ([`moto`]: moto's S3 server for the object-store tests), `fuzz`,
-//! `fuzz-core` and `fuzz-emulator` ([`fuzz`]: the harnesses the fuzz targets and the corpus
-//! replays share).
+//! CONNECT proxy), `moto` ([`moto`]: moto's S3 server for the object-store tests; `moto-s3`
+//! adds `moto::s3_store`), `client` ([`client`]: wa-media-hyper's client on an emulator),
+//! `fuzz`, `fuzz-core` and `fuzz-emulator` ([`fuzz`]: the harnesses the fuzz targets and the
+//! corpus replays share). [`process`] (std only) runs a test in a child process and reads its
+//! memory.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -14,7 +16,10 @@ pub mod errors;
 pub mod fs;
 pub mod http1;
 pub mod paths;
+pub mod process;
 
+#[cfg(feature = "client")]
+pub mod client;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 #[cfg(feature = "fuzz")]

@@ -199,3 +199,19 @@ impl Drop for Moto {
         let _ = std::fs::remove_file(&self.log);
     }
 }
+
+/// An S3 client for `bucket` on the moto server at `endpoint` (plain http, moto's `test`
+/// credentials), carried by wa-media-store's `HyperConnector` as in production.
+#[cfg(feature = "moto-s3")]
+pub fn s3_store(endpoint: &str, bucket: &str) -> wa_media_store::object_store::aws::AmazonS3 {
+    wa_media_store::object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(endpoint)
+        .with_allow_http(true)
+        .with_region("us-east-1")
+        .with_bucket_name(bucket)
+        .with_access_key_id("test")
+        .with_secret_access_key("test")
+        .with_http_connector(wa_media_store::HyperConnector::default())
+        .build()
+        .expect("an S3 client for moto")
+}

@@ -19,11 +19,14 @@ pub use env::{
 
 use std::process::Command;
 
+use wa_media_hyper::PROXY_VARIABLES;
+
 /// The `wa-media` binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_wa-media");
 
-/// Every environment variable the program reads; tests set the ones they mean to.
-pub const PROGRAM_ENV: [&str; 18] = [
+/// Every environment variable the program reads itself; tests set the ones they mean to.
+/// wa-media-hyper also reads [`PROXY_VARIABLES`] (as curl does).
+pub const PROGRAM_ENV: [&str; 9] = [
     "WHATSAPP_TOKEN",
     "WHATSAPP_PHONE_NUMBER_ID",
     "WHATSAPP_API_VERSION",
@@ -33,22 +36,13 @@ pub const PROGRAM_ENV: [&str; 18] = [
     "WHATSAPP_VERIFY_TOKEN",
     "WA_MEDIA_EMULATOR_ADMIN_TOKEN",
     "RUST_LOG",
-    // The proxy variables (wa-media-hyper reads them as curl does).
-    "https_proxy",
-    "HTTPS_PROXY",
-    "http_proxy",
-    "HTTP_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-    "REQUEST_METHOD",
 ];
 
-/// `wa-media` with none of [`PROGRAM_ENV`] inherited from the test's environment.
+/// `wa-media` with none of [`PROGRAM_ENV`] and [`PROXY_VARIABLES`] inherited from the test's
+/// environment.
 pub fn clean_command() -> Command {
     let mut c = Command::new(BIN);
-    for var in PROGRAM_ENV {
+    for var in PROGRAM_ENV.iter().chain(&PROXY_VARIABLES) {
         c.env_remove(var);
     }
     c

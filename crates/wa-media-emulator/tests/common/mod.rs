@@ -320,38 +320,3 @@ pub fn assert_grew_less_than(what: &str, from: u64, to: u64, limit: u64) {
         "{what}: grew by {grew} KiB (limit {limit} KiB)"
     );
 }
-
-/// A field of `/proc/self/status` in KiB (`VmRSS`, `VmHWM`), where the platform has it.
-pub fn proc_status_kib(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-/// Runs the test `name` of this test binary in a child process with `env` set and returns its
-/// output (the child sees `env` and does the measured work). `shell_prefix`, when given, is
-/// shell code run before the binary (e.g. `ulimit -n 64`).
-pub fn run_test_in_child(
-    name: &str,
-    env: &[(&str, &str)],
-    shell_prefix: Option<&str>,
-) -> std::process::Command {
-    let exe = std::env::current_exe().expect("test binary");
-    let mut cmd = match shell_prefix {
-        None => std::process::Command::new(&exe),
-        Some(prefix) => {
-            let mut c = std::process::Command::new("sh");
-            c.arg("-c")
-                .arg(format!("{prefix} && exec \"$0\" \"$@\""))
-                .arg(&exe);
-            c
-        }
-    };
-    cmd.args(["--exact", name, "--nocapture", "--test-threads=1"]);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
-}

@@ -7,39 +7,27 @@
 //! alone; the emulator (and moto) run outside it. The child also prints its throughput.
 
 use std::io::Write;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use wa_media_core::{MediaApi, RetryPolicy, Timeouts, Upload};
 use wa_media_emulator::{Emulator, EmulatorHandle};
-use wa_media_store::{fetch_to_store, HyperConnector, StoreOptions};
-use wa_media_testkit::moto::Moto;
+use wa_media_store::{fetch_to_store, StoreOptions};
+use wa_media_testkit::moto::{s3_store, Moto};
+use wa_media_testkit::process::{reported, run_ignored_test_in_child, vm_hwm_kib};
 
 const CHILD_ENV: &str = "WA_MEDIA_STORE_RSS_CHILD";
 const MB: u64 = 1_000_000;
 const MIB: u64 = 1024 * 1024;
 const BUCKET: &str = "wa-media-memory";
 
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/self/status")
-}
-
-fn client(graph_url: &str, lookaside_port: &str, token: &str) -> wa_media_hyper::HyperMediaClient {
-    wa_media_hyper::builder()
-        .token(token)
-        .phone_number_id("106540352242922")
-        .graph_url(graph_url)
-        .trust_host(format!("127.0.0.1:{lookaside_port}"))
+/// The production client for the emulator at these parts, without retries and with a request
+/// timeout long enough for 100 MB.
+fn client(graph_url: &str, lookaside_port: u16, token: &str) -> wa_media_hyper::HyperMediaClient {
+    wa_media_testkit::client::builder_at(graph_url, lookaside_port, token)
         .retry_policy(RetryPolicy::none())
         .timeouts(Timeouts::default().with_request(Some(Duration::from_secs(300))))
         .build()
@@ -48,11 +36,7 @@ fn client(graph_url: &str, lookaside_port: &str, token: &str) -> wa_media_hyper:
 
 /// Uploads a text document of `size` bytes (written 1 MiB at a time) to the emulator.
 async fn upload(emu: &EmulatorHandle, size: u64) -> String {
-    let c = client(
-        emu.graph_url(),
-        &emu.lookaside_addr().port().to_string(),
-        emu.token(),
-    );
+    let c = client(emu.graph_url(), emu.lookaside_addr().port(), emu.token());
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("big.txt");
     {
@@ -82,38 +66,14 @@ async fn fetch_in_child(emu: &EmulatorHandle, id: &str, size: u64, target: &str)
         emu.lookaside_addr().port(),
         emu.token()
     );
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(std::env::current_exe().unwrap())
-            .args([
-                "memory::rss_child",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, arg)
-            .output()
-            .unwrap()
+    let stdout = tokio::task::spawn_blocking(move || {
+        run_ignored_test_in_child("memory::rss_child", &[(CHILD_ENV, &arg)])
     })
     .await
     .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child for {size} bytes into {target} failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let field = |name: &str| -> String {
-        stdout
-            .lines()
-            .find_map(|l| l.split_once(&format!("{name}=")).map(|(_, v)| v))
-            .and_then(|v| v.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no {name} line in: {stdout}"))
-            .to_owned()
-    };
     (
-        field("PEAK_RSS_KIB").parse().unwrap(),
-        field("MB_PER_S").parse().unwrap(),
+        reported(&stdout, "PEAK_RSS_KIB").parse().unwrap(),
+        reported(&stdout, "MB_PER_S").parse().unwrap(),
     )
 }
 
@@ -157,23 +117,12 @@ async fn rss_child() {
         panic!("bad {CHILD_ENV}");
     };
     let size: u64 = size.parse().unwrap();
-    let api = client(graph_url, lookaside_port, token);
+    let api = client(graph_url, lookaside_port.parse().unwrap(), token);
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn ObjectStore> = if target == "local" {
         Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap())
     } else {
-        Arc::new(
-            AmazonS3Builder::new()
-                .with_endpoint(target)
-                .with_allow_http(true)
-                .with_region("us-east-1")
-                .with_bucket_name(BUCKET)
-                .with_access_key_id("test")
-                .with_secret_access_key("test")
-                .with_http_connector(HyperConnector::default())
-                .build()
-                .unwrap(),
-        )
+        Arc::new(s3_store(target, BUCKET))
     };
     let id = id.parse().unwrap();
     let location = Path::from(format!("memory/{size}.txt"));
@@ -190,6 +139,9 @@ async fn rss_child() {
     let secs = started.elapsed().as_secs_f64();
     assert_eq!(stored.file_size, size);
     assert_eq!(store.head(&location).await.unwrap().size, size);
-    println!("PEAK_RSS_KIB={}", peak_rss_kib());
+    println!(
+        "PEAK_RSS_KIB={}",
+        vm_hwm_kib().expect("VmHWM in /proc/self/status")
+    );
     println!("MB_PER_S={:.1}", size as f64 / 1e6 / secs);
 }

@@ -43,15 +43,7 @@ pub struct Env {
 
 pub async fn env() -> Env {
     let emu = Emulator::builder().start().await.unwrap();
-    let client = wa_media_hyper::builder()
-        .token(emu.token())
-        .phone_number_id(PHONE)
-        .graph_url(emu.graph_url())
-        .trust_host(format!("127.0.0.1:{}", emu.lookaside_addr().port()))
-        .retry_policy(
-            RetryPolicy::default()
-                .with_delays(Duration::from_millis(10), Duration::from_millis(100)),
-        )
+    let client = wa_media_testkit::client::emulator_builder(&emu)
         .build()
         .unwrap();
     Env { emu, client }
