@@ -94,6 +94,45 @@ async fn expired_url_is_refreshed_once_then_succeeds() {
     assert_eq!(t.count_where(|r| r.is_download()), 2);
 }
 
+/// `fetch_with_info` (what wa-media-store builds on): the retrieve answer the download was
+/// made from, after one refresh; an expected digest that disagrees downloads nothing.
+#[tokio::test]
+async fn fetch_with_info_returns_the_answer_it_downloaded_from() {
+    let data = content(1000);
+    let d2 = data.clone();
+    let t = site(retrieve_json(DL_URL, &data), move |n| {
+        if n == 0 {
+            status(403, "expired")
+        } else {
+            chunked(200, split(&d2, 300), None, false)
+        }
+    });
+    let (info, dl) = client(&t)
+        .fetch_with_info(&media_id(), &FetchOptions::default().expect_size(1000))
+        .await
+        .unwrap();
+    assert_eq!(info.id, media_id());
+    assert_eq!(
+        (info.file_size, info.sha256),
+        (1000, Sha256Digest::of(&data))
+    );
+    assert_eq!(dl.mime_type(), Some(info.mime_type.as_str()));
+    assert_eq!(collect(dl).await.unwrap(), data);
+    assert_eq!(t.count_where(|r| !r.is_download()), 2);
+
+    let t = site(retrieve_json(DL_URL, &data), |_| status(500, "unreached"));
+    let other = Sha256Digest::of(b"another media");
+    let e = client(&t)
+        .fetch_with_info(&media_id(), &FetchOptions::default().expect_sha256(other))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Integrity(IntegrityError::Announced { expected, .. }) if *expected == other),
+        "{e:?}"
+    );
+    assert_eq!(t.count_where(|r| r.is_download()), 0);
+}
+
 #[tokio::test]
 async fn expired_url_twice_is_a_clear_error_after_exactly_one_refresh() {
     for code in [401u16, 403, 404, 410] {
