@@ -14,7 +14,8 @@ use wa_media_core::{Download, Error, FetchOptions, IntegrityError, MediaApi, Ret
 use wa_media_emulator::{Emulator, EmulatorHandle, Endpoint, Fault};
 use wa_media_hyper::HyperMediaClient;
 use wa_media_store::{
-    fetch_to_store, StoreError, StoreOptions, META_MEDIA_ID, META_MESSAGE_ID, META_SHA256,
+    fetch_to_store, StoreError, StoreOptions, StoredObject, META_MEDIA_ID, META_MESSAGE_ID,
+    META_SHA256,
 };
 use wa_media_testkit::net::within;
 use wa_media_types::{MediaId, MediaUrlResponse, Sha256Digest};
@@ -96,27 +97,55 @@ pub async fn assert_nothing_left(b: &Backend, location: &Path, what: &str) {
     }
 }
 
+/// `fetch_to_store` of `id` from the emulator into `location` of the backend, within [`LIMIT`].
+pub async fn fetch_into(
+    env: &Env,
+    b: &Backend,
+    id: &MediaId,
+    location: &Path,
+    options: StoreOptions,
+) -> Result<StoredObject, StoreError> {
+    within(
+        "fetch_to_store",
+        LIMIT,
+        fetch_to_store(&env.client, id, b.store.as_ref(), location, options),
+    )
+    .await
+}
+
+/// Puts `fault` on the next download and fetches without restarts: the fetch must fail.
+async fn fails_with(
+    env: &Env,
+    b: &Backend,
+    id: &MediaId,
+    location: &Path,
+    fault: Fault,
+) -> StoreError {
+    env.emu.faults().push(Endpoint::Download, fault.clone(), 1);
+    let options = StoreOptions::default().fetch(no_restart());
+    fetch_into(env, b, id, location, options)
+        .await
+        .map(|_| ())
+        .expect_err(&format!("{}: a fetch with {fault:?} must fail", b.name))
+}
+
 /// A 20 MiB media arrives byte-identical, with its content type and metadata where kept.
 pub async fn round_trip(env: &Env, b: &Backend) {
     let bytes = document(20 * MIB, 1);
     let id = upload(env, &bytes).await;
     let location = Path::from(format!("{}/round-trip/doc.pdf", b.name));
-    let stored = within(
-        "fetch_to_store",
-        LIMIT,
-        fetch_to_store(
-            &env.client,
-            &id,
-            b.store.as_ref(),
-            &location,
-            StoreOptions::default()
-                .fetch(
-                    FetchOptions::default()
-                        .expect_sha256(sha256(&bytes))
-                        .expect_size(bytes.len() as u64),
-                )
-                .message_id("wamid.round-trip"),
-        ),
+    let stored = fetch_into(
+        env,
+        b,
+        &id,
+        &location,
+        StoreOptions::default()
+            .fetch(
+                FetchOptions::default()
+                    .expect_sha256(sha256(&bytes))
+                    .expect_size(bytes.len() as u64),
+            )
+            .message_id("wamid.round-trip"),
     )
     .await
     .unwrap_or_else(|e| panic!("{}: {e}", b.name));
@@ -180,22 +209,7 @@ pub async fn digest_mismatch(env: &Env, b: &Backend) {
     let bytes = document(12 * MIB, 2);
     let id = upload(env, &bytes).await;
     let location = Path::from(format!("{}/mismatch/doc.pdf", b.name));
-    env.emu
-        .faults()
-        .push(Endpoint::Download, Fault::CorruptByte, 1);
-    let err = within(
-        "fetch_to_store",
-        LIMIT,
-        fetch_to_store(
-            &env.client,
-            &id,
-            b.store.as_ref(),
-            &location,
-            StoreOptions::default().fetch(no_restart()),
-        ),
-    )
-    .await
-    .expect_err("a corrupt body must fail");
+    let err = fails_with(env, b, &id, &location, Fault::CorruptByte).await;
     assert!(
         matches!(
             err,
@@ -207,10 +221,10 @@ pub async fn digest_mismatch(env: &Env, b: &Backend) {
     assert_nothing_left(b, &location, "corrupt byte").await;
 
     let wrong = sha256(b"another media");
-    let err = fetch_to_store(
-        &env.client,
+    let err = fetch_into(
+        env,
+        b,
         &id,
-        b.store.as_ref(),
         &location,
         StoreOptions::default().fetch(no_restart().expect_sha256(wrong)),
     )
@@ -233,41 +247,16 @@ pub async fn truncated(env: &Env, b: &Backend) {
     let bytes = document(12 * MIB, 3);
     let id = upload(env, &bytes).await;
     let location = Path::from(format!("{}/truncated/doc.pdf", b.name));
-    env.emu
-        .faults()
-        .push(Endpoint::Download, Fault::TruncatedBody, 1);
-    let err = within(
-        "fetch_to_store",
-        LIMIT,
-        fetch_to_store(
-            &env.client,
-            &id,
-            b.store.as_ref(),
-            &location,
-            StoreOptions::default().fetch(no_restart()),
-        ),
-    )
-    .await
-    .expect_err("a truncated body must fail");
+    let err = fails_with(env, b, &id, &location, Fault::TruncatedBody).await;
     assert!(matches!(err, StoreError::Media(_)), "{}: {err}", b.name);
     assert_nothing_left(b, &location, "truncated").await;
 
     env.emu
         .faults()
         .push(Endpoint::Download, Fault::ResetMidBody, 1);
-    let stored = within(
-        "fetch_to_store with restarts",
-        LIMIT,
-        fetch_to_store(
-            &env.client,
-            &id,
-            b.store.as_ref(),
-            &location,
-            StoreOptions::default(),
-        ),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{}: restarted fetch: {e}", b.name));
+    let stored = fetch_into(env, b, &id, &location, StoreOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{}: restarted fetch: {e}", b.name));
     assert_eq!(stored.sha256, sha256(&bytes));
     let got = b.store.get(&location).await.unwrap().bytes().await.unwrap();
     assert_eq!(got, Bytes::from(bytes));
