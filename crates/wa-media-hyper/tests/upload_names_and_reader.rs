@@ -12,7 +12,8 @@ use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 use wa_media_emulator::{Emulator, EmulatorHandle, Endpoint, Fault};
 use wa_media_hyper::{
-    DownloadExt, Error, HyperMediaClient, IntegrityError, MediaApi, MediaApiExt, MediaKind, Upload,
+    DownloadExt, Error, HyperMediaClient, IntegrityError, MediaApi, MediaApiExt, MediaId,
+    MediaKind, Upload,
 };
 use wa_media_testkit::client::emulator_builder;
 use wa_media_testkit::net::within;
@@ -25,6 +26,20 @@ fn fixture(name: &str) -> PathBuf {
 
 fn client(emu: &EmulatorHandle) -> HyperMediaClient {
     emulator_builder(emu).build().unwrap()
+}
+
+/// An emulator, a client for it, and the id of `audio.mp3` uploaded through it.
+async fn emulator_with_audio() -> (EmulatorHandle, HyperMediaClient, MediaId) {
+    let emu = Emulator::builder().start().await.unwrap();
+    let client = client(&emu);
+    let id = client
+        .upload(Upload::from_path(
+            fixture("audio.mp3"),
+            "audio/mpeg".parse().unwrap(),
+        ))
+        .await
+        .unwrap();
+    (emu, client, id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,16 +114,8 @@ async fn a_png_named_jpg_is_refused_and_never_reaches_the_emulator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_download_copies_through_tokio_io_with_the_exact_bytes() {
-    let emu = Emulator::builder().start().await.unwrap();
-    let client = client(&emu);
+    let (emu, client, id) = emulator_with_audio().await;
     let bytes = std::fs::read(fixture("audio.mp3")).unwrap();
-    let id = client
-        .upload(Upload::from_path(
-            fixture("audio.mp3"),
-            "audio/mpeg".parse().unwrap(),
-        ))
-        .await
-        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("copy.mp3");
 
@@ -143,15 +150,7 @@ async fn a_download_copies_through_tokio_io_with_the_exact_bytes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_download_fails_the_reader_with_invalid_data_and_never_ends_cleanly() {
-    let emu = Emulator::builder().start().await.unwrap();
-    let client = client(&emu);
-    let id = client
-        .upload(Upload::from_path(
-            fixture("audio.mp3"),
-            "audio/mpeg".parse().unwrap(),
-        ))
-        .await
-        .unwrap();
+    let (emu, client, id) = emulator_with_audio().await;
 
     emu.faults().push(Endpoint::Download, Fault::CorruptByte, 1);
     let mut reader = client.fetch(&id).await.unwrap().into_async_read();
