@@ -157,12 +157,26 @@ pub fn transport_builder() -> wa_media_hyper::HyperTransportBuilder {
 
 /// A client of the plain-HTTP emulator `emu` (no retries: a failure must show).
 pub fn client_for(emu: &EmulatorHandle) -> Result<HyperMediaClient, String> {
+    client_to(
+        emu.token(),
+        emu.graph_url(),
+        &emu.lookaside_addr().to_string(),
+    )
+}
+
+/// The same client from the emulator's token, Graph URL and lookaside `host:port` (what a
+/// child process is given).
+pub fn client_to(
+    token: &str,
+    graph_url: &str,
+    lookaside: &str,
+) -> Result<HyperMediaClient, String> {
     wa_media_hyper::builder()
         .transport_builder(transport_builder())
-        .token(emu.token())
+        .token(token)
         .phone_number_id(PHONE)
-        .graph_url(emu.graph_url())
-        .trust_host(emu.lookaside_addr().to_string())
+        .graph_url(graph_url)
+        .trust_host(lookaside)
         .retry_policy(RetryPolicy::none())
         .timeouts(Timeouts::default().with_request(Some(Duration::from_secs(120))))
         .build()

@@ -2,8 +2,8 @@
 //!
 //! It starts the emulator in-process (plain HTTP on 127.0.0.1, and once over TLS), measures the
 //! machine's ceilings, the project's transfers against `curl` (+ `sha256sum`), retrieve
-//! throughput and latency, many small media, the CLI's peak memory and the emulator's own rates,
-//! then prints one table and writes the same as JSON (`--out DIR`, `latest.json`).
+//! throughput and latency, many small media, the CLI's peak memory, the emulator's own rates and
+//! `fetch_to_store` into S3 (moto) and a local directory, then prints one table and writes the same as JSON (`--out DIR`, `latest.json`).
 //!
 //! ```text
 //! wa-media-bench [--quick] [--cli PATH/TO/wa-media] [--out DIR] [--work DIR]
@@ -25,6 +25,7 @@ mod memory;
 mod report;
 mod retrieve;
 mod small_media;
+mod store;
 mod upload;
 
 use environment::{Environment, Plan};
@@ -101,6 +102,10 @@ fn expected_rows() -> Vec<String> {
         "inbound.ack_p50",
         "inbound.ack_p99",
         "inbound.rss",
+        "store.local",
+        "store.local.rss",
+        "store.moto",
+        "store.moto.rss",
     ]
     .map(str::to_owned)
     .to_vec()
@@ -175,7 +180,8 @@ fn finish(report: &mut Report) {
         for r in report
             .rows
             .iter_mut()
-            .filter(|r| r.unit == "MB/s" && r.scenario != 6)
+            // moto's pace is not the client's: no fraction of the ceiling for it.
+            .filter(|r| r.unit == "MB/s" && r.scenario != 6 && r.id != "store.moto")
         {
             r.of_ceiling = r.median().map(|m| m / lower);
         }
@@ -292,7 +298,7 @@ fn run(o: Options) -> Result<Report, String> {
     settings.push(("MB".into(), "10^6 bytes; sizes in MiB".into()));
     let mut rows = Vec::new();
     type Stage = fn(&Environment) -> Vec<Row>;
-    let stages: [(&str, Stage); 8] = [
+    let stages: [(&str, Stage); 9] = [
         ("ceilings", ceiling::rows),
         ("downloads", download::rows),
         ("uploads", upload::rows),
@@ -300,6 +306,7 @@ fn run(o: Options) -> Result<Report, String> {
         ("small media", small_media::rows),
         ("memory", memory::rows),
         ("inbound", inbound::rows),
+        ("object store", store::rows),
         ("experiment", experiment::rows),
     ];
     for (name, stage) in stages {
@@ -334,6 +341,16 @@ fn run(o: Options) -> Result<Report, String> {
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(store::CHILD_ARG) {
+        return match store::child(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let o = match parse_args() {
         Ok(o) => o,
         Err(e) => {

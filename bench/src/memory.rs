@@ -24,10 +24,11 @@ pub(crate) fn vm_hwm_kib(status: &str) -> Option<u64> {
         .and_then(|n| n.parse().ok())
 }
 
-/// Runs `cmd` and returns its peak RSS in MiB (and its stdout). A child that ended before its
+/// Runs `cmd` (the CLI, or this runner re-executed: `store.rs`) and returns its peak RSS in
+/// MiB (and its stdout). A child that ended before its
 /// status could be read once (a descheduled harness on a loaded machine) is run again, up to
 /// three times in all.
-fn peak_rss(cmd: &mut Command) -> Result<(f64, Vec<u8>), String> {
+pub(crate) fn peak_rss(cmd: &mut Command) -> Result<(f64, Vec<u8>), String> {
     let mut last = Err("not run".to_owned());
     for _ in 0..3 {
         last = peak_rss_once(cmd);
@@ -45,7 +46,7 @@ fn peak_rss_once(cmd: &mut Command) -> Result<(f64, Vec<u8>), String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start the CLI: {e}"))?;
+        .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
     let status_path = format!("/proc/{}/status", child.id());
     let mut peak = 0u64;
     // Read stdout/stderr on threads so a full pipe never blocks the child.
@@ -79,7 +80,8 @@ fn peak_rss_once(cmd: &mut Command) -> Result<(f64, Vec<u8>), String> {
     let stderr = err_t.join().unwrap_or_default();
     if !status.success() {
         return Err(format!(
-            "CLI failed ({status}): {}",
+            "{:?} failed ({status}): {}",
+            cmd.get_program(),
             String::from_utf8_lossy(&stderr).trim()
         ));
     }
