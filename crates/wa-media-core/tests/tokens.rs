@@ -292,8 +292,9 @@ async fn five_hundred_numbers_share_one_transport() {
     let client = client(&t);
     let jpeg = MediaType::parse("image/jpeg").unwrap();
     let jpg = Bytes::from(std::fs::read(fixtures("media/image.jpg")).unwrap());
-    let numbers: Vec<PhoneNumberId> = (0..500)
-        .map(|i| format!("1065403522{i:05}").parse().unwrap())
+    let numbers: Vec<PhoneNumberId> = wa_media_testkit::ids::phone_number_ids(500)
+        .iter()
+        .map(|n| n.parse().unwrap())
         .collect();
     let clones: Vec<_> = numbers
         .iter()

@@ -37,8 +37,9 @@ fn png() -> Vec<u8> {
 async fn five_hundred_numbers_one_client_one_pool() {
     let emu = Emulator::builder().token(OLD).start().await.unwrap();
     let client = builder(&emu).token(OLD).build().unwrap();
-    let numbers: Vec<PhoneNumberId> = (0..500)
-        .map(|i| format!("1065403522{i:05}").parse().unwrap())
+    let numbers: Vec<PhoneNumberId> = wa_media_testkit::ids::phone_number_ids(500)
+        .iter()
+        .map(|n| n.parse().unwrap())
         .collect();
     let clones: Vec<_> = numbers
         .iter()

@@ -7,14 +7,15 @@
 //! CONNECT proxy), `moto` ([`moto`]: moto's S3 server for the object-store tests; `moto-s3`
 //! adds `moto::s3_store`), `client` ([`client`]: wa-media-hyper's client on an emulator),
 //! `fuzz`, `fuzz-core` and `fuzz-emulator` ([`fuzz`]: the harnesses the fuzz targets and the
-//! corpus replays share). [`process`] (std only) runs a test in a child process and reads its
-//! memory.
+//! corpus replays share). Std only: [`ids`] (many distinct phone number ids) and [`process`]
+//! (a test run in a child process, and its memory).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod errors;
 pub mod fs;
 pub mod http1;
+pub mod ids;
 pub mod paths;
 pub mod process;
 
