@@ -107,6 +107,23 @@ fn tls_features(root: &Path) -> Result<(), String> {
             "untrusted_ca",
         ]),
     )?;
+    // The workspace's clippy skips test files whose required features are off
+    // (tests/crypto_provider.rs, tests/native_roots.rs): lint them with those features on.
+    run(
+        root,
+        "cargo clippy of wa-media-hyper with aws-lc-rs and native-roots",
+        cargo().args([
+            "clippy",
+            "-p",
+            "wa-media-hyper",
+            "--features",
+            "aws-lc-rs,native-roots",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
     // Both providers on (aws-lc-rs is picked) with no process-wide default installed, and
     // native-roots with SSL_CERT_FILE at the emulator's CA (its own test binary: the variable
     // is global). One step, so the crate is built once more, not twice.
