@@ -17,13 +17,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod ceiling;
+mod cold_start;
 mod download;
 mod environment;
 mod experiment;
 mod inbound;
+mod many_media;
 mod memory;
+mod reference;
 mod report;
 mod retrieve;
+mod sends;
 mod small_media;
 mod store;
 mod upload;
@@ -107,8 +111,13 @@ fn expected_rows() -> Vec<String> {
         "store.moto",
         "store.moto.rss",
     ]
+    .into_iter()
+    .chain(reference::ROWS.iter().copied())
+    .chain(cold_start::ROWS.iter().copied())
+    .chain(many_media::ROWS.iter().copied())
+    .chain(sends::ROWS.iter().copied())
     .map(str::to_owned)
-    .to_vec()
+    .collect()
 }
 
 /// Cores, CPU model, SHA extensions, kernel, memory, tool versions.
@@ -261,6 +270,14 @@ fn finish(report: &mut Report) {
             .map(|(e, c)| format!("{e:.0} vs {c:.0} MB/s"))
             .unwrap_or_else(|| "no number".into()),
     ));
+    for module_targets in [
+        reference::targets,
+        cold_start::targets,
+        many_media::targets,
+        sends::targets,
+    ] {
+        targets.extend(module_targets(report));
+    }
     report.targets = targets;
 }
 
@@ -298,14 +315,18 @@ fn run(o: Options) -> Result<Report, String> {
     settings.push(("MB".into(), "10^6 bytes; sizes in MiB".into()));
     let mut rows = Vec::new();
     type Stage = fn(&Environment) -> Vec<Row>;
-    let stages: [(&str, Stage); 9] = [
+    let stages: [(&str, Stage); 13] = [
         ("ceilings", ceiling::rows),
         ("downloads", download::rows),
+        ("reference pipelines", reference::rows),
         ("uploads", upload::rows),
         ("retrieve", retrieve::rows),
         ("small media", small_media::rows),
         ("memory", memory::rows),
         ("inbound", inbound::rows),
+        ("sends", sends::rows),
+        ("many media", many_media::rows),
+        ("cold start", cold_start::rows),
         ("object store", store::rows),
         ("experiment", experiment::rows),
     ];
@@ -342,8 +363,16 @@ fn run(o: Options) -> Result<Report, String> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some(store::CHILD_ARG) {
-        return match store::child(&args[1..]) {
+    type Child = fn(&[String]) -> Result<(), String>;
+    let children: [(&str, Child); 2] = [
+        (store::CHILD_ARG, store::child),
+        (many_media::CHILD_ARG, many_media::child),
+    ];
+    if let Some((_, child)) = children
+        .iter()
+        .find(|(arg, _)| args.first().map(String::as_str) == Some(*arg))
+    {
+        return match child(&args[1..]) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e}");

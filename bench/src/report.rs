@@ -141,6 +141,9 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
+/// One target: what it asks, whether it was met (`None`: no number), and the figure.
+pub type Target = (String, Option<bool>, String);
+
 /// Everything one run of the harness produced.
 #[derive(Debug)]
 pub struct Report {
@@ -151,7 +154,7 @@ pub struct Report {
     /// Settings (profile, quick, sizes, runs).
     pub settings: Vec<(String, String)>,
     /// Target verdicts: (target, met, detail).
-    pub targets: Vec<(String, Option<bool>, String)>,
+    pub targets: Vec<Target>,
 }
 
 impl Report {
