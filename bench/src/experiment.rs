@@ -20,6 +20,10 @@ enum Sink {
     Thread,
     /// Written inline and hashed a second time (what `fetch_to_file` did before 6a9c8d2).
     InlineSecondDigest,
+    /// Copied into a buffer of this many bytes, written inline when full.
+    Coalesced(usize),
+    /// The file's length set to the announced size first (`File::set_len`), then inline.
+    SetLen,
 }
 
 fn once(env: &Environment, id: &wa_media_hyper::MediaId, sink: Sink) -> Result<f64, String> {
@@ -46,6 +50,25 @@ fn once(env: &Environment, id: &wa_media_hyper::MediaId, sink: Sink) -> Result<f
                     second.update(&c);
                 }
                 std::hint::black_box(second.finish());
+            }
+            Sink::Coalesced(cap) => {
+                let mut buf = Vec::with_capacity(cap);
+                while let Some(c) = dl.next().await {
+                    let c = c.map_err(|e| e.to_string())?;
+                    if buf.len() + c.len() > cap && !buf.is_empty() {
+                        file.write_all(&buf).map_err(|e| e.to_string())?;
+                        buf.clear();
+                    }
+                    buf.extend_from_slice(&c);
+                }
+                file.write_all(&buf).map_err(|e| e.to_string())?;
+            }
+            Sink::SetLen => {
+                file.set_len(size).map_err(|e| e.to_string())?;
+                while let Some(c) = dl.next().await {
+                    file.write_all(&c.map_err(|e| e.to_string())?)
+                        .map_err(|e| e.to_string())?;
+                }
             }
             Sink::Thread => {
                 let (tx, rx) = sync_channel::<bytes::Bytes>(8);
@@ -207,12 +230,36 @@ pub fn rows(env: &Environment) -> Vec<Row> {
         "experiment",
         "MB/s",
     );
+    let mut coalesced_1m = Row::new(
+        "exp.coalesced_1m",
+        1,
+        format!("fetch {label}, 1 MiB writes"),
+        "experiment",
+        "MB/s",
+    );
+    let mut coalesced_4m = Row::new(
+        "exp.coalesced_4m",
+        1,
+        format!("fetch {label}, 4 MiB writes"),
+        "experiment",
+        "MB/s",
+    );
+    let mut set_len = Row::new(
+        "exp.set_len",
+        1,
+        format!("fetch {label}, set_len first"),
+        "experiment",
+        "MB/s",
+    );
     let _ = once(env, &id, Sink::Inline);
     for _ in 0..env.plan.runs + 2 {
         for (row, sink) in [
             (&mut inline, Sink::Inline),
             (&mut thread, Sink::Thread),
             (&mut second, Sink::InlineSecondDigest),
+            (&mut coalesced_1m, Sink::Coalesced(1 << 20)),
+            (&mut coalesced_4m, Sink::Coalesced(4 << 20)),
+            (&mut set_len, Sink::SetLen),
         ] {
             match once(env, &id, sink) {
                 Ok(v) => row.samples.push(v),
@@ -221,5 +268,15 @@ pub fn rows(env: &Environment) -> Vec<Row> {
         }
     }
     env.delete(&id);
-    vec![inline, second, thread, worker, outside, raw]
+    vec![
+        inline,
+        second,
+        thread,
+        coalesced_1m,
+        coalesced_4m,
+        set_len,
+        worker,
+        outside,
+        raw,
+    ]
 }
