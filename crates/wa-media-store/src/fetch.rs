@@ -17,6 +17,7 @@ use wa_media_core::{
 };
 use wa_media_types::{MediaId, MediaUrlResponse, Sha256Digest};
 
+use crate::aborts::{AbortToken, PendingAborts};
 use crate::error::StoreError;
 
 /// The smallest part size S3 accepts for every part but the last: 5 MiB.
@@ -56,6 +57,9 @@ pub struct StoreOptions {
     pub message_id: Option<String>,
     /// The size of each part but the last (at least [`MIN_PART_SIZE`]).
     pub part_size: usize,
+    /// Where the abort spawned by a dropped fetch is counted, so a shutdown can wait for it
+    /// ([`StoreOptions::track_aborts`]). `None`: not counted.
+    pub aborts: Option<PendingAborts>,
 }
 
 impl Default for StoreOptions {
@@ -64,6 +68,7 @@ impl Default for StoreOptions {
             fetch: FetchOptions::default(),
             message_id: None,
             part_size: DEFAULT_PART_SIZE,
+            aborts: None,
         }
     }
 }
@@ -84,6 +89,13 @@ impl StoreOptions {
     /// Sets the part size (raised to [`MIN_PART_SIZE`] when smaller).
     pub fn part_size(mut self, bytes: usize) -> Self {
         self.part_size = bytes.max(MIN_PART_SIZE);
+        self
+    }
+
+    /// Counts the abort a dropped fetch spawns in `aborts` until it finished, so that the
+    /// process can wait for it ([`PendingAborts::wait`]) before its runtime stops.
+    pub fn track_aborts(mut self, aborts: &PendingAborts) -> Self {
+        self.aborts = Some(aborts.clone());
         self
     }
 }
@@ -119,9 +131,11 @@ pub struct StoredObject {
 /// The upload is **completed only after the whole body verified**, so the object appears
 /// whole or not at all (an existing object at `location` is replaced only then). On any
 /// failure the multipart upload is aborted before this returns; when the future is dropped
-/// first (a timeout, a shutdown), a guard spawns the abort on the current tokio runtime. Only
-/// a process killed outright leaves an incomplete upload behind: a lifecycle rule removes
-/// those (docs/object-store.md).
+/// first (a timeout, a shutdown), a guard spawns the abort on the current tokio runtime. A task
+/// still running when its runtime shuts down is dropped: a process that stops should wait for
+/// those aborts first, counted in [`StoreOptions::track_aborts`]'s [`PendingAborts`] (`wa-media
+/// serve` does). Only a process killed outright, or one that does not wait, leaves an
+/// incomplete upload behind: a lifecycle rule removes those (docs/object-store.md).
 ///
 /// # Memory
 ///
@@ -228,7 +242,7 @@ async fn fetch_once<A: MediaApi + ?Sized>(
     let (info, mut dl) = api.fetch_with_info(id, &options.fetch).await?;
     let attrs = attributes(&info, id, options.message_id.as_deref());
     let (upload, attributes_stored) = create_upload(store, location, attrs).await?;
-    let mut guard = AbortGuard::new(upload, location.clone());
+    let mut guard = AbortGuard::new(upload, location.clone(), options.aborts.clone());
     match stream_parts(&mut guard, &mut dl, options.part_size).await {
         Ok(file_size) => {
             // Verified: the stream ended with `None`, not an integrity error.
@@ -336,20 +350,27 @@ async fn stream_parts(
 }
 
 /// Owns a multipart upload until it is completed: aborts it on failure, and on drop (the
-/// future was cancelled) spawns the abort on the current tokio runtime.
+/// future was cancelled) spawns the abort on the current tokio runtime, counted in `aborts`
+/// until it finished.
 struct AbortGuard {
     upload: Option<Box<dyn MultipartUpload>>,
     /// The part being uploaded: dropped (its request cancelled) before any abort.
     in_flight: Option<UploadPart>,
     location: Path,
+    aborts: Option<PendingAborts>,
 }
 
 impl AbortGuard {
-    fn new(upload: Box<dyn MultipartUpload>, location: Path) -> Self {
+    fn new(
+        upload: Box<dyn MultipartUpload>,
+        location: Path,
+        aborts: Option<PendingAborts>,
+    ) -> Self {
         Self {
             upload: Some(upload),
             in_flight: None,
             location,
+            aborts,
         }
     }
 
@@ -402,7 +423,10 @@ impl Drop for AbortGuard {
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 tracing::info!(%location, "fetch cancelled; aborting its multipart upload");
+                // Counted from now until the abort ended (or its task was dropped).
+                let counted: Option<AbortToken> = self.aborts.as_ref().map(PendingAborts::start);
                 rt.spawn(async move {
+                    let _counted = counted;
                     if let Err(e) = upload.abort().await {
                         tracing::warn!(%location, error = %e, "aborting a cancelled multipart upload failed; a lifecycle rule will remove it");
                     }

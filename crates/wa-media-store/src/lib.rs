@@ -6,7 +6,8 @@
 //!   while core's [`wa_media_core::Download`] verifies size and SHA-256, complete only after
 //!   verification, abort on any failure and when the future is dropped. Content type and
 //!   metadata (SHA-256, media id, message id) where the store keeps them; two parts in memory
-//!   at most.
+//!   at most. [`PendingAborts`] counts the aborts dropped fetches spawned, so a process waits
+//!   for them before it exits.
 //! - [`upload_from_store`]: an [`wa_media_core::Upload`] streamed from an object, validated
 //!   like a file (size from `head`, sniffing from a ranged read of the first bytes).
 //! - With feature `sink`: `ObjectStoreSink`, a `wa-media-webhook` `Sink` writing
@@ -21,6 +22,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod aborts;
 #[cfg(feature = "__http")]
 mod connector;
 mod error;
@@ -30,6 +32,7 @@ mod open;
 mod sink;
 mod upload;
 
+pub use aborts::PendingAborts;
 #[cfg(feature = "__http")]
 #[cfg_attr(
     docsrs,

@@ -8,6 +8,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 use wa_media_core::{Error, FetchOptions, MediaApi};
 use wa_media_webhook::{filing_name, Saved, Sink, SpoolEntry};
 
+use crate::aborts::PendingAborts;
 use crate::error::StoreError;
 use crate::fetch::{fetch_to_store, StoreOptions};
 
@@ -35,11 +36,20 @@ const MAX_SUFFIX: u32 = 1000;
 ///
 /// A media that fails keeps its claim (`"state": "pending"`): a retry reuses it, and its name
 /// stays reserved for it. Objects whose metadata says `saved` are complete and verified.
+///
+/// # Shutdown
+///
+/// A save cut off by `Ingest::shutdown` (its future dropped after the grace period) spawns the
+/// abort of its multipart upload; the sink counts those ([`ObjectStoreSink::pending_aborts`])
+/// and its `Sink::settle` waits for them, which `Ingest::shutdown` does (bounded by
+/// `IngestConfig::settle_timeout`) before it returns. So a service that stops after
+/// `shutdown` leaves no multipart upload pending.
 #[derive(Debug)]
 pub struct ObjectStoreSink {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
     part_size: usize,
+    aborts: PendingAborts,
 }
 
 impl ObjectStoreSink {
@@ -49,7 +59,13 @@ impl ObjectStoreSink {
             store,
             prefix,
             part_size: crate::DEFAULT_PART_SIZE,
+            aborts: PendingAborts::new(),
         }
+    }
+
+    /// The aborts that cut-off saves spawned and that have not finished yet.
+    pub fn pending_aborts(&self) -> &PendingAborts {
+        &self.aborts
     }
 
     /// The store.
@@ -154,7 +170,8 @@ impl ObjectStoreSink {
         let options = StoreOptions::default()
             .fetch(fetch)
             .message_id(entry.message_id.clone())
-            .part_size(self.part_size);
+            .part_size(self.part_size)
+            .track_aborts(&self.aborts);
         let stored = fetch_to_store(api, &id, self.store.as_ref(), &key, options).await?;
         let record = serde_json::json!({
             "state": "saved",
@@ -189,6 +206,11 @@ impl ObjectStoreSink {
 impl Sink for ObjectStoreSink {
     async fn save(&self, api: &dyn MediaApi, entry: &SpoolEntry) -> Result<Saved, Error> {
         self.save_inner(api, entry).await.map_err(Error::from)
+    }
+
+    /// Waits for the aborts of the multipart uploads of saves that were cut off.
+    async fn settle(&self, within: std::time::Duration) -> bool {
+        self.aborts.wait(within).await
     }
 }
 

@@ -1,5 +1,5 @@
 //! The suite of `fetch_to_store` (round trip, a digest mismatch, a truncated body, a dropped
-//! future) and `upload_from_store` against the emulator, on three backends: InMemory,
+//! future, its abort awaited through `PendingAborts`) and `upload_from_store` against the emulator, on three backends: InMemory,
 //! LocalFileSystem, and S3 — moto's server on 127.0.0.1 (wa_media_testkit::moto) through
 //! object_store's `AmazonS3Builder` on this crate's hyper connector (`moto::s3_store`), pending multipart uploads
 //! listed through S3's ListMultipartUploads. The S3 run is skipped with a printed reason only
@@ -67,6 +67,7 @@ async fn in_memory_passes_the_suite() {
     common::digest_mismatch(&env, &b).await;
     common::truncated(&env, &b).await;
     common::dropped(&env, &b).await;
+    common::dropped_abort_is_awaited(&env, &b).await;
     common::upload_from_store_arrives_intact(&env, &b).await;
 }
 
@@ -79,6 +80,7 @@ async fn local_file_system_passes_the_suite() {
     common::digest_mismatch(&env, &b).await;
     common::truncated(&env, &b).await;
     common::dropped(&env, &b).await;
+    common::dropped_abort_is_awaited(&env, &b).await;
     common::upload_from_store_arrives_intact(&env, &b).await;
 }
 
@@ -109,5 +111,6 @@ async fn s3_on_moto_passes_the_suite() {
     common::digest_mismatch(&env, &b).await;
     common::truncated(&env, &b).await;
     common::dropped(&env, &b).await;
+    common::dropped_abort_is_awaited(&env, &b).await;
     common::upload_from_store_arrives_intact(&env, &b).await;
 }

@@ -32,6 +32,9 @@ pub struct IngestConfig {
     pub max_delay: Duration,
     /// Media whose message is older than this are failed as expired. Default 7 days.
     pub max_age: Duration,
+    /// How long [`Ingest::shutdown`] waits, after the grace period, for the saves it cut off
+    /// to end and for their background clean-up ([`Sink::settle`]). Default 10 s.
+    pub settle_timeout: Duration,
 }
 
 impl Default for IngestConfig {
@@ -42,6 +45,7 @@ impl Default for IngestConfig {
             base_delay: Duration::from_secs(2),
             max_delay: Duration::from_secs(600),
             max_age: MEDIA_ID_LIFETIME,
+            settle_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -69,6 +73,12 @@ impl IngestConfig {
     /// Sets the age beyond which a message's media is failed as expired.
     pub fn max_age(mut self, age: Duration) -> Self {
         self.max_age = age;
+        self
+    }
+
+    /// Sets how long a shutdown waits for the saves it cut off and their clean-up.
+    pub fn settle_timeout(mut self, timeout: Duration) -> Self {
+        self.settle_timeout = timeout;
         self
     }
 }
@@ -263,8 +273,12 @@ impl Ingest {
     }
 
     /// Stops taking new work and waits up to `grace` for the fetches running now. Those still
-    /// running then are cancelled (their temporary files removed); their entries stay in the
-    /// spool and are fetched at the next start. Returns whether all finished in time.
+    /// running then are cancelled: their save futures are dropped (temporary files removed),
+    /// and this waits, at most [`IngestConfig::settle_timeout`] more, for them to end and for
+    /// the clean-up they started in the background ([`Sink::settle`]: an object store sink's
+    /// multipart aborts), so a process that stops once this returns leaves nothing pending.
+    /// Their entries stay in the spool and are fetched at the next start. Returns whether all
+    /// finished within `grace`.
     pub async fn shutdown(&self, grace: Duration) -> bool {
         self.inner.stopping.store(true, Ordering::SeqCst);
         self.inner.stop.notify_waiters();
@@ -272,13 +286,33 @@ impl Ingest {
         let finished = tokio::time::timeout(grace, self.inner.running.acquire_many(n))
             .await
             .is_ok_and(|p| p.is_ok());
+        let settle = self.inner.config.settle_timeout;
+        let deadline = tokio::time::Instant::now() + settle;
         if !finished {
             let _ = self.inner.abort.send(true);
+            // Each cut-off save ends once its future was dropped (its drop guards ran), and
+            // gives its permit back.
+            let ended = tokio::time::timeout_at(deadline, self.inner.running.acquire_many(n))
+                .await
+                .is_ok_and(|p| p.is_ok());
+            if !ended {
+                tracing::warn!(
+                    timeout_ms = settle.as_millis() as u64,
+                    "cancelled fetches did not end in time; abandoning them"
+                );
+            }
             let tasks =
                 std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|p| p.into_inner()));
             for (_, t) in tasks {
                 t.abort();
             }
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if !self.inner.sink.settle(left).await {
+            tracing::warn!(
+                timeout_ms = settle.as_millis() as u64,
+                "the clean-up of cancelled fetches did not finish in time"
+            );
         }
         finished
     }

@@ -63,6 +63,16 @@ pub fn filing_name(entry: &SpoolEntry) -> (String, String) {
 pub trait Sink: Send + Sync + std::fmt::Debug + 'static {
     /// Fetches `entry` through `api` (with its expected digest) and stores it.
     async fn save(&self, api: &dyn MediaApi, entry: &SpoolEntry) -> Result<Saved, Error>;
+
+    /// Waits, at most `within`, for the clean-up that saves cut off at shutdown started in the
+    /// background when their futures were dropped (an object store sink's multipart aborts,
+    /// spawned by a drop guard); whether it all finished. [`crate::Ingest::shutdown`] calls it
+    /// after cutting off the saves still running, so the process does not stop (and drop those
+    /// tasks with its runtime) first. The default has nothing to wait for.
+    async fn settle(&self, within: std::time::Duration) -> bool {
+        let _ = within;
+        true
+    }
 }
 
 /// The default sink: files at `DIR/YYYY-MM-DD/<name>` and one JSON line per media in

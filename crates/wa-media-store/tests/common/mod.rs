@@ -14,8 +14,8 @@ use wa_media_core::{Download, Error, FetchOptions, IntegrityError, MediaApi, Ret
 use wa_media_emulator::{Emulator, EmulatorHandle, Endpoint, Fault};
 use wa_media_hyper::HyperMediaClient;
 use wa_media_store::{
-    fetch_to_store, StoreError, StoreOptions, StoredObject, META_MEDIA_ID, META_MESSAGE_ID,
-    META_SHA256,
+    fetch_to_store, PendingAborts, StoreError, StoreOptions, StoredObject, META_MEDIA_ID,
+    META_MESSAGE_ID, META_SHA256,
 };
 use wa_media_testkit::net::within;
 use wa_media_types::{MediaId, MediaUrlResponse, Sha256Digest};
@@ -311,9 +311,43 @@ impl MediaApi for Stalling<'_> {
 
 /// The future dropped mid-stream (after two parts went up): the guard aborts the upload.
 pub async fn dropped(env: &Env, b: &Backend) {
+    let location = Path::from(format!("{}/dropped/doc.pdf", b.name));
+    drop_mid_stream(env, b, &location, StoreOptions::default()).await;
+    assert_nothing_left(b, &location, "dropped").await;
+}
+
+/// The same with the abort counted in a [`PendingAborts`]: once `wait` says none is running,
+/// nothing is left, without polling the store (what a process checks before it exits).
+pub async fn dropped_abort_is_awaited(env: &Env, b: &Backend) {
+    let location = Path::from(format!("{}/dropped-tracked/doc.pdf", b.name));
+    let aborts = PendingAborts::new();
+    drop_mid_stream(
+        env,
+        b,
+        &location,
+        StoreOptions::default().track_aborts(&aborts),
+    )
+    .await;
+    assert!(
+        aborts.wait(LIMIT).await,
+        "{}: the abort did not finish: {} pending",
+        b.name,
+        aborts.len()
+    );
+    let head = b.store.head(&location).await;
+    assert!(
+        matches!(head, Err(object_store::Error::NotFound { .. })),
+        "{}: an object appeared: {head:?}",
+        b.name
+    );
+    assert_eq!((b.leftovers)(), Vec::<String>::new(), "{}", b.name);
+}
+
+/// Starts a fetch into `location` whose download stalls after 12 MiB (two parts of 5 MiB went
+/// up), then drops it.
+async fn drop_mid_stream(env: &Env, b: &Backend, location: &Path, options: StoreOptions) {
     let bytes = document(20 * MIB, 4);
     let id = upload(env, &bytes).await;
-    let location = Path::from(format!("{}/dropped/doc.pdf", b.name));
     let reached = Arc::new(tokio::sync::Notify::new());
     let api = Stalling {
         inner: &env.client,
@@ -324,8 +358,8 @@ pub async fn dropped(env: &Env, b: &Backend) {
         &api,
         &id,
         b.store.as_ref(),
-        &location,
-        StoreOptions::default().part_size(5 * MIB),
+        location,
+        options.part_size(5 * MIB),
     );
     let mut fetch = Box::pin(fetch);
     tokio::select! {
@@ -344,7 +378,6 @@ pub async fn dropped(env: &Env, b: &Backend) {
     if b.lists_pending {
         assert!(!pending.is_empty(), "{}: an upload was pending", b.name);
     }
-    assert_nothing_left(b, &location, "dropped").await;
 }
 
 /// An object uploaded to WhatsApp straight from the store arrives at the emulator intact; an
