@@ -24,7 +24,9 @@ mod project;
 mod server;
 
 use client::{RefClient, Sink};
-use server::MinimalServer;
+// Also used by the experiment stage (the sink variants against the minimal server).
+pub use project::{http_client, media_id};
+pub use server::MinimalServer;
 
 /// The scenario number of every row here.
 const SCENARIO: u8 = 10;

@@ -293,3 +293,50 @@ impl Drop for TempFile {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::server::MinimalServer;
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    }
+
+    #[test]
+    fn a_verified_download_is_written_and_a_mismatch_is_refused() {
+        let rt = runtime();
+        let dir = tempfile::tempdir().expect("a directory");
+        let dest = dir.path().join("out.txt");
+        let payload = Bytes::from(crate::environment::text_bytes(1_500_000, 1));
+        let good = MinimalServer::start(&rt, "t", payload.clone(), None).expect("server");
+        let client = RefClient::http(good.addr, "t");
+        let got = rt
+            .block_on(client.fetch(&Sink::File(dest.clone())))
+            .expect("verified");
+        assert_eq!(got, 1_500_000);
+        assert_eq!(std::fs::read(&dest).expect("written"), payload);
+        std::fs::remove_file(&dest).expect("removed");
+
+        let wrong_digest = Some(("00".repeat(32), 1_500_000));
+        let wrong_size = Some((hex(&Sha256::digest(&payload)), 1_499_999));
+        for (announced, what) in [(wrong_digest, "SHA-256"), (wrong_size, "bytes")] {
+            let bad = MinimalServer::start_announcing(&rt, "t", payload.clone(), None, announced)
+                .expect("server");
+            let client = RefClient::http(bad.addr, "t");
+            for sink in [Sink::Discard, Sink::File(dest.clone())] {
+                let e = rt.block_on(client.fetch(&sink)).expect_err("refused");
+                assert!(e.contains(what), "{e}");
+            }
+            assert_eq!(std::fs::read_dir(dir.path()).expect("listed").count(), 0);
+        }
+        let e = rt
+            .block_on(RefClient::http(good.addr, "wrong").fetch(&Sink::Discard))
+            .expect_err("no token, no answer");
+        assert!(e.contains("401"), "{e}");
+    }
+}

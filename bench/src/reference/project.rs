@@ -36,7 +36,8 @@ pub fn tls_client(
         .map_err(|e| format!("TLS client: {e}"))
 }
 
-fn media_id() -> Result<MediaId, String> {
+/// The id of the one media the minimal server holds.
+pub fn media_id() -> Result<MediaId, String> {
     MEDIA_ID
         .parse()
         .map_err(|e| format!("media id {MEDIA_ID}: {e}"))

@@ -120,6 +120,18 @@ impl MinimalServer {
         payload: Bytes,
         tls: Option<TlsAcceptor>,
     ) -> Result<Self, String> {
+        Self::start_announcing(rt, token, payload, tls, None)
+    }
+
+    /// [`MinimalServer::start`], with the retrieve answer's `sha256` and `file_size` replaced
+    /// by `announced` when given (to check that a client refuses what does not match).
+    pub(super) fn start_announcing(
+        rt: &tokio::runtime::Runtime,
+        token: &str,
+        payload: Bytes,
+        tls: Option<TlsAcceptor>,
+        announced: Option<(String, u64)>,
+    ) -> Result<Self, String> {
         let listener = rt
             .block_on(TcpListener::bind("127.0.0.1:0"))
             .map_err(|e| format!("minimal server: bind: {e}"))?;
@@ -135,13 +147,14 @@ impl MinimalServer {
                 "https://lookaside.fbsbx.com".to_owned(),
             ),
         };
-        let sha256_hex = hex(&Sha256::digest(&payload));
         let size = payload.len() as u64;
+        let (sha256_hex, announced_size) =
+            announced.unwrap_or_else(|| (hex(&Sha256::digest(&payload)), size));
         let retrieve_json = serde_json::json!({
             "url": format!("{download_base}/dl/{MEDIA_ID}?hash=reference"),
             "mime_type": "text/plain",
             "sha256": sha256_hex,
-            "file_size": size,
+            "file_size": announced_size,
             "id": MEDIA_ID,
             "messaging_product": "whatsapp",
         })
