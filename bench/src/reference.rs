@@ -11,7 +11,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use wa_media_emulator::LocalPki;
@@ -20,10 +19,12 @@ use crate::environment::{mb_per_s, run_on, text_bytes, Environment, Plan};
 use crate::report::{Report, Row, Status, Target};
 
 mod client;
+mod cpu;
 mod project;
 mod server;
 
 use client::{RefClient, Sink};
+use cpu::{Sample, Stopwatch};
 // Also used by the experiment stage (the sink variants against the minimal server).
 pub use project::{http_client, media_id};
 pub use server::MinimalServer;
@@ -49,18 +50,31 @@ pub const ROWS: &[&str] = &[
     "alone.upload.curl",
 ];
 
-/// One row and how to take one sample of it (the elapsed time of one transfer).
+/// One row and how to take one sample of it (one timed transfer).
 struct Contender<'a> {
     row: Row,
-    run: Box<dyn FnMut() -> Result<Duration, String> + 'a>,
+    run: Box<dyn FnMut() -> Result<Sample, String> + 'a>,
+    /// CPU milliseconds of each timed run.
+    cpu_ms: Vec<f64>,
 }
 
 impl<'a> Contender<'a> {
-    fn new(row: Row, run: impl FnMut() -> Result<Duration, String> + 'a) -> Self {
+    fn new(row: Row, run: impl FnMut() -> Result<Sample, String> + 'a) -> Self {
         Self {
             row,
             run: Box::new(run),
+            cpu_ms: Vec::new(),
         }
+    }
+
+    /// The row, with the median CPU time per run noted.
+    fn finish(mut self) -> Row {
+        if let Some(ms) = crate::report::median(&self.cpu_ms) {
+            self.row.note(format!(
+                "CPU {ms:.0} ms per run (whole process incl. server, + children; 10 ms ticks)"
+            ));
+        }
+        self.row
     }
 }
 
@@ -78,7 +92,12 @@ fn alternate(env: &Environment, size: u64, contenders: &mut [Contender<'_>]) {
     for _ in 0..env.plan.runs {
         for c in contenders.iter_mut().filter(|c| live(c)) {
             match (c.run)() {
-                Ok(took) => c.row.samples.push(mb_per_s(size, took)),
+                Ok(s) => {
+                    c.row.samples.push(mb_per_s(size, s.took));
+                    if let Some(cpu) = s.cpu {
+                        c.cpu_ms.push(cpu.as_secs_f64() * 1e3);
+                    }
+                }
                 Err(e) => c.row.fail(e),
             }
         }
@@ -98,13 +117,13 @@ fn reference_once(
     client: &RefClient,
     sink: &Sink,
     size: u64,
-) -> Result<Duration, String> {
+) -> Result<Sample, String> {
     let client = client.clone();
     let sink_owned = sink.clone();
     let r = run_on(&env.client_rt, async move {
-        let started = Instant::now();
+        let watch = Stopwatch::start();
         let got = client.fetch(&sink_owned).await?;
-        Ok::<_, String>((started.elapsed(), got))
+        Ok::<_, String>((watch.stop(), got))
     });
     if let Sink::File(dest) = sink {
         let _ = std::fs::remove_file(dest);
@@ -130,39 +149,53 @@ fn download_what(label: &str, how: &str) -> String {
     format!("download+verify {label}, {how}, vs minimal server")
 }
 
+/// A row of this stage with its notes.
+fn row(id: &str, what: &str, client: &str, notes: &[&str]) -> Row {
+    let mut r = Row::new(id, SCENARIO, what, client, "MB/s");
+    for n in notes {
+        r.note(*n);
+    }
+    r
+}
+
 /// Pipelines (a) and (b) and the project's `fetch_to_file` and `fetch`, over plain HTTP.
 fn http_rows(env: &Environment, server: &MinimalServer, work: &Path) -> Vec<Row> {
     let size = server.size;
     let label = Plan::size_label(size);
     let file_what = download_what(&label, "http");
     let nofile_what = download_what(&label, "http, no file");
-    let ref_a = Row::new(
+    let ref_a = row(
         "reference.http.file",
-        SCENARIO,
         &file_what,
         "reference: hyper conn + sha2 + std::fs",
-        "MB/s",
+        &[
+            "(a) retrieve + download on one kept-alive connection; sha2 per frame; \
+           std::fs to a temp name, sync_all, rename, dir sync",
+        ],
     );
-    let alone_a = Row::new(
+    let alone_a = row(
         "alone.http.fetch_to_file",
-        SCENARIO,
         &file_what,
         "wa-media fetch_to_file",
-        "MB/s",
+        &[
+            "\"vs\" = ratio to reference (a) reference.http.file, not curl",
+            "reused client, retrieve included",
+        ],
     );
-    let ref_b = Row::new(
+    let ref_b = row(
         "reference.http.nofile",
-        SCENARIO,
         &nofile_what,
         "reference: hyper conn + sha2",
-        "MB/s",
+        &["(b) as (a), chunks hashed and dropped"],
     );
-    let alone_b = Row::new(
+    let alone_b = row(
         "alone.http.fetch",
-        SCENARIO,
         &nofile_what,
         "wa-media fetch",
-        "MB/s",
+        &[
+            "\"vs\" = ratio to reference (b) reference.http.nofile, not curl",
+            "chunks dropped",
+        ],
     );
     let project = match project::http_client(server, TOKEN) {
         Ok(c) => c,
@@ -182,58 +215,54 @@ fn http_rows(env: &Environment, server: &MinimalServer, work: &Path) -> Vec<Row>
         Contender::new(alone_b, || project::fetch(env, &project, size)),
     ];
     alternate(env, size, &mut c);
-    let [ref_a, alone_a, ref_b, alone_b] = c.map(|c| c.row);
-    let (mut ref_a, mut alone_a, mut ref_b, mut alone_b) = (ref_a, alone_a, ref_b, alone_b);
+    let [ref_a, mut alone_a, ref_b, mut alone_b] = c.map(Contender::finish);
     ratio(&mut alone_a, &ref_a);
     ratio(&mut alone_b, &ref_b);
-    ref_a.note(
-        "(a) retrieve + download on one kept-alive connection; sha2 per frame; \
-         std::fs to a temp name, sync_all, rename, dir sync",
-    );
-    alone_a.note("\"vs\" = ratio to reference (a) reference.http.file, not curl");
-    alone_a.note("reused client, retrieve included");
-    ref_b.note("(b) as (a), chunks hashed and dropped");
-    alone_b.note("\"vs\" = ratio to reference (b) reference.http.nofile, not curl");
-    alone_b.note("chunks dropped");
     vec![ref_a, alone_a, ref_b, alone_b]
+}
+
+/// The TLS minimal server (a fresh CA, a certificate for the production names) and the two
+/// clients of it.
+fn tls_setup(
+    env: &Environment,
+    payload: Bytes,
+) -> Result<(MinimalServer, RefClient, wa_media_hyper::HyperMediaClient), String> {
+    let names = [
+        "graph.facebook.com".to_owned(),
+        "lookaside.fbsbx.com".to_owned(),
+    ];
+    let pki = LocalPki::generate("wa-media-bench reference CA", "minimal server", &names)
+        .map_err(|e| format!("reference PKI: {e}"))?;
+    let config = pki
+        .server_config(&[b"http/1.1"])
+        .map_err(|e| format!("reference TLS server: {e}"))?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let server = MinimalServer::start(&env.server, TOKEN, payload, Some(acceptor))?;
+    let reference = RefClient::tls(server.addr, TOKEN, &pki.ca_der)?;
+    let project = project::tls_client(&server, TOKEN, &pki.ca_pem)?;
+    Ok((server, reference, project))
 }
 
 /// Pipeline (c) and the project's `fetch_to_file`, over TLS (rustls with ring on both ends).
 fn tls_rows(env: &Environment, payload: Bytes, work: &Path) -> Vec<Row> {
     let label = Plan::size_label(payload.len() as u64);
     let what = download_what(&label, "TLS");
-    let ref_c = Row::new(
+    let ref_c = row(
         "reference.tls.file",
-        SCENARIO,
         &what,
         "reference: hyper conn + rustls + sha2 + std::fs",
-        "MB/s",
+        &["(c) as (a) over TLS 1.3, one connection for retrieve and download"],
     );
-    let alone_c = Row::new(
+    let alone_c = row(
         "alone.tls.fetch_to_file",
-        SCENARIO,
         &what,
         "wa-media fetch_to_file",
-        "MB/s",
+        &[
+            "\"vs\" = ratio to reference (c) reference.tls.file, not curl",
+            "graph and lookaside names resolved to the server",
+        ],
     );
-    let setup =
-        || -> Result<(MinimalServer, RefClient, wa_media_hyper::HyperMediaClient), String> {
-            let names = [
-                "graph.facebook.com".to_owned(),
-                "lookaside.fbsbx.com".to_owned(),
-            ];
-            let pki = LocalPki::generate("wa-media-bench reference CA", "minimal server", &names)
-                .map_err(|e| format!("reference PKI: {e}"))?;
-            let config = pki
-                .server_config(&[b"http/1.1"])
-                .map_err(|e| format!("reference TLS server: {e}"))?;
-            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-            let server = MinimalServer::start(&env.server, TOKEN, payload, Some(acceptor))?;
-            let reference = RefClient::tls(server.addr, TOKEN, &pki.ca_der)?;
-            let project = project::tls_client(&server, TOKEN, &pki.ca_pem)?;
-            Ok((server, reference, project))
-        };
-    let (server, reference, project) = match setup() {
+    let (server, reference, project) = match tls_setup(env, payload) {
         Ok(s) => s,
         Err(e) => return failed(vec![ref_c, alone_c], &e),
     };
@@ -247,11 +276,8 @@ fn tls_rows(env: &Environment, payload: Bytes, work: &Path) -> Vec<Row> {
         }),
     ];
     alternate(env, size, &mut c);
-    let [mut ref_c, mut alone_c] = c.map(|c| c.row);
+    let [ref_c, mut alone_c] = c.map(Contender::finish);
     ratio(&mut alone_c, &ref_c);
-    ref_c.note("(c) as (a) over TLS 1.3, one connection for retrieve and download");
-    alone_c.note("\"vs\" = ratio to reference (c) reference.tls.file, not curl");
-    alone_c.note("graph and lookaside names resolved to the server");
     drop(server);
     vec![ref_c, alone_c]
 }
@@ -263,14 +289,18 @@ fn upload_rows(env: &Environment, server: &MinimalServer, file: &Path) -> Vec<Ro
         "upload {} document, vs minimal discarding server",
         Plan::size_label(size)
     );
-    let project_row = Row::new(
+    let project_row = row(
         "alone.upload.project",
-        SCENARIO,
         &what,
         "wa-media upload",
-        "MB/s",
+        &["\"vs\" = ratio to curl -F; validation + multipart stream from the file"],
     );
-    let mut curl_row = Row::new("alone.upload.curl", SCENARIO, &what, "curl -F", "MB/s");
+    let mut curl_row = row(
+        "alone.upload.curl",
+        &what,
+        "curl -F",
+        &["same form fields, part type and token"],
+    );
     if env.tools.curl.is_none() {
         curl_row.skip("curl not installed");
     }
@@ -287,10 +317,8 @@ fn upload_rows(env: &Environment, server: &MinimalServer, file: &Path) -> Vec<Ro
         }),
     ];
     alternate(env, size, &mut c);
-    let [mut project_row, mut curl_row] = c.map(|c| c.row);
+    let [mut project_row, curl_row] = c.map(Contender::finish);
     ratio(&mut project_row, &curl_row);
-    project_row.note("\"vs\" = ratio to curl -F; validation + multipart stream from the file");
-    curl_row.note("same form fields, part type and token");
     vec![project_row, curl_row]
 }
 

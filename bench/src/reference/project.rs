@@ -3,11 +3,11 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use wa_media_core::{MediaApi, MediaApiExt, Upload};
 use wa_media_hyper::{HyperMediaClient, MediaId};
 
+use super::cpu::{Sample, Stopwatch};
 use super::server::{MinimalServer, MEDIA_ID, UPLOADED_ID};
 use crate::environment::{client_to, run_on, text_plain, timed_command, Environment, PHONE};
 
@@ -49,17 +49,17 @@ pub fn fetch_to_file(
     client: &HyperMediaClient,
     dest: &Path,
     size: u64,
-) -> Result<Duration, String> {
+) -> Result<Sample, String> {
     let client = client.clone();
     let id = media_id()?;
     let dest_owned = dest.to_owned();
     let r = run_on(&env.client_rt, async move {
-        let started = Instant::now();
+        let watch = Stopwatch::start();
         let file = client
             .fetch_to_file(&id, &dest_owned)
             .await
             .map_err(|e| format!("fetch_to_file: {e}"))?;
-        Ok::<_, String>((started.elapsed(), file.file_size))
+        Ok::<_, String>((watch.stop(), file.file_size))
     })?;
     let _ = std::fs::remove_file(dest);
     let (took, got) = r?;
@@ -70,18 +70,18 @@ pub fn fetch_to_file(
 }
 
 /// One `fetch` with every verified chunk dropped (as `stream_rate` in download.rs).
-pub fn fetch(env: &Environment, client: &HyperMediaClient, size: u64) -> Result<Duration, String> {
+pub fn fetch(env: &Environment, client: &HyperMediaClient, size: u64) -> Result<Sample, String> {
     let client = client.clone();
     let id = media_id()?;
     let (got, took) = run_on(&env.client_rt, async move {
         use futures_util::StreamExt;
-        let started = Instant::now();
+        let watch = Stopwatch::start();
         let mut dl = client.fetch(&id).await.map_err(|e| format!("fetch: {e}"))?;
         let mut got = 0u64;
         while let Some(chunk) = dl.next().await {
             got += chunk.map_err(|e| format!("fetch body: {e}"))?.len() as u64;
         }
-        Ok::<_, String>((got, started.elapsed()))
+        Ok::<_, String>((got, watch.stop()))
     })??;
     if got != size {
         return Err(format!("fetch received {got} of {size} bytes"));
@@ -107,17 +107,17 @@ pub fn upload(
     client: &HyperMediaClient,
     path: &Path,
     size: u64,
-) -> Result<Duration, String> {
+) -> Result<Sample, String> {
     server.take_uploaded();
     let client = client.clone();
     let path = path.to_owned();
     let (took, id) = run_on(&env.client_rt, async move {
-        let started = Instant::now();
+        let watch = Stopwatch::start();
         let id = client
             .upload(Upload::from_path(path, text_plain()))
             .await
             .map_err(|e| format!("upload: {e}"))?;
-        Ok::<_, String>((started.elapsed(), id))
+        Ok::<_, String>((watch.stop(), id))
     })??;
     if id.as_str() != UPLOADED_ID {
         return Err(format!("upload returned id {id}, expected {UPLOADED_ID}"));
@@ -133,7 +133,7 @@ pub fn curl_upload(
     token: &str,
     path: &Path,
     size: u64,
-) -> Result<Duration, String> {
+) -> Result<Sample, String> {
     let curl = env.tools.curl.as_ref().ok_or("curl not installed")?;
     server.take_uploaded();
     let url = format!("{}/v23.0/{PHONE}/media", server.graph_url);
@@ -149,7 +149,9 @@ pub fn curl_upload(
         ])
         .arg(format!("file=@{};type=text/plain", path.display()))
         .arg(url);
-    let (took, out) = timed_command(&mut c, "curl -F")?;
+    let watch = Stopwatch::start();
+    let (_, out) = timed_command(&mut c, "curl -F")?;
+    let took = watch.stop();
     let v: serde_json::Value =
         serde_json::from_slice(&out).map_err(|e| format!("curl printed no JSON: {e}"))?;
     if v["id"].as_str() != Some(UPLOADED_ID) {
