@@ -5,7 +5,7 @@
 use http::{header, Method, Response, StatusCode};
 use wa_media_types::MediaId;
 
-use crate::body::EmuBody;
+use crate::body::{EmuBody, OpenedFile};
 use crate::config::UserAgentPolicy;
 use crate::reply;
 use crate::signed_url::{is_attachments_path, UrlProblem};
@@ -73,11 +73,12 @@ pub(crate) async fn lookaside(shared: &Shared, parts: &http::request::Parts) -> 
     else {
         return not_found();
     };
-    let file = match tokio::fs::File::open(shared.store.media_path(&media.id)).await {
-        Ok(f) => f,
+    let path = shared.store.media_path(&media.id);
+    let body = match EmuBody::open_file(path, media.file_size).await {
+        Ok(OpenedFile::Whole(bytes)) => EmuBody::full_with_len(bytes, media.file_size),
+        Ok(OpenedFile::Streaming(body)) => body,
         Err(_) => return not_found(),
     };
-    let body = EmuBody::file(file, media.file_size);
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, media.mime_type.as_str())

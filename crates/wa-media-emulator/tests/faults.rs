@@ -335,3 +335,86 @@ async fn faults_clock_and_inbound_over_http() {
     let unknown = send(&c, graph_get(&emu, "/__emulator/nothing", None)).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
+
+/// Downloads are read whole when the media fits one 512 KiB read and streamed chunk by chunk
+/// (read ahead, buffers reused) when it does not: every size arrives byte-identical with its
+/// digest, and every body fault damages it exactly as on the other path.
+#[tokio::test]
+async fn downloads_of_every_size_are_exact_and_faults_still_fire() {
+    const CHUNK: usize = 512 * 1024;
+    let emu = start().await;
+    let c = client();
+    for len in [
+        1,
+        1000,
+        CHUNK - 1,
+        CHUNK,
+        CHUNK + 1,
+        2 * CHUNK,
+        3 * CHUNK + 12_345,
+    ] {
+        let data = text(len);
+        let id = upload_ok(&c, &emu, "text/plain", &data).await;
+        let retrieved = retrieve(&c, &emu, &id).await.json();
+        assert_eq!(
+            retrieved["sha256"].as_str().unwrap(),
+            Sha256Digest::of(&data).to_hex(),
+            "{len}"
+        );
+        let url = url_of(&c, &emu, &id).await;
+        // Twice: the second time the buffers of a fresh stream are allocated again.
+        for _ in 0..2 {
+            let p = fetch_partial(&c, download_req(&url, Some(emu.token()), true)).await;
+            assert!(p.error.is_none(), "{len}: {:?}", p.error);
+            assert_eq!(p.content_length, Some(len as u64));
+            assert_eq!(Sha256Digest::of(&p.body), Sha256Digest::of(&data), "{len}");
+        }
+
+        emu.faults()
+            .push(Endpoint::Download, Fault::TruncatedBody, 1);
+        let p = fetch_partial(&c, download_req(&url, Some(emu.token()), true)).await;
+        assert_eq!(p.content_length, Some(len as u64), "{len}");
+        assert_eq!(&p.body[..], &data[..len / 2], "{len}");
+        assert!(p.error.is_some() && !p.reset, "{len}: {:?}", p.error);
+
+        emu.faults().push(Endpoint::Download, Fault::CorruptByte, 1);
+        let p = fetch_partial(&c, download_req(&url, Some(emu.token()), true)).await;
+        assert!(p.error.is_none(), "{len}: {:?}", p.error);
+        let diff: Vec<usize> = (0..len).filter(|&i| p.body[i] != data[i]).collect();
+        assert_eq!(diff, [len / 2], "{len}");
+
+        emu.faults()
+            .push(Endpoint::Download, Fault::ResetMidBody, 1);
+        let c2 = client();
+        let p = fetch_partial(&c2, download_req(&url, Some(emu.token()), true)).await;
+        assert!(p.body.len() <= len / 2, "{len}");
+        assert!(p.reset, "{len}: connection reset expected: {:?}", p.error);
+    }
+}
+
+/// A media file that became shorter on disk than recorded is sent short under the recorded
+/// `Content-Length` (the client notices), whether it is read whole or streamed.
+#[tokio::test]
+async fn a_media_file_shortened_on_disk_ends_the_body_short() {
+    let emu = start().await;
+    let c = client();
+    for (len, keep) in [(100_000, 50_000), (3 * 512 * 1024, 700_000)] {
+        let data = text(len);
+        let id = upload_ok(&c, &emu, "text/plain", &data).await;
+        let path = emu.data_dir().join("media").join(&id);
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(keep as u64).unwrap();
+        drop(f);
+        let url = url_of(&c, &emu, &id).await;
+        let c2 = client();
+        let p = fetch_partial(&c2, download_req(&url, Some(emu.token()), true)).await;
+        assert_eq!(p.status, StatusCode::OK);
+        assert_eq!(p.content_length, Some(len as u64));
+        assert!(p.body.len() <= keep, "{len}");
+        assert_eq!(&p.body[..], &data[..p.body.len()]);
+        assert!(
+            p.error.is_some(),
+            "{len}: the client notices the short body"
+        );
+    }
+}
