@@ -24,15 +24,31 @@ enum Sink {
     Coalesced(usize),
     /// The file's length set to the announced size first (`File::set_len`), then inline.
     SetLen,
+    /// `fetch_to_file` itself (temporary name, fsync, rename).
+    FetchToFile,
 }
 
-fn once(env: &Environment, id: &wa_media_hyper::MediaId, sink: Sink) -> Result<f64, String> {
-    let client = env.client.clone();
+fn once(
+    env: &Environment,
+    client: &wa_media_hyper::HyperMediaClient,
+    id: &wa_media_hyper::MediaId,
+    sink: Sink,
+) -> Result<f64, String> {
+    let client = client.clone();
     let id = id.clone();
     let path = env.work.join("experiment.bin");
     let size = env.plan.big;
     let r = run_on(&env.client_rt, async move {
         let started = Instant::now();
+        if let Sink::FetchToFile = sink {
+            client
+                .fetch_to_file(&id, &path)
+                .await
+                .map_err(|e| e.to_string())?;
+            let took = started.elapsed();
+            let _ = std::fs::remove_file(&path);
+            return Ok(took);
+        }
         let mut file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
         let mut dl = client.fetch(&id).await.map_err(|e| e.to_string())?;
         match sink {
@@ -70,6 +86,7 @@ fn once(env: &Environment, id: &wa_media_hyper::MediaId, sink: Sink) -> Result<f
                         .map_err(|e| e.to_string())?;
                 }
             }
+            Sink::FetchToFile => unreachable!("handled above"),
             Sink::Thread => {
                 let (tx, rx) = sync_channel::<bytes::Bytes>(8);
                 let writer = std::thread::spawn(move || {
@@ -161,32 +178,19 @@ fn raw_hash_once(env: &Environment, id: &wa_media_hyper::MediaId) -> Result<f64,
     Ok(mb_per_s(size, took))
 }
 
-/// Inline against threaded file writes, alternating.
+/// The file-write variants against the emulator and against the minimal server, then where
+/// the verifying stream is driven from and the bare transport, each alternating run by run.
 pub fn rows(env: &Environment) -> Vec<Row> {
     let label = Plan::size_label(env.plan.big);
-    let mut inline = Row::new(
-        "exp.inline",
-        1,
-        format!("fetch {label}, write inline"),
-        "experiment",
-        "MB/s",
-    );
-    let mut thread = Row::new(
-        "exp.thread",
-        1,
-        format!("fetch {label}, writer thread"),
-        "experiment",
-        "MB/s",
-    );
     let id = match env
         .payload("download-big.txt", env.plan.big, 1)
         .and_then(|p| env.upload(&p))
     {
         Ok(id) => id,
         Err(e) => {
-            inline.fail(&e);
-            thread.fail(e);
-            return vec![inline, thread];
+            let mut r = Row::new("exp.upload", 1, "experiment media", "experiment", "MB/s");
+            r.fail(e);
+            return vec![r];
         }
     };
     let mut worker = Row::new(
@@ -223,60 +227,67 @@ pub fn rows(env: &Environment) -> Vec<Row> {
             Err(e) => raw.fail(e),
         }
     }
-    let mut second = Row::new(
-        "exp.second_digest",
-        1,
-        format!("fetch {label}, write inline, second digest"),
-        "experiment",
-        "MB/s",
-    );
-    let mut coalesced_1m = Row::new(
-        "exp.coalesced_1m",
-        1,
-        format!("fetch {label}, 1 MiB writes"),
-        "experiment",
-        "MB/s",
-    );
-    let mut coalesced_4m = Row::new(
-        "exp.coalesced_4m",
-        1,
-        format!("fetch {label}, 4 MiB writes"),
-        "experiment",
-        "MB/s",
-    );
-    let mut set_len = Row::new(
-        "exp.set_len",
-        1,
-        format!("fetch {label}, set_len first"),
-        "experiment",
-        "MB/s",
-    );
-    let _ = once(env, &id, Sink::Inline);
+    let mut rows = sink_rows(env, &env.client.clone(), &id, "emulator");
+    env.delete(&id);
+    let payload = bytes::Bytes::from(crate::environment::text_bytes(env.plan.big as usize, 7));
+    match crate::reference::MinimalServer::start(&env.server, "experiment-token", payload, None)
+        .and_then(|server| {
+            let client = crate::reference::http_client(&server, "experiment-token")?;
+            let id = crate::reference::media_id()?;
+            Ok(sink_rows(env, &client, &id, "minimal server"))
+        }) {
+        Ok(r) => rows.extend(r),
+        Err(e) => {
+            let mut r = Row::new("exp.minimal", 1, "minimal server", "experiment", "MB/s");
+            r.fail(e);
+            rows.push(r);
+        }
+    }
+    rows.extend([worker, outside, raw]);
+    rows
+}
+
+/// Every [`Sink`], alternating run by run, against the server `client` talks to.
+fn sink_rows(
+    env: &Environment,
+    client: &wa_media_hyper::HyperMediaClient,
+    id: &wa_media_hyper::MediaId,
+    server: &str,
+) -> Vec<Row> {
+    let label = Plan::size_label(env.plan.big);
+    let sinks = [
+        ("inline", "write inline", Sink::Inline),
+        (
+            "second_digest",
+            "write inline, second digest",
+            Sink::InlineSecondDigest,
+        ),
+        ("thread", "writer thread", Sink::Thread),
+        ("coalesced_1m", "1 MiB writes", Sink::Coalesced(1 << 20)),
+        ("coalesced_4m", "4 MiB writes", Sink::Coalesced(4 << 20)),
+        ("set_len", "set_len first", Sink::SetLen),
+        ("fetch_to_file", "fetch_to_file itself", Sink::FetchToFile),
+    ];
+    let mut rows: Vec<Row> = sinks
+        .iter()
+        .map(|(key, what, _)| {
+            Row::new(
+                format!("exp.{}.{key}", server.replace(' ', "_")),
+                1,
+                format!("fetch {label} from the {server}, {what}"),
+                "experiment",
+                "MB/s",
+            )
+        })
+        .collect();
+    let _ = once(env, client, id, Sink::Inline);
     for _ in 0..env.plan.runs + 2 {
-        for (row, sink) in [
-            (&mut inline, Sink::Inline),
-            (&mut thread, Sink::Thread),
-            (&mut second, Sink::InlineSecondDigest),
-            (&mut coalesced_1m, Sink::Coalesced(1 << 20)),
-            (&mut coalesced_4m, Sink::Coalesced(4 << 20)),
-            (&mut set_len, Sink::SetLen),
-        ] {
-            match once(env, &id, sink) {
+        for (row, (_, _, sink)) in rows.iter_mut().zip(sinks) {
+            match once(env, client, id, sink) {
                 Ok(v) => row.samples.push(v),
                 Err(e) => row.fail(e),
             }
         }
     }
-    env.delete(&id);
-    vec![
-        inline,
-        second,
-        thread,
-        coalesced_1m,
-        coalesced_4m,
-        set_len,
-        worker,
-        outside,
-        raw,
-    ]
+    rows
 }
