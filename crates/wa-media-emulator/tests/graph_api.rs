@@ -915,3 +915,38 @@ async fn a_file_part_whose_type_contradicts_the_type_field_is_refused() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(emu.media().len(), 2);
 }
+
+/// Uploads are hashed and written in batches on the blocking pool: around the batch size and
+/// well over it, the stored file is exactly the uploaded bytes, its recorded size and SHA-256
+/// match, and nothing is left in the spool directory.
+#[tokio::test]
+async fn uploads_of_every_size_are_stored_exactly() {
+    const BATCH: usize = 128 * 1024;
+    let emu = start().await;
+    let c = client();
+    for len in [
+        1,
+        4096,
+        BATCH - 1,
+        BATCH,
+        BATCH + 1,
+        3 * BATCH,
+        5 * 1024 * 1024 + 7,
+    ] {
+        let data = text(len);
+        let id = upload_ok(&c, &emu, "text/plain", &data).await;
+        let media = emu
+            .media()
+            .into_iter()
+            .find(|m| m.id.as_str() == id)
+            .expect("stored");
+        assert_eq!(media.file_size, len as u64);
+        assert_eq!(media.sha256, Sha256Digest::of(&data), "{len}");
+        let stored = std::fs::read(emu.data_dir().join("media").join(&id)).unwrap();
+        assert!(stored == data, "{len}: the stored bytes differ");
+    }
+    let spool = std::fs::read_dir(emu.data_dir().join("spool"))
+        .unwrap()
+        .count();
+    assert_eq!(spool, 0);
+}
