@@ -260,9 +260,9 @@ fn fifty_concurrent_10_mb_uploads_leave_the_emulator_memory_bounded() {
     // Per upload the emulator holds hyper's read buffer (128 KiB at most), one channel frame,
     // multer's buffer and the parsed chunks of two spool batches (one being gathered, one being
     // hashed and written; about 128 KiB each): 35-45 MiB for 50, measured (44-50 MiB with
-    // tokio's 256 KiB spool-file write buffer; 101 MiB with hyper's default read buffer). What stays afterwards is freed
-    // memory the allocator keeps for reuse: a second round reuses it instead of growing
-    // (docs/security.md, "Emulator").
+    // tokio's 256 KiB spool-file write buffer; 101 MiB with hyper's default read buffer).
+    // What stays afterwards is freed memory the allocator keeps for reuse: a second round
+    // reuses it instead of growing (docs/security.md, "Emulator").
     assert_grew_less_than("peak RSS", before, peak1, 80 * 1024);
     assert_grew_less_than(
         "RSS still held after the uploads",
