@@ -57,6 +57,10 @@ struct Measured {
     hwm_kib: u64,
     /// Whether the peak could be reset after the warm-up (else VmHWM includes start-up).
     reset: bool,
+    /// Open file descriptors (mostly the pool's sockets) before and after the load.
+    fds: (usize, usize),
+    /// Baseline and peak of the second pass (the pool's connections already open), KiB.
+    second: (u64, u64),
 }
 
 /// This stage's rows.
@@ -97,6 +101,8 @@ pub fn rows(env: &Environment) -> Vec<Row> {
     let runs = if env.plan.quick { 1 } else { 3 };
     let mut resets = true;
     let mut growth = Vec::new();
+    let mut fds = Vec::new();
+    let mut second = Vec::new();
     match write_ids(env, &ids) {
         Err(e) => {
             for r in [&mut rate, &mut per, &mut peak] {
@@ -117,6 +123,10 @@ pub fn rows(env: &Environment) -> Vec<Row> {
                             m.hwm_kib as f64 / 1024.0
                         ));
                         resets &= m.reset;
+                        fds.push(format!("{}→{}", m.fds.0, m.fds.1));
+                        second.push(
+                            m.second.1.saturating_sub(m.second.0) as f64 / CONCURRENCY as f64,
+                        );
                     }
                     Err(e) => {
                         for r in [&mut rate, &mut per, &mut peak] {
@@ -138,6 +148,17 @@ pub fn rows(env: &Environment) -> Vec<Row> {
          the growth includes the connections opened for the load; must be < {LIMIT_KIB} KiB"
     ));
     per.note(format!("MiB baseline→peak per run: {}", growth.join(", ")));
+    per.note(format!(
+        "open descriptors (the pool's sockets) before→after: {}",
+        fds.join(", ")
+    ));
+    second.sort_by(f64::total_cmp);
+    if let Some(m) = crate::report::median(&second) {
+        per.note(format!(
+            "a second pass with the pool's connections already open grows {m:.1} KiB per \
+             in-flight fetch (median): the rest is held by the connections"
+        ));
+    }
     if !resets {
         per.note("VmHWM could not be reset after the warm-up: the peak may include start-up");
     }
@@ -202,11 +223,12 @@ fn run_child(env: &Environment, ids: &std::path::Path, total: usize) -> Result<M
     parse(&String::from_utf8_lossy(&stdout))
 }
 
-/// Reads the child's line: `MEDIA_PER_S BASELINE_KIB HWM_KIB RESET`.
+/// Reads the child's line:
+/// `MEDIA_PER_S BASELINE_KIB HWM_KIB RESET FDS_BEFORE FDS_AFTER BASELINE2_KIB HWM2_KIB`.
 fn parse(line: &str) -> Result<Measured, String> {
     let bad = || format!("the child printed {:?}", line.trim());
     let f: Vec<&str> = line.split_whitespace().collect();
-    let [rate, base, hwm, reset] = f.as_slice() else {
+    let [rate, base, hwm, reset, fd0, fd1, base2, hwm2] = f.as_slice() else {
         return Err(bad());
     };
     Ok(Measured {
@@ -214,7 +236,22 @@ fn parse(line: &str) -> Result<Measured, String> {
         baseline_kib: base.parse().map_err(|_| bad())?,
         hwm_kib: hwm.parse().map_err(|_| bad())?,
         reset: *reset == "reset",
+        fds: (
+            fd0.parse().map_err(|_| bad())?,
+            fd1.parse().map_err(|_| bad())?,
+        ),
+        second: (
+            base2.parse().map_err(|_| bad())?,
+            hwm2.parse().map_err(|_| bad())?,
+        ),
     })
+}
+
+/// How many file descriptors this process has open.
+fn open_fds() -> Result<usize, String> {
+    Ok(std::fs::read_dir("/proc/self/fd")
+        .map_err(|e| format!("/proc/self/fd: {e}"))?
+        .count())
 }
 
 /// A `kB` field of `/proc/self/status`.
@@ -292,14 +329,25 @@ pub fn child(args: &[String]) -> Result<(), String> {
     // Linux ≥ 4.0: "5" resets VmHWM to the current RSS.
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
     let baseline = status_kib("VmRSS")?;
+    let fds_before = open_fds()?;
     let started = Instant::now();
-    run_on(&rt, fetch_all(client, ids, total, CONCURRENCY))??;
+    run_on(
+        &rt,
+        fetch_all(client.clone(), ids.clone(), total, CONCURRENCY),
+    )??;
     let took = started.elapsed();
     let hwm = status_kib("VmHWM")?;
+    let fds_after = open_fds()?;
+    // A second pass with the pool's connections already open: what a fetch in flight costs
+    // beyond its connections.
+    let reset2 = reset && std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let baseline2 = status_kib("VmRSS")?;
+    run_on(&rt, fetch_all(client, ids, total, CONCURRENCY))??;
+    let hwm2 = status_kib("VmHWM")?;
     println!(
-        "{} {baseline} {hwm} {}",
+        "{} {baseline} {hwm} {} {fds_before} {fds_after} {baseline2} {hwm2}",
         total as f64 / took.as_secs_f64(),
-        if reset { "reset" } else { "no-reset" }
+        if reset2 { "reset" } else { "no-reset" }
     );
     Ok(())
 }
