@@ -16,7 +16,7 @@ use crate::report::Row;
 
 /// How curl reaches the emulator in TLS mode.
 #[derive(Debug, Clone)]
-struct CurlTls {
+pub(crate) struct CurlTls {
     ca: PathBuf,
     connect_to: String,
 }
@@ -284,7 +284,9 @@ fn stream_rate(env: &Environment, id: &MediaId, size: u64) -> Row {
 }
 
 /// Starts a TLS emulator and a client for it (the emulator's CA and resolve overrides only).
-fn tls_setup(env: &Environment) -> Result<(EmulatorHandle, HyperMediaClient, CurlTls), String> {
+pub(crate) fn tls_setup(
+    env: &Environment,
+) -> Result<(EmulatorHandle, HyperMediaClient, CurlTls), String> {
     let data = env.work.join("emulator-tls-data");
     let emu = env
         .server

@@ -12,6 +12,12 @@
 //!
 //! The media (1,000 distinct, 50 with `--quick`, each fetched 10 times) are uploaded by the
 //! parent beforehand; their ids reach the child in a file in the work directory.
+//!
+//! It runs twice: against the plain-HTTP emulator (HTTP/1.1: each fetch in flight holds a
+//! connection to Graph and one to the download host, 512 in all), and against a TLS emulator
+//! (HTTP/2 by ALPN, as the production hosts speak: the fetches are streams on one connection
+//! per host). Where the HTTP/1.1 memory goes, from a massif profile of the child
+//! (`WA_MEDIA_BENCH_CHILD_PREFIX`), is in docs/performance.md.
 
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,14 +26,22 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 use wa_media_core::{MediaApi, MediaApiExt, Upload};
-use wa_media_hyper::MediaId;
+use wa_media_emulator::EmulatorHandle;
+use wa_media_hyper::{HyperMediaClient, MediaId};
 
 use crate::environment::{client_to, run_on, runtime, text_bytes, text_plain, timed_command};
 use crate::environment::{Environment, Plan};
 use crate::report::{Report, Row, Target};
 
 /// The row ids this stage produces.
-pub const ROWS: &[&str] = &["many.fetch.c256", "many.rss_per_fetch", "many.rss"];
+pub const ROWS: &[&str] = &[
+    "many.fetch.c256",
+    "many.rss_per_fetch",
+    "many.rss",
+    "many.tls.fetch.c256",
+    "many.tls.rss_per_fetch",
+    "many.tls.rss",
+];
 
 /// The first argument that makes `wa-media-bench` the child of this stage.
 pub const CHILD_ARG: &str = "--many-media-child";
@@ -44,10 +58,29 @@ const REPEAT: usize = 10;
 const WARM_FETCHES: usize = 8;
 /// The target: RSS growth per in-flight fetch, in KiB.
 const LIMIT_KIB: f64 = 64.0;
+/// A command line to run the child under (a profiler); unset: the child runs alone.
+const CHILD_PREFIX: &str = "WA_MEDIA_BENCH_CHILD_PREFIX";
 /// The emulator's coordinates, given to the child in its environment.
 const ENV_TOKEN: &str = "WA_MEDIA_BENCH_TOKEN";
 const ENV_GRAPH: &str = "WA_MEDIA_BENCH_GRAPH_URL";
 const ENV_LOOKASIDE: &str = "WA_MEDIA_BENCH_LOOKASIDE";
+/// Over TLS: the emulator's CA certificate (a PEM file) and its Graph address, given to the
+/// child, which then resolves the production names to the emulator as `tls_setup` does.
+const ENV_CA: &str = "WA_MEDIA_BENCH_CA";
+const ENV_GRAPH_ADDR: &str = "WA_MEDIA_BENCH_GRAPH_ADDR";
+
+/// Which emulator the fetches go to, and how.
+struct Server<'a> {
+    /// Row id prefix: `many` (plain HTTP/1.1) or `many.tls` (TLS, HTTP/2 by ALPN).
+    key: &'static str,
+    /// How the rows say it.
+    how: &'static str,
+    emu: &'a EmulatorHandle,
+    /// Uploads the media (a client of `emu`).
+    client: &'a HyperMediaClient,
+    /// The CA file when `emu` serves TLS.
+    ca: Option<std::path::PathBuf>,
+}
 
 /// What one child run reported.
 #[derive(Debug)]
@@ -63,33 +96,74 @@ struct Measured {
     second: (u64, u64),
 }
 
-/// This stage's rows.
+/// This stage's rows: over plain HTTP/1.1 (two connections per fetch in flight: Graph and the
+/// download host), then over TLS with HTTP/2 (what the production hosts speak: one connection
+/// each, the fetches multiplexed).
 pub fn rows(env: &Environment) -> Vec<Row> {
+    let mut rows = measure(
+        env,
+        &Server {
+            key: "many",
+            how: "http/1.1",
+            emu: &env.emu,
+            client: &env.client,
+            ca: None,
+        },
+    );
+    match crate::download::tls_setup(env) {
+        Ok((emu, client, _)) => {
+            let ca = emu.ca_certificate_path().map(ToOwned::to_owned);
+            rows.extend(measure(
+                env,
+                &Server {
+                    key: "many.tls",
+                    how: "TLS, h2",
+                    emu: &emu,
+                    client: &client,
+                    ca,
+                },
+            ));
+            env.server.block_on(emu.shutdown());
+        }
+        Err(e) => {
+            for id in ROWS.iter().filter(|id| id.starts_with("many.tls.")) {
+                let mut r = Row::new(*id, SCENARIO, "TLS", "wa-media fetch", "");
+                r.fail(&e);
+                rows.push(r);
+            }
+        }
+    }
+    rows
+}
+
+/// The three rows against one server.
+fn measure(env: &Environment, server: &Server<'_>) -> Vec<Row> {
     let total = if env.plan.quick { 500 } else { 10_000 };
     let distinct = total / REPEAT;
     let label = Plan::size_label(SIZE as u64);
+    let (key, how) = (server.key, server.how);
     let mut rate = Row::new(
-        "many.fetch.c256",
+        format!("{key}.fetch.c256"),
         SCENARIO,
-        format!("{total} fetches of {label} media, concurrency {CONCURRENCY}, one client"),
+        format!("{total} fetches of {label} media, concurrency {CONCURRENCY}, one client, {how}"),
         "wa-media fetch",
         "media/s",
     );
     let mut per = Row::new(
-        "many.rss_per_fetch",
+        format!("{key}.rss_per_fetch"),
         SCENARIO,
-        format!("RSS growth per in-flight fetch (concurrency {CONCURRENCY})"),
+        format!("RSS growth per in-flight fetch (concurrency {CONCURRENCY}), {how}"),
         "wa-media fetch",
         "KiB",
     );
     let mut peak = Row::new(
-        "many.rss",
+        format!("{key}.rss"),
         SCENARIO,
-        format!("peak RSS, {total} fetches at concurrency {CONCURRENCY}"),
+        format!("peak RSS, {total} fetches at concurrency {CONCURRENCY}, {how}"),
         "wa-media fetch",
         "MiB",
     );
-    let ids = match seed(env, distinct) {
+    let ids = match seed(env, server.client, distinct) {
         Ok(ids) => ids,
         Err(e) => {
             for r in [&mut rate, &mut per, &mut peak] {
@@ -111,7 +185,7 @@ pub fn rows(env: &Environment) -> Vec<Row> {
         }
         Ok(file) => {
             for _ in 0..runs {
-                match run_child(env, &file, total) {
+                match run_child(server, &file, total) {
                     Ok(m) => {
                         let grown = m.hwm_kib.saturating_sub(m.baseline_kib);
                         rate.samples.push(m.media_per_s);
@@ -156,22 +230,25 @@ pub fn rows(env: &Environment) -> Vec<Row> {
     if let Some(m) = crate::report::median(&second) {
         per.note(format!(
             "a second pass with the pool's connections already open grows {m:.1} KiB per \
-             in-flight fetch (median): the rest is held by the connections"
+             in-flight fetch (median); the rest of the first pass's growth is what the connections opened for it hold"
         ));
     }
     if !resets {
         per.note("VmHWM could not be reset after the warm-up: the peak may include start-up");
     }
     peak.note("the child's VmHWM (the client alone; the emulator runs in the parent)");
-    for id in &ids {
-        env.delete(id);
-    }
+    let client = server.client.clone();
+    let _ = run_on(&env.client_rt, async move {
+        for id in &ids {
+            let _ = client.delete(id).await;
+        }
+    });
     vec![rate, per, peak]
 }
 
 /// Uploads `n` distinct media of [`SIZE`] bytes, 8 at a time.
-fn seed(env: &Environment, n: usize) -> Result<Vec<MediaId>, String> {
-    let client = env.client.clone();
+fn seed(env: &Environment, client: &HyperMediaClient, n: usize) -> Result<Vec<MediaId>, String> {
+    let client = client.clone();
     run_on(&env.client_rt, async move {
         let next = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();
@@ -210,15 +287,30 @@ fn write_ids(env: &Environment, ids: &[MediaId]) -> Result<std::path::PathBuf, S
     Ok(path)
 }
 
-fn run_child(env: &Environment, ids: &std::path::Path, total: usize) -> Result<Measured, String> {
+fn run_child(server: &Server<'_>, ids: &std::path::Path, total: usize) -> Result<Measured, String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let mut cmd = Command::new(exe);
+    // A profiler to run the child under, e.g. `valgrind --tool=massif` (how the figures in
+    // docs/performance.md were attributed); the emulator stays at full speed in the parent.
+    let prefix = std::env::var(CHILD_PREFIX).unwrap_or_default();
+    let mut words = prefix.split_whitespace();
+    let mut cmd = match words.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(words).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
     cmd.arg(CHILD_ARG)
         .arg(ids)
         .arg(total.to_string())
-        .env(ENV_TOKEN, env.emu.token())
-        .env(ENV_GRAPH, env.emu.graph_url())
-        .env(ENV_LOOKASIDE, env.emu.lookaside_addr().to_string());
+        .env(ENV_TOKEN, server.emu.token())
+        .env(ENV_GRAPH, server.emu.graph_url())
+        .env(ENV_LOOKASIDE, server.emu.lookaside_addr().to_string());
+    if let Some(ca) = &server.ca {
+        cmd.env(ENV_CA, ca)
+            .env(ENV_GRAPH_ADDR, server.emu.graph_addr().to_string());
+    }
     let (_, stdout) = timed_command(&mut cmd, "the many-media child")?;
     parse(&String::from_utf8_lossy(&stdout))
 }
@@ -322,7 +414,15 @@ pub fn child(args: &[String]) -> Result<(), String> {
     }
     let ids = Arc::new(ids);
     let var = |name: &str| std::env::var(name).map_err(|_| format!("{name} is not set"));
-    let client = client_to(&var(ENV_TOKEN)?, &var(ENV_GRAPH)?, &var(ENV_LOOKASIDE)?)?;
+    let client = match std::env::var_os(ENV_CA) {
+        None => client_to(&var(ENV_TOKEN)?, &var(ENV_GRAPH)?, &var(ENV_LOOKASIDE)?)?,
+        Some(ca) => tls_client(
+            &var(ENV_TOKEN)?,
+            &ca,
+            &var(ENV_GRAPH_ADDR)?,
+            &var(ENV_LOOKASIDE)?,
+        )?,
+    };
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let rt = runtime("many-media", cores)?;
     run_on(&rt, fetch_all(client.clone(), ids.clone(), WARM_FETCHES, 1))??;
@@ -352,15 +452,49 @@ pub fn child(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// The many-media target: RSS growth per in-flight fetch under 64 KiB.
+/// The child's client of a TLS emulator: only its CA trusted, the production names resolved
+/// to it (as `download::tls_setup` builds the parent's).
+fn tls_client(
+    token: &str,
+    ca: &std::ffi::OsStr,
+    graph: &str,
+    lookaside: &str,
+) -> Result<HyperMediaClient, String> {
+    let pem = std::fs::read_to_string(ca).map_err(|e| format!("{}: {e}", ca.to_string_lossy()))?;
+    let addr = |a: &str| {
+        a.parse::<std::net::SocketAddr>()
+            .map_err(|e| format!("address {a:?}: {e}"))
+    };
+    wa_media_hyper::builder()
+        .transport_builder(crate::environment::transport_builder())
+        .token(token)
+        .phone_number_id(crate::environment::PHONE)
+        .add_root_certificate_pem(pem)
+        .built_in_roots(false)
+        .resolve("graph.facebook.com", addr(graph)?)
+        .resolve("lookaside.fbsbx.com", addr(lookaside)?)
+        .retry_policy(wa_media_core::RetryPolicy::none())
+        .build()
+        .map_err(|e| format!("TLS client: {e}"))
+}
+
+/// The many-media target, over HTTP/1.1 and over TLS (HTTP/2): RSS growth per in-flight
+/// fetch under 64 KiB.
 pub fn targets(report: &Report) -> Vec<Target> {
-    let per = report.get("many.rss_per_fetch").and_then(Row::median);
-    vec![(
-        format!(
-            "many media: RSS grows < {LIMIT_KIB:.0} KiB per in-flight fetch (concurrency {CONCURRENCY})"
-        ),
-        per.map(|v| v < LIMIT_KIB),
-        per.map(|v| format!("{v:.1} KiB"))
-            .unwrap_or_else(|| "no number".into()),
-    )]
+    [("many", "http/1.1"), ("many.tls", "TLS, h2")]
+        .into_iter()
+        .map(|(key, how)| {
+            let per = report
+                .get(&format!("{key}.rss_per_fetch"))
+                .and_then(Row::median);
+            (
+                format!(
+                    "many media, {how}: RSS grows < {LIMIT_KIB:.0} KiB per in-flight fetch (concurrency {CONCURRENCY})"
+                ),
+                per.map(|v| v < LIMIT_KIB),
+                per.map(|v| format!("{v:.1} KiB"))
+                    .unwrap_or_else(|| "no number".into()),
+            )
+        })
+        .collect()
 }
