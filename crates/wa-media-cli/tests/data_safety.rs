@@ -239,10 +239,19 @@ fn inbound_refuses_a_webhook_digest_the_api_disagrees_with_before_downloading() 
 
 /// 1 MiB that starts like a PDF.
 fn stalled_body() -> Vec<u8> {
+    pdf_body(1 << 20)
+}
+
+/// `len` bytes that start like a PDF.
+fn pdf_body(len: u32) -> Vec<u8> {
     let mut body = b"%PDF-1.4\n".to_vec();
-    body.extend((0..(1u32 << 20) - 9).map(|i| (i.wrapping_mul(31) % 251) as u8));
+    body.extend((0..len - 9).map(|i| (i.wrapping_mul(31) % 251) as u8));
     body
 }
+
+/// Above the size from which core writes a download on a writer thread (4 MiB): the signal
+/// then arrives while that thread owns the partial file.
+const THREADED_BODY: u32 = 6 << 20;
 
 /// A notification with `n` documents, whose media ids the stalling server answers for.
 fn stalled_notification(body: &[u8], n: usize) -> String {
@@ -284,7 +293,11 @@ fn stalled_notification(body: &[u8], n: usize) -> String {
 /// server that stalls mid-body, waits until part of every body is on disk, sends `signal`, and
 /// checks the exit code, the one stderr line and that the destination directory is empty.
 fn signal_mid_transfer_leaves_no_partial_file(command: &str, signal: &str, want: i32) {
-    let body = stalled_body();
+    signal_mid_transfer_of(stalled_body(), command, signal, want);
+}
+
+/// [`signal_mid_transfer_leaves_no_partial_file`] with a body of the caller's.
+fn signal_mid_transfer_of(body: Vec<u8>, command: &str, signal: &str, want: i32) {
     let server = StallingMedia::start(body.clone(), "application/pdf");
     let work = tempfile::tempdir().unwrap();
     let dest_dir = work.path().join("dest");
@@ -371,6 +384,16 @@ fn sigint_during_download_leaves_no_partial_file() {
 #[test]
 fn sigterm_during_download_leaves_no_partial_file() {
     signal_mid_transfer_leaves_no_partial_file("download", "TERM", 143);
+}
+
+#[test]
+fn sigint_during_a_download_written_on_a_thread_leaves_no_partial_file() {
+    signal_mid_transfer_of(pdf_body(THREADED_BODY), "download", "INT", 130);
+}
+
+#[test]
+fn sigterm_during_a_download_written_on_a_thread_leaves_no_partial_file() {
+    signal_mid_transfer_of(pdf_body(THREADED_BODY), "download", "TERM", 143);
 }
 
 #[test]

@@ -176,14 +176,18 @@ async fn fetch_once<A: MediaApi + ?Sized>(
     // The stream verifies size and SHA-256 (against the retrieve answer, which agreed with
     // the caller's expectations) and ends with an error on any mismatch: here the bytes are
     // only written and counted.
+    // Large files are written on a thread of their own while this task hashes the next chunk.
+    if info.file_size >= crate::temp_file::THREADED_WRITE_MIN {
+        temp.write_on_thread();
+    }
     let mut file_size = 0u64;
     while let Some(chunk) = dl.next().await {
         let chunk = chunk.map_err(|e| {
             let restart = restartable(&e);
             Failed::retry_if(e, restart)
         })?;
-        temp.write(&chunk)?;
         file_size += chunk.len() as u64;
+        temp.write_bytes(chunk)?;
     }
     let sha256 = info.sha256;
     let placed = match options.existing {
