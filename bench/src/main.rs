@@ -1,9 +1,12 @@
 //! `wa-media-bench`: the benchmark runner started by `cargo xtask bench [--quick]`.
 //!
 //! It starts the emulator in-process (plain HTTP on 127.0.0.1, and once over TLS), measures the
-//! machine's ceilings, the project's transfers against `curl` (+ `sha256sum`), retrieve
-//! throughput and latency, many small media, the CLI's peak memory, the emulator's own rates and
-//! `fetch_to_store` into S3 (moto) and a local directory, then prints one table and writes the same as JSON (`--out DIR`, `latest.json`).
+//! machine's ceilings, the project's transfers against `curl` (+ `sha256sum`), the reference
+//! pipelines (a minimal server and client doing only what a verified download needs, and the
+//! project's client against the same server), retrieve throughput and latency, many small
+//! media, many media at once, the CLI's peak memory and cold start, sends, the inbound
+//! service, the emulator's own rates and `fetch_to_store` into S3 (moto) and a local directory,
+//! then prints one table and writes the same as JSON (`--out DIR`, `latest.json`).
 //!
 //! ```text
 //! wa-media-bench [--quick] [--cli PATH/TO/wa-media] [--out DIR] [--work DIR]
@@ -200,24 +203,13 @@ fn finish(report: &mut Report) {
             .push(("lower_ceiling".into(), format!("{which}, {lower:.0} MB/s")));
     }
     let med = |id: &str| report.get(id).and_then(Row::median);
+    // Issue 18 replaced two targets here. "download+verify ≥ 80 % of the lower ceiling" assumed
+    // that hashing on one core is a verified download's only cost; on 2 shared cores the
+    // server, the loopback copies and the file write take as much CPU again, so no client can
+    // reach it. "upload ≥ curl" against the emulator measured the emulator's multipart parsing,
+    // which costs both alike. Both are now measured against the minimal server of scenario 10,
+    // in the same run (reference::targets): docs/performance.md, "Targets".
     let mut targets = Vec::new();
-    let dl = report
-        .get("download.big.http.project")
-        .and_then(|r| r.of_ceiling);
-    targets.push((
-        "download+verify (large, http) ≥ 80 % of the lower ceiling".to_owned(),
-        dl.map(|f| f >= 0.8),
-        dl.map(|f| format!("{:.0} %", f * 100.0))
-            .unwrap_or_else(|| "no number".into()),
-    ));
-    let (up, upc) = (med("upload.big.project"), med("upload.big.curl"));
-    targets.push((
-        "upload ≥ curl".into(),
-        up.zip(upc).map(|(a, b)| a >= b),
-        up.zip(upc)
-            .map(|(a, b)| format!("{a:.0} vs {b:.0} MB/s"))
-            .unwrap_or_else(|| "no number".into()),
-    ));
     let flat: Vec<f64> = ["rss.download.difference", "rss.upload.difference"]
         .iter()
         .filter_map(|id| med(id))
