@@ -259,6 +259,67 @@ impl Environment {
     }
 }
 
+/// Uploads `n` distinct `text/plain` media of `size` bytes through `client`, 8 at a time (media
+/// `i` is [`text_bytes`]`(size, first_seed + i)`).
+pub fn seed_text_media(
+    rt: &tokio::runtime::Runtime,
+    client: &HyperMediaClient,
+    n: usize,
+    size: usize,
+    first_seed: u64,
+) -> Result<Vec<MediaId>, String> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let client = client.clone();
+    run_on(rt, async move {
+        let next = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let client = client.clone();
+            let next = next.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut ids = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let bytes = text_bytes(size, first_seed + i as u64);
+                    let id = client
+                        .upload(Upload::from_bytes(bytes, text_plain()))
+                        .await
+                        .map_err(|e| format!("upload: {e}"))?;
+                    ids.push(id);
+                }
+                Ok::<_, String>(ids)
+            }));
+        }
+        let mut ids = Vec::with_capacity(n);
+        for t in tasks {
+            ids.extend(t.await.map_err(|e| e.to_string())??);
+        }
+        Ok(ids)
+    })?
+}
+
+/// `curl -s -S -f` POSTing the Graph upload form (`messaging_product`, `type`, the file as
+/// `text/plain`) with the bearer `token` to `url`: what a shell user uploads with.
+pub fn curl_upload_command(curl: &Path, token: &str, path: &Path, url: &str) -> Command {
+    let mut c = Command::new(curl);
+    c.args(["-s", "-S", "-f", "-H"])
+        .arg(format!("Authorization: Bearer {token}"))
+        .args([
+            "-F",
+            "messaging_product=whatsapp",
+            "-F",
+            "type=text/plain",
+            "-F",
+        ])
+        .arg(format!("file=@{};type=text/plain", path.display()))
+        .arg(url);
+    c
+}
+
 /// `text/plain`.
 pub fn text_plain() -> MediaType {
     match "text/plain".parse() {

@@ -25,11 +25,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::StreamExt;
-use wa_media_core::{MediaApi, MediaApiExt, Upload};
+use wa_media_core::{MediaApi, MediaApiExt};
 use wa_media_emulator::EmulatorHandle;
 use wa_media_hyper::{HyperMediaClient, MediaId};
 
-use crate::environment::{client_to, run_on, runtime, text_bytes, text_plain, timed_command};
+use crate::environment::{client_to, run_on, runtime, seed_text_media, timed_command};
 use crate::environment::{Environment, Plan};
 use crate::report::{Report, Row, Target};
 
@@ -163,7 +163,7 @@ fn measure(env: &Environment, server: &Server<'_>) -> Vec<Row> {
         "wa-media fetch",
         "MiB",
     );
-    let ids = match seed(env, server.client, distinct) {
+    let ids = match seed_text_media(&env.client_rt, server.client, distinct, SIZE, 12_000) {
         Ok(ids) => ids,
         Err(e) => {
             for r in [&mut rate, &mut per, &mut peak] {
@@ -244,40 +244,6 @@ fn measure(env: &Environment, server: &Server<'_>) -> Vec<Row> {
         }
     });
     vec![rate, per, peak]
-}
-
-/// Uploads `n` distinct media of [`SIZE`] bytes, 8 at a time.
-fn seed(env: &Environment, client: &HyperMediaClient, n: usize) -> Result<Vec<MediaId>, String> {
-    let client = client.clone();
-    run_on(&env.client_rt, async move {
-        let next = Arc::new(AtomicUsize::new(0));
-        let mut tasks = Vec::new();
-        for _ in 0..8 {
-            let client = client.clone();
-            let next = next.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut ids = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
-                        break;
-                    }
-                    let bytes = text_bytes(SIZE, 12_000 + i as u64);
-                    let id = client
-                        .upload(Upload::from_bytes(bytes, text_plain()))
-                        .await
-                        .map_err(|e| format!("upload: {e}"))?;
-                    ids.push(id);
-                }
-                Ok::<_, String>(ids)
-            }));
-        }
-        let mut ids = Vec::with_capacity(n);
-        for t in tasks {
-            ids.extend(t.await.map_err(|e| e.to_string())??);
-        }
-        Ok(ids)
-    })?
 }
 
 fn write_ids(env: &Environment, ids: &[MediaId]) -> Result<std::path::PathBuf, String> {

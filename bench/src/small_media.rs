@@ -5,47 +5,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use wa_media_core::{MediaApi, MediaApiExt, Upload};
+use wa_media_core::MediaApiExt;
 use wa_media_hyper::MediaId;
 
-use crate::environment::{run_on, text_bytes, text_plain, Environment, Plan};
+use crate::environment::{run_on, seed_text_media, Environment, Plan};
 use crate::report::Row;
 
 const CONCURRENCY: usize = 32;
-
-/// Uploads `n` distinct media of `size` bytes, 8 at a time.
-fn seed(env: &Environment, n: usize, size: usize) -> Result<Vec<MediaId>, String> {
-    let client = env.client.clone();
-    run_on(&env.client_rt, async move {
-        let next = Arc::new(AtomicUsize::new(0));
-        let mut tasks = Vec::new();
-        for _ in 0..8 {
-            let client = client.clone();
-            let next = next.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut ids = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
-                        break;
-                    }
-                    let bytes = text_bytes(size, 1000 + i as u64);
-                    let id = client
-                        .upload(Upload::from_bytes(bytes, text_plain()))
-                        .await
-                        .map_err(|e| format!("upload: {e}"))?;
-                    ids.push(id);
-                }
-                Ok::<_, String>(ids)
-            }));
-        }
-        let mut ids = Vec::with_capacity(n);
-        for t in tasks {
-            ids.extend(t.await.map_err(|e| e.to_string())??);
-        }
-        Ok(ids)
-    })?
-}
 
 fn fetch_all(env: &Environment, ids: Arc<Vec<MediaId>>, size: usize) -> Result<f64, String> {
     let client = env.client.clone();
@@ -95,7 +61,7 @@ pub fn rows(env: &Environment) -> Vec<Row> {
         "wa-media fetch",
         "media/s",
     );
-    let ids = match seed(env, n, size) {
+    let ids = match seed_text_media(&env.client_rt, &env.client, n, size, 1000) {
         Ok(ids) => Arc::new(ids),
         Err(e) => {
             row.fail(e);

@@ -2,7 +2,6 @@
 //! `curl -F` of the same form.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use wa_media_core::{MediaApi, Upload};
@@ -30,18 +29,7 @@ fn project_once(env: &Environment, path: &Path) -> Result<(Duration, MediaId), S
 fn curl_once(env: &Environment, path: &Path) -> Result<(Duration, MediaId), String> {
     let curl = env.tools.curl.as_ref().ok_or("curl not installed")?;
     let url = format!("{}/v23.0/{PHONE}/media", env.emu.graph_url());
-    let mut c = Command::new(curl);
-    c.args(["-s", "-S", "-f", "-H"])
-        .arg(format!("Authorization: Bearer {}", env.emu.token()))
-        .args([
-            "-F",
-            "messaging_product=whatsapp",
-            "-F",
-            "type=text/plain",
-            "-F",
-        ])
-        .arg(format!("file=@{};type=text/plain", path.display()))
-        .arg(url);
+    let mut c = crate::environment::curl_upload_command(curl, env.emu.token(), path, &url);
     let (took, out) = timed_command(&mut c, "curl -F")?;
     let v: serde_json::Value =
         serde_json::from_slice(&out).map_err(|e| format!("curl printed no JSON: {e}"))?;

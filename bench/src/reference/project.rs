@@ -2,7 +2,6 @@
 //! and upload stages, so that only the client is measured.
 
 use std::path::Path;
-use std::process::Command;
 
 use wa_media_core::{MediaApi, MediaApiExt, Upload};
 use wa_media_hyper::{HyperMediaClient, MediaId};
@@ -137,18 +136,7 @@ pub fn curl_upload(
     let curl = env.tools.curl.as_ref().ok_or("curl not installed")?;
     server.take_uploaded();
     let url = format!("{}/v23.0/{PHONE}/media", server.graph_url);
-    let mut c = Command::new(curl);
-    c.args(["-s", "-S", "-f", "-H"])
-        .arg(format!("Authorization: Bearer {token}"))
-        .args([
-            "-F",
-            "messaging_product=whatsapp",
-            "-F",
-            "type=text/plain",
-            "-F",
-        ])
-        .arg(format!("file=@{};type=text/plain", path.display()))
-        .arg(url);
+    let mut c = crate::environment::curl_upload_command(curl, token, path, &url);
     let watch = Stopwatch::start();
     let (_, out) = timed_command(&mut c, "curl -F")?;
     let took = watch.stop();
