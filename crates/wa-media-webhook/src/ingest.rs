@@ -35,6 +35,10 @@ pub struct IngestConfig {
     /// How long [`Ingest::shutdown`] waits, after the grace period, for the saves it cut off
     /// to end and for their background clean-up ([`Sink::settle`]). Default 10 s.
     pub settle_timeout: Duration,
+    /// How often the spool is swept for work nobody is doing: entries left in `cur/` by a
+    /// bookkeeping write that failed (a full disk) are taken back, and pending entries no
+    /// timer waits for are scheduled. Default 5 s.
+    pub sweep_interval: Duration,
 }
 
 impl Default for IngestConfig {
@@ -46,6 +50,7 @@ impl Default for IngestConfig {
             max_delay: Duration::from_secs(600),
             max_age: MEDIA_ID_LIFETIME,
             settle_timeout: Duration::from_secs(10),
+            sweep_interval: Duration::from_secs(5),
         }
     }
 }
@@ -79,6 +84,12 @@ impl IngestConfig {
     /// Sets how long a shutdown waits for the saves it cut off and their clean-up.
     pub fn settle_timeout(mut self, timeout: Duration) -> Self {
         self.settle_timeout = timeout;
+        self
+    }
+
+    /// Sets how often the spool is swept for work nobody is doing (at least 10 ms).
+    pub fn sweep_interval(mut self, every: Duration) -> Self {
+        self.sweep_interval = every.max(Duration::from_millis(10));
         self
     }
 }
@@ -138,6 +149,9 @@ struct Inner {
     sink: Arc<dyn Sink>,
     config: IngestConfig,
     queue: mpsc::UnboundedSender<String>,
+    /// The media ids sent to the queue (or waiting for their retry time) and not yet taken
+    /// up by a worker: what the sweep leaves alone.
+    queued: std::sync::Mutex<std::collections::HashSet<String>>,
     stats: Stats,
     events: tokio::sync::broadcast::Sender<IngestEvent>,
     stopping: AtomicBool,
@@ -201,6 +215,7 @@ impl Ingest {
             running: Arc::new(Semaphore::new(config.concurrency.max(1))),
             config,
             queue: tx,
+            queued: Default::default(),
             stats: Stats::default(),
             events,
             stopping: AtomicBool::new(false),
@@ -214,6 +229,7 @@ impl Ingest {
             ingest.schedule(id, not_before);
         }
         tokio::spawn(dispatch(ingest.inner.clone(), rx));
+        tokio::spawn(sweep(ingest.clone()));
         Ok(ingest)
     }
 
@@ -243,6 +259,12 @@ impl Ingest {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
+        if self.inner.stopping.load(Ordering::SeqCst) {
+            // After shutdown the spool may belong to another process already.
+            return Err(std::io::Error::other(
+                "shutting down: nothing more is admitted",
+            ));
+        }
         let inner = self.inner.clone();
         let (entries, result) = tokio::task::spawn_blocking(move || {
             let r = inner.spool.enqueue(&entries);
@@ -252,7 +274,7 @@ impl Ingest {
         .map_err(std::io::Error::other)?;
         let result = result?;
         for (e, r) in entries.iter().zip(&result) {
-            if *r == Enqueued::New {
+            if matches!(r, Enqueued::New | Enqueued::Requeued) {
                 self.schedule(e.media_id.clone(), 0);
             }
         }
@@ -260,6 +282,11 @@ impl Ingest {
     }
 
     fn schedule(&self, id: String, not_before_ms: u64) {
+        self.inner
+            .queued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone());
         let wait = not_before_ms.saturating_sub(now_ms());
         if wait == 0 {
             let _ = self.inner.queue.send(id);
@@ -277,8 +304,9 @@ impl Ingest {
     /// and this waits, at most [`IngestConfig::settle_timeout`] more, for them to end and for
     /// the clean-up they started in the background ([`Sink::settle`]: an object store sink's
     /// multipart aborts), so a process that stops once this returns leaves nothing pending.
-    /// Their entries stay in the spool and are fetched at the next start. Returns whether all
-    /// finished within `grace`.
+    /// Their entries stay in the spool and are fetched at the next start. Then the spool's lock
+    /// is given up ([`Spool::close`]) and [`Ingest::admit`] refuses everything. Returns whether
+    /// all finished within `grace`.
     pub async fn shutdown(&self, grace: Duration) -> bool {
         self.inner.stopping.store(true, Ordering::SeqCst);
         self.inner.stop.notify_waiters();
@@ -314,6 +342,8 @@ impl Ingest {
                 "the clean-up of cancelled fetches did not finish in time"
             );
         }
+        // Another process (or a new ingest) may take the spool from here on.
+        self.inner.spool.close();
         finished
     }
 }
@@ -360,14 +390,35 @@ async fn blocking<T: Send + 'static>(
         .map_err(std::io::Error::other)?
 }
 
+/// Takes up one scheduled media, then schedules it again when a newer claim of it arrived
+/// while it was being worked on (the claim waits in `new/`).
 async fn process(inner: &Arc<Inner>, id: &str) {
+    inner
+        .queued
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(id);
+    let worked = attempt(inner, id).await;
+    if worked && inner.spool.is_pending(id) && !inner.stopping.load(Ordering::SeqCst) {
+        let owned = id.to_owned();
+        if let Ok(Some(not_before)) = blocking(inner, move |s| Ok(s.not_before(&owned))).await {
+            Ingest {
+                inner: inner.clone(),
+            }
+            .schedule(id.to_owned(), not_before);
+        }
+    }
+}
+
+/// One attempt at one media; whether an entry was taken.
+async fn attempt(inner: &Arc<Inner>, id: &str) -> bool {
     let owned = id.to_owned();
     let mut entry = match blocking(inner, move |s| s.claim(&owned)).await {
         Ok(Some(e)) => e,
-        Ok(None) => return,
+        Ok(None) => return false,
         Err(e) => {
             tracing::error!(media_id = id, error = %e, "cannot take a spool entry");
-            return;
+            return false;
         }
     };
     let age_limit = inner.config.max_age.as_secs();
@@ -377,20 +428,21 @@ async fn process(inner: &Arc<Inner>, id: &str) {
                 "expired: the message is older than {} days, its media id no longer exists",
                 age_limit / 86_400
             ));
-            return give_up(inner, entry).await;
+            give_up(inner, entry).await;
+            return true;
         }
     }
     entry.attempts += 1;
     let Some(result) = save(inner, &entry).await else {
         // Cancelled at shutdown: the entry stays in cur/ and is taken again at the next start.
-        return;
+        return false;
     };
     match result {
         Ok(saved) => {
             let e2 = entry.clone();
             let loc = saved.location.clone();
             if let Err(e) = blocking(inner, move |s| s.complete(&e2, &loc)).await {
-                tracing::error!(media_id = id, error = %e, "saved, but the spool could not record it; it will be recognised as saved on the next attempt");
+                tracing::error!(media_id = id, error = %e, "saved, but the spool could not record it; it is taken back and recognised as saved on the next attempt");
             }
             inner.stats.saved.fetch_add(1, Ordering::Relaxed);
             tracing::info!(media_id = id, location = %saved.location, already = saved.already_present, "media saved");
@@ -418,8 +470,8 @@ async fn process(inner: &Arc<Inner>, id: &str) {
                     entry.not_before_ms = now_ms() + delay.as_millis() as u64;
                     let e2 = entry.clone();
                     if let Err(e) = blocking(inner, move |s| s.retry_later(&e2)).await {
-                        tracing::error!(media_id = id, error = %e, "cannot reschedule a spool entry");
-                        return;
+                        // Left in cur/, released: the sweep takes it back.
+                        tracing::error!(media_id = id, error = %e, "cannot put a spool entry back; the sweep takes it back");
                     }
                     inner.stats.retried.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(media_id = id, attempt = entry.attempts, delay_ms = delay.as_millis() as u64, error = %err, "fetch failed; retrying later");
@@ -436,6 +488,8 @@ async fn process(inner: &Arc<Inner>, id: &str) {
             }
         }
     }
+    // The retry above is scheduled already.
+    false
 }
 
 /// Runs the sink on a blocking-pool thread: its file writes and fsyncs (the media, the
@@ -475,6 +529,53 @@ fn api_for(api: &Arc<dyn MediaApi>, entry: &SpoolEntry) -> Arc<dyn MediaApi> {
         Err(_) => {
             tracing::warn!(media_id = %entry.media_id, "the entry's phone_number_id is not a valid id; fetching with the client's own number");
             api.clone()
+        }
+    }
+}
+
+/// The periodic sweep: takes back the entries a failed bookkeeping write left in `cur/`, and
+/// schedules the pending entries no timer waits for, so no accepted media waits for a restart.
+async fn sweep(ingest: Ingest) {
+    let inner = &ingest.inner;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(inner.config.sweep_interval) => {}
+            _ = inner.stop.notified() => return,
+        }
+        if inner.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let queued: std::collections::HashSet<String> = inner
+            .queued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let found = blocking(inner, move |s| {
+            let reclaimed = s.reclaim_stranded()?;
+            let mut due = Vec::new();
+            for id in s.pending_ids()? {
+                if reclaimed.contains(&id) || !queued.contains(&id) {
+                    if let Some(not_before) = s.not_before(&id) {
+                        due.push((id, not_before));
+                    }
+                }
+            }
+            Ok((reclaimed.len(), due))
+        })
+        .await;
+        match found {
+            Ok((reclaimed, due)) => {
+                if reclaimed > 0 {
+                    tracing::warn!(
+                        entries = reclaimed,
+                        "took back spool entries a failed write had left in cur/"
+                    );
+                }
+                for (id, not_before) in due {
+                    ingest.schedule(id, not_before);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot sweep the spool; trying again later"),
         }
     }
 }

@@ -44,6 +44,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod entry;
+mod fsops;
 mod handler;
 mod index;
 mod ingest;
@@ -60,4 +61,4 @@ pub use service::{
     DEFAULT_BODY_TIMEOUT, SIGNATURE_HEADER,
 };
 pub use sink::{filing_name, DirectorySink, Saved, Sink};
-pub use spool::{Enqueued, Spool};
+pub use spool::{Enqueued, Spool, SpoolInUse};
