@@ -253,6 +253,14 @@ pub struct ServeArgs {
     /// Move the entries of SPOOL/failed back to the queue before starting.
     #[arg(long)]
     pub retry_failed: bool,
+    /// Attempts at a media before a failure that may pass (network, 5xx, a full disk) is given
+    /// up to SPOOL/failed.
+    #[arg(long, default_value_t = wa_media_webhook::IngestConfig::default().max_attempts)]
+    pub max_attempts: u32,
+    /// Longest wait, in seconds, between two attempts at one media (the waits double from
+    /// 2 s, with jitter).
+    #[arg(long, value_name = "SECS", default_value_t = wa_media_webhook::IngestConfig::default().max_delay.as_secs())]
+    pub max_retry_delay: u64,
     /// Connections served at once; beyond it new ones wait.
     #[arg(long, default_value_t = 1024)]
     pub max_connections: usize,

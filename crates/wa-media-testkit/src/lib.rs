@@ -5,7 +5,7 @@
 //! `net` ([`net`], [`hostile`]: servers and waits on tokio), `tls` ([`tls`]: a generated CA),
 //! `conformance` ([`conformance`]: the `Transport` conformance suite), `proxy` ([`proxy`]: a
 //! CONNECT proxy), `moto` ([`moto`]: moto's S3 server for the object-store tests; `moto-s3`
-//! adds `moto::s3_store`), `client` ([`client`]: wa-media-hyper's client on an emulator),
+//! adds `moto::s3_store`), `tmpfs` ([`tmpfs`]: a small tmpfs to fill and free), `client` ([`client`]: wa-media-hyper's client on an emulator),
 //! `fuzz`, `fuzz-core` and `fuzz-emulator` ([`fuzz`]: the harnesses the fuzz targets and the
 //! corpus replays share). Std only: [`ids`] (many distinct phone number ids) and [`process`]
 //! (a test run in a child process, and its memory).
@@ -35,3 +35,5 @@ pub mod net;
 pub mod proxy;
 #[cfg(feature = "tls")]
 pub mod tls;
+#[cfg(feature = "tmpfs")]
+pub mod tmpfs;

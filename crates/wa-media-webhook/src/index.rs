@@ -13,7 +13,7 @@
 //!   retry appends whole lines;
 //! - a reader skips an unparseable line with a warning instead of failing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -39,7 +39,8 @@ struct Writer {
 
 #[derive(Debug, Default)]
 struct State {
-    /// Media id → the ticket of its line (0: already in the file).
+    /// Media id → the ticket of its line (0: in the file, written by another process or
+    /// found there when opened).
     ids: HashMap<String, u64>,
     /// Lines waiting for the next batch, with their tickets and media ids.
     pending: Vec<Line>,
@@ -203,17 +204,20 @@ impl IndexLog {
             f.set_len(cut)?;
         }
         *read += whole;
-        let others: HashSet<String> = others.into_iter().collect();
-        if !others.is_empty() {
-            let mut st = lock(state);
-            for id in &others {
-                st.ids.entry(id.clone()).or_insert(0);
-            }
-        }
+        // A media in the file already (by another process, now or at an earlier catch-up) is
+        // marked with ticket 0 and not written again.
         let mut text = String::new();
-        for line in batch.iter().filter(|l| !others.contains(&l.media_id)) {
-            text.push_str(&line.text);
-            text.push('\n');
+        {
+            let mut st = lock(state);
+            for id in others {
+                st.ids.insert(id, 0);
+            }
+            for line in batch {
+                if st.ids.get(&line.media_id) != Some(&0) {
+                    text.push_str(&line.text);
+                    text.push('\n');
+                }
+            }
         }
         if text.is_empty() {
             return Ok(());
@@ -339,6 +343,26 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 4, "{text}");
         assert!(text.ends_with(&format!("{}\n", record("9"))));
+    }
+
+    #[test]
+    fn a_line_of_another_writer_read_while_writing_an_earlier_batch_is_not_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.jsonl");
+        let (a, b) = (IndexLog::open(path.clone()), IndexLog::open(path.clone()));
+        // B's X line was queued just after B's leader took the batch holding Y; A indexes X;
+        // B writes Y (reading A's line), then the batch holding X.
+        lock(&b.state).ids.insert("X".into(), 99);
+        a.append("X", record("X")).unwrap();
+        b.append("Y", record("Y")).unwrap();
+        lock(&b.state).pending.push(Line {
+            ticket: 99,
+            media_id: "X".into(),
+            text: record("X"),
+        });
+        b.append("X", record("X")).unwrap();
+        b.append("Z", record("Z")).unwrap();
+        assert_eq!(parsed_ids(&path), ["X", "Y", "Z"]);
     }
 
     #[test]

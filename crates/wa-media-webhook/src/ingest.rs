@@ -164,6 +164,25 @@ struct Inner {
     next_task: AtomicU64,
 }
 
+/// Whether `e` is this machine running out of space (ENOSPC, a quota): not the media's fault,
+/// so it is retried without counting towards [`IngestConfig::max_attempts`] (until space comes
+/// back, or the media id expires after [`IngestConfig::max_age`]).
+fn local_space(e: &Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ) {
+                return true;
+            }
+        }
+        source = s.source();
+    }
+    false
+}
+
 /// Why a failure is retried or not.
 fn classify(e: &Error) -> Result<(), String> {
     match e {
@@ -458,7 +477,7 @@ async fn attempt(inner: &Arc<Inner>, id: &str) -> bool {
                     entry.failure = Some(reason);
                     give_up(inner, entry).await
                 }
-                Ok(()) if entry.attempts >= inner.config.max_attempts => {
+                Ok(()) if entry.attempts >= inner.config.max_attempts && !local_space(&err) => {
                     entry.failure = Some(format!(
                         "gave up after {} attempts; last error: {err}",
                         entry.attempts

@@ -6,7 +6,9 @@
 //!   `X-Hub-Signature-256` checked over the raw bytes (401 missing, 403 wrong), the JSON parsed
 //!   (400 when it is not a WhatsApp notification), every media spooled durably, the user's
 //!   [`Handler`] called for the rest (500 when it fails, so Meta redelivers), then 200.
-//! - While shutting down, `POST` answers 503 so Meta redelivers later.
+//! - While draining ([`WebhookService::drain`]), `POST` answers 503 with `Retry-After: 30`, so
+//!   Meta (or a reverse proxy) delivers again later; keep the listener open until the process
+//!   exits, so new deliveries get that answer and not a refused connection.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -34,6 +36,9 @@ pub const DEFAULT_BODY_LIMIT: usize = 3 * 1024 * 1024;
 
 /// How long a request body may take to arrive, by default.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The `Retry-After` (seconds) of the 503 answered while draining.
+const DRAIN_RETRY_AFTER: &str = "30";
 
 /// The header carrying Meta's signature.
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
@@ -279,10 +284,15 @@ impl Inner {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         if self.draining.load(Ordering::SeqCst) {
-            return text(
+            let mut r = text(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "shutting down; deliver again later",
             );
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                http::HeaderValue::from_static(DRAIN_RETRY_AFTER),
+            );
+            return r;
         }
         let announced = req
             .headers()

@@ -36,10 +36,16 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
         .clone()
         .unwrap_or_else(|| args.dir.join(".spool"));
     let spool = Spool::open(&spool_dir).map_err(|e| {
-        Failure::other(format!(
-            "cannot open the spool {}: {e}",
-            spool_dir.display()
-        ))
+        if e.get_ref()
+            .is_some_and(|i| i.is::<wa_media_webhook::SpoolInUse>())
+        {
+            Failure::other(e.to_string())
+        } else {
+            Failure::other(format!(
+                "cannot open the spool {}: {e}",
+                spool_dir.display()
+            ))
+        }
     })?;
     if args.retry_failed {
         let n = spool
@@ -63,11 +69,18 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
                 .map_err(|e| Failure::other(format!("cannot use {}: {e}", args.dir.display())))?,
         ),
     };
+    let max_retry_delay = Duration::from_secs(args.max_retry_delay.max(1));
     let ingest = Ingest::start(
         spool,
         api,
         sink,
-        IngestConfig::default().concurrency(args.concurrency),
+        IngestConfig::default()
+            .concurrency(args.concurrency)
+            .max_attempts(args.max_attempts)
+            .backoff(
+                IngestConfig::default().base_delay.min(max_retry_delay),
+                max_retry_delay,
+            ),
     )
     .map_err(|e| Failure::other(format!("cannot start the workers: {e}")))?;
     let mut builder = WebhookService::builder(ingest.clone())
@@ -117,20 +130,24 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
 
     let (signal_tx, signal_rx) = tokio::sync::oneshot::channel::<i32>();
     let signals = tokio::spawn(signals(signal_tx));
-    // Drain from the first signal on: deliveries still arriving on open connections during
-    // the server's shutdown get 503 (Meta redelivers later), running downloads get the grace
-    // period, the rest stays in the spool.
+    // Drain from the first signal on, with the listener still open: every delivery (on a new
+    // connection or a kept-alive one) gets 503 with Retry-After, so Meta (or a reverse proxy)
+    // delivers it again later, while running downloads get the grace period; the rest stays
+    // in the spool. The server stops once the workers have.
     let draining = service.clone();
-    let first = async move {
+    let (ingest2, grace, quiet) = (ingest.clone(), Duration::from_secs(args.grace), g.quiet);
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<bool>();
+    let drain = async move {
         let _ = signal_rx.await;
         draining.drain();
+        output::info(
+            quiet,
+            "draining: new deliveries get 503; running downloads may finish",
+        );
+        let _ = done_tx.send(ingest2.shutdown(grace).await);
     };
-    wa_media_server::serve(listener, router, config, first).await;
-    output::info(
-        g.quiet,
-        "draining: new deliveries get 503; running downloads may finish",
-    );
-    let all = ingest.shutdown(Duration::from_secs(args.grace)).await;
+    wa_media_server::serve(listener, router, config, drain).await;
+    let all = done_rx.await.unwrap_or(false);
     // The media saved during the grace period get their line too.
     let _ = reporter_stop.send(());
     let _ = reporter.await;
