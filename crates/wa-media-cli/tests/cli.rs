@@ -108,6 +108,16 @@ fn exit_3_when_validation_refuses_and_nothing_is_sent() {
         "image/jpeg",
     ]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
+    // An empty file: refused as such, not as a file whose type cannot be told (exit 2).
+    let empty = env.dir.path().join("empty.pdf");
+    std::fs::write(&empty, b"").unwrap();
+    let out = env.run(&["upload", empty.to_str().unwrap()]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is empty (0 bytes): there is nothing to upload"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(
         env.emu().request_log().len(),
         before,

@@ -309,6 +309,78 @@ fn local_refusals_exit_3_and_send_nothing() {
 }
 
 #[test]
+fn a_link_graph_would_refuse_exits_3_and_sends_nothing() {
+    let env = Env::start();
+    let base = "https://example.com/a.jpg?sig=";
+    let at_limit = format!("{base}{}", "x".repeat(2048 - base.len()));
+    let too_long = format!("{at_limit}x");
+    // Each of these the emulator refuses, as Graph does, with 131009 (exit 4 if sent).
+    for (label, link) in [
+        ("2,049 bytes", too_long.as_str()),
+        ("port out of range", "https://example.com:99999/a.jpg"),
+        ("port not a number", "https://example.com:8o/a.jpg"),
+        ("IPv6 address without ]", "https://[::1/a.jpg"),
+        ("a character no host holds", "https://exa<mple.com/a.jpg"),
+    ] {
+        let out = env.run(&["send", "--to", TO, "--link", link, "--kind", "image"]);
+        assert_eq!(code(&out), 3, "{label}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("nothing was sent"),
+            "{label}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(
+        message_requests(&env),
+        0,
+        "a refused send reached the emulator"
+    );
+    let out = env.run(&["send", "--to", TO, "--link", &too_long, "--kind", "image"]);
+    assert!(
+        stderr(&out).contains(
+            "wa-media: refused before sending, nothing was sent: the media link is 2049 bytes long; Graph refuses links over 2048 bytes (error 131009)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // At the limit it is sent.
+    let out = env.run(&["send", "--to", TO, "--link", &at_limit, "--kind", "image"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(accepted(&env), 1);
+}
+
+#[test]
+fn an_empty_file_exits_3_and_sends_nothing() {
+    let env = Env::start();
+    let empty = env.dir.path().join("empty.jpg");
+    std::fs::write(&empty, b"").unwrap();
+    let path = empty.to_str().unwrap();
+    for args in [
+        vec!["send", "--to", TO, path],
+        vec!["send", "--to", TO, path, "--mime", "image/jpeg"],
+        vec!["send", "--to", TO, path, "--kind", "document"],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(code(&out), 3, "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("nothing was sent"), "{args:?}: {err}");
+        assert!(err.contains("empty"), "{args:?}: {err}");
+    }
+    let out = env.run(&["send", "--to", TO, path]);
+    assert!(
+        stderr(&out).contains(&format!(
+            "wa-media: refused before sending, nothing was sent: {path} is empty (0 bytes): there is nothing to send"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        env.emu().request_log().is_empty(),
+        "nothing reached the emulator"
+    );
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let env = Env::start();
     let jpg = fixture("image.jpg");

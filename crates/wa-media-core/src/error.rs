@@ -73,8 +73,10 @@ pub enum Error {
     /// The HTTP transport failed (connection refused, reset, TLS, …).
     #[error("network error; check connectivity, DNS and proxy settings (safe requests were already retried)")]
     Transport(#[source] TransportError),
-    /// Reading the upload source or writing the destination file failed.
-    #[error("I/O error{}", path.as_ref().map(|p| format!(" on {}", p.display())).unwrap_or_default())]
+    /// Reading the upload source or writing the destination file failed (or, through
+    /// `wa-media-store`, an object store operation). The Display ends with the I/O error's own
+    /// message, so a log line that shows only this error still says what went wrong.
+    #[error("I/O error{}: {source}", path.as_ref().map(|p| format!(" on {}", p.display())).unwrap_or_default())]
     Io {
         /// The file involved, when there is one.
         path: Option<PathBuf>,
@@ -499,7 +501,10 @@ mod tests {
     }
 
     /// No message in a chain repeats a cause's message (each error shows its source either in
-    /// its own message or through `source()`, never both).
+    /// its own message or through `source()`, never both). The one exception is
+    /// [`Error::Io`]: its message ends with the I/O error's, because logs that show only an
+    /// error's Display (a webhook's failed fetch, a store failure) must still say what failed;
+    /// its `source()` stays for callers that inspect the I/O error.
     fn assert_no_repeats(err: &(dyn std::error::Error + 'static)) {
         let c = chain(err);
         for (i, outer) in c.iter().enumerate() {
@@ -574,10 +579,16 @@ mod tests {
             Some("/tmp/x.jpg".into()),
             io::Error::new(io::ErrorKind::PermissionDenied, "permission denied"),
         );
-        insta::assert_snapshot!(e.to_string(), @"I/O error on /tmp/x.jpg");
-        assert_eq!(chain(&e), ["I/O error on /tmp/x.jpg", "permission denied"]);
+        insta::assert_snapshot!(e.to_string(), @"I/O error on /tmp/x.jpg: permission denied");
+        assert_eq!(
+            chain(&e),
+            [
+                "I/O error on /tmp/x.jpg: permission denied",
+                "permission denied"
+            ]
+        );
         let e = Error::io(None, io::Error::other("disk full"));
-        insta::assert_snapshot!(e.to_string(), @"I/O error");
+        insta::assert_snapshot!(e.to_string(), @"I/O error: disk full");
         let e = Error::SourceChanged {
             path: None,
             detail: "the file grew".into(),
@@ -655,7 +666,6 @@ mod tests {
         );
         for e in [
             Error::from(transport),
-            Error::io(None, io::Error::other("disk full")),
             Error::Validation(ValidationError {
                 problems: Vec::new(),
             }),
@@ -671,6 +681,10 @@ mod tests {
                 "{e}"
             );
         }
+        // Io: its message carries the I/O error's (see assert_no_repeats), and source()
+        // still gives the I/O error itself.
+        let e = Error::io(None, io::Error::other("disk full"));
+        assert_eq!(chain(&e), ["I/O error: disk full", "disk full"]);
     }
 
     #[test]

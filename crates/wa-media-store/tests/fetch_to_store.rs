@@ -4,6 +4,11 @@
 //! object_store's `AmazonS3Builder` on this crate's hyper connector (`moto::s3_store`), pending multipart uploads
 //! listed through S3's ListMultipartUploads. The S3 run is skipped with a printed reason only
 //! when moto is not installed and not required (CI). One test binary for all, to save disk.
+//!
+//! Store failures name their cause, through the conversion into `wa_media_core::Error` that a
+//! webhook's `Ingest` logs: a missing bucket on moto (named), a closed port (connection
+//! refused, host:port), and an S3 stand-in answering AccessDenied, InvalidAccessKeyId or
+//! SignatureDoesNotMatch, or never answering (timeout) — never with a credential in the text.
 
 mod common;
 // In this binary rather than its own: one test binary less in target/.
@@ -11,12 +16,20 @@ mod common;
 #[path = "common/memory.rs"]
 mod memory;
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::Backend;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ClientOptions, ObjectStore, RetryConfig};
+use wa_media_store::{fetch_to_store, HyperConnector, StoreError, StoreOptions};
 use wa_media_testkit::moto::{s3_store, Moto};
+use wa_media_testkit::net::within;
 
 fn memory() -> Backend {
     Backend {
@@ -113,4 +126,151 @@ async fn s3_on_moto_passes_the_suite() {
     common::dropped(&env, &b).await;
     common::dropped_abort_is_awaited(&env, &b).await;
     common::upload_from_store_arrives_intact(&env, &b).await;
+}
+
+/// The secret key of the stores below: it must never appear in an error.
+const SECRET: &str = "wJalrXUtnFEMI-K7MDENG-SECRET";
+
+/// An S3 client for `bucket` at `endpoint` that makes one request per operation (no
+/// object_store retries) and gives up on an answer after 1 s.
+fn s3_once(endpoint: &str, bucket: &str) -> AmazonS3 {
+    AmazonS3Builder::new()
+        .with_endpoint(endpoint)
+        .with_region("us-east-1")
+        .with_bucket_name(bucket)
+        .with_access_key_id("AKIAEXAMPLE")
+        .with_secret_access_key(SECRET)
+        .with_retry(RetryConfig {
+            max_retries: 0,
+            ..RetryConfig::default()
+        })
+        .with_client_options(
+            ClientOptions::new()
+                .with_allow_http(true)
+                .with_timeout(Duration::from_secs(1)),
+        )
+        .with_http_connector(HyperConnector::default())
+        .build()
+        .unwrap()
+}
+
+/// A media fetched into `store` fails on the store; returns the store error's Display and the
+/// Display of the `wa_media_core::Error` it becomes (what `wa-media serve` logs), after
+/// checking that the second ends with the first and that neither holds a credential.
+async fn store_failure(env: &common::Env, store: &dyn ObjectStore) -> (String, String) {
+    let id = common::upload(env, &common::document(1024, 7)).await;
+    let location = Path::from("inbound/doc.pdf");
+    let e = within(
+        "fetch_to_store",
+        common::LIMIT,
+        fetch_to_store(&env.client, &id, store, &location, StoreOptions::default()),
+    )
+    .await
+    .expect_err("the store fails");
+    assert!(matches!(e, StoreError::Store { .. }), "{e:?}");
+    let text = e.to_string();
+    let core = wa_media_core::Error::from(e);
+    assert!(matches!(core, wa_media_core::Error::Io { .. }), "{core:?}");
+    let core_text = core.to_string();
+    assert!(core_text.ends_with(&text), "{core_text}");
+    let mut all = core_text.clone();
+    let mut source = std::error::Error::source(&core);
+    while let Some(s) = source {
+        all.push_str(&format!(" / {s} / {s:?}"));
+        source = s.source();
+    }
+    for secret in [SECRET, "AKIAEXAMPLE", env.emu.token()] {
+        assert!(!all.contains(secret), "{secret} in {all}");
+    }
+    (text, core_text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_bucket_is_named() {
+    let Some(moto) = Moto::start_or_skip("a_missing_bucket_is_named") else {
+        return;
+    };
+    let env = common::env().await;
+    let store = s3_store(&moto.endpoint(), "wa-media-no-such-bucket");
+    let (_, logged) = store_failure(&env, &store).await;
+    insta::assert_snapshot!(logged, @r#"I/O error: object store: create multipart upload inbound/doc.pdf failed: no such bucket "wa-media-no-such-bucket": create it, or correct the bucket in the store URL"#);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_port_is_named_as_connection_refused() {
+    let env = common::env().await;
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = s3_once(&format!("http://127.0.0.1:{port}"), "media");
+    let (_, logged) = store_failure(&env, &store).await;
+    let logged = logged.replace(&port.to_string(), "PORT");
+    insta::assert_snapshot!(logged, @"I/O error: object store: create multipart upload inbound/doc.pdf failed: connection refused by 127.0.0.1:PORT: nothing listens there; check the store's endpoint and that the store is running");
+}
+
+/// An S3 stand-in on 127.0.0.1 that answers every request with `status` and `body` (or, with
+/// `status` 0, reads the request and never answers). Returns its endpoint.
+fn fake_s3(status: u16, body: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held: Vec<TcpStream> = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            // The request head (its body, if any, is not needed to answer).
+            let mut buf = Vec::new();
+            let mut byte = [0u8; 1];
+            while !buf.ends_with(b"\r\n\r\n") {
+                match s.read(&mut byte) {
+                    Ok(1) => buf.push(byte[0]),
+                    _ => break,
+                }
+            }
+            if status == 0 {
+                held.push(s);
+                continue;
+            }
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status} Refused\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    endpoint
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_and_timeouts_are_named() {
+    let env = common::env().await;
+    let error = |code: &str| {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>refused</Message><RequestId>R</RequestId></Error>"
+        )
+    };
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let mut seen = Vec::new();
+    for (status, body) in [
+        (403, leak(error("AccessDenied"))),
+        (403, leak(error("InvalidAccessKeyId"))),
+        (403, leak(error("SignatureDoesNotMatch"))),
+        (401, ""),
+        (0, ""),
+    ] {
+        let endpoint = fake_s3(status, body);
+        let store = s3_once(&endpoint, "media");
+        let (text, _) = store_failure(&env, &store).await;
+        let addr = endpoint.trim_start_matches("http://");
+        seen.push(text.replace(addr, "ADDR"));
+    }
+    insta::assert_snapshot!(seen.join("\n"), @"
+    object store: create multipart upload inbound/doc.pdf failed: access denied (AccessDenied): the store refused this operation to these credentials; check the bucket's policy and the credentials' permissions
+    object store: create multipart upload inbound/doc.pdf failed: invalid credentials (InvalidAccessKeyId): the store refused the access key, its secret or its session token; check the credentials in the environment (see docs/object-store.md)
+    object store: create multipart upload inbound/doc.pdf failed: invalid credentials (SignatureDoesNotMatch): the store refused the access key, its secret or its session token; check the credentials in the environment (see docs/object-store.md)
+    object store: create multipart upload inbound/doc.pdf failed: invalid credentials: the store refused the access key, its secret or its session token; check the credentials in the environment (see docs/object-store.md)
+    object store: create multipart upload inbound/doc.pdf failed: timed out talking to ADDR (no response within 1s): the store is slow or unreachable
+    ");
 }

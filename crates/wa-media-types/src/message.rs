@@ -32,6 +32,8 @@ pub const MAX_RECIPIENT_DIGITS: usize = 15;
 pub const MAX_CAPTION_CHARS: usize = 1024;
 /// Longest `biz_opaque_callback_data`, in characters.
 pub const MAX_CALLBACK_DATA_CHARS: usize = 512;
+/// Longest media `link`, in bytes: Graph refuses a longer one (error 131009).
+pub const MAX_LINK_BYTES: usize = 2048;
 /// A voice note larger than this is shown with a download icon instead of a play button.
 pub const VOICE_NOTE_PLAYABLE_BYTES: u64 = 512 * KB;
 
@@ -94,6 +96,12 @@ pub enum SendValidationError {
         link: String,
         /// What is wrong with it.
         reason: &'static str,
+    },
+    /// The link is longer than [`MAX_LINK_BYTES`].
+    #[error("the media link is {bytes} bytes long; Graph refuses links over 2048 bytes (error 131009): shorten it, or upload the file and send it by id")]
+    LinkTooLong {
+        /// Its length in bytes.
+        bytes: usize,
     },
     /// A caption on a kind that has none.
     #[error("a caption is not allowed on {kind} messages; captions go only on image, video and document messages")]
@@ -208,7 +216,8 @@ pub fn normalize_recipient(input: &str) -> Result<String, SendValidationError> {
     Ok(digits)
 }
 
-/// Checks that a media link is an https URL with a host.
+/// Checks that a media link is an https URL with a host (and a valid port, when it has one)
+/// of at most [`MAX_LINK_BYTES`] bytes: what Graph takes (it refuses the rest with 131009).
 fn check_link(link: &str) -> Result<(), SendValidationError> {
     let refuse = |reason: &'static str| SendValidationError::Link {
         link: link
@@ -229,15 +238,49 @@ fn check_link(link: &str) -> Result<(), SendValidationError> {
     if !scheme.eq_ignore_ascii_case("https") {
         return Err(refuse("only https:// links are allowed"));
     }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    // As URL parsers read an https URL: a backslash ends the authority like a slash.
+    let authority = rest.split(['/', '\\', '?', '#']).next().unwrap_or("");
     let host_port = authority.rsplit('@').next().unwrap_or("");
-    let host = if host_port.starts_with('[') {
-        host_port.split(']').next().map(|h| &h[1..]).unwrap_or("")
+    let (host, port) = if let Some(v6) = host_port.strip_prefix('[') {
+        let Some((addr, after)) = v6.split_once(']') else {
+            return Err(refuse("its IPv6 address has no closing ]"));
+        };
+        if !addr.contains(':')
+            || !addr
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        {
+            return Err(refuse("its IPv6 address is not valid"));
+        }
+        let port = match after {
+            "" => None,
+            after => match after.strip_prefix(':') {
+                Some(p) => Some(p),
+                None => return Err(refuse("it has characters after its IPv6 address")),
+            },
+        };
+        (addr, port)
     } else {
-        host_port.split(':').next().unwrap_or("")
+        match host_port.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (host_port, None),
+        }
     };
     if host.is_empty() {
         return Err(refuse("it has no host"));
+    }
+    if host.contains(['<', '>', '^', '|', '[', ']']) {
+        return Err(refuse(
+            "its host contains a character no host name can hold",
+        ));
+    }
+    if let Some(p) = port.filter(|p| !p.is_empty()) {
+        if !p.bytes().all(|b| b.is_ascii_digit()) || p.parse::<u16>().is_err() {
+            return Err(refuse("its port is not a number from 0 to 65535"));
+        }
+    }
+    if link.len() > MAX_LINK_BYTES {
+        return Err(SendValidationError::LinkTooLong { bytes: link.len() });
     }
     Ok(())
 }
@@ -598,14 +641,56 @@ mod tests {
             "https://:443/a",
             "https://h/a b",
             "",
+            // What a URL parser (Graph's, the emulator's) refuses: a port out of range or not
+            // a number, a malformed IPv6 address, a character no host can hold.
+            "https://h:99999/a.jpg",
+            "https://h:8o/a.jpg",
+            "https://h:1:2/a.jpg",
+            "https://[::1/a.jpg",
+            "https://[zz]/a.jpg",
+            "https://[::1]x/a.jpg",
+            "https://a<b.example/a.jpg",
         ] {
             assert!(
                 matches!(check_link(bad), Err(SendValidationError::Link { .. })),
                 "{bad}"
             );
         }
+        for ok in [
+            "https://h:/a.jpg",
+            "https://h:0443/a.jpg",
+            "https://[::1]:8443/a.jpg",
+        ] {
+            assert!(check_link(ok).is_ok(), "{ok}");
+        }
         let e = check_link("http://h/x?sig=SECRET").unwrap_err().to_string();
         assert!(!e.contains("SECRET"), "{e}");
+    }
+
+    #[test]
+    fn links_over_2048_bytes_are_refused() {
+        let base = "https://example.com/a.jpg?sig=";
+        let at_limit = format!("{base}{}", "x".repeat(MAX_LINK_BYTES - base.len()));
+        assert_eq!(at_limit.len(), MAX_LINK_BYTES);
+        assert!(check_link(&at_limit).is_ok());
+        let over = format!("{at_limit}é");
+        assert_eq!(
+            check_link(&over),
+            Err(SendValidationError::LinkTooLong {
+                bytes: MAX_LINK_BYTES + 2
+            })
+        );
+        // Through the constructor and through validate() of a message changed afterwards.
+        assert!(matches!(
+            SendMedia::by_link("15551234567", MediaKind::Image, &over),
+            Err(SendValidationError::LinkTooLong { .. })
+        ));
+        let mut m = msg(MediaKind::Image);
+        m.media = MediaRef::Link(over);
+        assert!(matches!(
+            m.validate(),
+            Err(SendValidationError::LinkTooLong { .. })
+        ));
     }
 
     #[test]
@@ -751,6 +836,7 @@ mod error_messages {
             reason: "not https",
         };
         insta::assert_snapshot!(e.to_string(), @r#"media link "http://x/a.jpg" is not usable: not https; Meta fetches links itself and needs a public https:// URL (or upload the file and send it by id)"#);
+        insta::assert_snapshot!(E::LinkTooLong { bytes: 2049 }.to_string(), @"the media link is 2049 bytes long; Graph refuses links over 2048 bytes (error 131009): shorten it, or upload the file and send it by id");
         insta::assert_snapshot!(E::CaptionNotAllowed { kind: MediaKind::Audio }.to_string(), @"a caption is not allowed on audio messages; captions go only on image, video and document messages");
         insta::assert_snapshot!(E::CaptionTooLong { chars: 1025 }.to_string(), @"the caption is 1025 characters long; at most 1024 are allowed");
         insta::assert_snapshot!(E::FilenameNotAllowed { kind: MediaKind::Image }.to_string(), @"a filename is only allowed on document messages, not on image");

@@ -76,6 +76,13 @@ async fn send_file(
             file.display()
         )));
     }
+    // Before the type is guessed from the contents: an empty file has none to guess from.
+    if meta.len() == 0 {
+        return Err(refused(format!(
+            "{} is empty (0 bytes): there is nothing to send",
+            file.display()
+        )));
+    }
     let mime = match &args.mime {
         Some(m) => m
             .parse::<MediaType>()

@@ -8,7 +8,7 @@ use wa_media_hyper::{MediaApi, MediaKind, MediaType, Upload};
 use wa_media_types::{sniff, SNIFF_LEN};
 
 use crate::cli::{Global, UploadArgs};
-use crate::failure::Failure;
+use crate::failure::{Exit, Failure};
 use crate::progress::Bars;
 use crate::{client, output};
 
@@ -27,6 +27,17 @@ pub async fn run(g: &Global, args: UploadArgs) -> Result<(), Failure> {
             "{} is not a regular file",
             args.file.display()
         )));
+    }
+    // Before the type is guessed from the contents: an empty file has none to guess from.
+    // (With --no-validate and --mime it goes to the API, which refuses it.)
+    if meta.len() == 0 && !(args.no_validate && args.mime.is_some()) {
+        return Err(Failure::new(
+            Exit::Validation,
+            format!(
+                "the upload was refused before sending: {} is empty (0 bytes): there is nothing to upload",
+                args.file.display()
+            ),
+        ));
     }
     let mime = match &args.mime {
         Some(m) => m
