@@ -1,6 +1,7 @@
 //! The emulator's own endpoints, beyond the real API, under `/__emulator/` on the Graph origin:
-//! fault injection, the request log, inbound simulation, the clock, stored media and sent
-//! messages. They are not written to the request log.
+//! health (with the webhook delivery counts), fault injection, the request log, inbound
+//! simulation, the clock, stored media and sent messages. They are not written to the request
+//! log.
 //!
 //! A web page in the developer's browser must not be able to drive them (CSRF, DNS rebinding),
 //! so every admin request is checked, in this order: the `Host` names this emulator (421
@@ -240,7 +241,13 @@ where
         .map(str::to_owned);
     let body = req.into_body();
     match (method, path.as_str()) {
-        (Method::GET, "/__emulator/health") => json_reply(StatusCode::OK, &json!({"ok": true})),
+        (Method::GET, "/__emulator/health") => {
+            let mut health = json!({"ok": true});
+            if let (Some(d), Some(obj)) = (&shared.delivery, health.as_object_mut()) {
+                obj.insert("webhook".to_owned(), json!(d.stats()));
+            }
+            json_reply(StatusCode::OK, &health)
+        }
         (Method::GET, "/__emulator/faults") => {
             json_reply(StatusCode::OK, &json!(shared.faults.pending()))
         }

@@ -46,6 +46,17 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// (`read`).
 pub const DEFAULT_STATUS_DELAY: Duration = Duration::from_millis(20);
 
+/// How many webhook deliveries are in flight at once by default (each holds at most one
+/// connection to the receiver); the others wait. See [`WebhookTarget::max_in_flight`].
+pub const DEFAULT_WEBHOOK_MAX_IN_FLIGHT: usize = 16;
+
+/// How many simulated inbound notifications may wait for a delivery slot by default; beyond
+/// it they are dropped and counted. See [`WebhookTarget::queue_capacity`].
+pub const DEFAULT_WEBHOOK_QUEUE_CAPACITY: usize = 10_000;
+
+/// The largest accepted [`WebhookTarget::max_in_flight`].
+const MAX_WEBHOOK_IN_FLIGHT: usize = 4096;
+
 /// The longest accepted [`EmulatorConfig::status_delay`].
 pub const MAX_STATUS_DELAY: Duration = Duration::from_secs(60);
 
@@ -200,6 +211,16 @@ pub struct WebhookTarget {
     /// The wait before the second attempt; it doubles after each (default 100 ms: fast, where
     /// Meta waits minutes to hours).
     pub retry_delay: Duration,
+    /// How many deliveries are in flight at once, each with at most one connection to the
+    /// receiver (default [`DEFAULT_WEBHOOK_MAX_IN_FLIGHT`], at least 1, at most 4,096). The
+    /// statuses of sent messages take the same slots. At most as many idle connections are
+    /// kept for reuse.
+    pub max_in_flight: usize,
+    /// How many simulated inbound notifications wait for a slot when all are taken (default
+    /// [`DEFAULT_WEBHOOK_QUEUE_CAPACITY`], at least 1); one arriving at a full queue is dropped,
+    /// counted and logged. Statuses of sent messages are never dropped: each message's task
+    /// waits for a slot, so they stay in order.
+    pub queue_capacity: usize,
 }
 
 impl WebhookTarget {
@@ -211,6 +232,8 @@ impl WebhookTarget {
             timeout: Duration::from_secs(10),
             max_attempts: 5,
             retry_delay: Duration::from_millis(100),
+            max_in_flight: DEFAULT_WEBHOOK_MAX_IN_FLIGHT,
+            queue_capacity: DEFAULT_WEBHOOK_QUEUE_CAPACITY,
         }
     }
 }
@@ -223,6 +246,8 @@ impl fmt::Debug for WebhookTarget {
             .field("timeout", &self.timeout)
             .field("max_attempts", &self.max_attempts)
             .field("retry_delay", &self.retry_delay)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("queue_capacity", &self.queue_capacity)
             .finish()
     }
 }
@@ -337,6 +362,18 @@ impl EmulatorConfig {
                 return Err(EmulatorError::Config(
                     "the webhook needs an app secret, at least one attempt and a timeout"
                         .to_owned(),
+                ));
+            }
+            if w.max_in_flight == 0 || w.max_in_flight > MAX_WEBHOOK_IN_FLIGHT {
+                return Err(EmulatorError::Config(format!(
+                    "the webhook's max_in_flight must be between 1 and {MAX_WEBHOOK_IN_FLIGHT}, \
+                     not {}",
+                    w.max_in_flight
+                )));
+            }
+            if w.queue_capacity == 0 {
+                return Err(EmulatorError::Config(
+                    "the webhook's queue_capacity must be at least 1".to_owned(),
                 ));
             }
         }

@@ -1,6 +1,6 @@
 //! The [`EmulatorHandle`] that controls a running emulator: its URLs and token, clock, TLS
-//! material, fault queue, request log, stored media, sent messages, inbound simulation, an
-//! in-process transport, and the stop.
+//! material, fault queue, request log, webhook delivery counts, stored media, sent messages,
+//! inbound simulation, an in-process transport, and the stop.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ use wa_media_types::MediaId;
 
 use crate::clock::Clock;
 use crate::config::EmulatorConfig;
+use crate::delivery::DeliveryStats;
 use crate::error::EmulatorError;
 use crate::fault::Faults;
 use crate::inbound::{self, InboundMessage, SimulatedInbound};
@@ -150,6 +151,13 @@ impl EmulatorHandle {
     /// excluded).
     pub fn request_log(&self) -> Vec<LoggedRequest> {
         self.shared.log.snapshot()
+    }
+
+    /// The counts of the webhook deliveries (delivered, given up, dropped because the queue
+    /// was full, queued, in flight), when a webhook is configured. Also the `webhook` field of
+    /// `GET /__emulator/health`.
+    pub fn webhook_deliveries(&self) -> Option<DeliveryStats> {
+        self.shared.delivery.as_ref().map(|d| d.stats())
     }
 
     /// Empties the request log.

@@ -6,7 +6,8 @@
 //! [`EmulatorHandle`] it returns gives the URLs and token to point a client at
 //! ([`EmulatorHandle::graph_url`], [`EmulatorHandle::lookaside_addr`], [`EmulatorHandle::token`]),
 //! the fault queue ([`EmulatorHandle::faults`], [`Fault`]), the request log
-//! ([`EmulatorHandle::request_log`]) and an in-process [`wa_media_core::Transport`]
+//! ([`EmulatorHandle::request_log`]), the webhook delivery counts
+//! ([`EmulatorHandle::webhook_deliveries`]) and an in-process [`wa_media_core::Transport`]
 //! ([`EmulatorHandle::in_process_transport`]).
 //!
 //! See `docs/emulator.md` in the repository for the HTTP interface (including `/__emulator/`),
@@ -56,9 +57,10 @@ pub use config::{
     EmulatorConfig, PairRateLimit, UserAgentPolicy, WebhookTarget, ADMIN_TOKEN_HEADER,
     DEFAULT_BODY_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_INBOUND_MEDIA_TTL, DEFAULT_MAX_CONNECTIONS, DEFAULT_MEDIA_TTL, DEFAULT_STATUS_DELAY,
-    DEFAULT_TOKEN, DEFAULT_URL_TTL, MAX_STATUS_DELAY, PRODUCTION_GRAPH_URL,
-    PRODUCTION_LOOKASIDE_URL,
+    DEFAULT_TOKEN, DEFAULT_URL_TTL, DEFAULT_WEBHOOK_MAX_IN_FLIGHT, DEFAULT_WEBHOOK_QUEUE_CAPACITY,
+    MAX_STATUS_DELAY, PRODUCTION_GRAPH_URL, PRODUCTION_LOOKASIDE_URL,
 };
+pub use delivery::DeliveryStats;
 pub use error::EmulatorError;
 pub use fault::{
     Endpoint, Fault, Faults, PendingFault, MAX_FAULT_DELAY_MILLIS, MAX_FAULT_DETAILS_CHARS,

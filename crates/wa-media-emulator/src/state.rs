@@ -25,7 +25,8 @@ pub(crate) struct Shared {
     pub(crate) store: Store,
     pub(crate) faults: Faults,
     pub(crate) log: Arc<RequestLog>,
-    /// Webhook deliveries of simulated inbound notifications, when configured.
+    /// Webhook deliveries of simulated inbound notifications and message statuses, when
+    /// configured (bounded: see [`crate::delivery`]).
     pub(crate) delivery: Option<Delivery>,
     /// Sent messages and the send rate windows.
     pub(crate) outbox: Arc<Outbox>,
