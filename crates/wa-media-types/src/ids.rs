@@ -229,12 +229,53 @@ pub struct ApiVersion {
     minor: u16,
 }
 
+/// The Graph API version this toolkit is written and tested against, as it appears in a path
+/// (`/v23.0/…`): the one place it is written. [`ApiVersion::DEFAULT`] is this value parsed (at
+/// compile time), and the client's default, the emulator's fallback `facebook-api-version` and
+/// the CLI's `--api-version` default all come from it.
+///
+/// ```
+/// use wa_media_types::{ApiVersion, DEFAULT_API_VERSION};
+/// assert_eq!(ApiVersion::DEFAULT.to_string(), DEFAULT_API_VERSION);
+/// ```
+pub const DEFAULT_API_VERSION: &str = "v23.0";
+
 impl ApiVersion {
-    /// The version this toolkit is written and tested against.
-    pub const DEFAULT: ApiVersion = ApiVersion {
-        major: 23,
-        minor: 0,
-    };
+    /// The version this toolkit is written and tested against: [`DEFAULT_API_VERSION`].
+    pub const DEFAULT: ApiVersion = ApiVersion::parse_const(DEFAULT_API_VERSION);
+
+    /// `vMAJOR.MINOR` parsed in a constant; a malformed literal fails the build.
+    const fn parse_const(s: &str) -> ApiVersion {
+        let b = s.as_bytes();
+        assert!(
+            b.len() >= 4 && b[0] == b'v',
+            "an API version is vMAJOR.MINOR"
+        );
+        let mut i = 1;
+        let mut numbers = [0u16; 2];
+        let mut n = 0;
+        while n < 2 {
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                numbers[n] = numbers[n] * 10 + (b[i] - b'0') as u16;
+                i += 1;
+            }
+            assert!(i > start, "an API version is vMAJOR.MINOR");
+            if n == 0 {
+                assert!(
+                    i < b.len() && b[i] == b'.',
+                    "an API version is vMAJOR.MINOR"
+                );
+                i += 1;
+            }
+            n += 1;
+        }
+        assert!(i == b.len(), "an API version is vMAJOR.MINOR");
+        ApiVersion {
+            major: numbers[0],
+            minor: numbers[1],
+        }
+    }
 
     /// A version from its two numbers.
     pub const fn new(major: u16, minor: u16) -> Self {

@@ -2,12 +2,14 @@
 //!
 //! # What is where
 //!
-//! - [`MediaId`], [`PhoneNumberId`], [`ApiVersion`]: validated identifiers that cannot change a URL path.
+//! - [`MediaId`], [`PhoneNumberId`], [`ApiVersion`]: validated identifiers that cannot change a URL path;
+//!   [`DEFAULT_API_VERSION`]: the Graph version everything defaults to.
 //! - [`UploadResponse`], [`MediaUrlResponse`], [`DeleteResponse`]: success bodies.
 //! - [`GraphError`], [`ErrorBody`], [`ErrorClass`]: the Graph error envelope and what to do about it.
 //! - [`Sha256Digest`], [`StreamingDigest`]: digests in hex or base64, compared by bytes.
 //! - [`MediaKind`], [`MediaType`] and the size constants ([`MB`], [`IMAGE_MAX_BYTES`], …).
-//! - [`validate_upload`] and [`sniff`]: every reason an upload would be refused, found from the
+//! - [`validate_upload`] and [`sniff`] ([`sniff_media_type`]: the MIME type to declare for a
+//!   file of unknown type): every reason an upload would be refused, found from the
 //!   declared type, the length and the first [`SNIFF_LEN`] bytes ([`validate_named_upload`]
 //!   also checks the file name's extension); [`usual_extension`] and [`mime_for_extension`]:
 //!   the one MIME type ↔ extension table.
@@ -37,7 +39,9 @@ pub mod webhook;
 
 pub use digest::{DigestParseError, Sha256Digest, StreamingDigest};
 pub use graph_error::{ErrorBody, ErrorClass, ErrorData, GraphError, MAX_ERROR_SNIPPET};
-pub use ids::{ApiVersion, IdError, MediaId, PhoneNumberId, MAX_ID_LEN, MAX_MEDIA_ID_LEN};
+pub use ids::{
+    ApiVersion, IdError, MediaId, PhoneNumberId, DEFAULT_API_VERSION, MAX_ID_LEN, MAX_MEDIA_ID_LEN,
+};
 pub use kind::{
     mime_for_extension, usual_extension, MediaKind, UnknownKind, AUDIO_MAX_BYTES,
     DOCUMENT_MAX_BYTES, IMAGE_MAX_BYTES, KB, MAX_MEDIA_BYTES, MB, STICKER_ANIMATED_MAX_BYTES,
@@ -48,7 +52,7 @@ pub use message::{MediaRef, SendMedia, SendNote, SendValidationError, SentMessag
 pub use mime::{MediaType, MimeError};
 pub use response::{DeleteResponse, MediaUrlResponse, UploadResponse};
 pub use signature::{signature_header, verify_signature, SignatureError};
-pub use sniff::{sniff, Sniffed};
+pub use sniff::{sniff, sniff_media_type, Sniffed};
 pub use validate::{
     validate_named_upload, validate_upload, Problem, UploadCandidate, Validated, ValidationError,
     SNIFF_LEN,

@@ -145,6 +145,10 @@ pub enum SendValidationError {
         /// Its length in characters.
         chars: usize,
     },
+    /// The file to send is empty (checked before its type is guessed: an empty file has no
+    /// contents to guess from).
+    #[error("the file is empty (0 bytes): there is nothing to send")]
+    EmptyFile,
     /// The type of a file to send could not be told from its contents.
     #[error("cannot tell the type of the file from its contents; give its MIME type (for example application/pdf)")]
     UnknownFileType,
@@ -846,6 +850,7 @@ mod error_messages {
         insta::assert_snapshot!(E::VoiceNotOpus { detected: None }.to_string(), @"a voice note must be Opus in an Ogg container (audio/ogg; codecs=opus), but the file is of an unknown type; convert it (for example `ffmpeg -i in -c:a libopus out.ogg`) or send it as plain audio");
         insta::assert_snapshot!(E::EmptyReplyTo.to_string(), @"reply_to is empty; give the wamid of the message to reply to");
         insta::assert_snapshot!(E::CallbackDataTooLong { chars: 513 }.to_string(), @"biz_opaque_callback_data is 513 characters long; at most 512 are allowed");
+        insta::assert_snapshot!(E::EmptyFile.to_string(), @"the file is empty (0 bytes): there is nothing to send");
         insta::assert_snapshot!(E::UnknownFileType.to_string(), @"cannot tell the type of the file from its contents; give its MIME type (for example application/pdf)");
         insta::assert_snapshot!(E::NoKindFor { mime: "application/zip".into() }.to_string(), @"no message kind takes application/zip files; give the kind explicitly or convert the file");
         // Transparent: the upload's own message, and its source is not repeated.

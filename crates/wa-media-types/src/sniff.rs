@@ -4,6 +4,8 @@
 //! Vorbis file sent as a voice note or an HTML error page saved as `photo.jpg` is caught before
 //! the upload. Only the leading [`SNIFF_LEN`](crate::SNIFF_LEN) bytes are ever needed.
 
+use crate::MediaType;
+
 /// What the first bytes of a file say it is.
 ///
 /// `mime` is a MIME type with the parameters that matter to WhatsApp: an Ogg file is
@@ -49,6 +51,19 @@ impl Sniffed {
             "video/mp4" | "audio/mp4" | "video/3gpp" | "video/quicktime"
         )
     }
+}
+
+/// The MIME type to declare for a file whose type was not given: [`sniff`]'s answer as a
+/// [`MediaType`], parameters kept (`audio/ogg; codecs=opus`). `None` when the contents are not
+/// recognised. The one place a file's type is guessed, for uploads and sends alike.
+///
+/// ```
+/// use wa_media_types::sniff_media_type;
+/// assert_eq!(sniff_media_type(b"%PDF-1.7\n").unwrap().essence(), "application/pdf");
+/// assert_eq!(sniff_media_type(&[0x00, 0x01, 0x02]), None);
+/// ```
+pub fn sniff_media_type(head: &[u8]) -> Option<MediaType> {
+    sniff(head).and_then(|s| s.mime.parse().ok())
 }
 
 /// Sniffs the content type of a file from its first bytes.
@@ -224,6 +239,30 @@ pub(crate) fn looks_like_text(head: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_sniffed_type_is_a_media_type() {
+        // Every MIME literal of this file (the types `sniff` can answer) parses, parameters kept.
+        let source = include_str!("sniff.rs");
+        let mut seen = 0;
+        for literal in source.split('"').skip(1).step_by(2) {
+            let top = literal.split('/').next().unwrap_or("");
+            if !["image", "audio", "video", "application", "text"].contains(&top)
+                || literal.contains(' ') && !literal.contains("; codecs=")
+            {
+                continue;
+            }
+            let parsed: MediaType = literal.parse().unwrap_or_else(|e| panic!("{literal}: {e}"));
+            assert_eq!(parsed.to_string(), literal);
+            seen += 1;
+        }
+        assert!(seen >= 15, "only {seen} MIME literals found");
+        assert_eq!(
+            sniff_media_type(b"OggS\0\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x13OpusHead"),
+            sniff(b"OggS\0\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x13OpusHead")
+                .map(|s| s.mime.parse().unwrap())
+        );
+    }
 
     fn mime(b: &[u8]) -> Option<&'static str> {
         sniff(b).map(|s| s.mime)
