@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use http_body_util::BodyExt;
 use wa_media_core::{MediaApi, MediaApiExt, RequestBody, Transport};
 use wa_media_emulator::{Emulator, EmulatorHandle};
-use wa_media_hyper::{HyperMediaClient, MediaId};
+use wa_media_hyper::{MediaClient, MediaId};
 
 use crate::environment::{mb_per_s, run_on, timed_command, Environment, Plan, PHONE};
 use crate::report::Row;
@@ -24,7 +24,7 @@ pub(crate) struct CurlTls {
 /// One `fetch_to_file` into `dest`; checks the reported digest; returns the elapsed time.
 fn project_once(
     env: &Environment,
-    client: &HyperMediaClient,
+    client: &MediaClient,
     id: &MediaId,
     dest: &Path,
 ) -> Result<Duration, String> {
@@ -84,7 +84,7 @@ fn curl_once(
 #[allow(clippy::too_many_arguments)]
 fn compare(
     env: &Environment,
-    client: &HyperMediaClient,
+    client: &MediaClient,
     token: &str,
     id: &MediaId,
     size: u64,
@@ -154,7 +154,7 @@ impl Environment {
     /// A fresh URL and the expected hex digest, through `client`.
     fn fresh_url_with(
         &self,
-        client: &HyperMediaClient,
+        client: &MediaClient,
         id: &MediaId,
     ) -> Result<(String, String), String> {
         let client = client.clone();
@@ -286,7 +286,7 @@ fn stream_rate(env: &Environment, id: &MediaId, size: u64) -> Row {
 /// Starts a TLS emulator and a client for it (the emulator's CA and resolve overrides only).
 pub(crate) fn tls_setup(
     env: &Environment,
-) -> Result<(EmulatorHandle, HyperMediaClient, CurlTls), String> {
+) -> Result<(EmulatorHandle, MediaClient, CurlTls), String> {
     let data = env.work.join("emulator-tls-data");
     let emu = env
         .server
@@ -300,13 +300,15 @@ pub(crate) fn tls_setup(
         .ok_or("TLS emulator has no CA file")?
         .to_owned();
     let client = wa_media_hyper::builder()
-        .transport_builder(crate::environment::transport_builder())
+        .transport(
+            crate::environment::transport_builder()
+                .add_root_certificate_pem(ca)
+                .built_in_roots(false)
+                .resolve("graph.facebook.com", emu.graph_addr())
+                .resolve("lookaside.fbsbx.com", emu.lookaside_addr()),
+        )
         .token(emu.token())
         .phone_number_id(PHONE)
-        .add_root_certificate_pem(ca)
-        .built_in_roots(false)
-        .resolve("graph.facebook.com", emu.graph_addr())
-        .resolve("lookaside.fbsbx.com", emu.lookaside_addr())
         .retry_policy(wa_media_core::RetryPolicy::none())
         .build()
         .map_err(|e| format!("TLS client: {e}"))?;

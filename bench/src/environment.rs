@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use wa_media_core::{MediaApi, RetryPolicy, Timeouts};
 use wa_media_emulator::{Emulator, EmulatorHandle};
-use wa_media_hyper::{HyperMediaClient, MediaId, MediaType, Upload};
+use wa_media_hyper::{MediaClient, MediaId, MediaType, Upload};
 
 /// The phone number id uploads are made for.
 pub const PHONE: &str = "106540352242922";
@@ -102,7 +102,7 @@ pub struct Environment {
     /// The plain-HTTP emulator.
     pub emu: EmulatorHandle,
     /// The project's client, one pool for every scenario.
-    pub client: HyperMediaClient,
+    pub client: MediaClient,
     /// Scratch directory for payloads and downloads (in memory when possible).
     pub work: PathBuf,
     /// A directory on disk for the one fsync-included download row.
@@ -156,7 +156,7 @@ pub fn transport_builder() -> wa_media_hyper::HyperTransportBuilder {
 }
 
 /// A client of the plain-HTTP emulator `emu` (no retries: a failure must show).
-pub fn client_for(emu: &EmulatorHandle) -> Result<HyperMediaClient, String> {
+pub fn client_for(emu: &EmulatorHandle) -> Result<MediaClient, String> {
     client_to(
         emu.token(),
         emu.graph_url(),
@@ -166,13 +166,9 @@ pub fn client_for(emu: &EmulatorHandle) -> Result<HyperMediaClient, String> {
 
 /// The same client from the emulator's token, Graph URL and lookaside `host:port` (what a
 /// child process is given).
-pub fn client_to(
-    token: &str,
-    graph_url: &str,
-    lookaside: &str,
-) -> Result<HyperMediaClient, String> {
+pub fn client_to(token: &str, graph_url: &str, lookaside: &str) -> Result<MediaClient, String> {
     wa_media_hyper::builder()
-        .transport_builder(transport_builder())
+        .transport(transport_builder())
         .token(token)
         .phone_number_id(PHONE)
         .graph_url(graph_url)
@@ -263,7 +259,7 @@ impl Environment {
 /// `i` is [`text_bytes`]`(size, first_seed + i)`).
 pub fn seed_text_media(
     rt: &tokio::runtime::Runtime,
-    client: &HyperMediaClient,
+    client: &MediaClient,
     n: usize,
     size: usize,
     first_seed: u64,

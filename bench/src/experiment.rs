@@ -30,7 +30,7 @@ enum Sink {
 
 fn once(
     env: &Environment,
-    client: &wa_media_hyper::HyperMediaClient,
+    client: &wa_media_hyper::MediaClient,
     id: &wa_media_hyper::MediaId,
     sink: Sink,
 ) -> Result<f64, String> {
@@ -250,7 +250,7 @@ pub fn rows(env: &Environment) -> Vec<Row> {
 /// Every [`Sink`], alternating run by run, against the server `client` talks to.
 fn sink_rows(
     env: &Environment,
-    client: &wa_media_hyper::HyperMediaClient,
+    client: &wa_media_hyper::MediaClient,
     id: &wa_media_hyper::MediaId,
     server: &str,
 ) -> Vec<Row> {

@@ -27,7 +27,7 @@ use std::time::Instant;
 use futures_util::StreamExt;
 use wa_media_core::{MediaApi, MediaApiExt};
 use wa_media_emulator::EmulatorHandle;
-use wa_media_hyper::{HyperMediaClient, MediaId};
+use wa_media_hyper::{MediaClient, MediaId};
 
 use crate::environment::{client_to, run_on, runtime, seed_text_media, timed_command};
 use crate::environment::{Environment, Plan};
@@ -77,7 +77,7 @@ struct Server<'a> {
     how: &'static str,
     emu: &'a EmulatorHandle,
     /// Uploads the media (a client of `emu`).
-    client: &'a HyperMediaClient,
+    client: &'a MediaClient,
     /// The CA file when `emu` serves TLS.
     ca: Option<std::path::PathBuf>,
 }
@@ -327,7 +327,7 @@ fn status_kib(field: &str) -> Result<u64, String> {
 /// `total` fetches spread over `concurrency` tasks, ids taken in turn; every body drained to
 /// the end (its chunks dropped) and its length checked.
 async fn fetch_all(
-    client: wa_media_hyper::HyperMediaClient,
+    client: wa_media_hyper::MediaClient,
     ids: Arc<Vec<MediaId>>,
     total: usize,
     concurrency: usize,
@@ -425,20 +425,23 @@ fn tls_client(
     ca: &std::ffi::OsStr,
     graph: &str,
     lookaside: &str,
-) -> Result<HyperMediaClient, String> {
+) -> Result<MediaClient, String> {
     let pem = std::fs::read_to_string(ca).map_err(|e| format!("{}: {e}", ca.to_string_lossy()))?;
     let addr = |a: &str| {
         a.parse::<std::net::SocketAddr>()
             .map_err(|e| format!("address {a:?}: {e}"))
     };
+    let (graph, lookaside) = (addr(graph)?, addr(lookaside)?);
     wa_media_hyper::builder()
-        .transport_builder(crate::environment::transport_builder())
+        .transport(
+            crate::environment::transport_builder()
+                .add_root_certificate_pem(pem)
+                .built_in_roots(false)
+                .resolve("graph.facebook.com", graph)
+                .resolve("lookaside.fbsbx.com", lookaside),
+        )
         .token(token)
         .phone_number_id(crate::environment::PHONE)
-        .add_root_certificate_pem(pem)
-        .built_in_roots(false)
-        .resolve("graph.facebook.com", addr(graph)?)
-        .resolve("lookaside.fbsbx.com", addr(lookaside)?)
         .retry_policy(wa_media_core::RetryPolicy::none())
         .build()
         .map_err(|e| format!("TLS client: {e}"))

@@ -236,7 +236,7 @@ fn http_rows(env: &Environment, server: &MinimalServer, work: &Path) -> Vec<Row>
 fn tls_setup(
     env: &Environment,
     payload: Bytes,
-) -> Result<(MinimalServer, RefClient, wa_media_hyper::HyperMediaClient), String> {
+) -> Result<(MinimalServer, RefClient, wa_media_hyper::MediaClient), String> {
     let names = [
         "graph.facebook.com".to_owned(),
         "lookaside.fbsbx.com".to_owned(),

@@ -4,14 +4,14 @@
 use std::path::Path;
 
 use wa_media_core::{MediaApi, MediaApiExt, Upload};
-use wa_media_hyper::{HyperMediaClient, MediaId};
+use wa_media_hyper::{MediaClient, MediaId};
 
 use super::cpu::{Sample, Stopwatch};
 use super::server::{MinimalServer, MEDIA_ID, UPLOADED_ID};
 use crate::environment::{client_to, run_on, text_plain, timed_command, Environment, PHONE};
 
 /// The project's client of the plain-HTTP minimal server (as `client_for` builds the emulator's).
-pub fn http_client(server: &MinimalServer, token: &str) -> Result<HyperMediaClient, String> {
+pub fn http_client(server: &MinimalServer, token: &str) -> Result<MediaClient, String> {
     client_to(token, &server.graph_url, &server.addr.to_string())
 }
 
@@ -21,15 +21,17 @@ pub fn tls_client(
     server: &MinimalServer,
     token: &str,
     ca_pem: &str,
-) -> Result<HyperMediaClient, String> {
+) -> Result<MediaClient, String> {
     wa_media_hyper::builder()
-        .transport_builder(crate::environment::transport_builder())
+        .transport(
+            crate::environment::transport_builder()
+                .add_root_certificate_pem(ca_pem)
+                .built_in_roots(false)
+                .resolve("graph.facebook.com", server.addr)
+                .resolve("lookaside.fbsbx.com", server.addr),
+        )
         .token(token)
         .phone_number_id(PHONE)
-        .add_root_certificate_pem(ca_pem)
-        .built_in_roots(false)
-        .resolve("graph.facebook.com", server.addr)
-        .resolve("lookaside.fbsbx.com", server.addr)
         .retry_policy(wa_media_core::RetryPolicy::none())
         .build()
         .map_err(|e| format!("TLS client: {e}"))
@@ -45,7 +47,7 @@ pub fn media_id() -> Result<MediaId, String> {
 /// One `fetch_to_file` into `dest` (removed afterwards, untimed); checks the size reported.
 pub fn fetch_to_file(
     env: &Environment,
-    client: &HyperMediaClient,
+    client: &MediaClient,
     dest: &Path,
     size: u64,
 ) -> Result<Sample, String> {
@@ -69,7 +71,7 @@ pub fn fetch_to_file(
 }
 
 /// One `fetch` with every verified chunk dropped (as `stream_rate` in download.rs).
-pub fn fetch(env: &Environment, client: &HyperMediaClient, size: u64) -> Result<Sample, String> {
+pub fn fetch(env: &Environment, client: &MediaClient, size: u64) -> Result<Sample, String> {
     let client = client.clone();
     let id = media_id()?;
     let (got, took) = run_on(&env.client_rt, async move {
@@ -103,7 +105,7 @@ fn check_drained(server: &MinimalServer, size: u64) -> Result<(), String> {
 pub fn upload(
     env: &Environment,
     server: &MinimalServer,
-    client: &HyperMediaClient,
+    client: &MediaClient,
     path: &Path,
     size: u64,
 ) -> Result<Sample, String> {

@@ -53,9 +53,14 @@ pub struct Global {
     #[arg(long, env = "WHATSAPP_PHONE_NUMBER_ID", global = true)]
     pub phone_number_id: Option<String>,
 
-    /// Graph API version, such as v23.0.
-    #[arg(long, env = "WHATSAPP_API_VERSION", global = true)]
-    pub api_version: Option<String>,
+    /// Graph API version (vMAJOR.MINOR).
+    #[arg(
+        long,
+        env = "WHATSAPP_API_VERSION",
+        global = true,
+        default_value = wa_media_types::DEFAULT_API_VERSION
+    )]
+    pub api_version: String,
 
     /// Graph API base URL.
     #[arg(long, env = "WHATSAPP_GRAPH_URL", global = true)]

@@ -1,12 +1,13 @@
 //! Builds the hyper media client from the global options.
 
-use wa_media_hyper::{ApiVersion, HyperMediaClient};
+use wa_media_core::MediaClient;
+use wa_media_types::ApiVersion;
 
 use crate::cli::Global;
 use crate::failure::Failure;
 
 /// Builds a client for the commands that talk to the API; the token is required.
-pub fn build(global: &Global) -> Result<HyperMediaClient, Failure> {
+pub fn build(global: &Global) -> Result<MediaClient, Failure> {
     let token = global
         .token
         .as_deref()
@@ -16,12 +17,11 @@ pub fn build(global: &Global) -> Result<HyperMediaClient, Failure> {
     if let Some(id) = &global.phone_number_id {
         b = b.phone_number_id(id);
     }
-    if let Some(v) = &global.api_version {
-        let v: ApiVersion = v
-            .parse()
-            .map_err(|e| Failure::usage(format!("--api-version: {e}")))?;
-        b = b.api_version(v);
-    }
+    let version: ApiVersion = global
+        .api_version
+        .parse()
+        .map_err(|e| Failure::usage(format!("--api-version: {e}")))?;
+    b = b.api_version(version);
     if let Some(url) = &global.graph_url {
         b = b.graph_url(url.clone());
     }
@@ -34,9 +34,9 @@ pub fn build(global: &Global) -> Result<HyperMediaClient, Failure> {
         b = b.trust_host(host.to_string());
     }
     if global.no_proxy {
-        b = b.no_proxy();
+        b = b.map_transport(|t| t.no_proxy());
     } else if let Some(proxy) = &global.proxy {
-        b = b.proxy(proxy.trim());
+        b = b.map_transport(|t| t.proxy(proxy.trim()));
     }
     b.build()
         .map_err(|e| Failure::usage(format!("invalid configuration: {e}")))

@@ -29,7 +29,7 @@ pub fn info(quiet: bool, text: &str) {
 }
 
 /// Parses a media id given on the command line.
-pub fn media_id(raw: &str) -> Result<wa_media_hyper::MediaId, Failure> {
+pub fn media_id(raw: &str) -> Result<wa_media_types::MediaId, Failure> {
     raw.trim()
         .parse()
         .map_err(|e| Failure::usage(format!("invalid media id: {e}")))

@@ -21,8 +21,8 @@ use std::time::Duration;
 use wa_media_core::test_util::LogCapture;
 use wa_media_emulator::{Emulator, EmulatorHandle, Endpoint, Fault, InboundMessage, ManualClock};
 use wa_media_hyper::{
-    Error, HyperMediaClient, MediaApi, MediaApiExt, MediaKind, MediaType, MessagingApi,
-    RetryPolicy, SendMedia, SendOptions, Timeouts, Upload,
+    Error, MediaApi, MediaApiExt, MediaClient, MediaKind, MediaType, MessagingApi, RetryPolicy,
+    SendMedia, SendOptions, Timeouts, Upload,
 };
 use wa_media_testkit::errors::error_text;
 use wa_media_testkit::http1;
@@ -64,7 +64,7 @@ fn find_secret<'a>(text: &str, secrets: &'a [String]) -> Option<&'a str> {
         .map(String::as_str)
 }
 
-fn client_for(emu: &EmulatorHandle, policy: RetryPolicy) -> HyperMediaClient {
+fn client_for(emu: &EmulatorHandle, policy: RetryPolicy) -> MediaClient {
     wa_media_hyper::builder()
         .token(TOKEN)
         .phone_number_id(PHONE)
@@ -335,7 +335,7 @@ impl Rotation {
 impl wa_media_hyper::TokenSource for Rotation {
     async fn token(
         &self,
-    ) -> Result<wa_media_hyper::AccessToken, wa_media_hyper::wa_media_core::BoxError> {
+    ) -> Result<wa_media_hyper::AccessToken, wa_media_hyper::BoxError> {
         Ok(wa_media_hyper::AccessToken::new(
             self.current.lock().unwrap().clone(),
         ))
@@ -343,7 +343,7 @@ impl wa_media_hyper::TokenSource for Rotation {
     async fn refresh(
         &self,
         _rejected: &wa_media_hyper::AccessToken,
-    ) -> Result<Option<wa_media_hyper::AccessToken>, wa_media_hyper::wa_media_core::BoxError> {
+    ) -> Result<Option<wa_media_hyper::AccessToken>, wa_media_hyper::BoxError> {
         let fresh = self.file.lock().unwrap().clone();
         *self.current.lock().unwrap() = fresh.clone();
         Ok(Some(wa_media_hyper::AccessToken::new(fresh)))

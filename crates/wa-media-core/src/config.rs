@@ -1,4 +1,5 @@
-//! The client's configuration and its builder, shared by every transport's client.
+//! The client's configuration: [`ClientConfig`], checked from the settings a
+//! [`crate::ClientBuilder`] collects.
 
 use http::HeaderValue;
 use url::Url;
@@ -7,7 +8,7 @@ use wa_media_types::{ApiVersion, PhoneNumberId};
 use crate::error::ConfigError;
 use crate::retry::RetryPolicy;
 use crate::timeouts::Timeouts;
-use crate::token::{AccessToken, TokenSource, Tokens};
+use crate::token::{AccessToken, Tokens};
 use crate::trust::{scheme_check, TrustedHosts};
 
 /// The default Graph API base URL.
@@ -17,14 +18,14 @@ pub const DEFAULT_GRAPH_URL: &str = "https://graph.facebook.com";
 /// without one).
 pub const DEFAULT_USER_AGENT: &str = concat!("wa-media/", env!("CARGO_PKG_VERSION"));
 
-/// A validated client configuration. Build it with [`ClientConfig::builder`] (or
-/// [`crate::MediaClient::builder`], which wraps the same builder).
+/// A client's validated configuration: what [`crate::ClientBuilder`] checked and
+/// [`crate::MediaClient::config`] shows.
 ///
 /// Debug output shows the token as `AccessToken(***)` (or `TokenSource(..)`).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ClientConfig {
-    /// Where the Bearer token comes from: a static token or a [`TokenSource`].
+    /// Where the Bearer token comes from: a static token or a [`crate::TokenSource`].
     pub(crate) tokens: Tokens,
     /// The business phone number id (needed for uploads and sends; an upload's own
     /// [`crate::Upload::phone_number_id`] wins).
@@ -39,7 +40,7 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// Timeouts.
     pub timeouts: Timeouts,
-    /// The `User-Agent` sent with every request.
+    /// The `User-Agent` core puts on every request (a transport sends the request as given).
     pub user_agent: HeaderValue,
     /// Whether retrieve and delete send the optional `phone_number_id` query parameter (the
     /// API then acts only if the media belongs to that number). Default false.
@@ -51,12 +52,7 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// A builder with every default.
-    pub fn builder() -> ConfigBuilder {
-        ConfigBuilder::default()
-    }
-
-    /// The static token, when the configuration has one (`None` with a [`TokenSource`]).
+    /// The static token, when the configuration has one (`None` with a [`crate::TokenSource`]).
     pub fn static_token(&self) -> Option<&AccessToken> {
         match &self.tokens {
             Tokens::Static(t) => Some(t),
@@ -65,24 +61,25 @@ impl ClientConfig {
     }
 }
 
-/// Builds a [`ClientConfig`]; every setter is checked in [`ConfigBuilder::build`].
+/// The settings as a [`crate::ClientBuilder`] collects them, unchecked; [`Settings::check`]
+/// turns them into a [`ClientConfig`].
 #[derive(Debug, Clone)]
-pub struct ConfigBuilder {
-    token: Option<Tokens>,
-    phone_number_id: Option<Result<PhoneNumberId, String>>,
-    api_version: ApiVersion,
-    graph_url: String,
-    trusted_hosts: TrustedHosts,
-    trust_entries: Vec<String>,
-    retry: RetryPolicy,
-    timeouts: Timeouts,
-    user_agent: String,
-    scope_to_phone_number: bool,
-    validate_uploads: bool,
-    fixed_boundary: Option<String>,
+pub(crate) struct Settings {
+    pub(crate) token: Option<Tokens>,
+    pub(crate) phone_number_id: Option<Result<PhoneNumberId, String>>,
+    pub(crate) api_version: ApiVersion,
+    pub(crate) graph_url: String,
+    pub(crate) trusted_hosts: TrustedHosts,
+    pub(crate) trust_entries: Vec<String>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) user_agent: String,
+    pub(crate) scope_to_phone_number: bool,
+    pub(crate) validate_uploads: bool,
+    pub(crate) fixed_boundary: Option<String>,
 }
 
-impl Default for ConfigBuilder {
+impl Default for Settings {
     fn default() -> Self {
         Self {
             token: None,
@@ -101,91 +98,9 @@ impl Default for ConfigBuilder {
     }
 }
 
-impl ConfigBuilder {
-    /// The access token (this or [`token_source`](Self::token_source) is required).
-    pub fn token(mut self, token: impl Into<AccessToken>) -> Self {
-        self.token = Some(Tokens::Static(token.into()));
-        self
-    }
-
-    /// Where the client gets its token, asked at each operation and once more after Graph
-    /// rejects a token (code 190); replaces [`token`](Self::token). See [`TokenSource`].
-    pub fn token_source(mut self, source: impl TokenSource) -> Self {
-        self.token = Some(Tokens::Source(std::sync::Arc::new(source)));
-        self
-    }
-
-    /// The business phone number id (required for uploads). Checked in `build`.
-    pub fn phone_number_id(mut self, id: impl AsRef<str>) -> Self {
-        self.phone_number_id = Some(PhoneNumberId::new(id.as_ref()).map_err(|e| e.to_string()));
-        self
-    }
-
-    /// The Graph API version (default [`ApiVersion::DEFAULT`]).
-    pub fn api_version(mut self, v: ApiVersion) -> Self {
-        self.api_version = v;
-        self
-    }
-
-    /// The Graph base URL (default `https://graph.facebook.com`); an emulator's
-    /// `http://127.0.0.1:port` is accepted.
-    pub fn graph_url(mut self, url: impl Into<String>) -> Self {
-        self.graph_url = url.into();
-        self
-    }
-
-    /// Trusts one more download host (`host`, `host:port`, `*.domain`).
-    pub fn trust_host(mut self, entry: impl Into<String>) -> Self {
-        self.trust_entries.push(entry.into());
-        self
-    }
-
-    /// Replaces the whole download-host allowlist (default: `lookaside.fbsbx.com`).
-    pub fn trusted_hosts(mut self, hosts: TrustedHosts) -> Self {
-        self.trusted_hosts = hosts;
-        self
-    }
-
-    /// The retry policy.
-    pub fn retry_policy(mut self, p: RetryPolicy) -> Self {
-        self.retry = p;
-        self
-    }
-
-    /// The timeouts.
-    pub fn timeouts(mut self, t: Timeouts) -> Self {
-        self.timeouts = t;
-        self
-    }
-
-    /// The `User-Agent` (default `wa-media/<version>`); an empty value keeps the default.
-    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
-        self.user_agent = ua.into();
-        self
-    }
-
-    /// Sends `phone_number_id` with retrieve and delete (see [`ClientConfig`]).
-    pub fn scope_to_phone_number(mut self, yes: bool) -> Self {
-        self.scope_to_phone_number = yes;
-        self
-    }
-
-    /// Turns local pre-upload validation on (default) or off.
-    pub fn validate_uploads(mut self, yes: bool) -> Self {
-        self.validate_uploads = yes;
-        self
-    }
-
-    /// Test hook: a fixed multipart boundary, so snapshots of upload bodies are stable.
-    #[cfg(feature = "test-util")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
-    pub fn fixed_boundary(mut self, boundary: impl Into<String>) -> Self {
-        self.fixed_boundary = Some(boundary.into());
-        self
-    }
-
+impl Settings {
     /// Checks everything and builds the configuration.
-    pub fn build(self) -> Result<ClientConfig, ConfigError> {
+    pub(crate) fn check(self) -> Result<ClientConfig, ConfigError> {
         let tokens = self.token.ok_or(ConfigError::Token)?;
         if let Tokens::Static(token) = &tokens {
             if !token.is_well_formed() {
@@ -222,88 +137,6 @@ impl ConfigBuilder {
             fixed_boundary: self.fixed_boundary,
         })
     }
-}
-
-/// Forwards every [`ConfigBuilder`] setter to the `ConfigBuilder` field `$field` of a client
-/// builder, so [`crate::ClientBuilder`] and transport crates' builders (the hyper client's)
-/// offer the same settings without writing each one out again.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! config_setters {
-    ($field:ident) => {
-        /// The access token (this or `token_source` is required). Never printed: Debug shows
-        /// `AccessToken(***)`.
-        pub fn token(mut self, token: impl ::core::convert::Into<$crate::AccessToken>) -> Self {
-            self.$field = self.$field.token(token);
-            self
-        }
-        /// Where the token comes from when it rotates (replaces `token`): asked at each
-        /// operation, and once more after Graph rejects a token (code 190). See
-        /// [`TokenSource`]($crate::TokenSource).
-        pub fn token_source(mut self, source: impl $crate::TokenSource) -> Self {
-            self.$field = self.$field.token_source(source);
-            self
-        }
-        /// The business phone number id (required for uploads and sends).
-        pub fn phone_number_id(mut self, id: impl ::core::convert::AsRef<str>) -> Self {
-            self.$field = self.$field.phone_number_id(id);
-            self
-        }
-        /// The Graph API version (default `v23.0`).
-        pub fn api_version(mut self, version: $crate::types::ApiVersion) -> Self {
-            self.$field = self.$field.api_version(version);
-            self
-        }
-        /// The Graph base URL (default `https://graph.facebook.com`; `http://` only on
-        /// loopback, e.g. the emulator).
-        pub fn graph_url(mut self, url: impl ::core::convert::Into<::std::string::String>) -> Self {
-            self.$field = self.$field.graph_url(url);
-            self
-        }
-        /// Adds a download host that may receive the token (`host`, `host:port`, `*.domain`).
-        pub fn trust_host(
-            mut self,
-            entry: impl ::core::convert::Into<::std::string::String>,
-        ) -> Self {
-            self.$field = self.$field.trust_host(entry);
-            self
-        }
-        /// Replaces the download-host allowlist (default: `lookaside.fbsbx.com` over https).
-        pub fn trusted_hosts(mut self, hosts: $crate::TrustedHosts) -> Self {
-            self.$field = self.$field.trusted_hosts(hosts);
-            self
-        }
-        /// How failures are retried.
-        pub fn retry_policy(mut self, policy: $crate::RetryPolicy) -> Self {
-            self.$field = self.$field.retry_policy(policy);
-            self
-        }
-        /// The timeouts core applies (request, idle body, body deadline).
-        pub fn timeouts(mut self, timeouts: $crate::Timeouts) -> Self {
-            self.$field = self.$field.timeouts(timeouts);
-            self
-        }
-        /// The `User-Agent` (default [`DEFAULT_USER_AGENT`]($crate::DEFAULT_USER_AGENT); one is
-        /// always sent).
-        pub fn user_agent(
-            mut self,
-            user_agent: impl ::core::convert::Into<::std::string::String>,
-        ) -> Self {
-            self.$field = self.$field.user_agent(user_agent);
-            self
-        }
-        /// Sends `phone_number_id` with retrieve and delete, so the API acts only on media of
-        /// that number.
-        pub fn scope_to_phone_number(mut self, yes: bool) -> Self {
-            self.$field = self.$field.scope_to_phone_number(yes);
-            self
-        }
-        /// Turns local pre-upload validation on (default) or off.
-        pub fn validate_uploads(mut self, yes: bool) -> Self {
-            self.$field = self.$field.validate_uploads(yes);
-            self
-        }
-    };
 }
 
 fn parse_graph_url(s: &str) -> Result<Url, ConfigError> {
@@ -361,24 +194,19 @@ mod tests {
         }
     }
 
+    fn with_token(token: &str) -> Settings {
+        Settings {
+            token: Some(Tokens::Static(token.into())),
+            ..Settings::default()
+        }
+    }
+
     #[test]
     fn token_is_required_and_checked() {
-        assert_eq!(
-            ClientConfig::builder().build().unwrap_err(),
-            ConfigError::Token
-        );
-        assert_eq!(
-            ClientConfig::builder().token("  ").build().unwrap_err(),
-            ConfigError::Token
-        );
-        assert_eq!(
-            ClientConfig::builder().token("a\nb").build().unwrap_err(),
-            ConfigError::Token
-        );
-        let c = ClientConfig::builder()
-            .token("tok-SECRET-123")
-            .build()
-            .unwrap();
+        assert_eq!(Settings::default().check().unwrap_err(), ConfigError::Token);
+        assert_eq!(with_token("  ").check().unwrap_err(), ConfigError::Token);
+        assert_eq!(with_token("a\nb").check().unwrap_err(), ConfigError::Token);
+        let c = with_token("tok-SECRET-123").check().unwrap();
         assert!(!format!("{c:?}").contains("SECRET"));
         assert_eq!(c.user_agent, DEFAULT_USER_AGENT);
     }

@@ -17,7 +17,7 @@ use crate::timer::{FuturesTimer, Timer};
 ///
 /// ```
 /// use wa_media_core::{Existing, FetchOptions};
-/// use wa_media_core::types::Sha256Digest;
+/// use wa_media_types::Sha256Digest;
 /// // The digest and size a webhook announced: checked against the retrieve answer before
 /// // anything is downloaded, and against the bytes before the file is put in place.
 /// let from_webhook = Sha256Digest::of(b"hello");

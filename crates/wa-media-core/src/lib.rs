@@ -9,11 +9,13 @@
 //!    unless verified).
 //!
 //!    [`MessagingApi`] sits beside it: [`MessagingApi::send_media`] sends a media message by
-//!    id or link, never twice; [`MediaClient::send_file`] validates, uploads and sends a file
-//!    in one call.
+//!    id or link, never twice; [`MediaClient::plan_send_file`] checks a file send once and
+//!    [`MediaClient::send_planned`] uploads and sends it ([`MediaClient::send_file`]: both in
+//!    one call).
 //! 2. [`Transport`] — one method that sends an `http::Request` with a streaming body and
-//!    returns an `http::Response` with a streaming body. [`MediaClient`] implements `MediaApi`
-//!    on any transport and enforces every protocol rule: URLs, the token only to trusted
+//!    returns an `http::Response` with a streaming body. [`MediaClient`] (one type, holding an
+//!    `Arc<dyn Transport>`, built by [`ClientBuilder`]) implements `MediaApi` on any transport
+//!    and enforces every protocol rule: URLs, the token only to trusted
 //!    origins over https, multipart with an exact length, pre-upload validation, retries
 //!    with backoff, timeouts, digest checks, error interpretation. The sans-I/O rules (building
 //!    requests, interpreting responses, the multipart encoder) are core's own, public only
@@ -58,15 +60,15 @@ mod trust;
 mod upload;
 
 pub use api::MediaApi;
-pub use client::{ClientBuilder, MediaClient};
-pub use config::{ClientConfig, ConfigBuilder, DEFAULT_GRAPH_URL, DEFAULT_USER_AGENT};
+pub use client::{BuildTransport, ClientBuilder, MediaClient};
+pub use config::{ClientConfig, DEFAULT_GRAPH_URL, DEFAULT_USER_AGENT};
 pub use download::{Download, Expected};
 pub use error::{ApiError, ConfigError, Error, IntegrityError};
 pub use fetch::MediaApiExt;
 pub use fetch_options::{Existing, FetchOptions, FetchedFile};
 pub use progress::Progress;
 pub use retry::{parse_retry_after, RetryPolicy};
-pub use send::{check_send_file, MessagingApi, SendFileError, SendOptions};
+pub use send::{MessagingApi, SendFileError, SendOptions, SendPlan};
 pub use temp_file::clean_partial_files;
 pub use timeouts::{TimeoutKind, Timeouts};
 pub use timer::{FuturesTimer, Timer};
@@ -76,4 +78,3 @@ pub use transport::{
 };
 pub use trust::{is_loopback, TrustedHosts, DEFAULT_DOWNLOAD_HOST};
 pub use upload::{ChunkStream, Upload, UploadSource, FILE_CHUNK};
-pub use wa_media_types as types;

@@ -1,32 +1,31 @@
 //! Sending media messages: [`MessagingApi`] (`send_media`), implemented by
-//! [`MediaClient`] on any transport, and [`MediaClient::send_file`] (validate, upload, send).
+//! [`MediaClient`] on any transport, and files: [`MediaClient::plan_send_file`] checks and
+//! decides once, [`MediaClient::send_planned`] uploads and sends ([`MediaClient::send_file`]
+//! is the two in one call).
 //! Why a sibling trait, and when a send is retried: see [`MessagingApi`].
 
 use std::fmt;
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::{field, Instrument};
 use wa_media_types::{
-    sniff, validate_upload, ErrorClass, MediaId, MediaKind, MediaRef, MediaType, PhoneNumberId,
-    SendMedia, SendNote, SendValidationError, SentMessage, UploadCandidate, SNIFF_LEN,
+    sniff_media_type, ErrorClass, MediaId, MediaKind, MediaRef, MediaType, PhoneNumberId,
+    SendMedia, SendNote, SendValidationError, SentMessage,
 };
 
-use crate::api::MediaApi;
-use crate::client::MediaClient;
+use crate::client::{traced_upload, MediaClient};
 use crate::error::Error;
 use crate::progress::Progress;
 use crate::retry::Failed;
-use crate::transport::Transport;
-use crate::upload::Upload;
+use crate::upload::{OpenedSource, PreparedUpload, Upload};
 
 /// Sending messages to WhatsApp users. Object-safe: `Arc<dyn MessagingApi>` works.
 ///
 /// # Why a sibling trait
 ///
-/// [`MediaApi`] is the media-only seam (upload, retrieve, download, delete) that applications,
+/// [`MediaApi`](crate::MediaApi) is the media-only seam (upload, retrieve, download, delete) that applications,
 /// the emulator and test doubles implement. Adding `send_media` to it would make every existing
 /// implementor either implement messaging or inherit a default that fails at run time.
 /// [`MessagingApi`] sits beside it instead: object-safe (`Arc<dyn MessagingApi>` works), with
@@ -98,12 +97,10 @@ pub(crate) fn send_verdict(e: &Error) -> Verdict {
     }
 }
 
-impl<T: Transport> MediaClient<T> {
-    async fn send_inner(&self, msg: &SendMedia) -> Result<SentMessage, Error> {
-        let notes = msg.validate()?;
-        for n in &notes {
-            tracing::warn!(note = %n, "message note");
-        }
+impl MediaClient {
+    /// Sends a message that was checked: [`SendMedia::validate`] by `send_media`, the plan by
+    /// [`MediaClient::plan_send_file`].
+    async fn send_checked(&self, msg: &SendMedia) -> Result<SentMessage, Error> {
         let cfg = self.config();
         self.retrying(|token| async move {
             let req = crate::protocol::build_send_request(cfg, &token, msg)?;
@@ -127,80 +124,211 @@ impl<T: Transport> MediaClient<T> {
     }
 
     /// Validates, uploads and sends a file in one call; returns the new media id and the sent
-    /// message.
+    /// message: [`plan_send_file`](Self::plan_send_file), then
+    /// [`send_planned`](Self::send_planned). A tool that shows the plan's notes (or asks) before
+    /// uploading calls the two itself.
     ///
-    /// 1. Checks everything before uploading ([`check_send_file`]): the recipient, the
-    ///    options for the kind, a voice note is Opus in Ogg (from the file's first bytes), and
-    ///    the upload's own validation (unless turned off in the client's configuration).
-    ///    The MIME type is [`SendOptions::mime`] or sniffed from the contents, as
-    ///    `wa-media upload` does; the kind is [`SendOptions::kind`] or inferred from the MIME
-    ///    type (a voice note when [`SendOptions::voice`]). A document without a filename is
-    ///    sent with the file's name.
-    /// 2. Uploads the file ([`MediaApi::upload`], retried like any upload).
-    /// 3. Sends it by id ([`MessagingApi::send_media`]).
-    ///
-    /// A failure in step 3 is [`SendFileError::Send`] with the media id: send again by id
-    /// (valid 30 days) instead of uploading again — after checking the statuses if the error
-    /// says the message may have been sent.
+    /// A failure after the upload is [`SendFileError::Send`] with the media id: send again by
+    /// id (valid 30 days) instead of uploading again — after checking the statuses if the
+    /// error says the message may have been sent.
     pub async fn send_file(
         &self,
         path: impl AsRef<Path>,
         to: &str,
         options: SendOptions,
     ) -> Result<(MediaId, SentMessage), SendFileError> {
-        if let Some(phone) = options.phone_number_id.clone() {
-            let for_number = self.with_phone_number_id(phone);
-            let options = SendOptions {
-                phone_number_id: None,
-                ..options
-            };
-            return Box::pin(for_number.send_file(path, to, options)).await;
-        }
+        let plan = self.plan_send_file(path, to, options)?;
+        self.send_planned(plan).await
+    }
+
+    /// Checks everything about sending the file at `path` to `to`, before anything is uploaded,
+    /// and decides how: the [`SendPlan`] that [`send_planned`](Self::send_planned) carries out.
+    /// The file's metadata and first bytes are read here, once (synchronously, with
+    /// `std::fs`); the upload checks that the file has not changed since.
+    ///
+    /// 1. The file: a regular file, not empty ([`SendValidationError::EmptyFile`]).
+    /// 2. The MIME type: [`SendOptions::mime`], or sniffed from the contents
+    ///    ([`wa_media_types::sniff_media_type`], as `wa-media upload` does;
+    ///    [`SendValidationError::UnknownFileType`] when it cannot be told).
+    /// 3. The kind: [`SendOptions::kind`], or a voice note when [`SendOptions::voice`], or
+    ///    inferred from the MIME type. A document without a filename is sent with the file's
+    ///    name.
+    /// 4. The message ([`SendMedia::validate_with_file`]: recipient, options for the kind, a
+    ///    voice note is Opus in Ogg) and the upload's own validation (unless the client's
+    ///    `validate_uploads` is off): a refusal is [`SendFileError::Validation`].
+    ///
+    /// The plan's notes (a voice note over 512 KB, say) are logged and kept in the plan for a
+    /// tool to show.
+    ///
+    /// ```
+    /// # use wa_media_core::{MediaClient, RequestBody, ResponseBody, TransportError};
+    /// use wa_media_core::{SendFileError, SendOptions};
+    /// # let transport = |_req: http::Request<RequestBody>| async {
+    /// #     Ok::<_, TransportError>(http::Response::new(ResponseBody::from_bytes("{}")))
+    /// # };
+    /// # let client = MediaClient::builder(transport).token("EAAG...").build().unwrap();
+    /// let path = std::env::temp_dir().join(format!("wa-media-doc-{}.txt", std::process::id()));
+    /// std::fs::write(&path, "hello").unwrap();
+    /// // A text file is no voice note: refused before anything is uploaded.
+    /// let voice = SendOptions::default().voice(true);
+    /// let err = client.plan_send_file(&path, "15551234567", voice).unwrap_err();
+    /// assert!(matches!(err, SendFileError::Validation(_)));
+    /// // As a document it is fine.
+    /// let plan = client.plan_send_file(&path, "15551234567", SendOptions::default()).unwrap();
+    /// assert!(plan.notes().is_empty());
+    /// assert_eq!((plan.kind().as_str(), plan.len()), ("document", 5));
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    pub fn plan_send_file(
+        &self,
+        path: impl AsRef<Path>,
+        to: &str,
+        options: SendOptions,
+    ) -> Result<SendPlan, SendFileError> {
         let path = path.as_ref();
-        let plan = plan(path, to, &options, self.config().validate_uploads)?;
-        for n in &plan.notes {
-            tracing::warn!(note = %n, "message note");
+        let source = OpenedSource::path(path.to_owned()).map_err(SendFileError::Upload)?;
+        let (len, head) = (source.len(), source.head());
+        // Before the type is guessed: an empty file has no contents to guess from.
+        if len == 0 {
+            return Err(SendValidationError::EmptyFile.into());
         }
-        let mut upload = Upload::from_path(path, plan.mime).kind(plan.upload_kind);
+        let mime = match options.mime {
+            Some(m) => m,
+            None => sniff_media_type(head).ok_or(SendValidationError::UnknownFileType)?,
+        };
+        let kind = match options.kind {
+            Some(k) => k,
+            None if options.voice => MediaKind::Voice,
+            None => MediaKind::infer(&mime).ok_or_else(|| SendValidationError::NoKindFor {
+                mime: mime.to_string(),
+            })?,
+        };
+        let placeholder = MediaId::new(PLACEHOLDER_ID).expect("a valid media id");
+        let mut msg = SendMedia::by_id(to, kind, placeholder)?.voice(options.voice);
+        if let Some(c) = options.caption {
+            msg = msg.caption(c);
+        }
+        match options.filename {
+            Some(f) => msg = msg.filename(f),
+            None if kind == MediaKind::Document => {
+                if let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) {
+                    msg = msg.filename(name);
+                }
+            }
+            None => {}
+        }
+        if let Some(r) = options.reply_to {
+            msg = msg.reply_to(r);
+        }
+        if let Some(d) = options.callback_data {
+            msg = msg.callback_data(d);
+        }
+        let notes = msg.validate_with_file(len, head)?;
+        let upload_kind = if msg.is_voice() {
+            MediaKind::Voice
+        } else {
+            kind
+        };
+        let mut upload = Upload::from_path(path, mime).kind(upload_kind);
         if let Some(p) = options.progress {
             upload = upload.progress_arc(p);
         }
-        let media_id = self.upload(upload).await.map_err(SendFileError::Upload)?;
-        let mut msg = plan.message;
-        msg.media = MediaRef::Id(media_id.clone());
-        match self.send_media(&msg).await {
+        let upload = upload.prepared(source);
+        let validated = upload
+            .validate(self.config().validate_uploads)
+            .map_err(SendValidationError::from)?;
+        for n in &notes {
+            tracing::warn!(note = %n, "message note");
+        }
+        Ok(SendPlan {
+            upload,
+            upload_kind: validated.map_or(upload_kind, |v| v.kind),
+            message: msg,
+            notes,
+            phone_number_id: options.phone_number_id,
+        })
+    }
+
+    /// Carries out a [`SendPlan`]: uploads the file ([`MediaApi::upload`](crate::MediaApi::upload)'s rules and
+    /// retries, without checking again what the plan checked), then sends it by the new id
+    /// ([`MessagingApi::send_media`]'s rules: never sent twice). With
+    /// [`SendOptions::phone_number_id`], both go out for that number.
+    ///
+    /// # Errors
+    /// [`SendFileError::Upload`] when reading or uploading the file failed (also when the file
+    /// changed since it was planned): no message was sent. [`SendFileError::Send`] with the
+    /// media id when the upload worked and the send did not.
+    pub async fn send_planned(
+        &self,
+        plan: SendPlan,
+    ) -> Result<(MediaId, SentMessage), SendFileError> {
+        let SendPlan {
+            upload,
+            upload_kind,
+            mut message,
+            phone_number_id,
+            ..
+        } = plan;
+        let for_number;
+        let client = match phone_number_id {
+            Some(phone) => {
+                for_number = self.with_phone_number_id(phone);
+                &for_number
+            }
+            None => self,
+        };
+        let media_id = traced_upload(client.upload_prepared(upload, Some(upload_kind)))
+            .await
+            .map_err(SendFileError::Upload)?;
+        message.media = MediaRef::Id(media_id.clone());
+        match traced_send(&message, client.send_checked(&message)).await {
             Ok(sent) => Ok((media_id, sent)),
             Err(source) => Err(SendFileError::Send { media_id, source }),
         }
     }
 }
 
+/// Runs a send inside its `wa_media.send` span and logs how it finished.
+async fn traced_send(
+    msg: &SendMedia,
+    work: impl std::future::Future<Output = Result<SentMessage, Error>>,
+) -> Result<SentMessage, Error> {
+    let span = tracing::info_span!(
+        "wa_media.send",
+        kind = msg.kind.as_str(),
+        by = match &msg.media {
+            MediaRef::Id(_) => "id",
+            _ => "link",
+        },
+        attempt = field::Empty,
+        wamid = field::Empty,
+    );
+    let started = Instant::now();
+    let r = work.instrument(span.clone()).await;
+    span.in_scope(|| {
+        if let Ok(s) = &r {
+            tracing::Span::current().record("wamid", s.wamid.as_str());
+        }
+        tracing::info!(
+            ok = r.is_ok(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "send finished"
+        )
+    });
+    r
+}
+
 #[async_trait::async_trait]
-impl<T: Transport> MessagingApi for MediaClient<T> {
+impl MessagingApi for MediaClient {
     async fn send_media(&self, msg: &SendMedia) -> Result<SentMessage, Error> {
-        let span = tracing::info_span!(
-            "wa_media.send",
-            kind = msg.kind.as_str(),
-            by = match &msg.media {
-                MediaRef::Id(_) => "id",
-                _ => "link",
-            },
-            attempt = field::Empty,
-            wamid = field::Empty,
-        );
-        let started = Instant::now();
-        let r = self.send_inner(msg).instrument(span.clone()).await;
-        span.in_scope(|| {
-            if let Ok(s) = &r {
-                tracing::Span::current().record("wamid", s.wamid.as_str());
+        traced_send(msg, async {
+            let notes = msg.validate()?;
+            for n in &notes {
+                tracing::warn!(note = %n, "message note");
             }
-            tracing::info!(
-                ok = r.is_ok(),
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "send finished"
-            )
-        });
-        r
+            self.send_checked(msg).await
+        })
+        .await
     }
 }
 
@@ -208,7 +336,7 @@ impl<T: Transport> MessagingApi for MediaClient<T> {
 ///
 /// ```
 /// use wa_media_core::SendOptions;
-/// use wa_media_core::types::MediaKind;
+/// use wa_media_types::MediaKind;
 /// let opts = SendOptions::default()
 ///     .kind(MediaKind::Document)
 ///     .caption("Your invoice")
@@ -354,113 +482,66 @@ impl SendFileError {
     }
 }
 
-/// What [`MediaClient::send_file`] will do, decided before uploading.
-struct Plan {
-    mime: MediaType,
+/// A file send, checked and decided before anything is uploaded: what
+/// [`MediaClient::plan_send_file`] returns and [`MediaClient::send_planned`] carries out. It
+/// holds the file's length and first bytes as they were read for the checks; the upload
+/// refuses a file that changed since.
+pub struct SendPlan {
+    upload: PreparedUpload,
     upload_kind: MediaKind,
+    /// The message, its media id a placeholder until the upload gives the real one.
     message: SendMedia,
     notes: Vec<SendNote>,
+    phone_number_id: Option<PhoneNumberId>,
+}
+
+impl fmt::Debug for SendPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendPlan")
+            .field("upload", &self.upload)
+            .field("kind", &self.message.kind)
+            .field("voice", &self.message.is_voice())
+            .field("notes", &self.notes)
+            .field("phone_number_id", &self.phone_number_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SendPlan {
+    /// What is worth telling the sender before the upload (a voice note over 512 KB, say);
+    /// none of it stops the send.
+    pub fn notes(&self) -> &[SendNote] {
+        &self.notes
+    }
+
+    /// The message kind (a voice note is [`MediaKind::Audio`] with [`SendPlan::is_voice`]).
+    pub fn kind(&self) -> MediaKind {
+        self.message.kind
+    }
+
+    /// Whether the audio goes out as a voice note.
+    pub fn is_voice(&self) -> bool {
+        self.message.is_voice()
+    }
+
+    /// The MIME type the file is uploaded with (given, or sniffed from its contents).
+    pub fn mime(&self) -> &MediaType {
+        &self.upload.mime
+    }
+
+    /// The file's length in bytes, as planned.
+    pub fn len(&self) -> u64 {
+        self.upload.source.len()
+    }
+
+    /// Whether the file is empty (never: an empty file is refused by the plan).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// The id in the message while it is checked before the upload (replaced by the real one).
 const PLACEHOLDER_ID: &str = "0";
-
-fn plan(
-    path: &Path,
-    to: &str,
-    options: &SendOptions,
-    validate_media: bool,
-) -> Result<Plan, SendFileError> {
-    let io = |e: std::io::Error| SendFileError::Upload(Error::io(Some(path.to_owned()), e));
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if !meta.is_file() {
-        return Err(io(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file",
-        )));
-    }
-    let len = meta.len();
-    let mut head = Vec::with_capacity(SNIFF_LEN);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(SNIFF_LEN as u64).read_to_end(&mut head))
-        .map_err(io)?;
-    let mime = match &options.mime {
-        Some(m) => m.clone(),
-        None => sniff(&head)
-            .and_then(|s| s.mime.parse::<MediaType>().ok())
-            .ok_or(SendValidationError::UnknownFileType)?,
-    };
-    let kind = match options.kind {
-        Some(k) => k,
-        None if options.voice => MediaKind::Voice,
-        None => MediaKind::infer(&mime).ok_or_else(|| SendValidationError::NoKindFor {
-            mime: mime.to_string(),
-        })?,
-    };
-    let placeholder = MediaId::new(PLACEHOLDER_ID).expect("a valid media id");
-    let mut msg = SendMedia::by_id(to, kind, placeholder)?.voice(options.voice);
-    if let Some(c) = &options.caption {
-        msg = msg.caption(c.clone());
-    }
-    match &options.filename {
-        Some(f) => msg = msg.filename(f.clone()),
-        None if kind == MediaKind::Document => {
-            if let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) {
-                msg = msg.filename(name);
-            }
-        }
-        None => {}
-    }
-    if let Some(r) = &options.reply_to {
-        msg = msg.reply_to(r.clone());
-    }
-    if let Some(d) = &options.callback_data {
-        msg = msg.callback_data(d.clone());
-    }
-    let notes = msg.validate_with_file(len, &head)?;
-    let upload_kind = if msg.is_voice() {
-        MediaKind::Voice
-    } else {
-        kind
-    };
-    if validate_media {
-        validate_upload(&UploadCandidate {
-            kind: Some(upload_kind),
-            mime: &mime,
-            len,
-            head: &head,
-        })
-        .map_err(SendValidationError::from)?;
-    }
-    Ok(Plan {
-        mime,
-        upload_kind,
-        message: msg,
-        notes,
-    })
-}
-
-/// Runs the checks [`MediaClient::send_file`] makes before uploading, without uploading:
-/// returns the non-fatal notes (a voice note over 512 KB, say) for a tool to show first.
-///
-/// ```
-/// use wa_media_core::{check_send_file, SendFileError, SendOptions};
-/// let path = std::env::temp_dir().join(format!("wa-media-doc-{}.txt", std::process::id()));
-/// std::fs::write(&path, "hello").unwrap();
-/// // A text file is no voice note: refused before anything is uploaded.
-/// let err = check_send_file(&path, "15551234567", &SendOptions::default().voice(true)).unwrap_err();
-/// assert!(matches!(err, SendFileError::Validation(_)));
-/// // As a document it is fine.
-/// assert!(check_send_file(&path, "15551234567", &SendOptions::default()).unwrap().is_empty());
-/// # std::fs::remove_file(&path).unwrap();
-/// ```
-pub fn check_send_file(
-    path: impl AsRef<Path>,
-    to: &str,
-    options: &SendOptions,
-) -> Result<Vec<SendNote>, SendFileError> {
-    plan(path.as_ref(), to, options, true).map(|p| p.notes)
-}
 
 #[cfg(test)]
 mod tests {

@@ -26,7 +26,7 @@ use http::{HeaderMap, Method, Response, StatusCode};
 use http_body::Frame;
 use http_body_util::BodyExt;
 
-use crate::types::{MediaUrlResponse, Sha256Digest};
+use wa_media_types::{MediaUrlResponse, Sha256Digest};
 use crate::{
     BoxFuture, MediaClient, RequestBody, ResponseBody, RetryPolicy, Timeouts, Timer, Transport,
     TransportError, TransportErrorKind,
@@ -272,12 +272,12 @@ pub fn fast_retry(attempts: u32) -> RetryPolicy {
 }
 
 /// A client on `t`: three fast attempts, default timeouts (see [`client_with`]).
-pub fn client(t: &Scripted) -> MediaClient<Scripted> {
+pub fn client(t: &Scripted) -> MediaClient {
     client_with(t, fast_retry(3), Timeouts::default())
 }
 
 /// A client on `t` with [`TOKEN`], [`PHONE`], a fixed multipart boundary and [`TokioTimer`].
-pub fn client_with(t: &Scripted, retry: RetryPolicy, timeouts: Timeouts) -> MediaClient<Scripted> {
+pub fn client_with(t: &Scripted, retry: RetryPolicy, timeouts: Timeouts) -> MediaClient {
     MediaClient::builder(t.clone())
         .token(TOKEN)
         .phone_number_id(PHONE)
@@ -290,7 +290,7 @@ pub fn client_with(t: &Scripted, retry: RetryPolicy, timeouts: Timeouts) -> Medi
 }
 
 /// [`MEDIA`] as a media id.
-pub fn media_id() -> crate::types::MediaId {
+pub fn media_id() -> wa_media_types::MediaId {
     MEDIA.parse().unwrap()
 }
 

@@ -10,7 +10,10 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use futures_util::StreamExt;
-use wa_media_types::{MediaKind, MediaType, PhoneNumberId, SNIFF_LEN};
+use wa_media_types::{
+    validate_named_upload, MediaKind, MediaType, PhoneNumberId, UploadCandidate, Validated,
+    ValidationError, SNIFF_LEN,
+};
 
 use crate::error::Error;
 use crate::progress::Progress;
@@ -84,22 +87,7 @@ impl UploadSource {
     pub(crate) async fn open(self) -> Result<OpenedSource, Error> {
         let watch = ChangeWatch::default();
         let (len, head, reader) = match self {
-            UploadSource::Path(path) => {
-                let meta =
-                    std::fs::metadata(&path).map_err(|e| Error::io(Some(path.clone()), e))?;
-                if !meta.is_file() {
-                    return Err(Error::io(
-                        Some(path),
-                        io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
-                    ));
-                }
-                let mut head = Vec::with_capacity(SNIFF_LEN);
-                std::fs::File::open(&path)
-                    .and_then(|f| f.take(SNIFF_LEN as u64).read_to_end(&mut head))
-                    .map_err(|e| Error::io(Some(path.clone()), e))?;
-                let modified = meta.modified().ok();
-                (meta.len(), head, Reader::Path { path, modified })
-            }
+            UploadSource::Path(path) => return OpenedSource::path(path),
             UploadSource::Bytes(b) => {
                 let head = b[..b.len().min(SNIFF_LEN)].to_vec();
                 (b.len() as u64, head, Reader::Bytes(b))
@@ -137,12 +125,23 @@ impl UploadSource {
     }
 }
 
-/// An upload source opened for sending (see [`UploadSource::open`]).
+/// An upload source opened for sending (see [`UploadSource::open`]): its length and first
+/// bytes, read once, and how each attempt reads it.
 pub(crate) struct OpenedSource {
     len: u64,
     head: Vec<u8>,
     reader: Reader,
     watch: ChangeWatch,
+}
+
+impl fmt::Debug for OpenedSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("OpenedSource");
+        if let Reader::Path { path, .. } = &self.reader {
+            d.field("path", path);
+        }
+        d.field("len", &self.len).finish_non_exhaustive()
+    }
 }
 
 /// How each attempt reads the source.
@@ -160,6 +159,30 @@ enum Reader {
 type OnceSlot = Arc<std::sync::Mutex<Option<ChunkStream>>>;
 
 impl OpenedSource {
+    /// Opens a file (synchronously: `std::fs`): its metadata (a regular file only) and its
+    /// first [`SNIFF_LEN`] bytes, the one read of its head for validation and sniffing. Each
+    /// attempt later checks that the file still has this length and modification time.
+    pub(crate) fn path(path: PathBuf) -> Result<Self, Error> {
+        let meta = std::fs::metadata(&path).map_err(|e| Error::io(Some(path.clone()), e))?;
+        if !meta.is_file() {
+            return Err(Error::io(
+                Some(path),
+                io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
+            ));
+        }
+        let mut head = Vec::with_capacity(SNIFF_LEN);
+        std::fs::File::open(&path)
+            .and_then(|f| f.take(SNIFF_LEN as u64).read_to_end(&mut head))
+            .map_err(|e| Error::io(Some(path.clone()), e))?;
+        let modified = meta.modified().ok();
+        Ok(Self {
+            len: meta.len(),
+            head,
+            reader: Reader::Path { path, modified },
+            watch: ChangeWatch::default(),
+        })
+    }
+
     /// The exact length in bytes.
     pub(crate) fn len(&self) -> u64 {
         self.len
@@ -401,6 +424,98 @@ impl Upload {
             Some(ext) => format!("file.{ext}"),
             None => "file".to_owned(),
         }
+    }
+}
+
+/// An upload ready to send: its source opened ([`OpenedSource`]: length and first bytes read
+/// once), the file name it goes under, and its options. Validation, when asked for, has been
+/// done on it by whoever prepared it ([`PreparedUpload::validate`]).
+pub(crate) struct PreparedUpload {
+    pub(crate) source: OpenedSource,
+    pub(crate) mime: MediaType,
+    pub(crate) kind: Option<MediaKind>,
+    pub(crate) filename: String,
+    /// Whether local validation applies (the upload's own setting; the client's is ANDed in
+    /// by [`PreparedUpload::validate`]).
+    pub(crate) validate: bool,
+    pub(crate) progress: Option<Arc<dyn Progress>>,
+    pub(crate) phone_number_id: Option<PhoneNumberId>,
+}
+
+impl Upload {
+    /// Opens the source and fixes the file name: what every attempt sends.
+    pub(crate) async fn prepare(self) -> Result<PreparedUpload, Error> {
+        let filename = self.effective_filename();
+        let Upload {
+            source,
+            mime,
+            kind,
+            validate,
+            progress,
+            phone_number_id,
+            ..
+        } = self;
+        Ok(PreparedUpload {
+            source: source.open().await?,
+            mime,
+            kind,
+            filename,
+            validate,
+            progress,
+            phone_number_id,
+        })
+    }
+
+    /// This upload with `source` as its opened source (a planned send opened the file itself,
+    /// once, for its checks); the file name is fixed as for [`Upload::prepare`].
+    pub(crate) fn prepared(self, source: OpenedSource) -> PreparedUpload {
+        PreparedUpload {
+            filename: self.effective_filename(),
+            source,
+            mime: self.mime,
+            kind: self.kind,
+            validate: self.validate,
+            progress: self.progress,
+            phone_number_id: self.phone_number_id,
+        }
+    }
+}
+
+impl fmt::Debug for PreparedUpload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreparedUpload")
+            .field("source", &self.source)
+            .field("mime", &self.mime.to_string())
+            .field("kind", &self.kind)
+            .field("filename", &self.filename)
+            .field("validate", &self.validate)
+            .field("progress", &self.progress.is_some())
+            .field("phone_number_id", &self.phone_number_id)
+            .finish()
+    }
+}
+
+impl PreparedUpload {
+    /// The pre-upload validation, as every upload runs it: kind, MIME type, size, contents and
+    /// the file name's extension ([`validate_named_upload`]). `None` when it is turned off (by
+    /// the upload or by the client's `validate_uploads`).
+    pub(crate) fn validate(
+        &self,
+        validate_uploads: bool,
+    ) -> Result<Option<Validated>, ValidationError> {
+        if !(self.validate && validate_uploads) {
+            return Ok(None);
+        }
+        validate_named_upload(
+            &UploadCandidate {
+                kind: self.kind,
+                mime: &self.mime,
+                len: self.source.len(),
+                head: self.source.head(),
+            },
+            &self.filename,
+        )
+        .map(Some)
     }
 }
 

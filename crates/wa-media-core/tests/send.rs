@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wa_media_core::test_util::*;
-use wa_media_core::types::{
+use wa_media_types::{
     MediaKind, MediaRef, SendMedia, SendNote, SendValidationError, SentMessage,
 };
 use wa_media_core::{
-    check_send_file, Error, MediaClient, MessagingApi, RetryPolicy, SendFileError, SendOptions,
+    Error, MediaClient, MessagingApi, RetryPolicy, SendFileError, SendOptions,
     TimeoutKind, Timeouts, TransportError, TransportErrorKind,
 };
 
@@ -333,12 +333,19 @@ fn a_large_voice_note_gets_a_note_not_an_error() {
     let mut body = opus();
     body.resize(600 * 1024, 0);
     std::fs::write(&path, body).unwrap();
-    let notes = check_send_file(&path, TO, &SendOptions::default().voice(true)).unwrap();
+    let t = Scripted::new(|_req, _n| json(500, "{}"));
+    let plan = client(&t)
+        .plan_send_file(&path, TO, SendOptions::default().voice(true))
+        .unwrap();
+    let notes = plan.notes();
     assert!(
-        matches!(notes.as_slice(), [SendNote::LargeVoiceNote { len }] if *len == 600 * 1024),
+        matches!(notes, [SendNote::LargeVoiceNote { len }] if *len == 600 * 1024),
         "{notes:?}"
     );
     assert!(notes[0].to_string().contains("download icon"));
+    assert!(plan.is_voice());
+    assert_eq!(plan.len(), 600 * 1024);
+    assert_eq!(t.requests().len(), 0, "a plan sends nothing");
 }
 
 // ---- Retries: never send twice. ----
@@ -411,7 +418,7 @@ async fn rate_limit_that_persists_ends_in_the_graph_error() {
     assert!(!e.may_have_been_sent(), "Graph refused it: {e}");
     assert_eq!(
         e.class(),
-        Some(wa_media_core::types::ErrorClass::RateLimited)
+        Some(wa_media_types::ErrorClass::RateLimited)
     );
     assert!(e.to_string().contains("throughput"), "hint shown: {e}");
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use wa_media_core::test_util::*;
-use wa_media_core::types::{ErrorClass, MediaKind, MediaType, PhoneNumberId, SendMedia};
+use wa_media_types::{ErrorClass, MediaKind, MediaType, PhoneNumberId, SendMedia};
 use wa_media_core::{
     AccessToken, BoxError, Error, MediaApi, MediaClient, MessagingApi, RetryPolicy, SendOptions,
     TokenSource, Upload,
@@ -98,7 +98,7 @@ fn client_with_source(
     t: &Scripted,
     source: impl TokenSource,
     retry: RetryPolicy,
-) -> MediaClient<Scripted> {
+) -> MediaClient {
     MediaClient::builder(t.clone())
         .token_source(source)
         .phone_number_id(PHONE)
@@ -301,7 +301,7 @@ async fn five_hundred_numbers_share_one_transport() {
         .map(|n| client.with_phone_number_id(n.clone()))
         .collect();
     for (n, c) in numbers.iter().zip(&clones) {
-        assert!(std::ptr::eq(c.transport(), client.transport()));
+        assert!(std::sync::Arc::ptr_eq(c.transport(), client.transport()));
         assert_eq!(c.config().phone_number_id.as_ref(), Some(n));
         c.upload(Upload::from_bytes(jpg.clone(), jpeg.clone()))
             .await
@@ -354,7 +354,7 @@ async fn per_call_numbers_on_uploads_and_sends() {
         .iter()
         .map(|r| url::Url::parse(&r.uri).unwrap().path().to_owned())
         .collect();
-    let v = wa_media_core::types::ApiVersion::DEFAULT;
+    let v = wa_media_types::ApiVersion::DEFAULT;
     assert_eq!(
         paths,
         [
@@ -372,7 +372,7 @@ async fn with_token_clones_send_their_own_token_on_the_same_transport() {
     let t = graph_accepting(NEW);
     let client = client(&t);
     let rotated = client.with_token(NEW);
-    assert!(std::ptr::eq(rotated.transport(), client.transport()));
+    assert!(std::sync::Arc::ptr_eq(rotated.transport(), client.transport()));
     rotated.retrieve(&media_id()).await.unwrap();
     client.retrieve(&media_id()).await.unwrap_err();
     let tokens: Vec<_> = t.requests().iter().map(bearer).collect();

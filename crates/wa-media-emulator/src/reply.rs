@@ -40,7 +40,7 @@ impl std::error::Error for ConnectionReset {}
 
 /// The `facebook-api-version` answered when the request names no valid version (Graph answers
 /// with the version that served the request: the requested one when there is one).
-pub(crate) const DEFAULT_API_VERSION: &str = "v23.0";
+pub(crate) const DEFAULT_API_VERSION: &str = wa_media_types::DEFAULT_API_VERSION;
 
 /// The longest request target (path and query) the Graph origin takes; longer ones get a 414
 /// with a Graph envelope.

@@ -794,7 +794,8 @@ async fn facebook_api_version_names_the_requested_version() {
     )
     .await;
     assert_eq!(
-        r.headers["facebook-api-version"], "v23.0",
+        r.headers["facebook-api-version"],
+        wa_media_types::DEFAULT_API_VERSION,
         "no version: the default"
     );
 }

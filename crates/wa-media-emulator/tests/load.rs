@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use wa_media_emulator::{Emulator, Endpoint, Fault};
 use wa_media_hyper::{
-    Error, HyperMediaClient, MediaApi, MediaApiExt, MediaId, MediaType, RetryPolicy, Upload,
+    Error, MediaApi, MediaApiExt, MediaClient, MediaId, MediaType, RetryPolicy, Upload,
 };
 
 const FLOWS: usize = 200;
@@ -56,7 +56,7 @@ fn hex(d: &[u8]) -> String {
 }
 
 /// Downloads `id` (fresh URL, verified by the client) and hashes what the stream yielded.
-async fn fetch_digest(client: &HyperMediaClient, id: &MediaId) -> Result<(u64, String), Error> {
+async fn fetch_digest(client: &MediaClient, id: &MediaId) -> Result<(u64, String), Error> {
     let mut dl = client.fetch(id).await?;
     let mut h = Sha256::new();
     let mut n = 0u64;
@@ -72,7 +72,7 @@ async fn fetch_digest(client: &HyperMediaClient, id: &MediaId) -> Result<(u64, S
 /// a corrupt or unreadable answer is discarded and fetched again, up to three times. Returns
 /// the file's length and SHA-256 as read back from disk.
 async fn fetch_file(
-    client: &HyperMediaClient,
+    client: &MediaClient,
     id: &MediaId,
     dir: &std::path::Path,
 ) -> Result<(u64, String), Error> {

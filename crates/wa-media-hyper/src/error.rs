@@ -12,7 +12,7 @@ use std::io;
 
 use wa_media_core::{TransportError, TransportErrorKind};
 
-/// Why a [`crate::HyperTransport`] (or a [`crate::HyperMediaClient`]) could not be built.
+/// Why a [`crate::HyperTransport`] (or a client from [`crate::builder`]) could not be built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {

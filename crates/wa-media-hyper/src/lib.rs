@@ -3,9 +3,9 @@
 //! # How it is built
 //!
 //! This crate adds no protocol. [`HyperTransport`] implements `wa_media_core`'s [`Transport`]
-//! on hyper-util's pooled client; [`builder`] configures it together with core's
-//! [`MediaClient`] and returns a [`HyperMediaClient`] (a `MediaClient<HyperTransport>` with
-//! tokio's timer, [`TokioTimer`]). Every
+//! on hyper-util's pooled client; [`builder`] is core's [`ClientBuilder`] with the transport's
+//! builder ([`HyperTransportBuilder`]) and tokio's timer ([`TokioTimer`]) in place, and builds
+//! core's [`MediaClient`] — the one client type, whatever the transport. Every
 //! rule of the media API — URLs, where the token may go, retries, timeouts, SHA-256
 //! verification, atomic files — lives in `wa_media_core` and is shared with every other
 //! transport (see docs/custom-transport.md to plug in your own HTTP stack).
@@ -14,16 +14,17 @@
 //! - one connection pool per transport, shared by every clone and every operation; HTTP/1.1
 //!   and HTTP/2 (ALPN) over TLS, HTTP/1.1 over plain `http://` (loopback emulators);
 //! - a connect timeout covering TCP connect and the TLS handshake;
-//! - address overrides ([`HyperClientBuilder::resolve`]): connect `graph.facebook.com` or
+//! - address overrides ([`HyperTransportBuilder::resolve`]): connect `graph.facebook.com` or
 //!   `lookaside.fbsbx.com` to another address while TLS and `Host` keep the real name;
 //! - HTTP proxies from `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (read as curl
-//!   reads them) or [`HyperClientBuilder::proxy`]: https through a `CONNECT` tunnel with TLS end
+//!   reads them) or [`HyperTransportBuilder::proxy`]: https through a `CONNECT` tunnel with TLS end
 //!   to end, so the proxy never sees the token (docs/deploying.md, "Proxies");
 //! - custom root certificates, with or without the built-in stores;
 //! - streaming both ways (request bodies are sent as produced, with `Content-Length`;
 //!   responses yield frames as they arrive); dropping a response body closes that HTTP/1
 //!   connection (or resets the HTTP/2 stream) instead of returning it to the pool;
-//! - a `User-Agent` on every request; redirects returned, never followed.
+//! - every request sent as core built it (core sets the `User-Agent`); redirects returned,
+//!   never followed.
 //!
 //! TLS uses rustls with the crypto provider chosen by feature: **`ring`** (default; why, with
 //! the measurements: "Build-time and dependency choices" in docs/performance.md) or
@@ -49,27 +50,26 @@ mod timer;
 mod tls;
 mod transport;
 
-pub use client::{builder, HyperClientBuilder, HyperMediaClient};
+pub use client::builder;
 pub use error::{BuildError, HyperError};
 pub use proxy::PROXY_VARIABLES;
 pub use reader::{DownloadExt, DownloadReader};
 pub use timer::TokioTimer;
 pub use transport::{
     HyperTransport, HyperTransportBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_IDLE_TIMEOUT,
-    DEFAULT_USER_AGENT,
 };
 
-// One crate is enough for users: core's API, errors and configuration types, re-exported.
-/// wa-media-core, for everything not re-exported above.
-pub use wa_media_core;
-pub use wa_media_core::types::{
-    ApiVersion, MediaId, MediaKind, MediaRef, MediaType, MediaUrlResponse, PhoneNumberId,
-    SendMedia, SendNote, SendValidationError, SentMessage, Sha256Digest,
-};
+// One dependency is enough for users: re-exports of what a client's user names, each defined
+// (and documented) in wa-media-core or wa-media-types, its one canonical path.
 pub use wa_media_core::{
-    check_send_file, clean_partial_files, AccessToken, ApiError, ConfigError, Download, Error,
-    Existing, FetchOptions, FetchedFile, IntegrityError, MediaApi, MediaApiExt, MediaClient,
-    MessagingApi, Progress, RequestBody, ResponseBody, RetryPolicy, SendFileError, SendOptions,
-    TimeoutKind, Timeouts, Timer, TokenSource, Transport, TransportError, TransportErrorKind,
-    TrustedHosts, Upload, UploadSource,
+    clean_partial_files, AccessToken, ApiError, BoxError, BoxFuture, BuildTransport, ClientBuilder,
+    ClientConfig, ConfigError, Download, Error, Existing, FetchOptions, FetchedFile,
+    IntegrityError, MediaApi, MediaApiExt, MediaClient, MessagingApi, Progress, RequestBody,
+    ResponseBody, RetryPolicy, SendFileError, SendOptions, SendPlan, TimeoutKind, Timeouts, Timer,
+    TokenSource, Transport, TransportError, TransportErrorKind, TrustedHosts, Upload, UploadSource,
+    DEFAULT_USER_AGENT,
+};
+pub use wa_media_types::{
+    ApiVersion, MediaId, MediaKind, MediaRef, MediaType, MediaUrlResponse, PhoneNumberId,
+    SendMedia, SendNote, SendValidationError, SentMessage, Sha256Digest, DEFAULT_API_VERSION,
 };

@@ -45,8 +45,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// proxy variables in either case (lower case first, as curl reads them), and
 /// `REQUEST_METHOD`, whose presence makes upper-case `HTTP_PROXY` ignored ("httpoxy"). A
 /// program or test that wants no proxy from its environment removes these. A client built
-/// with [`crate::HyperClientBuilder::no_proxy`] or
-/// [`crate::HyperClientBuilder::proxy_env_with`] reads none of them from the process.
+/// with [`crate::HyperTransportBuilder::no_proxy`] or
+/// [`crate::HyperTransportBuilder::proxy_env_with`] reads none of them from the process.
 pub const PROXY_VARIABLES: [&str; 9] = [
     "https_proxy",
     "HTTPS_PROXY",

@@ -19,7 +19,7 @@ pub trait DownloadExt {
     /// The download as a tokio reader (see [`DownloadReader`] for how errors read).
     ///
     /// ```no_run
-    /// # async fn run(client: wa_media_hyper::HyperMediaClient, id: wa_media_hyper::MediaId) -> std::io::Result<()> {
+    /// # async fn run(client: wa_media_hyper::MediaClient, id: wa_media_hyper::MediaId) -> std::io::Result<()> {
     /// use wa_media_hyper::{DownloadExt, MediaApiExt};
     /// let download = client.fetch(&id).await?;
     /// let mut file = tokio::fs::File::create("media.bin").await?;

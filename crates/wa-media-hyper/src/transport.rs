@@ -10,13 +10,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{HeaderValue, USER_AGENT};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::CertificateDer;
-use wa_media_core::{RequestBody, ResponseBody, Transport, TransportError};
+use wa_media_core::{BuildTransport, RequestBody, ResponseBody, Transport, TransportError};
 
 use crate::connector::{OverrideConnector, ResolveOverrides, TimeoutConnector};
 use crate::error::{map_body_error, map_client_error, BuildError};
@@ -24,10 +23,6 @@ use crate::proxy::{EnvVars, ProxyConnector, ProxySettings};
 use crate::tls::{self, RootsConfig};
 
 type Connector = TimeoutConnector<hyper_rustls::HttpsConnector<ProxyConnector>>;
-
-/// The `User-Agent` sent when a request has none (the download host is known to refuse
-/// requests without one): core's default, the one `MediaClient` sends unless told otherwise.
-pub use wa_media_core::DEFAULT_USER_AGENT;
 
 /// Default connect timeout (TCP connect and TLS handshake together).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -115,15 +110,12 @@ impl fmt::Debug for HyperTransport {
 
 #[async_trait::async_trait]
 impl Transport for HyperTransport {
+    /// Sends the request as given (core has put every header on it, the `User-Agent`
+    /// included).
     async fn send(
         &self,
-        mut request: http::Request<RequestBody>,
+        request: http::Request<RequestBody>,
     ) -> Result<http::Response<ResponseBody>, TransportError> {
-        if !request.headers().contains_key(USER_AGENT) {
-            request
-                .headers_mut()
-                .insert(USER_AGENT, HeaderValue::from_static(DEFAULT_USER_AGENT));
-        }
         let response = self
             .inner
             .client
@@ -134,7 +126,12 @@ impl Transport for HyperTransport {
     }
 }
 
-/// Configures a [`HyperTransport`]: roots, address overrides, timeouts, HTTP versions, pool.
+/// Configures a [`HyperTransport`]: roots, address overrides, timeouts, HTTP versions, pool,
+/// proxies.
+///
+/// It is also what [`crate::builder`] puts in the client builder's transport slot
+/// ([`BuildTransport`]): reach these settings there with
+/// [`map_transport`](wa_media_core::ClientBuilder::map_transport).
 #[derive(Debug, Clone)]
 pub struct HyperTransportBuilder {
     roots: RootsConfig,
@@ -337,5 +334,15 @@ impl HyperTransportBuilder {
         Ok(HyperTransport {
             inner: Arc::new(Inner { client, summary }),
         })
+    }
+}
+
+/// A client builder with this in its transport slot builds a [`HyperTransport`] for the
+/// client, and fails with this crate's [`BuildError`].
+impl BuildTransport for HyperTransportBuilder {
+    type Error = BuildError;
+
+    fn build_transport(self) -> Result<Arc<dyn Transport>, BuildError> {
+        Ok(Arc::new(self.build()?))
     }
 }

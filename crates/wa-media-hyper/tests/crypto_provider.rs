@@ -31,10 +31,12 @@ async fn the_client_builds_and_connects_without_a_default_provider() {
     let client = wa_media_hyper::builder()
         .token(emu.token())
         .phone_number_id("106540352242922")
-        .built_in_roots(false)
-        .add_root_certificate_pem(emu.ca_certificate_pem().unwrap())
-        .resolve("graph.facebook.com", emu.graph_addr())
-        .resolve("lookaside.fbsbx.com", emu.lookaside_addr())
+        .map_transport(|t| {
+            t.built_in_roots(false)
+                .add_root_certificate_pem(emu.ca_certificate_pem().unwrap())
+                .resolve("graph.facebook.com", emu.graph_addr())
+                .resolve("lookaside.fbsbx.com", emu.lookaside_addr())
+        })
         .build()
         .unwrap();
     assert!(

@@ -161,12 +161,14 @@ async fn production_tls_path(http2: bool) {
     let client = wa_media_hyper::builder()
         .token(emu.token())
         .phone_number_id(PHONE)
-        .built_in_roots(false)
-        .add_root_certificate_pem(emu.ca_certificate_pem().unwrap())
-        .resolve("graph.facebook.com", emu.graph_addr())
-        .resolve("lookaside.fbsbx.com", emu.lookaside_addr())
-        .resolve("evil.example.test", third.addr)
-        .http2(http2)
+        .map_transport(|t| {
+            t.built_in_roots(false)
+                .add_root_certificate_pem(emu.ca_certificate_pem().unwrap())
+                .resolve("graph.facebook.com", emu.graph_addr())
+                .resolve("lookaside.fbsbx.com", emu.lookaside_addr())
+                .resolve("evil.example.test", third.addr)
+                .http2(http2)
+        })
         .build()
         .unwrap();
 
@@ -582,10 +584,11 @@ impl http_body::Body for StallAfterFirstFrame {
     }
 }
 
-/// HyperTransport whose first download body stalls after one frame.
+/// HyperTransport whose first download body stalls after one frame (armed by clearing
+/// `done`, which the test keeps a handle to).
 struct StallFirstDownload {
     inner: HyperTransport,
-    done: AtomicBool,
+    done: Arc<AtomicBool>,
 }
 
 #[async_trait::async_trait]
@@ -615,9 +618,10 @@ impl Transport for StallFirstDownload {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_mid_body_keeps_the_pool_usable_and_leaves_no_file() {
     let emu = Emulator::builder().start().await.unwrap();
+    let done = Arc::new(AtomicBool::new(true)); // not yet: part 2 arms it
     let client = MediaClient::builder(StallFirstDownload {
         inner: HyperTransport::new().unwrap(),
-        done: AtomicBool::new(true), // not yet: part 2 arms it
+        done: done.clone(),
     })
     .timer(wa_media_hyper::TokioTimer)
     .token(emu.token())
@@ -648,7 +652,7 @@ async fn cancelling_mid_body_keeps_the_pool_usable_and_leaves_no_file() {
     }
 
     // 2. Drop a fetch_to_file future once bytes have been written: nothing stays on disk.
-    client.transport().done.store(false, Ordering::SeqCst);
+    done.store(false, Ordering::SeqCst);
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("big.txt");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -923,7 +923,7 @@ async fn run_case(row: &Case) -> Outcome {
         .trust_host(ctx.cdn.to_string())
         .trust_host(ctx.dead.to_string())
         .retry_policy(policy.clone())
-        .connect_timeout(Duration::from_secs(5))
+        .map_transport(|t| t.connect_timeout(Duration::from_secs(5)))
         .timeouts(
             Timeouts::default()
                 .with_request(Some(Duration::from_secs(1)))

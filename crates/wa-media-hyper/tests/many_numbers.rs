@@ -10,8 +10,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use wa_media_emulator::{Emulator, EmulatorHandle, Endpoint};
 use wa_media_hyper::{
-    AccessToken, Error, HyperClientBuilder, MediaApi, MediaApiExt, MediaType, PhoneNumberId,
-    RetryPolicy, TokenSource, Upload,
+    AccessToken, ClientBuilder, Error, HyperTransportBuilder, MediaApi, MediaApiExt, MediaType,
+    PhoneNumberId, RetryPolicy, TokenSource, Upload,
 };
 use wa_media_testkit::net::within;
 
@@ -19,7 +19,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 const OLD: &str = "EAAG-many-numbers-old-0123456789";
 const NEW: &str = "EAAG-many-numbers-new-9876543210";
 
-fn builder(emu: &EmulatorHandle) -> HyperClientBuilder {
+fn builder(emu: &EmulatorHandle) -> ClientBuilder<HyperTransportBuilder> {
     wa_media_hyper::builder()
         .graph_url(emu.graph_url())
         .trust_host(format!("127.0.0.1:{}", emu.lookaside_addr().port()))
@@ -46,7 +46,7 @@ async fn five_hundred_numbers_one_client_one_pool() {
         .map(|n| client.with_phone_number_id(n.clone()))
         .collect();
     for c in &clones {
-        assert!(std::ptr::eq(c.transport(), client.transport()));
+        assert!(Arc::ptr_eq(c.transport(), client.transport()));
     }
     let png = bytes::Bytes::from(png());
     let mime = MediaType::parse("image/png").unwrap();
@@ -107,7 +107,7 @@ struct TokenFile {
 }
 
 impl TokenFile {
-    fn read(&self) -> Result<AccessToken, wa_media_hyper::wa_media_core::BoxError> {
+    fn read(&self) -> Result<AccessToken, wa_media_hyper::BoxError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         let token = AccessToken::new(std::fs::read_to_string(&self.path)?);
         *self.cached.lock().unwrap() = Some(token.clone());
@@ -117,7 +117,7 @@ impl TokenFile {
 
 #[async_trait::async_trait]
 impl TokenSource for TokenFile {
-    async fn token(&self) -> Result<AccessToken, wa_media_hyper::wa_media_core::BoxError> {
+    async fn token(&self) -> Result<AccessToken, wa_media_hyper::BoxError> {
         let cached = self.cached.lock().unwrap().clone();
         match cached {
             Some(t) => Ok(t),
@@ -127,7 +127,7 @@ impl TokenSource for TokenFile {
     async fn refresh(
         &self,
         _rejected: &AccessToken,
-    ) -> Result<Option<AccessToken>, wa_media_hyper::wa_media_core::BoxError> {
+    ) -> Result<Option<AccessToken>, wa_media_hyper::BoxError> {
         self.read().map(Some)
     }
 }

@@ -9,20 +9,20 @@
 use std::time::Duration;
 
 use wa_media_emulator::{Emulator, EmulatorHandle};
-use wa_media_hyper::{
-    HyperMediaClient, MediaApi, RequestBody, Transport, TransportErrorKind, Upload,
-};
+use wa_media_hyper::{MediaApi, MediaClient, RequestBody, Transport, TransportErrorKind, Upload};
 use wa_media_testkit::net::{collect, runtime, within};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// The production configuration (built-in roots on), changed only in address resolution.
-fn client(emu: &EmulatorHandle) -> HyperMediaClient {
+fn client(emu: &EmulatorHandle) -> MediaClient {
     wa_media_hyper::builder()
         .token(emu.token())
         .phone_number_id("106540352242922")
-        .resolve("graph.facebook.com", emu.graph_addr())
-        .resolve("lookaside.fbsbx.com", emu.lookaside_addr())
+        .map_transport(|t| {
+            t.resolve("graph.facebook.com", emu.graph_addr())
+                .resolve("lookaside.fbsbx.com", emu.lookaside_addr())
+        })
         .build()
         .unwrap()
 }

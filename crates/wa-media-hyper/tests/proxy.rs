@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use wa_media_emulator::{Emulator, EmulatorHandle};
 use wa_media_hyper::{
-    BuildError, Error, HyperClientBuilder, HyperError, MediaApi, MediaApiExt, MediaId, RetryPolicy,
-    TransportErrorKind, Upload,
+    BuildError, ClientBuilder, Error, HyperError, HyperTransport, HyperTransportBuilder, MediaApi,
+    MediaApiExt, MediaClient, MediaId, RetryPolicy, TransportErrorKind, Upload,
 };
 use wa_media_testkit::net::{collect, within};
 use wa_media_testkit::proxy::{base64, ConnectProxy};
@@ -51,16 +51,18 @@ async fn tls_emulator_behind(
 
 /// The production configuration with only the emulator's CA: no address override, so every
 /// connection has to go through the proxy (which does the name resolution).
-fn production(emu: &EmulatorHandle) -> HyperClientBuilder {
+fn production(emu: &EmulatorHandle) -> ClientBuilder<HyperTransportBuilder> {
     wa_media_hyper::builder()
         .token(emu.token())
         .phone_number_id(PHONE)
-        .built_in_roots(false)
-        .add_root_certificate_pem(emu.ca_certificate_pem().unwrap())
+        .map_transport(|t| {
+            t.built_in_roots(false)
+                .add_root_certificate_pem(emu.ca_certificate_pem().unwrap())
+        })
 }
 
 /// A plain-http emulator on 127.0.0.1 and a client configured for it.
-async fn plain_emulator() -> (EmulatorHandle, HyperClientBuilder) {
+async fn plain_emulator() -> (EmulatorHandle, ClientBuilder<HyperTransportBuilder>) {
     let emu = Emulator::builder().start().await.unwrap();
     let b = wa_media_hyper::builder()
         .token(emu.token())
@@ -72,7 +74,7 @@ async fn plain_emulator() -> (EmulatorHandle, HyperClientBuilder) {
 }
 
 /// Upload, retrieve, download (verified), fetch to a file, delete: every endpoint once.
-async fn round_trip(client: &wa_media_hyper::HyperMediaClient) -> MediaId {
+async fn round_trip(client: &MediaClient) -> MediaId {
     let bytes = png();
     let id = within(
         "upload",
@@ -114,9 +116,15 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 async fn production_hostnames_through_the_proxy_with_tls_end_to_end() {
     for http2 in [true, false] {
         let (emu, proxy) = tls_emulator_behind(ConnectProxy::builder()).await;
-        let client = production(&emu)
+        let transport = HyperTransport::builder()
+            .built_in_roots(false)
+            .add_root_certificate_pem(emu.ca_certificate_pem().unwrap())
             .http2(http2)
             .proxy_env_with(env(&[("HTTPS_PROXY", &proxy.url())]))
+            .build()
+            .unwrap();
+        let client = production(&emu)
+            .transport(transport.clone())
             .build()
             .unwrap();
         round_trip(&client).await;
@@ -157,7 +165,7 @@ async fn production_hostnames_through_the_proxy_with_tls_end_to_end() {
         // TLS to the target: the first bytes through the tunnel are a TLS handshake record.
         assert_eq!(tunneled[0], 0x16, "not a TLS handshake");
         // The transport says which proxy it uses, without credentials.
-        let debug = format!("{:?}", client.transport());
+        let debug = format!("{transport:?}");
         assert!(debug.contains(&proxy.url()), "{debug}");
     }
 }
@@ -167,12 +175,14 @@ async fn credentials_reach_the_proxy_only_as_proxy_authorization() {
     let (emu, proxy) =
         tls_emulator_behind(ConnectProxy::builder().require_credentials("alice", "s3cret")).await;
     let url = proxy.url_with_credentials("alice", "s3cret");
-    let builder = production(&emu).proxy(url.clone());
+    let builder = production(&emu).map_transport(|t| t.proxy(url.clone()));
     assert!(!format!("{builder:?}").contains("s3cret"), "{builder:?}");
     let client = production(&emu)
         // The builder's proxy wins over the environment's.
-        .proxy(url)
-        .proxy_env_with(env(&[("HTTPS_PROXY", "http://192.0.2.1:9")]))
+        .map_transport(|t| {
+            t.proxy(url)
+                .proxy_env_with(env(&[("HTTPS_PROXY", "http://192.0.2.1:9")]))
+        })
         .build()
         .unwrap();
     assert!(!format!("{client:?}").contains("s3cret"));
@@ -236,7 +246,7 @@ async fn a_407_is_a_clear_error_naming_proxy_authentication() {
         ),
     ] {
         let client = production(&emu)
-            .proxy(url)
+            .map_transport(|t| t.proxy(url))
             .retry_policy(RetryPolicy::none())
             .build()
             .unwrap();
@@ -274,7 +284,7 @@ async fn no_proxy_bypasses_the_proxy() {
     // (CONNECT, never a request in absolute form: the proxy never parses a request header).
     let client = b
         .clone()
-        .proxy_env_with(env(&[("HTTP_PROXY", &proxy.url())]))
+        .map_transport(|t| t.proxy_env_with(env(&[("HTTP_PROXY", &proxy.url())])))
         .build()
         .unwrap();
     round_trip(&client).await;
@@ -295,7 +305,7 @@ async fn no_proxy_bypasses_the_proxy() {
     ] {
         let client = b
             .clone()
-            .proxy_env_with(env(&[("http_proxy", &proxy.url()), no_proxy]))
+            .map_transport(|t| t.proxy_env_with(env(&[("http_proxy", &proxy.url()), no_proxy])))
             .build()
             .unwrap();
         round_trip(&client).await;
@@ -308,15 +318,19 @@ async fn no_proxy_bypasses_the_proxy() {
     // So does `no_proxy()`, and NO_PROXY applies to the builder's proxy too.
     let client = b
         .clone()
-        .proxy_env_with(env(&[("ALL_PROXY", &proxy.url())]))
-        .no_proxy()
+        .map_transport(|t| {
+            t.proxy_env_with(env(&[("ALL_PROXY", &proxy.url())]))
+                .no_proxy()
+        })
         .build()
         .unwrap();
     round_trip(&client).await;
     let client = b
         .clone()
-        .proxy(proxy.url())
-        .proxy_env_with(env(&[("NO_PROXY", "127.0.0.1")]))
+        .map_transport(|t| {
+            t.proxy(proxy.url())
+                .proxy_env_with(env(&[("NO_PROXY", "127.0.0.1")]))
+        })
         .build()
         .unwrap();
     round_trip(&client).await;
@@ -328,8 +342,10 @@ async fn loopback_targets_never_go_through_a_remote_proxy() {
     // 192.0.2.1 (TEST-NET-1) answers nothing: had the client used it, the connect would fail.
     let (_emu, b) = plain_emulator().await;
     let client = b
-        .connect_timeout(Duration::from_secs(3))
-        .proxy_env_with(env(&[("ALL_PROXY", "http://192.0.2.1:9")]))
+        .map_transport(|t| {
+            t.connect_timeout(Duration::from_secs(3))
+                .proxy_env_with(env(&[("ALL_PROXY", "http://192.0.2.1:9")]))
+        })
         .build()
         .unwrap();
     round_trip(&client).await;
@@ -339,9 +355,11 @@ async fn loopback_targets_never_go_through_a_remote_proxy() {
 async fn address_overrides_connect_directly() {
     let (emu, proxy) = tls_emulator_behind(ConnectProxy::builder()).await;
     let client = production(&emu)
-        .resolve("graph.facebook.com", emu.graph_addr())
-        .resolve("lookaside.fbsbx.com", emu.lookaside_addr())
-        .proxy(proxy.url())
+        .map_transport(|t| {
+            t.resolve("graph.facebook.com", emu.graph_addr())
+                .resolve("lookaside.fbsbx.com", emu.lookaside_addr())
+                .proxy(proxy.url())
+        })
         .build()
         .unwrap();
     round_trip(&client).await;
@@ -353,7 +371,10 @@ async fn token_trust_applies_to_the_target_never_to_the_proxy() {
     // A proxy on loopback does not make a plain-http or unlisted target trusted: those URLs are
     // refused before anything is sent, so the proxy sees nothing.
     let (emu, proxy) = tls_emulator_behind(ConnectProxy::builder()).await;
-    let client = production(&emu).proxy(proxy.url()).build().unwrap();
+    let client = production(&emu)
+        .map_transport(|t| t.proxy(proxy.url()))
+        .build()
+        .unwrap();
     let id = within(
         "upload",
         LIMIT,
@@ -403,7 +424,7 @@ fn unusable_proxy_urls_are_refused_when_building() {
     ] {
         let err = wa_media_hyper::builder()
             .token("t")
-            .proxy(url)
+            .map_transport(|t| t.proxy(url))
             .build()
             .unwrap_err();
         assert!(
@@ -416,15 +437,17 @@ fn unusable_proxy_urls_are_refused_when_building() {
     // From the environment, the error names the variable.
     let err = wa_media_hyper::builder()
         .token("t")
-        .proxy_env_with(env(&[("all_proxy", "socks5h://127.0.0.1:1080")]))
+        .map_transport(|t| t.proxy_env_with(env(&[("all_proxy", "socks5h://127.0.0.1:1080")])))
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("all_proxy"), "{err}");
     // ... unless proxies are off.
     wa_media_hyper::builder()
         .token("t")
-        .proxy_env_with(env(&[("all_proxy", "socks5h://127.0.0.1:1080")]))
-        .no_proxy()
+        .map_transport(|t| {
+            t.proxy_env_with(env(&[("all_proxy", "socks5h://127.0.0.1:1080")]))
+                .no_proxy()
+        })
         .build()
         .unwrap();
 }
@@ -442,8 +465,10 @@ async fn a_proxy_that_never_answers_is_bounded_by_the_connect_timeout() {
     });
     let emu = Emulator::builder().tls(true).start().await.unwrap();
     let client = production(&emu)
-        .proxy(format!("http://{addr}"))
-        .connect_timeout(Duration::from_millis(300))
+        .map_transport(|t| {
+            t.proxy(format!("http://{addr}"))
+                .connect_timeout(Duration::from_millis(300))
+        })
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();

@@ -29,9 +29,11 @@ async fn the_default_client_reads_the_process_environment_like_curl() {
         wa_media_hyper::builder()
             .token(emu.token())
             .phone_number_id("106540352242922")
-            .built_in_roots(false)
-            .add_root_certificate_pem(emu.ca_certificate_pem().unwrap())
-            .connect_timeout(Duration::from_secs(3))
+            .map_transport(|t| {
+                t.built_in_roots(false)
+                    .add_root_certificate_pem(emu.ca_certificate_pem().unwrap())
+                    .connect_timeout(Duration::from_secs(3))
+            })
             .retry_policy(RetryPolicy::none())
     };
 
@@ -90,7 +92,10 @@ async fn the_default_client_reads_the_process_environment_like_curl() {
     std::env::remove_var("NO_PROXY");
 
     // `no_proxy()` ignores the environment altogether.
-    let off = plain_client().no_proxy().build().unwrap();
+    let off = plain_client()
+        .map_transport(|t| t.no_proxy())
+        .build()
+        .unwrap();
     within("retrieve", LIMIT, off.retrieve(&id)).await.unwrap();
     assert_eq!(
         proxy.log().len(),

@@ -12,8 +12,8 @@ use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 use wa_media_emulator::{Emulator, EmulatorHandle, Endpoint, Fault};
 use wa_media_hyper::{
-    DownloadExt, Error, HyperMediaClient, IntegrityError, MediaApi, MediaApiExt, MediaId,
-    MediaKind, Upload,
+    DownloadExt, Error, IntegrityError, MediaApi, MediaApiExt, MediaClient, MediaId, MediaKind,
+    Upload,
 };
 use wa_media_testkit::client::emulator_builder;
 use wa_media_testkit::net::within;
@@ -24,12 +24,12 @@ fn fixture(name: &str) -> PathBuf {
     wa_media_testkit::paths::fixtures("media").join(name)
 }
 
-fn client(emu: &EmulatorHandle) -> HyperMediaClient {
+fn client(emu: &EmulatorHandle) -> MediaClient {
     emulator_builder(emu).build().unwrap()
 }
 
 /// An emulator, a client for it, and the id of `audio.mp3` uploaded through it.
-async fn emulator_with_audio() -> (EmulatorHandle, HyperMediaClient, MediaId) {
+async fn emulator_with_audio() -> (EmulatorHandle, MediaClient, MediaId) {
     let emu = Emulator::builder().start().await.unwrap();
     let client = client(&emu);
     let id = client

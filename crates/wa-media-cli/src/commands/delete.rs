@@ -1,7 +1,7 @@
 //! `wa-media delete MEDIA_ID`.
 
 use serde_json::json;
-use wa_media_hyper::MediaApi;
+use wa_media_core::MediaApi;
 
 use crate::cli::Global;
 use crate::failure::Failure;

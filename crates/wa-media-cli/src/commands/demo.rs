@@ -14,11 +14,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
+use wa_media_core::{Error, MediaApi, MediaApiExt, MediaClient, SendOptions, Upload};
 use wa_media_emulator::Emulator;
-use wa_media_hyper::{
-    Error, MediaApi, MediaApiExt, MediaKind, MediaType, SendOptions, Sha256Digest, Upload,
-};
 use wa_media_types::webhook::{DeliveryStatus, Notification, Status};
+use wa_media_types::{MediaKind, MediaType, Sha256Digest};
 use wa_media_webhook::{DirectorySink, HandlerError, Ingest, IngestConfig, Spool, WebhookService};
 
 use crate::cli::Global;
@@ -144,7 +143,7 @@ pub async fn run(g: &Global) -> Result<(), Failure> {
         .graph_url(emulator.graph_url())
         .trust_host(emulator.lookaside_addr().to_string())
         // The emulator runs in this process: no proxy in the environment applies to it.
-        .no_proxy()
+        .map_transport(|t| t.no_proxy())
         .build()
         .map_err(|e| Failure::other(format!("cannot build the client: {e}")))?;
     let mut hook = StatusHook::start(listener, &client, work.path())?;
@@ -197,7 +196,7 @@ pub async fn run(g: &Global) -> Result<(), Failure> {
     }
 }
 
-async fn round_trip(client: &wa_media_hyper::HyperMediaClient, dir: &Path, s: &Sample) -> Row {
+async fn round_trip(client: &MediaClient, dir: &Path, s: &Sample) -> Row {
     let mut row = Row {
         name: s.name.to_string(),
         kind: s.kind.to_string(),
@@ -266,7 +265,7 @@ async fn round_trip(client: &wa_media_hyper::HyperMediaClient, dir: &Path, s: &S
 /// Ogg Vorbis declared as a voice note: the API would refuse it, so validation must stop it
 /// locally, with nothing sent to the emulator.
 async fn refused_sample(
-    client: &wa_media_hyper::HyperMediaClient,
+    client: &MediaClient,
     emulator: &wa_media_emulator::EmulatorHandle,
     dir: &Path,
 ) -> Row {
@@ -326,7 +325,7 @@ impl StatusHook {
     /// under `dir`.
     fn start(
         listener: tokio::net::TcpListener,
-        client: &wa_media_hyper::HyperMediaClient,
+        client: &MediaClient,
         dir: &Path,
     ) -> Result<Self, Failure> {
         let inbox = dir.join("inbox");
@@ -411,7 +410,7 @@ impl StatusHook {
 /// its `sent`, `delivered` and `read` statuses to arrive through the webhook service.
 async fn send_and_watch(
     g: &Global,
-    client: &wa_media_hyper::HyperMediaClient,
+    client: &MediaClient,
     hook: &mut StatusHook,
     dir: &Path,
 ) -> Row {

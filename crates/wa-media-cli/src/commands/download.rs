@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use serde_json::json;
-use wa_media_hyper::{FetchOptions, FetchedFile, MediaApiExt, MediaId};
+use wa_media_core::{FetchOptions, FetchedFile, MediaApiExt, MediaClient};
+use wa_media_types::MediaId;
 
 use crate::cli::Global;
 use crate::failure::Failure;
@@ -90,7 +91,7 @@ pub async fn run(g: &Global, media_id: &str, out: &Path) -> Result<(), Failure> 
 /// Verifies into a private temporary file first — unverified bytes never reach `write` —
 /// then hands the verified file to `write` (stdout, a device, a FIFO).
 async fn fetch_streamed(
-    client: &wa_media_hyper::HyperMediaClient,
+    client: &MediaClient,
     id: &MediaId,
     bars: Bars,
     write: impl FnOnce(&mut std::fs::File) -> Result<u64, Failure>,
@@ -107,7 +108,7 @@ async fn fetch_streamed(
 
 /// Fetches `id` into `path` with a progress bar; shared with `inbound`.
 pub async fn fetch(
-    client: &wa_media_hyper::HyperMediaClient,
+    client: &MediaClient,
     id: &MediaId,
     path: &Path,
     options: FetchOptions,

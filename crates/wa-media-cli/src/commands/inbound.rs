@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt;
 use serde_json::json;
-use wa_media_hyper::{Existing, FetchOptions};
+use wa_media_core::{Existing, FetchOptions, MediaClient};
 use wa_media_types::filename::inbound_file_name;
 use wa_media_types::verify_signature;
 use wa_media_types::webhook::{inbound_media, InboundMedia, Notification};
@@ -123,7 +123,7 @@ pub async fn run(g: &Global, args: InboundArgs) -> Result<(), Failure> {
 }
 
 async fn fetch_one(
-    client: &wa_media_hyper::HyperMediaClient,
+    client: &MediaClient,
     m: &InboundMedia,
     path: &Path,
     bars: Bars,
@@ -139,7 +139,7 @@ async fn fetch_one(
     let for_number = m
         .phone_number_id
         .as_deref()
-        .and_then(|p| p.parse::<wa_media_hyper::PhoneNumberId>().ok())
+        .and_then(|p| p.parse::<wa_media_types::PhoneNumberId>().ok())
         .map(|p| client.with_phone_number_id(p));
     let client = for_number.as_ref().unwrap_or(client);
     let file = super::download::fetch(client, &m.media_id, path, options, bars).await?;

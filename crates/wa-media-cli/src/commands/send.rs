@@ -1,5 +1,7 @@
 //! `wa-media send --to N (FILE | --media-id ID | --link URL)`: validate locally, upload when
-//! given a FILE, send the media message once, print its wamid.
+//! given a FILE, send the media message once, print its wamid. A FILE is checked and planned
+//! once, by the library (`MediaClient::plan_send_file`), and the plan carried out
+//! (`send_planned`).
 //!
 //! A send is never repeated blindly (a duplicate message to a customer is worse than an error):
 //! when the request may have reached Graph without an answer saying what happened, the
@@ -7,11 +9,11 @@
 //! instead of trying again. When the upload of a FILE worked but the send did not, the media id
 //! is printed with the command that sends it by `--media-id`, without uploading again.
 
+use std::path::Path;
+
 use serde_json::json;
-use wa_media_hyper::{
-    check_send_file, Error, HyperMediaClient, MediaId, MediaKind, MediaType, MessagingApi,
-    SendFileError, SendMedia, SendOptions, SentMessage,
-};
+use wa_media_core::{Error, MediaClient, MessagingApi, SendFileError, SendOptions};
+use wa_media_types::{MediaId, MediaKind, MediaType, SendMedia, SendValidationError, SentMessage};
 
 use crate::cli::{Global, SendArgs};
 use crate::failure::{Exit, Failure};
@@ -58,45 +60,24 @@ pub async fn run(g: &Global, args: SendArgs) -> Result<(), Failure> {
     }
 }
 
-/// Checks everything, uploads FILE, then sends it by the new media id.
+/// Plans the send of FILE in the library (every check, once, before the upload; the notes
+/// shown first), then carries the plan out: upload, then send by the new media id.
 async fn send_file(
     g: &Global,
-    client: &HyperMediaClient,
+    client: &MediaClient,
     args: &SendArgs,
     kind: Option<MediaKind>,
 ) -> Result<(), Failure> {
     let Some(file) = args.file.as_deref() else {
         return Err(Failure::usage("no FILE given"));
     };
-    let meta = std::fs::metadata(file)
-        .map_err(|e| Failure::other(format!("cannot read {}: {e}", file.display())))?;
-    if !meta.is_file() {
-        return Err(Failure::usage(format!(
-            "{} is not a regular file",
-            file.display()
-        )));
-    }
-    // Before the type is guessed from the contents: an empty file has none to guess from.
-    if meta.len() == 0 {
-        return Err(refused(format!(
-            "{} is empty (0 bytes): there is nothing to send",
-            file.display()
-        )));
-    }
-    let mime = match &args.mime {
-        Some(m) => m
+    let mut options = SendOptions::default().voice(args.voice);
+    if let Some(m) = &args.mime {
+        let mime = m
             .parse::<MediaType>()
-            .map_err(|e| Failure::usage(format!("--mime: {e}")))?,
-        None => super::upload::guess_mime(file)?,
-    };
-    // The kind the retry command names, should the send fail after the upload.
-    let retry_kind = match (kind.or_else(|| MediaKind::infer(&mime)), args.voice) {
-        (Some(k), false) => k.to_string(),
-        (Some(MediaKind::Voice), true) | (None, true) => "audio --voice".to_owned(),
-        (Some(k), true) => format!("{k} --voice"),
-        (None, false) => "KIND".to_owned(),
-    };
-    let mut options = SendOptions::default().mime(mime).voice(args.voice);
+            .map_err(|e| Failure::usage(format!("--mime: {e}")))?;
+        options = options.mime(mime);
+    }
     if let Some(k) = kind {
         options = options.kind(k);
     }
@@ -112,24 +93,62 @@ async fn send_file(
     if let Some(d) = &args.callback_data {
         options = options.callback_data(d.as_str());
     }
-    // Everything is checked before the upload starts; the notes are shown first.
-    match check_send_file(file, &args.to, &options) {
-        Ok(notes) => {
-            for note in notes {
-                output::info(g.quiet, &format!("note: {note}"));
-            }
-        }
-        Err(e) => return Err(send_file_failure(g, e, args, &retry_kind)?),
-    }
-    let bar = Bars::new(g.quiet, g.json).bytes("upload", Some(meta.len()));
+    let bar = Bars::new(g.quiet, g.json).bytes("upload", None);
     let progress_bar = bar.clone();
-    options =
-        options.progress(move |done: u64, _total: Option<u64>| progress_bar.set_position(done));
-    let result = client.send_file(file, &args.to, options).await;
+    options = options.progress(move |done: u64, total: Option<u64>| {
+        if let Some(t) = total {
+            progress_bar.set_length(t);
+        }
+        progress_bar.set_position(done);
+    });
+    let plan = match client.plan_send_file(file, &args.to, options) {
+        Ok(plan) => plan,
+        Err(e) => {
+            bar.finish_and_clear();
+            return Err(plan_failure(file, e));
+        }
+    };
+    for note in plan.notes() {
+        output::info(g.quiet, &format!("note: {note}"));
+    }
+    // The kind the retry command names, should the send fail after the upload.
+    let retry_kind = if plan.is_voice() {
+        "audio --voice".to_owned()
+    } else {
+        plan.kind().to_string()
+    };
+    let result = client.send_planned(plan).await;
     bar.finish_and_clear();
     match result {
         Ok((id, sent)) => print(g, &sent, Some(&id)),
         Err(e) => Err(send_file_failure(g, e, args, &retry_kind)?),
+    }
+}
+
+/// Why the send of `file` was refused before anything was uploaded.
+fn plan_failure(file: &Path, e: SendFileError) -> Failure {
+    match e {
+        SendFileError::Validation(SendValidationError::EmptyFile) => refused(format!(
+            "{} is empty (0 bytes): there is nothing to send",
+            file.display()
+        )),
+        SendFileError::Validation(SendValidationError::UnknownFileType) => {
+            super::upload::unknown_type(file)
+        }
+        SendFileError::Validation(e) => refused(e),
+        SendFileError::Upload(Error::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::InvalidInput =>
+        {
+            Failure::usage(format!("{} is not a regular file", file.display()))
+        }
+        SendFileError::Upload(e) => {
+            let f = Failure::from(e);
+            Failure::new(
+                f.exit,
+                format!("cannot read {}: {}", file.display(), f.message),
+            )
+        }
+        other => Failure::other(other.to_string()),
     }
 }
 

@@ -4,8 +4,8 @@ use std::io::Read;
 use std::path::Path;
 
 use serde_json::json;
-use wa_media_hyper::{MediaApi, MediaKind, MediaType, Upload};
-use wa_media_types::{sniff, SNIFF_LEN};
+use wa_media_core::{MediaApi, Upload};
+use wa_media_types::{sniff_media_type, MediaKind, MediaType, SNIFF_LEN};
 
 use crate::cli::{Global, UploadArgs};
 use crate::failure::{Exit, Failure};
@@ -68,20 +68,20 @@ pub async fn run(g: &Global, args: UploadArgs) -> Result<(), Failure> {
     }
 }
 
-/// Guesses a file's MIME type from its first bytes.
-pub(crate) fn guess_mime(path: &Path) -> Result<MediaType, Failure> {
+/// Guesses a file's MIME type from its first bytes (the library's one guess,
+/// [`sniff_media_type`]).
+fn guess_mime(path: &Path) -> Result<MediaType, Failure> {
     let mut head = Vec::with_capacity(SNIFF_LEN);
     std::fs::File::open(path)
         .and_then(|f| f.take(SNIFF_LEN as u64).read_to_end(&mut head))
         .map_err(|e| Failure::other(format!("cannot read {}: {e}", path.display())))?;
-    let sniffed = sniff(&head).ok_or_else(|| {
-        Failure::usage(format!(
-            "cannot tell the type of {} from its contents; pass --mime (for example --mime application/pdf)",
-            path.display()
-        ))
-    })?;
-    sniffed
-        .mime
-        .parse()
-        .map_err(|e| Failure::other(format!("sniffed MIME type: {e}")))
+    sniff_media_type(&head).ok_or_else(|| unknown_type(path))
+}
+
+/// The type of `path` could not be told from its contents (upload and send).
+pub(crate) fn unknown_type(path: &Path) -> Failure {
+    Failure::usage(format!(
+        "cannot tell the type of {} from its contents; pass --mime (for example --mime application/pdf)",
+        path.display()
+    ))
 }

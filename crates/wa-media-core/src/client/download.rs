@@ -15,7 +15,7 @@ use crate::retry::Failed;
 use crate::timeouts::TimeoutKind;
 use crate::transport::Transport;
 
-impl<T: Transport> MediaClient<T> {
+impl MediaClient {
     pub(super) async fn download_inner(&self, media: &MediaUrlResponse) -> Result<Download, Error> {
         let cfg = self.config();
         let expected = Expected::of(media);
@@ -54,7 +54,7 @@ impl<T: Transport> MediaClient<T> {
                     }
                     let timed = TimedBody::new(
                         body,
-                        self.inner.timer.clone(),
+                        self.timer.clone(),
                         cfg.timeouts.idle,
                         cfg.timeouts.body_deadline(expected.size),
                     );

@@ -1,4 +1,4 @@
-//! The generic client: every protocol rule on top of any [`Transport`].
+//! The client: every protocol rule on top of any [`Transport`], and its one builder.
 //!
 //! Each operation prepares its own requests: [`retrieve`] (retrieve and delete), [`upload`]
 //! and [`download`]; sending messages (`MessagingApi`) is built on the same parts. They share one exchange
@@ -6,9 +6,12 @@
 //! [`crate::retry::run`]), which is also where a failed attempt's server-provided text is
 //! scrubbed of the token.
 
+mod builder;
 mod download;
 mod retrieve;
 mod upload;
+
+pub use builder::{BuildTransport, ClientBuilder};
 
 use std::fmt;
 use std::future::Future;
@@ -22,19 +25,25 @@ use tracing::{field, Instrument};
 use wa_media_types::{MediaId, MediaUrlResponse, PhoneNumberId};
 
 use crate::api::MediaApi;
-use crate::config::{ClientConfig, ConfigBuilder};
+use crate::config::ClientConfig;
 use crate::deadline::Limits;
 use crate::download::Download;
-use crate::error::{ConfigError, Error};
+use crate::error::Error;
 use crate::protocol::MAX_JSON_BODY;
 use crate::retry::{self, Failed};
-use crate::timer::{default_timer, SharedTimer, Timer};
+use crate::timer::{SharedTimer, Timer};
 use crate::token::{AccessToken, Tokens};
 use crate::transport::{RequestBody, ResponseBody, Transport};
 use crate::upload::Upload;
 
-/// The media client: implements [`MediaApi`] on any [`Transport`]. Cheap to clone (two
-/// `Arc`s); clones share the transport and its connection pool.
+/// The media client: implements [`MediaApi`] and [`crate::MessagingApi`] on any
+/// [`Transport`]. Cheap to clone (three `Arc`s); clones share the transport and its connection
+/// pool.
+///
+/// It holds its transport as `Arc<dyn Transport>` (object_store's shape: one client type,
+/// whatever carries the requests), so the production client (`wa_media_hyper::builder()`),
+/// the emulator's in-process client and a test's scripted one are all this type. Build one
+/// with [`MediaClient::builder`] (or `wa_media_hyper::builder()`).
 ///
 /// One client serves many business phone numbers and tokens: [`with_phone_number_id`] and
 /// [`with_token`] make clones that share the transport (and so its connection pool) and differ
@@ -55,96 +64,40 @@ use crate::upload::Upload;
 ///     .unwrap();
 /// assert!(!format!("{client:?}").contains("EAAG"));
 /// ```
-pub struct MediaClient<T> {
-    /// What every clone shares: the transport (its connection pool) and the timer.
-    inner: Arc<Inner<T>>,
+#[derive(Clone)]
+pub struct MediaClient {
+    /// What every clone shares: the transport (its connection pool).
+    transport: Arc<dyn Transport>,
+    /// The timer every clone shares.
+    timer: SharedTimer,
     /// This clone's settings (a [`MediaClient::with_phone_number_id`] clone has its own).
     config: Arc<ClientConfig>,
 }
 
-struct Inner<T> {
-    transport: T,
-    timer: SharedTimer,
-}
-
-impl<T> Clone for MediaClient<T> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            config: self.config.clone(),
-        }
-    }
-}
-
-impl<T> fmt::Debug for MediaClient<T> {
+impl fmt::Debug for MediaClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MediaClient")
             .field("config", &self.config)
-            .field("timer", &self.inner.timer)
+            .field("timer", &self.timer)
             .finish_non_exhaustive()
     }
 }
 
-/// Builds a [`MediaClient`]: the transport, the [`Timer`], and every [`ConfigBuilder`]
-/// setting (the same methods, forwarded).
-#[derive(Debug)]
-pub struct ClientBuilder<T> {
-    transport: T,
-    timer: SharedTimer,
-    config: ConfigBuilder,
-}
-
-impl<T: Transport> ClientBuilder<T> {
-    crate::config_setters!(config);
-
-    /// The timer for backoff and timeouts (default [`crate::FuturesTimer`]); pass your
-    /// runtime's timer.
-    pub fn timer(mut self, timer: impl Timer) -> Self {
-        self.timer = Arc::new(timer);
-        self
+impl MediaClient {
+    /// A [`ClientBuilder`] with every default around `transport`: a [`Transport`], or a
+    /// transport's builder ([`BuildTransport`]).
+    pub fn builder<B>(transport: B) -> ClientBuilder<B> {
+        ClientBuilder::new(transport)
     }
 
-    /// Test hook: a fixed multipart boundary, so snapshots of upload bodies are stable.
-    #[cfg(feature = "test-util")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
-    pub fn fixed_boundary(mut self, boundary: impl Into<String>) -> Self {
-        self.config = self.config.fixed_boundary(boundary);
-        self
-    }
-
-    /// Checks the settings and builds the client.
-    pub fn build(self) -> Result<MediaClient<T>, ConfigError> {
-        Ok(MediaClient::from_parts(
-            self.transport,
-            self.timer,
-            self.config.build()?,
-        ))
-    }
-}
-
-impl<T: Transport> MediaClient<T> {
-    /// A builder around `transport`.
-    pub fn builder(transport: T) -> ClientBuilder<T> {
-        ClientBuilder {
-            transport,
-            timer: default_timer(),
-            config: ConfigBuilder::default(),
-        }
-    }
-
-    /// A client from an already built configuration, with the default timer.
-    pub fn new(transport: T, config: ClientConfig) -> Self {
-        Self::with_timer(transport, crate::timer::FuturesTimer, config)
-    }
-
-    /// A client from an already built configuration and a [`Timer`].
-    pub fn with_timer(transport: T, timer: impl Timer, config: ClientConfig) -> Self {
-        Self::from_parts(transport, Arc::new(timer), config)
-    }
-
-    fn from_parts(transport: T, timer: SharedTimer, config: ClientConfig) -> Self {
+    pub(crate) fn from_parts(
+        transport: Arc<dyn Transport>,
+        timer: SharedTimer,
+        config: ClientConfig,
+    ) -> Self {
         Self {
-            inner: Arc::new(Inner { transport, timer }),
+            transport,
+            timer,
             config: Arc::new(config),
         }
     }
@@ -157,6 +110,7 @@ impl<T: Transport> MediaClient<T> {
     /// per number (or per call).
     ///
     /// ```
+    /// # use std::sync::Arc;
     /// # use wa_media_core::{MediaClient, RequestBody, ResponseBody, TransportError};
     /// # let transport = |_req: http::Request<RequestBody>| async {
     /// #     Ok::<_, TransportError>(http::Response::new(ResponseBody::from_bytes("{}")))
@@ -164,7 +118,7 @@ impl<T: Transport> MediaClient<T> {
     /// let client = MediaClient::builder(transport).token("EAAG...").build().unwrap();
     /// let shop = client.with_phone_number_id("106540352242922".parse().unwrap());
     /// assert_eq!(shop.config().phone_number_id.as_ref().unwrap().as_str(), "106540352242922");
-    /// assert!(std::ptr::eq(shop.transport(), client.transport()));
+    /// assert!(Arc::ptr_eq(shop.transport(), client.transport()));
     /// ```
     pub fn with_phone_number_id(&self, phone_number_id: PhoneNumberId) -> Self {
         let mut config = (*self.config).clone();
@@ -184,7 +138,8 @@ impl<T: Transport> MediaClient<T> {
 
     fn with_config(&self, config: ClientConfig) -> Self {
         Self {
-            inner: self.inner.clone(),
+            transport: self.transport.clone(),
+            timer: self.timer.clone(),
             config: Arc::new(config),
         }
     }
@@ -194,14 +149,15 @@ impl<T: Transport> MediaClient<T> {
         &self.config
     }
 
-    /// The transport.
-    pub fn transport(&self) -> &T {
-        &self.inner.transport
+    /// The transport, shared by every clone (give a clone of it to
+    /// [`ClientBuilder::transport`] to share its connection pool with another client).
+    pub fn transport(&self) -> &Arc<dyn Transport> {
+        &self.transport
     }
 
     /// The timer.
     pub fn timer(&self) -> &dyn Timer {
-        &*self.inner.timer
+        &*self.timer
     }
 
     /// Sends `req` and reads the whole (small) response body within `limits`.
@@ -212,13 +168,13 @@ impl<T: Transport> MediaClient<T> {
     ) -> Result<Response<Bytes>, Error> {
         let started = Instant::now();
         let work = async {
-            let resp = self.inner.transport.send(req).await?;
+            let resp = self.transport.send(req).await?;
             let (parts, body) = resp.into_parts();
             let body = read_limited(body, MAX_JSON_BODY).await?;
             Ok(Response::from_parts(parts, body))
         };
         let resp = limits
-            .run(&*self.inner.timer, &self.config.timeouts, work)
+            .run(&*self.timer, &self.config.timeouts, work)
             .await?;
         tracing::debug!(
             status = resp.status().as_u16(),
@@ -251,7 +207,7 @@ impl<T: Transport> MediaClient<T> {
         });
         let state = &state;
         let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
-        retry::run(&self.config.retry, &*self.inner.timer, |_| {
+        retry::run(&self.config.retry, &*self.timer, |_| {
             let token = lock().current.clone();
             let fut = attempt(token.clone());
             async move {
@@ -300,6 +256,31 @@ impl Error {
     }
 }
 
+/// Runs an upload inside its `wa_media.upload` span and logs how it finished: every upload,
+/// [`MediaApi::upload`]'s and a planned send's.
+pub(crate) async fn traced_upload(
+    work: impl Future<Output = Result<MediaId, Error>>,
+) -> Result<MediaId, Error> {
+    let span = tracing::info_span!(
+        "wa_media.upload",
+        media_id = field::Empty,
+        size = field::Empty,
+        mime = field::Empty,
+        kind = field::Empty,
+        attempt = field::Empty,
+    );
+    let started = Instant::now();
+    let r = work.instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            ok = r.is_ok(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "upload finished"
+        )
+    });
+    r
+}
+
 /// Reads at most `limit` bytes of a body; the rest is not read (the body is dropped).
 pub(crate) async fn read_limited(mut body: ResponseBody, limit: usize) -> Result<Bytes, Error> {
     let mut buf = BytesMut::new();
@@ -317,26 +298,9 @@ pub(crate) async fn read_limited(mut body: ResponseBody, limit: usize) -> Result
 }
 
 #[async_trait::async_trait]
-impl<T: Transport> MediaApi for MediaClient<T> {
+impl MediaApi for MediaClient {
     async fn upload(&self, upload: Upload) -> Result<MediaId, Error> {
-        let span = tracing::info_span!(
-            "wa_media.upload",
-            media_id = field::Empty,
-            size = field::Empty,
-            mime = field::Empty,
-            kind = field::Empty,
-            attempt = field::Empty,
-        );
-        let started = Instant::now();
-        let r = self.upload_inner(upload).instrument(span.clone()).await;
-        span.in_scope(|| {
-            tracing::info!(
-                ok = r.is_ok(),
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "upload finished"
-            )
-        });
-        r
+        traced_upload(self.upload_inner(upload)).await
     }
 
     async fn retrieve(&self, id: &MediaId) -> Result<MediaUrlResponse, Error> {

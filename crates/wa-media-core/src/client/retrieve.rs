@@ -12,9 +12,9 @@ use crate::error::{scrubbed, Error};
 use crate::protocol;
 use crate::retry::Failed;
 use crate::token::AccessToken;
-use crate::transport::{RequestBody, Transport};
+use crate::transport::RequestBody;
 
-impl<T: Transport> MediaClient<T> {
+impl MediaClient {
     /// One JSON exchange per attempt: `prepare` builds the request with the attempt's token,
     /// `parse` interprets the answer (also given the token); a retryable failure is tried
     /// again.

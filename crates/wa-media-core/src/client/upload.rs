@@ -1,4 +1,4 @@
-//! Upload: validate the source, then one multipart request per attempt. The source
+//! Upload: open and validate the source, then one multipart request per attempt. The source
 //! ([`crate::upload::OpenedSource`]) says whether it can be sent again.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use tracing::field;
-use wa_media_types::{validate_named_upload, MediaId, UploadCandidate};
+use wa_media_types::{MediaId, MediaKind};
 
 use super::MediaClient;
 use crate::deadline::Limits;
@@ -14,41 +14,38 @@ use crate::error::Error;
 use crate::multipart::MultipartBody;
 use crate::protocol;
 use crate::retry::Failed;
-use crate::transport::{RequestBody, Transport};
-use crate::upload::{ChunkStream, Upload};
+use crate::transport::RequestBody;
+use crate::upload::{ChunkStream, PreparedUpload, Upload};
 
-impl<T: Transport> MediaClient<T> {
+impl MediaClient {
     pub(super) async fn upload_inner(&self, upload: Upload) -> Result<MediaId, Error> {
+        let prepared = upload.prepare().await?;
+        record_in_span(&prepared, None);
+        // The name is checked too: a `.jpg` holding a PNG is refused, not sent.
+        let validated = prepared.validate(self.config().validate_uploads)?;
+        self.upload_prepared(prepared, validated.map(|v| v.kind))
+            .await
+    }
+
+    /// Sends an upload whose source is open and which was validated (or not) by the caller:
+    /// [`MediaApi::upload`](crate::MediaApi::upload) after its own validation, a planned send
+    /// after the plan's. `kind` is what validation decided, for the span.
+    pub(crate) async fn upload_prepared(
+        &self,
+        upload: PreparedUpload,
+        kind: Option<MediaKind>,
+    ) -> Result<MediaId, Error> {
         let cfg = self.config();
-        let filename = upload.effective_filename();
-        let Upload {
+        record_in_span(&upload, kind);
+        let PreparedUpload {
             source,
             mime,
-            kind,
-            validate,
+            filename,
             progress,
             phone_number_id,
             ..
         } = upload;
-        let source = source.open().await?;
         let len = source.len();
-
-        let span = tracing::Span::current();
-        span.record("size", len);
-        span.record("mime", field::display(&mime));
-        if validate && cfg.validate_uploads {
-            // The name is checked too: a `.jpg` holding a PNG is refused, not sent.
-            let validated = validate_named_upload(
-                &UploadCandidate {
-                    kind,
-                    mime: &mime,
-                    len,
-                    head: source.head(),
-                },
-                &filename,
-            )?;
-            span.record("kind", validated.kind.as_str());
-        }
 
         // Each attempt borrows these (`async move` takes the references and the token).
         let (source, mime, filename, progress, phone_number_id) =
@@ -114,5 +111,16 @@ impl<T: Transport> MediaClient<T> {
             })?;
         tracing::Span::current().record("media_id", field::display(&id));
         Ok(id)
+    }
+}
+
+/// Records the upload's size and MIME type (and the kind validation decided) in the current
+/// span (`wa_media.upload`).
+fn record_in_span(upload: &PreparedUpload, kind: Option<MediaKind>) {
+    let span = tracing::Span::current();
+    span.record("size", upload.source.len());
+    span.record("mime", field::display(&upload.mime));
+    if let Some(kind) = kind {
+        span.record("kind", kind.as_str());
     }
 }

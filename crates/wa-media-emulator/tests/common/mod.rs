@@ -14,7 +14,7 @@ pub type Body = BoxBody<Bytes, std::io::Error>;
 pub type HttpClient = Client<HttpConnector, Body>;
 
 pub const UA: &str = "wa-media-emulator-tests/1";
-pub const VERSION: &str = "v23.0";
+pub const VERSION: &str = wa_media_types::DEFAULT_API_VERSION;
 pub const PHONE: &str = "106540352242922";
 
 pub fn full(b: impl Into<Bytes>) -> Body {
