@@ -26,7 +26,7 @@ const BUCKET: &str = "wa-media-memory";
 
 /// The production client for the emulator at these parts, without retries and with a request
 /// timeout long enough for 100 MB.
-fn client(graph_url: &str, lookaside_port: u16, token: &str) -> wa_media_hyper::HyperMediaClient {
+fn client(graph_url: &str, lookaside_port: u16, token: &str) -> wa_media_hyper::MediaClient {
     wa_media_testkit::client::builder_at(graph_url, lookaside_port, token)
         .retry_policy(RetryPolicy::none())
         .timeouts(Timeouts::default().with_request(Some(Duration::from_secs(300))))

@@ -12,7 +12,7 @@ use object_store::{Attribute, ObjectStore, ObjectStoreExt};
 use sha2::{Digest, Sha256};
 use wa_media_core::{Download, Error, FetchOptions, IntegrityError, MediaApi, RetryPolicy, Upload};
 use wa_media_emulator::{Emulator, EmulatorHandle, Endpoint, Fault};
-use wa_media_hyper::HyperMediaClient;
+use wa_media_hyper::MediaClient;
 use wa_media_store::{
     fetch_to_store, PendingAborts, StoreError, StoreOptions, StoredObject, META_MEDIA_ID,
     META_MESSAGE_ID, META_SHA256,
@@ -39,7 +39,7 @@ pub struct Backend {
 
 pub struct Env {
     pub emu: EmulatorHandle,
-    pub client: HyperMediaClient,
+    pub client: MediaClient,
 }
 
 pub async fn env() -> Env {
@@ -271,7 +271,7 @@ pub async fn truncated(env: &Env, b: &Backend) {
 
 /// A `MediaApi` whose downloads stop (pend forever) after `after` bytes and say so.
 struct Stalling<'a> {
-    inner: &'a HyperMediaClient,
+    inner: &'a MediaClient,
     after: usize,
     reached: Arc<tokio::sync::Notify>,
 }
