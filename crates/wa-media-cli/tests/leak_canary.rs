@@ -333,9 +333,7 @@ impl Rotation {
 
 #[async_trait::async_trait]
 impl wa_media_hyper::TokenSource for Rotation {
-    async fn token(
-        &self,
-    ) -> Result<wa_media_hyper::AccessToken, wa_media_hyper::BoxError> {
+    async fn token(&self) -> Result<wa_media_hyper::AccessToken, wa_media_hyper::BoxError> {
         Ok(wa_media_hyper::AccessToken::new(
             self.current.lock().unwrap().clone(),
         ))

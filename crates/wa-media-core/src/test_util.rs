@@ -26,11 +26,11 @@ use http::{HeaderMap, Method, Response, StatusCode};
 use http_body::Frame;
 use http_body_util::BodyExt;
 
-use wa_media_types::{MediaUrlResponse, Sha256Digest};
 use crate::{
     BoxFuture, MediaClient, RequestBody, ResponseBody, RetryPolicy, Timeouts, Timer, Transport,
     TransportError, TransportErrorKind,
 };
+use wa_media_types::{MediaUrlResponse, Sha256Digest};
 
 /// A distinctive token: must never appear in an error, a Debug output or on an untrusted host.
 pub const TOKEN: &str = "EAAtok-CANARY-9f3c2b7d";

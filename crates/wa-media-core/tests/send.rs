@@ -5,13 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wa_media_core::test_util::*;
-use wa_media_types::{
-    MediaKind, MediaRef, SendMedia, SendNote, SendValidationError, SentMessage,
-};
 use wa_media_core::{
-    Error, MediaClient, MessagingApi, RetryPolicy, SendFileError, SendOptions,
-    TimeoutKind, Timeouts, TransportError, TransportErrorKind,
+    Error, MediaClient, MessagingApi, RetryPolicy, SendFileError, SendOptions, TimeoutKind,
+    Timeouts, TransportError, TransportErrorKind,
 };
+use wa_media_types::{MediaKind, MediaRef, SendMedia, SendNote, SendValidationError, SentMessage};
 
 const TO: &str = "15551234567";
 const WAMID: &str = "wamid.HBgLMTU1NTEyMzQ1NjcVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA";
@@ -416,10 +414,7 @@ async fn rate_limit_that_persists_ends_in_the_graph_error() {
     let e = client(&t).send_media(&image_by_id()).await.unwrap_err();
     assert_eq!(t.count_where(is_send), 3, "the policy's 3 attempts");
     assert!(!e.may_have_been_sent(), "Graph refused it: {e}");
-    assert_eq!(
-        e.class(),
-        Some(wa_media_types::ErrorClass::RateLimited)
-    );
+    assert_eq!(e.class(), Some(wa_media_types::ErrorClass::RateLimited));
     assert!(e.to_string().contains("throughput"), "hint shown: {e}");
 }
 

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use wa_media_core::test_util::*;
-use wa_media_types::{ErrorClass, MediaKind, MediaType, PhoneNumberId, SendMedia};
 use wa_media_core::{
     AccessToken, BoxError, Error, MediaApi, MediaClient, MessagingApi, RetryPolicy, SendOptions,
     TokenSource, Upload,
 };
+use wa_media_types::{ErrorClass, MediaKind, MediaType, PhoneNumberId, SendMedia};
 
 const OLD: &str = "EAAG-old-rotated-away-0123456789";
 const NEW: &str = "EAAG-new-after-rotation-9876543210";
@@ -94,11 +94,7 @@ impl TokenSource for Rotating {
     }
 }
 
-fn client_with_source(
-    t: &Scripted,
-    source: impl TokenSource,
-    retry: RetryPolicy,
-) -> MediaClient {
+fn client_with_source(t: &Scripted, source: impl TokenSource, retry: RetryPolicy) -> MediaClient {
     MediaClient::builder(t.clone())
         .token_source(source)
         .phone_number_id(PHONE)
@@ -372,7 +368,10 @@ async fn with_token_clones_send_their_own_token_on_the_same_transport() {
     let t = graph_accepting(NEW);
     let client = client(&t);
     let rotated = client.with_token(NEW);
-    assert!(std::sync::Arc::ptr_eq(rotated.transport(), client.transport()));
+    assert!(std::sync::Arc::ptr_eq(
+        rotated.transport(),
+        client.transport()
+    ));
     rotated.retrieve(&media_id()).await.unwrap();
     client.retrieve(&media_id()).await.unwrap_err();
     let tokens: Vec<_> = t.requests().iter().map(bearer).collect();
