@@ -16,7 +16,8 @@ use object_store::client::{
 };
 use object_store::{ClientConfigKey, ClientOptions};
 use wa_media_hyper::{
-    HyperTransport, RequestBody, ResponseBody, Transport, TransportError, TransportErrorKind,
+    HyperError, HyperTransport, RequestBody, ResponseBody, Transport, TransportError,
+    TransportErrorKind,
 };
 
 /// An [`HttpConnector`] for object_store's cloud builders (`AmazonS3Builder`,
@@ -175,7 +176,10 @@ impl HttpService for HyperService {
     }
 }
 
-/// object_store's error kind for a transport error: which of them its retry policy retries.
+/// object_store's error for a transport error: the kind its retry policy reads, and, when the
+/// socket said why (connection refused, timed out, …), that reason as an `io::Error` of its kind
+/// in the source chain, where object_store's users look for it (`StoreError` names a refused
+/// connection from it).
 fn http_error(e: TransportError) -> HttpError {
     let kind = match e.kind() {
         // Never connected: nothing was sent.
@@ -185,7 +189,16 @@ fn http_error(e: TransportError) -> HttpError {
         TransportErrorKind::Decode => HttpErrorKind::Decode,
         _ => HttpErrorKind::Unknown,
     };
-    HttpError::new(kind, e)
+    let io_kind = match e.kind() {
+        TransportErrorKind::ConnectTimeout => Some(std::io::ErrorKind::TimedOut),
+        _ => std::error::Error::source(&e)
+            .and_then(|s| s.downcast_ref::<HyperError>())
+            .and_then(HyperError::io_error_kind),
+    };
+    match io_kind {
+        Some(io_kind) => HttpError::new(kind, std::io::Error::new(io_kind, e)),
+        None => HttpError::new(kind, e),
+    }
 }
 
 /// A response body object_store can hold (it asks for `Sync`): the transport's body behind a

@@ -39,7 +39,8 @@ pub const META_MESSAGE_ID: &str = "message-id";
 ///
 /// ```
 /// use wa_media_store::StoreOptions;
-/// use wa_media_core::{FetchOptions, types::Sha256Digest};
+/// use wa_media_core::FetchOptions;
+/// use wa_media_types::Sha256Digest;
 /// let from_webhook = Sha256Digest::of(b"hello");
 /// let options = StoreOptions::default()
 ///     .fetch(FetchOptions::default().expect_sha256(from_webhook).expect_size(5))
