@@ -225,7 +225,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Path of the webhook endpoint.
-    #[arg(long, default_value = "/webhook")]
+    #[arg(long, default_value = wa_media_webhook::DEFAULT_PATH)]
     pub path: String,
     /// App secret: every notification's X-Hub-Signature-256 is checked with it.
     #[arg(long, env = "WHATSAPP_APP_SECRET", hide_env_values = true)]
@@ -253,30 +253,30 @@ pub struct ServeArgs {
     #[arg(long)]
     pub spool: Option<PathBuf>,
     /// Media downloaded at once.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = wa_media_webhook::IngestConfig::default().concurrency)]
     pub concurrency: usize,
     /// Move the entries of SPOOL/failed back to the queue before starting.
     #[arg(long)]
     pub retry_failed: bool,
     /// Attempts at a media before a failure that may pass (network, 5xx, a full disk) is given
     /// up to SPOOL/failed.
-    #[arg(long, default_value_t = wa_media_webhook::IngestConfig::default().max_attempts)]
+    #[arg(long, default_value_t = wa_media_webhook::IngestConfig::default().retry.max_attempts)]
     pub max_attempts: u32,
     /// Longest wait, in seconds, between two attempts at one media (the waits double from
     /// 2 s, with jitter).
-    #[arg(long, value_name = "SECS", default_value_t = wa_media_webhook::IngestConfig::default().max_delay.as_secs())]
+    #[arg(long, value_name = "SECS", default_value_t = wa_media_webhook::IngestConfig::default().retry.max_delay.as_secs())]
     pub max_retry_delay: u64,
     /// Connections served at once; beyond it new ones wait.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = wa_media_server::ServerConfig::default().max_connections)]
     pub max_connections: usize,
     /// Seconds a connection may stay idle (and HTTP/1 headers may take).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = wa_media_server::ServerConfig::default().idle_timeout.as_secs())]
     pub idle_timeout: u64,
     /// Seconds a request body may take to arrive (slower: 408).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = wa_media_webhook::DEFAULT_BODY_TIMEOUT.as_secs())]
     pub body_timeout: u64,
     /// Seconds running downloads may take to finish after Ctrl-C or SIGTERM.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = wa_media_webhook::DEFAULT_SHUTDOWN_GRACE.as_secs())]
     pub grace: u64,
 }
 

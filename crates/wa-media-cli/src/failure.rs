@@ -86,21 +86,8 @@ impl From<Error> for Failure {
     }
 }
 
-/// An error's message followed by each of its causes (`source()`), `: `-separated: errors
-/// show their cause through `source()`, not in their own message.
-pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = s.source();
-    }
-    message
-}
+/// An error's message followed by each of its causes (core's [`wa_media_core::error_chain`]).
+pub use wa_media_core::error_chain as chain;
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

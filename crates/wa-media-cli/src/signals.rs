@@ -1,28 +1,33 @@
-//! Ctrl-C and SIGTERM for the client commands: the command's future is raced against the
-//! signal and dropped when it arrives, so the library's cleanup runs (a download's temporary
-//! file is removed, an upload's request is cancelled) before the process exits with 130
-//! (SIGINT) or 143 (SIGTERM). A second signal while that cleanup runs exits at once.
+//! Ctrl-C and SIGTERM, listened for in one place ([`Listener`]) by every command: the client
+//! commands race their future against the signal and drop it when it arrives
+//! ([`interruptible`]), so the library's cleanup runs (a download's temporary file is removed,
+//! an upload's request is cancelled) before the process exits with 130 (SIGINT) or 143
+//! (SIGTERM); `serve` drains on the first and exits on the second; the emulator stops.
 
 use std::future::Future;
 
 use crate::failure::{Exit, Failure};
 
-/// Which signal stopped the command.
+/// Which signal arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Signal {
+pub enum Signal {
+    /// SIGINT (Ctrl-C).
     Interrupt,
+    /// SIGTERM (`kill`, `systemctl stop`, `docker stop`).
     Terminate,
 }
 
 impl Signal {
-    fn exit(self) -> Exit {
+    /// The exit code of a process it stopped: 130 or 143.
+    pub fn exit(self) -> Exit {
         match self {
             Signal::Interrupt => Exit::Interrupted,
             Signal::Terminate => Exit::Terminated,
         }
     }
 
-    fn name(self) -> &'static str {
+    /// `SIGINT` or `SIGTERM`.
+    pub fn name(self) -> &'static str {
         match self {
             Signal::Interrupt => "SIGINT",
             Signal::Terminate => "SIGTERM",
@@ -30,8 +35,9 @@ impl Signal {
     }
 }
 
-/// Listens for SIGINT and SIGTERM from the moment it is created.
-struct Listener {
+/// Listens for SIGINT and SIGTERM from the moment it is created (so a signal sent as soon as
+/// the command has announced itself never meets the default action).
+pub struct Listener {
     #[cfg(unix)]
     int: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -39,7 +45,13 @@ struct Listener {
 }
 
 impl Listener {
-    fn new() -> std::io::Result<Self> {
+    /// Starts listening.
+    pub fn new() -> Result<Self, Failure> {
+        Self::start()
+            .map_err(|e| Failure::other(format!("cannot listen for Ctrl-C and SIGTERM: {e}")))
+    }
+
+    fn start() -> std::io::Result<Self> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
@@ -52,7 +64,8 @@ impl Listener {
         Ok(Self {})
     }
 
-    async fn next(&mut self) -> Signal {
+    /// Waits for the next signal.
+    pub async fn next(&mut self) -> Signal {
         #[cfg(unix)]
         {
             tokio::select! {
@@ -75,8 +88,7 @@ pub async fn interruptible<T>(
     what: &str,
     work: impl Future<Output = Result<T, Failure>>,
 ) -> Result<T, Failure> {
-    let mut listener = Listener::new()
-        .map_err(|e| Failure::other(format!("cannot listen for Ctrl-C and SIGTERM: {e}")))?;
+    let mut listener = Listener::new()?;
     let signal = {
         tokio::pin!(work);
         tokio::select! {

@@ -284,7 +284,7 @@ fn inbound_verifies_the_signature_then_downloads_every_media() {
         std::fs::read(&path).unwrap(),
         std::fs::read(fixture("document.pdf")).unwrap()
     );
-    assert_eq!(line["id"], doc.media_id.as_str());
+    assert_eq!(line["media_id"], doc.media_id.as_str());
 }
 
 #[test]

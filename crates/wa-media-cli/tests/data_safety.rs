@@ -424,7 +424,10 @@ fn text_media(env: &Env, n: usize) -> Vec<(SimulatedInbound, Vec<u8>)> {
 /// Every line is a saved media, in the notification's order, and every file holds its bytes.
 fn assert_saved_in_order(out: &Output, media: &[(SimulatedInbound, Vec<u8>)]) {
     let lines = json_lines(out);
-    let ids: Vec<&str> = lines.iter().map(|l| l["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = lines
+        .iter()
+        .map(|l| l["media_id"].as_str().unwrap())
+        .collect();
     let want: Vec<&str> = media.iter().map(|(s, _)| s.media_id.as_str()).collect();
     assert_eq!(ids, want, "output lines must keep the notification's order");
     for (line, (sim, bytes)) in lines.iter().zip(media) {
@@ -727,7 +730,7 @@ fn save_one(env: &Env, payload: &str, inbox: &Path) -> (String, Value) {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 1, "{}", stdout(&out));
-    (file_name_of(&lines[0]), lines[0]["status"].clone())
+    (file_name_of(&lines[0]), lines[0]["event"].clone())
 }
 
 /// Two customers each send a document named `invoice.pdf`, with different bytes: the two

@@ -135,7 +135,7 @@ fn serve_store_saves_every_media_into_s3_verified_under_random_faults() {
             assert_eq!(meta["state"], "saved", "{meta}");
             assert_eq!(meta["media_id"], sim.media_id.as_str());
             assert_eq!(meta["sha256"], Sha256Digest::of(bytes).to_hex());
-            assert_eq!(meta["key"], key.to_string());
+            assert_eq!(meta["path"], key.to_string());
         }
     });
     let invoices = keys.iter().filter(|k| k.contains("/invoice")).count();
@@ -322,7 +322,7 @@ fn signal_mid_multipart_upload_aborts_it_before_exit(signal: &str) {
     let meta: Value = serde_json::from_slice(&metas[0].1).unwrap();
     assert_eq!(meta["state"], "saved", "{meta}");
     assert_eq!(meta["sha256"], sha, "{meta}");
-    assert_eq!(meta["key"], key, "{meta}");
+    assert_eq!(meta["path"], key, "{meta}");
     assert_eq!(moto.pending_multipart_uploads(BUCKET), Vec::<String>::new());
     for sub in ["new", "cur", "failed"] {
         assert!(
@@ -345,4 +345,67 @@ fn sigterm_mid_multipart_upload_aborts_it_before_serve_exits_and_the_restart_sav
 #[test]
 fn sigint_mid_multipart_upload_aborts_it_before_serve_exits_and_the_restart_saves_once() {
     signal_mid_multipart_upload_aborts_it_before_exit("INT");
+}
+
+/// A store that refuses access (S3 answering 403 AccessDenied to every request): each media
+/// goes to `failed/` after one attempt, with the cause in its reason and on stderr, instead of
+/// being retried for minutes (issue 24: the store said "not retryable", the conversion into an
+/// I/O error lost it, and ingest retried it ten times).
+#[test]
+fn a_store_that_refuses_access_sends_the_media_to_failed_after_one_attempt_with_the_cause() {
+    let env = Env::start();
+    let dir = env.dir.path().join("state");
+    let endpoint =
+        wa_media_testkit::moto::standin(403, &wa_media_testkit::moto::s3_error("AccessDenied"));
+    let sim = env
+        .rt
+        .block_on(
+            env.emu()
+                .simulate_inbound(InboundMessage::new(jpeg(5_000, 3), "image/jpeg")),
+        )
+        .unwrap();
+    let mut cmd = common::serve::serve_command(
+        &env,
+        &dir,
+        &[
+            "--store",
+            "s3://media/inbound",
+            "--store-endpoint",
+            &endpoint,
+        ],
+    );
+    cmd.env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1");
+    let s = Serve::spawn(cmd);
+    assert_eq!(s.deliver(&sim.body).status, 200);
+    let failed = dir
+        .join(".spool/failed")
+        .join(format!("{}.json", sim.media_id.as_str()));
+    assert!(
+        wait_until(WAIT, Duration::from_millis(20), || failed.exists()),
+        "{}",
+        s.stderr()
+    );
+    s.signal("TERM");
+    let exited = s.wait_exit(WAIT);
+    assert_eq!(exited.code(), 0, "{}", exited.stderr);
+    let entry: Value = serde_json::from_slice(&std::fs::read(&failed).unwrap()).unwrap();
+    assert_eq!(entry["attempts"], 1, "{entry}");
+    let reason = entry["failure"].as_str().unwrap();
+    assert!(
+        reason.starts_with("permanent failure: ")
+            && reason.contains("access denied (AccessDenied)"),
+        "{reason}"
+    );
+    assert!(
+        exited.stderr.contains("access denied (AccessDenied)"),
+        "{}",
+        exited.stderr
+    );
+    assert!(
+        !exited.stderr.contains("retrying later"),
+        "{}",
+        exited.stderr
+    );
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use http::StatusCode;
 use wa_media_types::{ErrorBody, ErrorClass, SendValidationError, Sha256Digest, ValidationError};
 
+use crate::retry::Retry;
 use crate::timeouts::TimeoutKind;
 use crate::transport::{TransportError, TransportErrorKind};
 
@@ -73,10 +74,9 @@ pub enum Error {
     /// The HTTP transport failed (connection refused, reset, TLS, …).
     #[error("network error; check connectivity, DNS and proxy settings (safe requests were already retried)")]
     Transport(#[source] TransportError),
-    /// Reading the upload source or writing the destination file failed (or, through
-    /// `wa-media-store`, an object store operation). The Display ends with the I/O error's own
-    /// message, so a log line that shows only this error still says what went wrong.
-    #[error("I/O error{}: {source}", path.as_ref().map(|p| format!(" on {}", p.display())).unwrap_or_default())]
+    /// Reading the upload source or writing the destination file failed (the cause through
+    /// `source()`, as for every error: log the chain, not only the Display).
+    #[error("I/O error{}", path.as_ref().map(|p| format!(" on {}", p.display())).unwrap_or_default())]
     Io {
         /// The file involved, when there is one.
         path: Option<PathBuf>,
@@ -146,23 +146,62 @@ impl From<ApiError> for Error {
     }
 }
 
-impl Error {
-    /// Whether sending the same request again may succeed: HTTP 429 and 5xx, rate-limit and
-    /// transient Graph codes, connection errors and timeouts. Authentication, permission,
-    /// validation, integrity and trust errors are never retryable.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::Api(a) => a.is_retryable(),
-            Error::Timeout { .. } => true,
-            Error::Transport(t) => matches!(
-                t.kind(),
-                TransportErrorKind::Connect
-                    | TransportErrorKind::ConnectTimeout
-                    | TransportErrorKind::Request
-                    | TransportErrorKind::Interrupted
-            ),
-            _ => false,
+/// An error's message followed by each of its causes (`source()`), `: `-separated, a cause
+/// already in the text not repeated: how a log line or a failure reason shows an error whole
+/// (errors show their cause through `source()`, not in their own message).
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
         }
+        source = s.source();
+    }
+    message
+}
+
+impl crate::retry::Retryable for Error {
+    /// The class of this error (the one classification; see [`Retry`]).
+    fn retry(&self) -> Retry {
+        match self {
+            Error::Api(a) if a.is_retryable() => Retry::Later,
+            Error::Api(_) => Retry::Never,
+            Error::Timeout {
+                kind: TimeoutKind::Idle,
+                ..
+            } => Retry::Restart,
+            Error::Timeout { .. } => Retry::Later,
+            Error::Transport(t) => match t.kind() {
+                TransportErrorKind::Interrupted => Retry::Restart,
+                _ => Retry::Later,
+            },
+            Error::Integrity(IntegrityError::Announced { .. }) => Retry::Never,
+            Error::Integrity(_) | Error::UrlExpired { .. } => Retry::Later,
+            Error::Io { source, .. } => Retry::of_io(source),
+            _ => Retry::Never,
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        Error::retry_after(self)
+    }
+}
+
+impl Error {
+    /// Whether sending the same request again may succeed: a failure of the request itself
+    /// (the answer, the connection, a timeout) whose [`Retry`] class is `Later` or `Restart`
+    /// — HTTP 429 and 5xx, rate-limit and transient Graph codes, connection errors and
+    /// timeouts. Authentication, permission, validation, integrity, I/O and trust errors are
+    /// never retried within a call.
+    pub fn is_retryable(&self) -> bool {
+        use crate::retry::Retryable;
+        matches!(
+            self,
+            Error::Api(_) | Error::Timeout { .. } | Error::Transport(_)
+        ) && matches!(self.retry(), Retry::Later | Retry::Restart)
     }
 
     /// Whether the request certainly never reached the server (so even a non-replayable
@@ -484,7 +523,8 @@ mod tests {
                 Err(TransportError::from_kind(TransportErrorKind::Unknown))
             }
         }
-        assert::<crate::MediaClient<Dummy>>();
+        let _ = Dummy;
+        assert::<crate::MediaClient>();
         assert_send::<crate::Download>();
         assert_send::<crate::Upload>();
     }
@@ -501,10 +541,7 @@ mod tests {
     }
 
     /// No message in a chain repeats a cause's message (each error shows its source either in
-    /// its own message or through `source()`, never both). The one exception is
-    /// [`Error::Io`]: its message ends with the I/O error's, because logs that show only an
-    /// error's Display (a webhook's failed fetch, a store failure) must still say what failed;
-    /// its `source()` stays for callers that inspect the I/O error.
+    /// its own message or through `source()`, never both).
     fn assert_no_repeats(err: &(dyn std::error::Error + 'static)) {
         let c = chain(err);
         for (i, outer) in c.iter().enumerate() {
@@ -579,16 +616,10 @@ mod tests {
             Some("/tmp/x.jpg".into()),
             io::Error::new(io::ErrorKind::PermissionDenied, "permission denied"),
         );
-        insta::assert_snapshot!(e.to_string(), @"I/O error on /tmp/x.jpg: permission denied");
-        assert_eq!(
-            chain(&e),
-            [
-                "I/O error on /tmp/x.jpg: permission denied",
-                "permission denied"
-            ]
-        );
+        insta::assert_snapshot!(e.to_string(), @"I/O error on /tmp/x.jpg");
+        assert_eq!(chain(&e), ["I/O error on /tmp/x.jpg", "permission denied"]);
         let e = Error::io(None, io::Error::other("disk full"));
-        insta::assert_snapshot!(e.to_string(), @"I/O error: disk full");
+        insta::assert_snapshot!(e.to_string(), @"I/O error");
         let e = Error::SourceChanged {
             path: None,
             detail: "the file grew".into(),
@@ -674,6 +705,7 @@ mod tests {
                 actual: 2,
             }),
             Error::Config(ConfigError::UserAgent),
+            Error::io(None, io::Error::other("disk full")),
         ] {
             assert_no_repeats(&e);
             assert!(
@@ -681,10 +713,6 @@ mod tests {
                 "{e}"
             );
         }
-        // Io: its message carries the I/O error's (see assert_no_repeats), and source()
-        // still gives the I/O error itself.
-        let e = Error::io(None, io::Error::other("disk full"));
-        assert_eq!(chain(&e), ["I/O error: disk full", "disk full"]);
     }
 
     #[test]

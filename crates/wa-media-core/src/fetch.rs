@@ -13,10 +13,8 @@ use crate::api::MediaApi;
 use crate::download::{Download, Expected};
 use crate::error::Error;
 use crate::fetch_options::{Existing, FetchOptions, FetchedFile};
-use crate::retry::{self, Failed};
+use crate::retry;
 use crate::temp_file::{check_destination, TempFile};
-use crate::timeouts::TimeoutKind;
-use crate::transport::TransportErrorKind;
 
 /// Fetch by id, provided for every [`MediaApi`].
 #[async_trait::async_trait]
@@ -128,15 +126,6 @@ async fn fetch_download<A: MediaApi + ?Sized>(
     }
 }
 
-/// Whether an error broke a transfer mid-body in a way a fresh attempt may fix.
-fn restartable(e: &Error) -> bool {
-    match e {
-        Error::Transport(t) => t.kind() == TransportErrorKind::Interrupted,
-        Error::Timeout { kind, .. } => *kind == TimeoutKind::Idle,
-        _ => false,
-    }
-}
-
 async fn fetch_to_file<A: MediaApi + ?Sized>(
     api: &A,
     id: &MediaId,
@@ -146,7 +135,8 @@ async fn fetch_to_file<A: MediaApi + ?Sized>(
     let span = tracing::info_span!("wa_media.fetch_to_file", media_id = %id, attempt = tracing::field::Empty, bytes = tracing::field::Empty);
     async {
         let started = std::time::Instant::now();
-        let f = retry::run(&options.restart, &*options.timer, |_| {
+        // A transfer broken mid-body starts again (the one restart loop, core's retry.rs).
+        let f = retry::restarting(&options.restart, &*options.timer, |_| {
             fetch_once(api, id, path, options)
         })
         .await?;
@@ -162,13 +152,13 @@ async fn fetch_to_file<A: MediaApi + ?Sized>(
     .await
 }
 
-/// One attempt; a transfer that broke mid-body may be restarted.
+/// One attempt.
 async fn fetch_once<A: MediaApi + ?Sized>(
     api: &A,
     id: &MediaId,
     path: &Path,
     options: &FetchOptions,
-) -> Result<FetchedFile, Failed> {
+) -> Result<FetchedFile, Error> {
     // Refused before anything is downloaded (and checked again right before the rename).
     check_destination(path)?;
     let mut temp = TempFile::create(path)?;
@@ -182,10 +172,7 @@ async fn fetch_once<A: MediaApi + ?Sized>(
     }
     let mut file_size = 0u64;
     while let Some(chunk) = dl.next().await {
-        let chunk = chunk.map_err(|e| {
-            let restart = restartable(&e);
-            Failed::retry_if(e, restart)
-        })?;
+        let chunk = chunk?;
         file_size += chunk.len() as u64;
         temp.write_bytes(chunk)?;
     }

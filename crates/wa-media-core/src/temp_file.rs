@@ -351,17 +351,13 @@ fn claim(from: &Path, to: &Path) -> io::Result<()> {
     }
 }
 
-/// `dir/stem-N.ext` for `dir/stem.ext` (`name-N` when there is no extension).
+/// `dir/stem-N.ext` for `dir/stem.ext` ([`wa_media_types::filename::numbered`]).
 pub(crate) fn suffixed(dest: &Path, n: u32) -> PathBuf {
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let new = match name.rsplit_once('.') {
-        Some((stem, ext)) if !stem.is_empty() => format!("{stem}-{n}.{ext}"),
-        _ => format!("{name}-{n}"),
-    };
-    dest.with_file_name(new)
+    dest.with_file_name(wa_media_types::filename::numbered(&name, n))
 }
 
 /// Whether `path` is a regular file of `size` bytes hashing to `sha256`.

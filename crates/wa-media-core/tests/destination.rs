@@ -197,7 +197,7 @@ async fn a_fifo_or_directory_at_the_destination_is_refused_before_downloading() 
             .await
             .unwrap_err();
         assert!(matches!(e, Error::Io { .. }), "{e:?}");
-        // The reason is the io::Error behind it (`source()`; the message ends with it too).
+        // The reason is the io::Error behind it (`source()`), not repeated in the message.
         let cause = std::error::Error::source(&e).unwrap().to_string();
         assert!(cause.contains(what), "{e:?}");
         assert!(cause.contains("refusing to replace"), "{e:?}");

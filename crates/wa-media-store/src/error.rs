@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use wa_media_core::{Retry, Retryable};
+
 /// A failure of [`crate::fetch_to_store`], [`crate::upload_from_store`] or a store
 /// configuration. Whatever failed, no object was created by a failed
 /// [`crate::fetch_to_store`] and its multipart upload was aborted (see
@@ -58,22 +60,51 @@ impl StoreError {
         }
     }
 
-    /// Whether trying the same operation again may succeed: a retryable media error, or a
-    /// store failure other than a refusal (not found, precondition, not implemented, bad path).
+    /// Whether trying the same operation again may succeed ([`Retryable::retry`] is not
+    /// [`Retry::Never`]).
     pub fn is_retryable(&self) -> bool {
+        self.retry().may_succeed()
+    }
+}
+
+/// The store's failures in the workspace's one retry vocabulary: a media error keeps its own
+/// class; a store refusal that will not change by itself — access denied, invalid
+/// credentials, an operation the store does not implement or support, an invalid path or
+/// configuration — is [`Retry::Never`] (a webhook sink sends it to `failed/` at once, with the
+/// cause); anything else (no such bucket yet, the store unreachable, a timeout, a 5xx) is
+/// [`Retry::Later`].
+impl Retryable for StoreError {
+    fn retry(&self) -> Retry {
         match self {
-            StoreError::Media(e) => e.is_retryable(),
-            StoreError::Store { source, .. } => !matches!(
-                source,
-                object_store::Error::NotImplemented { .. }
-                    | object_store::Error::NotSupported { .. }
-                    | object_store::Error::InvalidPath { .. }
-                    | object_store::Error::PermissionDenied { .. }
-                    | object_store::Error::Unauthenticated { .. }
-                    | object_store::Error::UnknownConfigurationKey { .. }
-            ),
-            StoreError::AbortFailed { cause, .. } => cause.is_retryable(),
-            StoreError::Config(_) => false,
+            StoreError::Media(e) => e.retry(),
+            StoreError::Store { source, .. } => {
+                let refused = matches!(
+                    source,
+                    object_store::Error::NotImplemented { .. }
+                        | object_store::Error::NotSupported { .. }
+                        | object_store::Error::InvalidPath { .. }
+                        | object_store::Error::PermissionDenied { .. }
+                        | object_store::Error::Unauthenticated { .. }
+                        | object_store::Error::UnknownConfigurationKey { .. }
+                ) || matches!(
+                    cause(source),
+                    Some(Cause::AccessDenied(_) | Cause::InvalidCredentials(_))
+                );
+                if refused {
+                    Retry::Never
+                } else {
+                    Retry::Later
+                }
+            }
+            StoreError::AbortFailed { cause, .. } => cause.retry(),
+            StoreError::Config(_) => Retry::Never,
+        }
+    }
+
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            StoreError::Media(e) => e.retry_after(),
+            _ => None,
         }
     }
 }
@@ -250,30 +281,6 @@ fn endpoint(text: &str) -> Option<String> {
 /// At most 200 printable characters of a value taken from a store's answer.
 fn clean(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(200).collect()
-}
-
-/// A media error stays what it was (so a webhook's `Ingest` classifies it as it would for a
-/// file); a store failure becomes [`wa_media_core::Error::Io`], which `Ingest` retries, and
-/// whose Display ends with this error's (so a log line names the cause: `I/O error: object
-/// store: … failed: no such bucket "media"`).
-impl From<StoreError> for wa_media_core::Error {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Media(m) => m,
-            StoreError::AbortFailed {
-                cause,
-                abort,
-                location,
-            } if matches!(*cause, StoreError::Media(_)) => {
-                tracing::warn!(%location, error = %abort, "aborting a multipart upload failed");
-                wa_media_core::Error::from(*cause)
-            }
-            other => wa_media_core::Error::Io {
-                path: None,
-                source: std::io::Error::other(other),
-            },
-        }
-    }
 }
 
 #[cfg(test)]

@@ -12,9 +12,7 @@ use object_store::{
     PutPayload, UploadPart,
 };
 use tracing::Instrument;
-use wa_media_core::{
-    Download, Error, FetchOptions, MediaApi, MediaApiExt, TimeoutKind, TransportErrorKind,
-};
+use wa_media_core::{restarting, Download, FetchOptions, MediaApi, MediaApiExt};
 use wa_media_types::{MediaId, MediaUrlResponse, Sha256Digest};
 
 use crate::aborts::{AbortToken, PendingAborts};
@@ -162,48 +160,24 @@ pub async fn fetch_to_store<A: MediaApi + ?Sized>(
     let span = tracing::info_span!("wa_media.fetch_to_store", media_id = %id, %location, attempt = tracing::field::Empty);
     async {
         let started = Instant::now();
-        let policy = &options.fetch.restart;
-        let mut attempt = 1u32;
-        loop {
-            tracing::Span::current().record("attempt", attempt);
-            match fetch_once(api, id, store, location, &options).await {
-                Ok(stored) => {
-                    tracing::info!(
-                        elapsed_ms = started.elapsed().as_millis() as u64,
-                        size = stored.file_size,
-                        "media stored"
-                    );
-                    return Ok(stored);
-                }
-                Err(e)
-                    if restartable(&e)
-                        && attempt < policy.max_attempts
-                        && started.elapsed() < policy.max_elapsed =>
-                {
-                    let delay = policy.delay(attempt, None, fastrand::f64());
-                    tracing::warn!(error = %e, attempt, delay_ms = delay.as_millis() as u64, "transfer broke mid-body; starting again");
-                    options.fetch.timer.sleep(delay).await;
-                    attempt += 1;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, attempt, "fetch to store failed");
-                    return Err(e);
-                }
-            }
+        // A transfer broken mid-body starts again, with a new multipart upload from a fresh
+        // URL (the one restart loop, wa-media-core's `restarting`).
+        let result = restarting(&options.fetch.restart, &*options.fetch.timer, |_| {
+            fetch_once(api, id, store, location, &options)
+        })
+        .await;
+        match &result {
+            Ok(stored) => tracing::info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                size = stored.file_size,
+                "media stored"
+            ),
+            Err(e) => tracing::warn!(error = %e, "fetch to store failed"),
         }
+        result
     }
     .instrument(span)
     .await
-}
-
-/// Whether an error broke a transfer mid-body in a way a fresh attempt may fix (core's rule
-/// for `fetch_to_file`).
-fn restartable(e: &StoreError) -> bool {
-    match e {
-        StoreError::Media(Error::Transport(t)) => t.kind() == TransportErrorKind::Interrupted,
-        StoreError::Media(Error::Timeout { kind, .. }) => *kind == TimeoutKind::Idle,
-        _ => false,
-    }
 }
 
 /// The attributes stored with the object.

@@ -5,8 +5,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
-use wa_media_core::{Error, FetchOptions, MediaApi};
-use wa_media_webhook::{filing_name, Saved, Sink, SpoolEntry};
+use wa_media_core::{FetchOptions, MediaApi};
+use wa_media_types::filename::numbered;
+use wa_media_webhook::{filing_name, Saved, SavedRecord, Sink, SinkError, SpoolEntry};
 
 use crate::aborts::PendingAborts;
 use crate::error::StoreError;
@@ -76,7 +77,7 @@ impl ObjectStoreSink {
     /// The key of `entry`'s media with suffix `n` (0: none) and of its metadata object.
     pub fn keys_for(&self, entry: &SpoolEntry, n: u32) -> (Path, Path) {
         let (day, name) = filing_name(entry);
-        let name = suffixed(&name, n);
+        let name = numbered(&name, n);
         let dir = self.prefix.clone().join(day.as_str());
         let meta = dir
             .clone()
@@ -143,12 +144,9 @@ impl ObjectStoreSink {
         api: &dyn MediaApi,
         entry: &SpoolEntry,
     ) -> Result<Saved, StoreError> {
-        let id = entry.id().map_err(|e| {
-            StoreError::Media(Error::Io {
-                path: None,
-                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-            })
-        })?;
+        let id = entry
+            .id()
+            .map_err(|e| StoreError::Config(format!("the spool entry's media id: {e}")))?;
         let (key, meta, existing) = self.claim(entry).await?;
         if let Some(done) = existing.as_ref().filter(|v| v["state"] == "saved") {
             // Saved before (a redelivery, or a crash between the save and the spool's record):
@@ -173,39 +171,26 @@ impl ObjectStoreSink {
             .part_size(self.part_size)
             .track_aborts(&self.aborts);
         let stored = fetch_to_store(api, &id, self.store.as_ref(), &key, options).await?;
-        let record = serde_json::json!({
-            "state": "saved",
-            "media_id": entry.media_id,
-            "message_id": entry.message_id,
-            "from": entry.from,
-            "kind": entry.kind,
-            "mime_type": stored.mime_type,
-            "file_size": stored.file_size,
-            "sha256": stored.sha256.to_hex(),
-            "caption": entry.caption,
-            "filename": entry.filename,
-            "key": key.to_string(),
-            "e_tag": stored.e_tag,
-            "received_at": entry.received_at,
-            "saved_at": now_secs(),
-        });
+        let saved = Saved::new(key.to_string(), stored.file_size, stored.sha256, false);
+        // The saved-media record (the schema every sink writes), with the claim's state and
+        // the object's ETag.
+        let mut record = SavedRecord::new(entry, &saved).to_json();
+        record["state"] = "saved".into();
+        record["e_tag"] = stored.e_tag.clone().into();
         self.store
             .put(&meta, PutPayload::from(record.to_string()))
             .await
             .map_err(|e| StoreError::store("write metadata", &meta, e))?;
-        Ok(Saved::new(
-            key.to_string(),
-            stored.file_size,
-            stored.sha256,
-            false,
-        ))
+        Ok(saved)
     }
 }
 
 #[async_trait::async_trait]
 impl Sink for ObjectStoreSink {
-    async fn save(&self, api: &dyn MediaApi, entry: &SpoolEntry) -> Result<Saved, Error> {
-        self.save_inner(api, entry).await.map_err(Error::from)
+    async fn save(&self, api: Arc<dyn MediaApi>, entry: &SpoolEntry) -> Result<Saved, SinkError> {
+        self.save_inner(api.as_ref(), entry)
+            .await
+            .map_err(SinkError::of)
     }
 
     /// Waits for the aborts of the multipart uploads of saves that were cut off.
@@ -214,32 +199,8 @@ impl Sink for ObjectStoreSink {
     }
 }
 
-/// `name` with `-n` before its extension (`n` = 0: unchanged).
-fn suffixed(name: &str, n: u32) -> String {
-    if n == 0 {
-        return name.to_owned();
-    }
-    match name.rfind('.') {
-        Some(dot) if dot > 0 => format!("{}-{n}{}", &name[..dot], &name[dot..]),
-        _ => format!("{name}-{n}"),
-    }
-}
-
 fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::suffixed;
-
-    #[test]
-    fn suffixes_go_before_the_extension() {
-        assert_eq!(suffixed("invoice.pdf", 0), "invoice.pdf");
-        assert_eq!(suffixed("invoice.pdf", 2), "invoice-2.pdf");
-        assert_eq!(suffixed("README", 1), "README-1");
-        assert_eq!(suffixed("a.tar.gz", 1), "a.tar-1.gz");
-    }
 }

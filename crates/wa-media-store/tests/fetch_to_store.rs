@@ -5,10 +5,11 @@
 //! listed through S3's ListMultipartUploads. The S3 run is skipped with a printed reason only
 //! when moto is not installed and not required (CI). One test binary for all, to save disk.
 //!
-//! Store failures name their cause, through the conversion into `wa_media_core::Error` that a
-//! webhook's `Ingest` logs: a missing bucket on moto (named), a closed port (connection
-//! refused, host:port), and an S3 stand-in answering AccessDenied, InvalidAccessKeyId or
-//! SignatureDoesNotMatch, or never answering (timeout) — never with a credential in the text.
+//! Store failures name their cause, in what a webhook's `Ingest` logs (the error chain of the
+//! sink's `SinkError`), and say what another attempt may do (the workspace's `Retry` class): a
+//! missing bucket on moto (named; Later), a closed port (connection refused, host:port; Later),
+//! and an S3 stand-in answering AccessDenied, InvalidAccessKeyId or SignatureDoesNotMatch
+//! (Never), or never answering (timeout; Later) — never with a credential in the text.
 
 mod common;
 // In this binary rather than its own: one test binary less in target/.
@@ -16,8 +17,7 @@ mod common;
 #[path = "common/memory.rs"]
 mod memory;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,8 +27,9 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ClientOptions, ObjectStore, RetryConfig};
+use wa_media_core::{Retry, Retryable};
 use wa_media_store::{fetch_to_store, HyperConnector, StoreError, StoreOptions};
-use wa_media_testkit::moto::{s3_store, Moto};
+use wa_media_testkit::moto::{s3_error, s3_store, standin, Moto};
 use wa_media_testkit::net::within;
 
 fn memory() -> Backend {
@@ -154,10 +155,10 @@ fn s3_once(endpoint: &str, bucket: &str) -> AmazonS3 {
         .unwrap()
 }
 
-/// A media fetched into `store` fails on the store; returns the store error's Display and the
-/// Display of the `wa_media_core::Error` it becomes (what `wa-media serve` logs), after
-/// checking that the second ends with the first and that neither holds a credential.
-async fn store_failure(env: &common::Env, store: &dyn ObjectStore) -> (String, String) {
+/// A media fetched into `store` fails on the store; returns the store error's Display and its
+/// retry class, after checking that what `wa-media serve` logs (the chain of the `SinkError`
+/// it becomes) starts with that Display and holds no credential.
+async fn store_failure(env: &common::Env, store: &dyn ObjectStore) -> (String, Retry) {
     let id = common::upload(env, &common::document(1024, 7)).await;
     let location = Path::from("inbound/doc.pdf");
     let e = within(
@@ -169,12 +170,13 @@ async fn store_failure(env: &common::Env, store: &dyn ObjectStore) -> (String, S
     .expect_err("the store fails");
     assert!(matches!(e, StoreError::Store { .. }), "{e:?}");
     let text = e.to_string();
-    let core = wa_media_core::Error::from(e);
-    assert!(matches!(core, wa_media_core::Error::Io { .. }), "{core:?}");
-    let core_text = core.to_string();
-    assert!(core_text.ends_with(&text), "{core_text}");
-    let mut all = core_text.clone();
-    let mut source = std::error::Error::source(&core);
+    let class = e.retry();
+    let sink_error = wa_media_webhook::SinkError::of(e);
+    assert_eq!(sink_error.retry(), class);
+    let logged = wa_media_core::error_chain(&sink_error);
+    assert!(logged.starts_with(&text), "{logged}");
+    let mut all = logged.clone();
+    let mut source = std::error::Error::source(&sink_error);
     while let Some(s) = source {
         all.push_str(&format!(" / {s} / {s:?}"));
         source = s.source();
@@ -182,7 +184,7 @@ async fn store_failure(env: &common::Env, store: &dyn ObjectStore) -> (String, S
     for secret in [SECRET, "AKIAEXAMPLE", env.emu.token()] {
         assert!(!all.contains(secret), "{secret} in {all}");
     }
-    (text, core_text)
+    (text, class)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,8 +194,10 @@ async fn a_missing_bucket_is_named() {
     };
     let env = common::env().await;
     let store = s3_store(&moto.endpoint(), "wa-media-no-such-bucket");
-    let (_, logged) = store_failure(&env, &store).await;
-    insta::assert_snapshot!(logged, @r#"I/O error: object store: create multipart upload inbound/doc.pdf failed: no such bucket "wa-media-no-such-bucket": create it, or correct the bucket in the store URL"#);
+    let (logged, class) = store_failure(&env, &store).await;
+    insta::assert_snapshot!(logged, @r#"object store: create multipart upload inbound/doc.pdf failed: no such bucket "wa-media-no-such-bucket": create it, or correct the bucket in the store URL"#);
+    // The bucket may be created yet: retried.
+    assert_eq!(class, Retry::Later);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,64 +209,27 @@ async fn a_closed_port_is_named_as_connection_refused() {
         .unwrap()
         .port();
     let store = s3_once(&format!("http://127.0.0.1:{port}"), "media");
-    let (_, logged) = store_failure(&env, &store).await;
+    let (logged, class) = store_failure(&env, &store).await;
     let logged = logged.replace(&port.to_string(), "PORT");
-    insta::assert_snapshot!(logged, @"I/O error: object store: create multipart upload inbound/doc.pdf failed: connection refused by 127.0.0.1:PORT: nothing listens there; check the store's endpoint and that the store is running");
-}
-
-/// An S3 stand-in on 127.0.0.1 that answers every request with `status` and `body` (or, with
-/// `status` 0, reads the request and never answers). Returns its endpoint.
-fn fake_s3(status: u16, body: &'static str) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let mut held: Vec<TcpStream> = Vec::new();
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-            // The request head (its body, if any, is not needed to answer).
-            let mut buf = Vec::new();
-            let mut byte = [0u8; 1];
-            while !buf.ends_with(b"\r\n\r\n") {
-                match s.read(&mut byte) {
-                    Ok(1) => buf.push(byte[0]),
-                    _ => break,
-                }
-            }
-            if status == 0 {
-                held.push(s);
-                continue;
-            }
-            let _ = write!(
-                s,
-                "HTTP/1.1 {status} Refused\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    endpoint
+    insta::assert_snapshot!(logged, @"object store: create multipart upload inbound/doc.pdf failed: connection refused by 127.0.0.1:PORT: nothing listens there; check the store's endpoint and that the store is running");
+    assert_eq!(class, Retry::Later);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_and_timeouts_are_named() {
     let env = common::env().await;
-    let error = |code: &str| {
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>refused</Message><RequestId>R</RequestId></Error>"
-        )
-    };
-    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
     let mut seen = Vec::new();
-    for (status, body) in [
-        (403, leak(error("AccessDenied"))),
-        (403, leak(error("InvalidAccessKeyId"))),
-        (403, leak(error("SignatureDoesNotMatch"))),
-        (401, ""),
-        (0, ""),
+    for (status, body, want) in [
+        (403, s3_error("AccessDenied"), Retry::Never),
+        (403, s3_error("InvalidAccessKeyId"), Retry::Never),
+        (403, s3_error("SignatureDoesNotMatch"), Retry::Never),
+        (401, String::new(), Retry::Never),
+        (0, String::new(), Retry::Later),
     ] {
-        let endpoint = fake_s3(status, body);
+        let endpoint = standin(status, &body);
         let store = s3_once(&endpoint, "media");
-        let (text, _) = store_failure(&env, &store).await;
+        let (text, class) = store_failure(&env, &store).await;
+        assert_eq!(class, want, "{text}");
         let addr = endpoint.trim_start_matches("http://");
         seen.push(text.replace(addr, "ADDR"));
     }

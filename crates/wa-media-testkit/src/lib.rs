@@ -5,7 +5,8 @@
 //! `net` ([`net`], [`hostile`]: servers and waits on tokio), `tls` ([`tls`]: a generated CA),
 //! `conformance` ([`conformance`]: the `Transport` conformance suite), `proxy` ([`proxy`]: a
 //! CONNECT proxy), `moto` ([`moto`]: moto's S3 server for the object-store tests; `moto-s3`
-//! adds `moto::s3_store`), `tmpfs` ([`tmpfs`]: a small tmpfs to fill and free), `client` ([`client`]: wa-media-hyper's client on an emulator),
+//! adds `moto::s3_store`), `tmpfs` ([`tmpfs`]: a small tmpfs to fill and free), `sink-conformance`
+//! ([`sink_conformance`]: the `Sink` conformance suite), `client` ([`client`]: wa-media-hyper's client on an emulator),
 //! `fuzz`, `fuzz-core` and `fuzz-emulator` ([`fuzz`]: the harnesses the fuzz targets and the
 //! corpus replays share). Std only: [`ids`] (many distinct phone number ids) and [`process`]
 //! (a test run in a child process, and its memory).
@@ -33,6 +34,8 @@ pub mod moto;
 pub mod net;
 #[cfg(feature = "proxy")]
 pub mod proxy;
+#[cfg(feature = "sink-conformance")]
+pub mod sink_conformance;
 #[cfg(feature = "tls")]
 pub mod tls;
 #[cfg(feature = "tmpfs")]

@@ -215,3 +215,46 @@ pub fn s3_store(endpoint: &str, bucket: &str) -> wa_media_store::object_store::a
         .build()
         .expect("an S3 client for moto")
 }
+
+/// An S3 stand-in on 127.0.0.1 for the failures moto does not produce: it answers every
+/// request with `status` and `body` (an S3 error document), or with `status` 0 reads the
+/// request head and never answers (a store that hangs). Runs until the process ends; returns
+/// its endpoint (`http://127.0.0.1:PORT`).
+pub fn standin(status: u16, body: &str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let endpoint = format!("http://{}", listener.local_addr().expect("its address"));
+    let body = body.to_owned();
+    std::thread::spawn(move || {
+        let mut held: Vec<TcpStream> = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            // The request head (its body, if any, is not needed to answer).
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match s.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            if status == 0 {
+                held.push(s);
+                continue;
+            }
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status} Refused\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    endpoint
+}
+
+/// An S3 error document with `code` (such as `AccessDenied`).
+pub fn s3_error(code: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>refused</Message><RequestId>R</RequestId></Error>"
+    )
+}

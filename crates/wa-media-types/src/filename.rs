@@ -87,9 +87,31 @@ pub fn inbound_file_name(message_id: &str, mime: &str, filename: Option<&str>) -
     format!("{base}.{}", extension_for(mime))
 }
 
+/// The `n`-th candidate for a name already taken: `stem-n.ext` (`name-n` when there is no
+/// extension; a leading dot does not start one), and `name` itself for `n` = 0. Every sink
+/// claims free names in this order: the file sinks, the object store sink and `inbound`.
+pub fn numbered(name: &str, n: u32) -> String {
+    if n == 0 {
+        return name.to_owned();
+    }
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => format!("{stem}-{n}.{ext}"),
+        _ => format!("{name}-{n}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbered_names_put_the_number_before_the_extension() {
+        assert_eq!(numbered("invoice.pdf", 0), "invoice.pdf");
+        assert_eq!(numbered("invoice.pdf", 2), "invoice-2.pdf");
+        assert_eq!(numbered("README", 1), "README-1");
+        assert_eq!(numbered("a.tar.gz", 1), "a.tar-1.gz");
+        assert_eq!(numbered(".profile", 3), ".profile-3");
+    }
 
     #[test]
     fn hostile_names_stay_inside_the_directory() {

@@ -72,6 +72,11 @@ impl SpoolEntry {
         }
     }
 
+    /// The entry for one media of a notification received now.
+    pub fn received_now(m: &InboundMedia, timestamp: Option<u64>) -> Self {
+        Self::from_inbound(m, crate::time::now_secs(), timestamp)
+    }
+
     /// The media id, validated again (an entry file could have been edited by hand).
     pub fn id(&self) -> Result<MediaId, wa_media_types::IdError> {
         self.media_id.parse()

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, Notify, Semaphore};
-use wa_media_core::{Error, IntegrityError, MediaApi};
+use wa_media_core::{error_chain, Error, IntegrityError, MediaApi, Retry, RetryPolicy, Retryable};
 
 use crate::entry::SpoolEntry;
-use crate::sink::{Saved, Sink};
+use crate::sink::{Saved, Sink, SinkError};
 use crate::spool::{Enqueued, Spool};
 use crate::time::{now_ms, now_secs};
 
@@ -18,18 +18,22 @@ use crate::time::{now_ms, now_secs};
 /// one definition is [`wa_media_types::webhook::MEDIA_ID_LIFETIME`]).
 pub const MEDIA_ID_LIFETIME: Duration = wa_media_types::webhook::MEDIA_ID_LIFETIME;
 
+/// How long running fetches may take to finish at shutdown ([`Ingest::shutdown`]'s grace), by
+/// default (`wa-media serve --grace`).
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// How the workers run. `Default` is what production wants.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct IngestConfig {
     /// Media fetched at once. Default 8.
     pub concurrency: usize,
-    /// Attempts before a retryable failure is given up. Default 10.
-    pub max_attempts: u32,
-    /// Upper bound of the first retry's jittered wait. Default 2 s.
-    pub base_delay: Duration,
-    /// Largest wait between attempts. Default 10 min.
-    pub max_delay: Duration,
+    /// How a media whose save failed with a class that may pass ([`Retry::Later`],
+    /// [`Retry::Restart`]) is tried again: core's one policy type. Default
+    /// [`IngestConfig::DEFAULT_RETRY`]'s values: 10 attempts, full-jitter waits from 2 s up to
+    /// 10 min, a `Retry-After` honoured up to 10 min. ([`Retry::Resources`] is retried without
+    /// counting attempts; [`IngestConfig::max_age`] bounds everything.)
+    pub retry: RetryPolicy,
     /// Media whose message is older than this are failed as expired. Default 7 days.
     pub max_age: Duration,
     /// How long [`Ingest::shutdown`] waits, after the grace period, for the saves it cut off
@@ -45,9 +49,7 @@ impl Default for IngestConfig {
     fn default() -> Self {
         Self {
             concurrency: 8,
-            max_attempts: 10,
-            base_delay: Duration::from_secs(2),
-            max_delay: Duration::from_secs(600),
+            retry: Self::default_retry(),
             max_age: MEDIA_ID_LIFETIME,
             settle_timeout: Duration::from_secs(10),
             sweep_interval: Duration::from_secs(5),
@@ -62,16 +64,18 @@ impl IngestConfig {
         self
     }
 
-    /// Sets the attempts before a retryable failure is given up (at least 1).
-    pub fn max_attempts(mut self, n: u32) -> Self {
-        self.max_attempts = n.max(1);
-        self
+    /// The default [`IngestConfig::retry`]: 10 attempts, waits from 2 s to 10 min.
+    pub fn default_retry() -> RetryPolicy {
+        RetryPolicy::default()
+            .with_max_attempts(10)
+            .with_delays(Duration::from_secs(2), Duration::from_secs(600))
+            .with_max_retry_after(Duration::from_secs(600))
+            .with_max_elapsed(MEDIA_ID_LIFETIME)
     }
 
-    /// Sets the backoff bounds.
-    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
-        self.base_delay = base;
-        self.max_delay = max.max(base);
+    /// Sets how failed saves are tried again.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 
@@ -164,48 +168,19 @@ struct Inner {
     next_task: AtomicU64,
 }
 
-/// Whether `e` is this machine running out of space (ENOSPC, a quota): not the media's fault,
-/// so it is retried without counting towards [`IngestConfig::max_attempts`] (until space comes
-/// back, or the media id expires after [`IngestConfig::max_age`]).
-fn local_space(e: &Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            if matches!(
-                io.kind(),
-                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-            ) {
-                return true;
-            }
+/// Why a media is given up, for `failed/` and the log: what the failure means, then the
+/// whole error chain (the cause, such as "access denied", included).
+fn reason(err: &SinkError) -> String {
+    let chain = error_chain(err);
+    match err.cause().downcast_ref::<Error>() {
+        Some(Error::Integrity(IntegrityError::Announced { .. })) => {
+            format!("digest mismatch: the webhook's sha256 is not the media's ({chain})")
         }
-        source = s.source();
-    }
-    false
-}
-
-/// Why a failure is retried or not.
-fn classify(e: &Error) -> Result<(), String> {
-    match e {
-        Error::Integrity(IntegrityError::Announced { .. }) => Err(format!(
-            "digest mismatch: the webhook's sha256 is not the media's ({e})"
-        )),
-        // A body that did not verify (corrupt or cut short in transit): worth another try.
-        Error::Integrity(_) => Ok(()),
-        Error::Api(a) if !a.is_retryable() => {
-            if a.status.is_client_error() {
-                Err(format!(
-                    "refused by the API (expired, deleted or not accessible; media ids last 7 days): {e}"
-                ))
-            } else {
-                Err(format!("refused by the API: {e}"))
-            }
-        }
-        Error::UrlExpired { .. }
-        | Error::Timeout { .. }
-        | Error::Transport(_)
-        | Error::Io { .. } => Ok(()),
-        e if e.is_retryable() => Ok(()),
-        other => Err(format!("permanent failure: {other}")),
+        Some(Error::Api(a)) if a.status.is_client_error() => format!(
+            "refused by the API (expired, deleted or not accessible; media ids last 7 days): {chain}"
+        ),
+        Some(Error::Api(_)) => format!("refused by the API: {chain}"),
+        _ => format!("permanent failure: {chain}"),
     }
 }
 
@@ -471,21 +446,30 @@ async fn attempt(inner: &Arc<Inner>, id: &str) -> bool {
             });
         }
         Err(err) => {
-            entry.last_error = Some(err.to_string());
-            match classify(&err) {
-                Err(reason) => {
-                    entry.failure = Some(reason);
+            let chain = error_chain(&err);
+            entry.last_error = Some(chain.clone());
+            let class = err.retry();
+            match class {
+                Retry::Never => {
+                    entry.failure = Some(reason(&err));
                     give_up(inner, entry).await
                 }
-                Ok(()) if entry.attempts >= inner.config.max_attempts && !local_space(&err) => {
+                // Out of space is not the media's fault: no attempt is counted against it.
+                _ if entry.attempts >= inner.config.retry.max_attempts
+                    && class != Retry::Resources =>
+                {
                     entry.failure = Some(format!(
-                        "gave up after {} attempts; last error: {err}",
+                        "gave up after {} attempts; last error: {chain}",
                         entry.attempts
                     ));
                     give_up(inner, entry).await
                 }
-                Ok(()) => {
-                    let delay = backoff(&inner.config, entry.attempts, err.retry_after());
+                _ => {
+                    let delay = inner.config.retry.delay(
+                        entry.attempts,
+                        err.retry_after(),
+                        fastrand::f64(),
+                    );
                     entry.not_before_ms = now_ms() + delay.as_millis() as u64;
                     let e2 = entry.clone();
                     if let Err(e) = blocking(inner, move |s| s.retry_later(&e2)).await {
@@ -493,7 +477,7 @@ async fn attempt(inner: &Arc<Inner>, id: &str) -> bool {
                         tracing::error!(media_id = id, error = %e, "cannot put a spool entry back; the sweep takes it back");
                     }
                     inner.stats.retried.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(media_id = id, attempt = entry.attempts, delay_ms = delay.as_millis() as u64, error = %err, "fetch failed; retrying later");
+                    tracing::warn!(media_id = id, attempt = entry.attempts, delay_ms = delay.as_millis() as u64, error = %chain, "fetch failed; retrying later");
                     let not_before = entry.not_before_ms;
                     let _ = inner.events.send(IngestEvent::Retrying {
                         entry: Box::new(entry),
@@ -511,27 +495,16 @@ async fn attempt(inner: &Arc<Inner>, id: &str) -> bool {
     false
 }
 
-/// Runs the sink on a blocking-pool thread: its file writes and fsyncs (the media, the
-/// directory, the index) then overlap across workers instead of stalling the runtime's few
-/// threads, and the filesystem commits concurrent syncs together. `None` when cancelled.
-async fn save(inner: &Arc<Inner>, entry: &SpoolEntry) -> Option<Result<Saved, Error>> {
-    let (sink, api, entry) = (
-        inner.sink.clone(),
-        api_for(&inner.api, entry),
-        entry.clone(),
-    );
+/// Runs the sink's save as a plain async call (a sink moves its blocking work off the runtime
+/// itself: the `Sink` contract); `None` when the grace period of a shutdown cut it off (the
+/// save's future is dropped, and the sink cleans up).
+async fn save(inner: &Arc<Inner>, entry: &SpoolEntry) -> Option<Result<Saved, SinkError>> {
+    let api = api_for(&inner.api, entry);
     let mut abort = inner.abort.subscribe();
-    let handle = tokio::runtime::Handle::current();
-    let joined = tokio::task::spawn_blocking(move || {
-        handle.block_on(async move {
-            tokio::select! {
-                r = sink.save(api.as_ref(), &entry) => Some(r),
-                _ = abort.wait_for(|a| *a) => None,
-            }
-        })
-    })
-    .await;
-    joined.unwrap_or(None)
+    tokio::select! {
+        r = inner.sink.save(api, entry) => Some(r),
+        _ = abort.wait_for(|a| *a) => None,
+    }
 }
 
 /// The API for the business number that received `entry`: the client's form for that number
@@ -610,32 +583,4 @@ async fn give_up(inner: &Arc<Inner>, entry: SpoolEntry) {
     let _ = inner.events.send(IngestEvent::Failed {
         entry: Box::new(entry),
     });
-}
-
-/// Full-jitter exponential backoff, at least the server's `Retry-After`.
-fn backoff(c: &IngestConfig, attempt: u32, retry_after: Option<Duration>) -> Duration {
-    let exp = c
-        .base_delay
-        .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
-        .min(c.max_delay);
-    let jittered = exp.mul_f64(fastrand::f64());
-    jittered.max(retry_after.unwrap_or(Duration::ZERO).min(c.max_delay))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_stays_within_bounds() {
-        let c = IngestConfig::default().backoff(Duration::from_millis(100), Duration::from_secs(1));
-        for attempt in 0..40 {
-            let d = backoff(&c, attempt, None);
-            assert!(d <= Duration::from_secs(1), "{attempt}: {d:?}");
-        }
-        assert_eq!(
-            backoff(&c, 1, Some(Duration::from_secs(60))),
-            Duration::from_secs(1)
-        );
-    }
 }

@@ -43,22 +43,26 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod directory;
 mod entry;
 mod fsops;
 mod handler;
 mod index;
 mod ingest;
+mod record;
 mod service;
 mod sink;
 mod spool;
 mod time;
 
+pub use directory::DirectorySink;
 pub use entry::SpoolEntry;
 pub use handler::{Handler, HandlerError};
-pub use ingest::{Ingest, IngestConfig, IngestEvent, MEDIA_ID_LIFETIME};
+pub use ingest::{Ingest, IngestConfig, IngestEvent, DEFAULT_SHUTDOWN_GRACE, MEDIA_ID_LIFETIME};
+pub use record::{SavedRecord, RECORD_VERSION};
 pub use service::{
     BuildError, ResponseBody, WebhookService, WebhookServiceBuilder, DEFAULT_BODY_LIMIT,
-    DEFAULT_BODY_TIMEOUT, SIGNATURE_HEADER,
+    DEFAULT_BODY_TIMEOUT, DEFAULT_PATH, SIGNATURE_HEADER,
 };
-pub use sink::{filing_name, DirectorySink, Saved, Sink};
+pub use sink::{filing_name, Saved, Sink, SinkError};
 pub use spool::{Enqueued, Spool, SpoolInUse};

@@ -34,6 +34,9 @@ use crate::time::now_secs;
 /// Meta's documented largest webhook payload: 3 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 3 * 1024 * 1024;
 
+/// The webhook path a server mounts the service on by default (`wa-media serve --path`).
+pub const DEFAULT_PATH: &str = "/webhook";
+
 /// How long a request body may take to arrive, by default.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -55,6 +58,7 @@ pub struct WebhookServiceBuilder {
     body_limit: usize,
     body_timeout: Duration,
     handler: Option<Arc<dyn Handler>>,
+    path: Option<String>,
 }
 
 impl std::fmt::Debug for WebhookServiceBuilder {
@@ -66,6 +70,7 @@ impl std::fmt::Debug for WebhookServiceBuilder {
             .field("body_limit", &self.body_limit)
             .field("body_timeout", &self.body_timeout)
             .field("handler", &self.handler.is_some())
+            .field("path", &self.path)
             .finish()
     }
 }
@@ -109,9 +114,19 @@ impl WebhookServiceBuilder {
         self
     }
 
+    /// Answers only requests for `path` (such as `/webhook`), 404 to any other; by default
+    /// every path is the webhook (for a router that mounts the service on its own path).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
     /// Builds the service. Fails without an app secret unless the check was explicitly
-    /// turned off.
+    /// turned off, and with a path that does not start with `/`.
     pub fn build(self) -> Result<WebhookService, BuildError> {
+        if self.path.as_deref().is_some_and(|p| !p.starts_with('/')) {
+            return Err(BuildError::Path);
+        }
         let secret = match (self.app_secret, self.skip_signature) {
             (Some(s), _) if s.is_empty() => return Err(BuildError::EmptySecret),
             (Some(s), _) => Some(s),
@@ -129,6 +144,7 @@ impl WebhookServiceBuilder {
                 body_limit: self.body_limit,
                 body_timeout: self.body_timeout,
                 handler: self.handler,
+                path: self.path,
                 draining: AtomicBool::new(false),
             }),
         })
@@ -145,6 +161,9 @@ pub enum BuildError {
     /// The app secret is empty.
     #[error("the app secret is empty; give the App Secret from the Meta app's settings (App settings > Basic)")]
     EmptySecret,
+    /// The path does not start with `/`.
+    #[error("the webhook path must start with '/' (such as /webhook)")]
+    Path,
 }
 
 /// The webhook endpoint as a `tower_service::Service<http::Request<B>>` for any body `B`.
@@ -171,6 +190,8 @@ struct Inner {
     body_limit: usize,
     body_timeout: Duration,
     handler: Option<Arc<dyn Handler>>,
+    /// The one path answered (`None`: every path).
+    path: Option<String>,
     draining: AtomicBool,
 }
 
@@ -185,6 +206,7 @@ impl WebhookService {
             body_limit: DEFAULT_BODY_LIMIT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             handler: None,
+            path: None,
         }
     }
 
@@ -206,6 +228,14 @@ impl WebhookService {
         B::Data: Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        if self
+            .inner
+            .path
+            .as_deref()
+            .is_some_and(|p| p != req.uri().path())
+        {
+            return text(StatusCode::NOT_FOUND, "not found");
+        }
         match *req.method() {
             Method::GET => self.inner.handshake(req.uri().query()),
             Method::POST => self.inner.delivery(req).await,
@@ -234,6 +264,34 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let this = self.clone();
         Box::pin(async move { Ok(this.handle(req).await) })
+    }
+}
+
+/// A delivery's step refusing it: the status and text of the answer (kept small, built into
+/// a response once, at the end).
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    text: &'static str,
+    retry_after: Option<&'static str>,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, text: &'static str) -> Self {
+        Self {
+            status,
+            text,
+            retry_after: None,
+        }
+    }
+
+    fn into_response(self) -> Response<ResponseBody> {
+        let mut r = text(self.status, self.text);
+        if let Some(after) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, http::HeaderValue::from_static(after));
+        }
+        r
     }
 }
 
@@ -277,91 +335,157 @@ impl Inner {
         }
     }
 
+    /// A notification, step by step; each step either hands on or is the answer.
     async fn delivery<B>(&self, req: Request<B>) -> Response<ResponseBody>
     where
         B: Body + Send + 'static,
         B::Data: Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        if self.draining.load(Ordering::SeqCst) {
-            let mut r = text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting down; deliver again later",
-            );
-            r.headers_mut().insert(
-                header::RETRY_AFTER,
-                http::HeaderValue::from_static(DRAIN_RETRY_AFTER),
-            );
-            return r;
+        let steps = async {
+            self.accepting()?;
+            let signature = self.signature_header(&req)?;
+            let raw = self.read_body(req).await?;
+            self.check_signature(signature.as_deref(), &raw)?;
+            let notification = parse(&raw)?;
+            let media_count = self.spool_media(&notification).await?;
+            self.hand_on(&notification, media_count).await
+        };
+        match steps.await {
+            Ok(()) => text(StatusCode::OK, "ok"),
+            Err(refusal) => refusal.into_response(),
         }
+    }
+
+    /// While draining: 503 with `Retry-After`, so Meta delivers again later.
+    fn accepting(&self) -> Result<(), Refusal> {
+        if !self.draining.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        Err(Refusal {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            text: "shutting down; deliver again later",
+            retry_after: Some(DRAIN_RETRY_AFTER),
+        })
+    }
+
+    /// `X-Hub-Signature-256` (401 when it is required and missing), and 413 at once for an
+    /// announced length over the limit.
+    fn signature_header<B>(&self, req: &Request<B>) -> Result<Option<Vec<u8>>, Refusal> {
         let announced = req
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if announced.is_some_and(|n| n > self.body_limit as u64) {
-            return text(StatusCode::PAYLOAD_TOO_LARGE, "the body is over the limit");
+            return Err(Refusal::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the body is over the limit",
+            ));
         }
         let signature = req
             .headers()
             .get(SIGNATURE_HEADER)
             .map(|v| v.as_bytes().to_vec());
         if self.app_secret.is_some() && signature.is_none() {
-            return text(StatusCode::UNAUTHORIZED, "X-Hub-Signature-256 is required");
+            return Err(Refusal::new(
+                StatusCode::UNAUTHORIZED,
+                "X-Hub-Signature-256 is required",
+            ));
         }
+        Ok(signature)
+    }
+
+    /// The raw body, up to the limit (413) within the deadline (408).
+    async fn read_body<B>(&self, req: Request<B>) -> Result<Bytes, Refusal>
+    where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let read = Limited::new(req.into_body(), self.body_limit).collect();
-        let raw = match tokio::time::timeout(self.body_timeout, read).await {
-            Err(_) => return text(StatusCode::REQUEST_TIMEOUT, "the body arrived too slowly"),
-            Ok(Err(e)) => {
-                return if e
-                    .downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
-                    text(StatusCode::PAYLOAD_TOO_LARGE, "the body is over the limit")
-                } else {
-                    text(StatusCode::BAD_REQUEST, "the body could not be read")
-                }
+        match tokio::time::timeout(self.body_timeout, read).await {
+            Err(_) => Err(Refusal::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "the body arrived too slowly",
+            )),
+            Ok(Err(e))
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                Err(Refusal::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the body is over the limit",
+                ))
             }
-            Ok(Ok(c)) => c.to_bytes(),
-        };
-        if let Some(secret) = &self.app_secret {
-            let header = String::from_utf8_lossy(signature.as_deref().unwrap_or_default());
-            if verify_signature(secret, &raw, &header).is_err() {
-                return text(
-                    StatusCode::FORBIDDEN,
-                    "X-Hub-Signature-256 does not match the body",
-                );
-            }
+            Ok(Err(_)) => Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "the body could not be read",
+            )),
+            Ok(Ok(c)) => Ok(c.to_bytes()),
         }
-        let notification = match Notification::from_slice(&raw) {
-            Ok(n) if n.object == "whatsapp_business_account" => n,
-            Ok(_) => {
-                return text(
-                    StatusCode::BAD_REQUEST,
-                    "not a WhatsApp Business Account notification",
-                )
-            }
-            Err(_) => return text(StatusCode::BAD_REQUEST, "not a valid WhatsApp notification"),
+    }
+
+    /// The signature over the raw bytes (403 when it does not match).
+    fn check_signature(&self, signature: Option<&[u8]>, raw: &[u8]) -> Result<(), Refusal> {
+        let Some(secret) = &self.app_secret else {
+            return Ok(());
         };
-        let received = now_secs();
-        let entries: Vec<SpoolEntry> = media_entries(&notification, received);
-        let media_count = entries.len();
+        let header = String::from_utf8_lossy(signature.unwrap_or_default());
+        verify_signature(secret, raw, &header).map_err(|_| {
+            Refusal::new(
+                StatusCode::FORBIDDEN,
+                "X-Hub-Signature-256 does not match the body",
+            )
+        })
+    }
+
+    /// Every media of the notification, durably in the spool (500 when it cannot be, so Meta
+    /// delivers again); how many there were.
+    async fn spool_media(&self, notification: &Notification) -> Result<usize, Refusal> {
+        let entries = media_entries(notification, now_secs());
+        let count = entries.len();
         if let Err(e) = self.ingest.admit(entries).await {
             tracing::error!(error = %e, "cannot spool the media of a delivery; answering 500 so Meta delivers it again");
-            return text(
+            return Err(Refusal::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the media could not be spooled",
-            );
+            ));
         }
-        if let Some(handler) = &self.handler {
-            if has_more_than_media(&notification, media_count) {
-                if let Err(e) = handler.handle(&notification).await {
-                    tracing::warn!(error = %e, "the handler failed; answering 500 so Meta delivers it again");
-                    return text(StatusCode::INTERNAL_SERVER_ERROR, "the handler failed");
-                }
-            }
+        Ok(count)
+    }
+
+    /// The user's handler, for a notification with more than its media (500 when it fails).
+    async fn hand_on(
+        &self,
+        notification: &Notification,
+        media_count: usize,
+    ) -> Result<(), Refusal> {
+        let Some(handler) = &self.handler else {
+            return Ok(());
+        };
+        if !has_more_than_media(notification, media_count) {
+            return Ok(());
         }
-        text(StatusCode::OK, "ok")
+        handler.handle(notification).await.map_err(|e| {
+            tracing::warn!(error = %e, "the handler failed; answering 500 so Meta delivers it again");
+            Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "the handler failed")
+        })
+    }
+}
+
+/// A WhatsApp Business Account notification (400 for anything else).
+fn parse(raw: &[u8]) -> Result<Notification, Refusal> {
+    match Notification::from_slice(raw) {
+        Ok(n) if n.object == "whatsapp_business_account" => Ok(n),
+        Ok(_) => Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "not a WhatsApp Business Account notification",
+        )),
+        Err(_) => Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "not a valid WhatsApp notification",
+        )),
     }
 }
 
@@ -407,5 +531,6 @@ mod tests {
     fn every_build_error_message_is_pinned() {
         insta::assert_snapshot!(BuildError::NoSecret.to_string(), @"an app secret is required to check X-Hub-Signature-256 (or call insecure_skip_signature() for local tests)");
         insta::assert_snapshot!(BuildError::EmptySecret.to_string(), @"the app secret is empty; give the App Secret from the Meta app's settings (App settings > Basic)");
+        insta::assert_snapshot!(BuildError::Path.to_string(), @"the webhook path must start with '/' (such as /webhook)");
     }
 }

@@ -38,9 +38,11 @@ async fn each_media_is_fetched_for_the_number_that_received_it() {
         Spool::open(dir.path().join("spool")).unwrap(),
         Arc::new(client),
         Arc::new(DirectorySink::new(dir.path().join("inbox")).unwrap()),
-        IngestConfig::default()
-            .max_attempts(1)
-            .backoff(Duration::from_millis(5), Duration::from_millis(5)),
+        IngestConfig::default().retry(
+            IngestConfig::default_retry()
+                .with_max_attempts(1)
+                .with_delays(Duration::from_millis(5), Duration::from_millis(5)),
+        ),
     )
     .unwrap();
     let mut events = ingest.subscribe();

@@ -360,10 +360,11 @@ async fn a_failing_handler_answers_500_and_the_redelivery_is_processed_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_1000_media_under_random_faults_is_saved_whole() {
     let h = Harness::start_with(
-        IngestConfig::default()
-            .concurrency(16)
-            .max_attempts(20)
-            .backoff(Duration::from_millis(2), Duration::from_millis(20)),
+        IngestConfig::default().concurrency(16).retry(
+            IngestConfig::default_retry()
+                .with_max_attempts(20)
+                .with_delays(Duration::from_millis(2), Duration::from_millis(20)),
+        ),
         None,
     )
     .await;

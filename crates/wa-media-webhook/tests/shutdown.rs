@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wa_media_core::{Error, MediaApi};
+use wa_media_core::MediaApi;
 use wa_media_emulator::{Emulator, EmulatorHandle, InboundMessage};
 use wa_media_types::webhook::{inbound_media, Notification};
-use wa_media_webhook::{Ingest, IngestConfig, Saved, Sink, Spool, SpoolEntry};
+use wa_media_webhook::{Ingest, IngestConfig, Saved, Sink, SinkError, Spool, SpoolEntry};
 
 /// A sink whose save never ends; dropped, it spawns a clean-up taking `cleanup` (forever when
 /// `None`), which `settle` waits for.
@@ -45,7 +45,7 @@ impl Drop for OnDrop {
 
 #[async_trait::async_trait]
 impl Sink for StallingSink {
-    async fn save(&self, _api: &dyn MediaApi, _entry: &SpoolEntry) -> Result<Saved, Error> {
+    async fn save(&self, _api: Arc<dyn MediaApi>, _entry: &SpoolEntry) -> Result<Saved, SinkError> {
         let _guard = OnDrop {
             cleanup: self.cleanup,
             cleaned: self.cleaned.clone(),

@@ -46,7 +46,9 @@ pub async fn run(g: &Global, args: EmulatorArgs) -> Result<(), Failure> {
     if let Some(dir) = &args.data_dir {
         b = b.data_dir(dir);
     }
-    let mut signals = StopSignals::new()?;
+    // Listened for before the URLs are printed: a harness that signals as soon as it has read
+    // them never meets the default action (which would leave the data directory).
+    let mut signals = crate::signals::Listener::new()?;
     if let (Some(url), Some(secret)) = (&args.webhook_url, &args.app_secret) {
         b = b.webhook(url.clone(), secret.clone());
     }
@@ -96,51 +98,8 @@ pub async fn run(g: &Global, args: EmulatorArgs) -> Result<(), Failure> {
         ))?;
         output::info(g.quiet, "serving; Ctrl-C or SIGTERM stops");
     }
-    let signal = signals.recv().await;
-    output::info(g.quiet, &format!("{signal}: stopping"));
+    let signal = signals.next().await;
+    output::info(g.quiet, &format!("{}: stopping", signal.name()));
     handle.shutdown().await;
     Ok(())
-}
-
-/// SIGINT (Ctrl-C) and SIGTERM (what `kill`, `docker stop` and CI runners send), listened for
-/// from creation: made before the URLs are printed, so that a harness that signals as soon as
-/// it has read them never meets the default action (which would leave the data directory).
-struct StopSignals {
-    #[cfg(unix)]
-    int: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    term: tokio::signal::unix::Signal,
-}
-
-impl StopSignals {
-    fn new() -> Result<Self, Failure> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            let cannot =
-                |e: std::io::Error| Failure::other(format!("cannot listen for stop signals: {e}"));
-            Ok(Self {
-                int: signal(SignalKind::interrupt()).map_err(cannot)?,
-                term: signal(SignalKind::terminate()).map_err(cannot)?,
-            })
-        }
-        #[cfg(not(unix))]
-        Ok(Self {})
-    }
-
-    /// Waits for either and names it.
-    async fn recv(&mut self) -> &'static str {
-        #[cfg(unix)]
-        {
-            tokio::select! {
-                _ = self.int.recv() => "SIGINT",
-                _ = self.term.recv() => "SIGTERM",
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-            "Ctrl-C"
-        }
-    }
 }

@@ -16,6 +16,7 @@ use wa_media_core::{Existing, FetchOptions, MediaClient};
 use wa_media_types::filename::inbound_file_name;
 use wa_media_types::verify_signature;
 use wa_media_types::webhook::{inbound_media, InboundMedia, Notification};
+use wa_media_webhook::{Saved, SavedRecord, SpoolEntry};
 
 use crate::cli::{Global, InboundArgs};
 use crate::failure::{Exit, Failure};
@@ -84,15 +85,17 @@ pub async fn run(g: &Global, args: InboundArgs) -> Result<(), Failure> {
     while let Some((m, result)) = results.next().await {
         overall.inc(1);
         match result {
-            Ok(file) if g.json => output::json(&file)?,
-            Ok(file) => output::line(&format!(
+            Ok((record, already)) if g.json => {
+                output::json(&record.to_event(if already { "already_saved" } else { "saved" }))?
+            }
+            Ok((record, already)) => output::line(&format!(
                 "{} {} {} bytes {} sha256 {} ({})",
-                m.media_id,
-                file["path"].as_str().unwrap_or_default(),
-                file["file_size"],
-                file["mime_type"].as_str().unwrap_or_default(),
-                file["sha256"].as_str().unwrap_or_default(),
-                if file["status"] == "already_saved" {
+                record.media_id,
+                record.path,
+                record.file_size,
+                record.mime_type,
+                record.sha256,
+                if already {
                     "verified, already saved"
                 } else {
                     "verified"
@@ -100,9 +103,12 @@ pub async fn run(g: &Global, args: InboundArgs) -> Result<(), Failure> {
             ))?,
             Err(f) => {
                 if g.json {
-                    output::json(
-                        &json!({ "id": m.media_id.as_str(), "message_id": m.message_id, "error": f.message }),
-                    )?;
+                    output::json(&json!({
+                        "event": "failed",
+                        "media_id": m.media_id.as_str(),
+                        "message_id": m.message_id,
+                        "error": f.message,
+                    }))?;
                 } else {
                     eprintln!("wa-media: {} ({}): {}", m.media_id, m.message_id, f.message);
                 }
@@ -127,7 +133,7 @@ async fn fetch_one(
     m: &InboundMedia,
     path: &Path,
     bars: Bars,
-) -> Result<serde_json::Value, Failure> {
+) -> Result<(SavedRecord, bool), Failure> {
     // The webhook's digest is the library's expected digest: a retrieve answer or a body that
     // disagrees never reaches `path`, and whatever was there stays as it was.
     let mut options = FetchOptions::default().existing(Existing::KeepBoth);
@@ -143,30 +149,25 @@ async fn fetch_one(
         .map(|p| client.with_phone_number_id(p));
     let client = for_number.as_ref().unwrap_or(client);
     let file = super::download::fetch(client, &m.media_id, path, options, bars).await?;
-    Ok(json!({
-        "id": m.media_id.as_str(),
-        "message_id": m.message_id,
-        "kind": m.kind.as_str(),
-        "path": file.path,
-        "mime_type": file.mime_type,
-        "file_size": file.file_size,
-        "sha256": file.sha256.to_hex(),
-        "status": if file.already_present { "already_saved" } else { "saved" },
-    }))
+    // The record every sink writes (the same fields as `serve`'s events and index lines).
+    let saved = Saved::new(
+        file.path.to_string_lossy(),
+        file.file_size,
+        file.sha256,
+        file.already_present,
+    );
+    let entry = SpoolEntry::received_now(m, None);
+    Ok((SavedRecord::new(&entry, &saved), file.already_present))
 }
 
 /// `name` inside `dir`, with `-1`, `-2`… before the extension when this run already used it,
 /// compared case-insensitively (so names stay distinct on case-insensitive filesystems).
 fn unique_path(dir: &Path, name: &str, used: &mut HashSet<String>) -> PathBuf {
+    let mut n = 0;
     let mut candidate = name.to_string();
-    let (stem, ext) = match name.rsplit_once('.') {
-        Some((s, e)) if !s.is_empty() => (s.to_string(), format!(".{e}")),
-        _ => (name.to_string(), String::new()),
-    };
-    let mut n = 1;
     while !used.insert(candidate.to_lowercase()) {
-        candidate = format!("{stem}-{n}{ext}");
         n += 1;
+        candidate = wa_media_types::filename::numbered(name, n);
     }
     dir.join(candidate)
 }

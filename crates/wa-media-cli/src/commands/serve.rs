@@ -6,16 +6,14 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use serde_json::json;
-use wa_media_webhook::{DirectorySink, Ingest, IngestConfig, IngestEvent, Spool, WebhookService};
+use wa_media_webhook::{
+    DirectorySink, Ingest, IngestConfig, IngestEvent, SavedRecord, Spool, WebhookService,
+};
 
 use crate::cli::{Global, ServeArgs};
 use crate::failure::Failure;
 use crate::{client, output};
-
-type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::convert::Infallible>;
 
 /// Runs `serve` until SIGINT or SIGTERM, then drains.
 pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
@@ -26,9 +24,6 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
     }
     if args.concurrency == 0 {
         return Err(Failure::usage("--concurrency must be at least 1"));
-    }
-    if !args.path.starts_with('/') {
-        return Err(Failure::usage("--path must start with '/'"));
     }
     let api: Arc<dyn wa_media_hyper::MediaApi> = Arc::new(client::build(g)?);
     let spool_dir = args
@@ -74,16 +69,20 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
         spool,
         api,
         sink,
-        IngestConfig::default()
-            .concurrency(args.concurrency)
-            .max_attempts(args.max_attempts)
-            .backoff(
-                IngestConfig::default().base_delay.min(max_retry_delay),
-                max_retry_delay,
-            ),
+        IngestConfig::default().concurrency(args.concurrency).retry(
+            IngestConfig::default_retry()
+                .with_max_attempts(args.max_attempts)
+                .with_delays(
+                    IngestConfig::default_retry()
+                        .base_delay
+                        .min(max_retry_delay),
+                    max_retry_delay,
+                ),
+        ),
     )
     .map_err(|e| Failure::other(format!("cannot start the workers: {e}")))?;
     let mut builder = WebhookService::builder(ingest.clone())
+        .path(&args.path)
         .body_timeout(Duration::from_secs(args.body_timeout.max(1)));
     if let Some(s) = &args.app_secret {
         builder = builder.app_secret(s);
@@ -93,7 +92,9 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
     if let Some(t) = &args.verify_token {
         builder = builder.verify_token(t);
     }
-    let service = builder.build().map_err(|e| Failure::usage(e.to_string()))?;
+    let service = builder
+        .build()
+        .map_err(|e| Failure::usage(format!("--path / --app-secret: {e}")))?;
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -116,10 +117,6 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
 
     let (reporter_stop, stop_reporting) = tokio::sync::oneshot::channel::<()>();
     let reporter = tokio::spawn(report(ingest.clone(), g.json, g.quiet, stop_reporting));
-    let router = Router {
-        service: service.clone(),
-        path: Arc::new(args.path.clone()),
-    };
     let config = wa_media_server::ServerConfig::default()
         .max_connections(args.max_connections)
         .timeouts(
@@ -128,8 +125,7 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
         )
         .shutdown_grace(Duration::from_secs(args.body_timeout.max(1)));
 
-    let (signal_tx, signal_rx) = tokio::sync::oneshot::channel::<i32>();
-    let signals = tokio::spawn(signals(signal_tx));
+    let mut signals = crate::signals::Listener::new()?;
     // Drain from the first signal on, with the listener still open: every delivery (on a new
     // connection or a kept-alive one) gets 503 with Retry-After, so Meta (or a reverse proxy)
     // delivers it again later, while running downloads get the grace period; the rest stays
@@ -138,20 +134,27 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
     let (ingest2, grace, quiet) = (ingest.clone(), Duration::from_secs(args.grace), g.quiet);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<bool>();
     let drain = async move {
-        let _ = signal_rx.await;
+        let _ = signals.next().await;
         draining.drain();
         output::info(
             quiet,
             "draining: new deliveries get 503; running downloads may finish",
         );
-        let _ = done_tx.send(ingest2.shutdown(grace).await);
+        // A second signal exits at once (the spool keeps what was not done).
+        let finished = tokio::select! {
+            all = ingest2.shutdown(grace) => all,
+            second = signals.next() => {
+                eprintln!("wa-media: second signal; exiting now (the spool keeps what was not done)");
+                std::process::exit(second.exit() as i32);
+            }
+        };
+        let _ = done_tx.send(finished);
     };
-    wa_media_server::serve(listener, router, config, drain).await;
+    wa_media_server::serve(listener, service.clone(), config, drain).await;
     let all = done_rx.await.unwrap_or(false);
     // The media saved during the grace period get their line too.
     let _ = reporter_stop.send(());
     let _ = reporter.await;
-    signals.abort();
     let (pending, failed) = ingest.spool().counts().unwrap_or((0, 0));
     output::info(
         g.quiet,
@@ -181,67 +184,6 @@ fn remove_orphaned_partial_files(dir: &std::path::Path) {
         if e.file_type().is_ok_and(|t| t.is_dir()) {
             let _ = wa_media_hyper::clean_partial_files(&e.path(), Duration::ZERO);
         }
-    }
-}
-
-/// The webhook service at `path`, 404 elsewhere.
-#[derive(Clone)]
-struct Router {
-    service: WebhookService,
-    path: Arc<String>,
-}
-
-impl tower_service::Service<http::Request<hyper::body::Incoming>> for Router {
-    type Response = http::Response<Body>;
-    type Error = std::convert::Infallible;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
-    >;
-
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<hyper::body::Incoming>) -> Self::Future {
-        let this = self.clone();
-        Box::pin(async move {
-            if req.uri().path() == this.path.as_str() {
-                return Ok(this.service.handle(req).await.map(|b| b.boxed_unsync()));
-            }
-            let mut r =
-                http::Response::new(Full::new(Bytes::from_static(b"not found\n")).boxed_unsync());
-            *r.status_mut() = http::StatusCode::NOT_FOUND;
-            Ok(r)
-        })
-    }
-}
-
-/// Waits for the first SIGINT/SIGTERM (to drain); a second one exits at once.
-async fn signals(first: tokio::sync::oneshot::Sender<i32>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut int), Ok(mut term)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) else {
-            return;
-        };
-        let code = tokio::select! { _ = int.recv() => 130, _ = term.recv() => 143 };
-        let _ = first.send(code);
-        let code = tokio::select! { _ = int.recv() => 130, _ = term.recv() => 143 };
-        eprintln!("wa-media: second signal; exiting now (the spool keeps what was not done)");
-        std::process::exit(code);
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        let _ = first.send(130);
-        let _ = tokio::signal::ctrl_c().await;
-        std::process::exit(130);
     }
 }
 
@@ -295,18 +237,13 @@ async fn report(
 
 fn print_event(ev: &IngestEvent, json_out: bool, status: Option<&indicatif::ProgressBar>) {
     let line = match ev {
-        IngestEvent::Saved { entry, saved } if json_out => json!({
-            "event": if saved.already_present { "already_saved" } else { "saved" },
-            "media_id": entry.media_id,
-            "message_id": entry.message_id,
-            "from": entry.from,
-            "kind": entry.kind,
-            "mime_type": entry.mime_type,
-            "path": saved.location,
-            "file_size": saved.file_size,
-            "sha256": saved.sha256.to_hex(),
-        })
-        .to_string(),
+        IngestEvent::Saved { entry, saved } if json_out => SavedRecord::new(entry, saved)
+            .to_event(if saved.already_present {
+                "already_saved"
+            } else {
+                "saved"
+            })
+            .to_string(),
         IngestEvent::Saved { entry, saved } => format!(
             "{} {} {} bytes {} sha256 {} ({})",
             entry.media_id,

@@ -20,10 +20,11 @@ pub const VERIFY: &str = "verify-token-for-tests";
 
 /// Fast retries, so fault tests finish quickly.
 pub fn fast() -> IngestConfig {
-    IngestConfig::default()
-        .concurrency(8)
-        .max_attempts(8)
-        .backoff(Duration::from_millis(5), Duration::from_millis(50))
+    IngestConfig::default().concurrency(8).retry(
+        IngestConfig::default_retry()
+            .with_max_attempts(8)
+            .with_delays(Duration::from_millis(5), Duration::from_millis(50)),
+    )
 }
 
 pub struct Harness {
