@@ -194,14 +194,22 @@ impl Error {
     /// Whether sending the same request again may succeed: a failure of the request itself
     /// (the answer, the connection, a timeout) whose [`Retry`] class is `Later` or `Restart`
     /// — HTTP 429 and 5xx, rate-limit and transient Graph codes, connection errors and
-    /// timeouts. Authentication, permission, validation, integrity, I/O and trust errors are
-    /// never retried within a call.
+    /// timeouts. Authentication, permission, validation, integrity, I/O and trust errors, and
+    /// an answer that is not HTTP at all (it would come back the same at once: worth another
+    /// try later, by the webhook workers, not within the call), are never retried within a
+    /// call.
     pub fn is_retryable(&self) -> bool {
         use crate::retry::Retryable;
+        let not_http = matches!(
+            self,
+            Error::Transport(t)
+                if matches!(t.kind(), TransportErrorKind::Decode | TransportErrorKind::Unknown)
+        );
         matches!(
             self,
             Error::Api(_) | Error::Timeout { .. } | Error::Transport(_)
-        ) && matches!(self.retry(), Retry::Later | Retry::Restart)
+        ) && !not_http
+            && matches!(self.retry(), Retry::Later | Retry::Restart)
     }
 
     /// Whether the request certainly never reached the server (so even a non-replayable

@@ -1,13 +1,12 @@
 //! [`ObjectStoreSink`]: the webhook service's [`Sink`] writing into an object store.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use wa_media_core::{FetchOptions, MediaApi};
 use wa_media_types::filename::numbered;
-use wa_media_webhook::{filing_name, Saved, SavedRecord, Sink, SinkError, SpoolEntry};
+use wa_media_webhook::{filing_name, now_secs, Saved, SavedRecord, Sink, SinkError, SpoolEntry};
 
 use crate::aborts::PendingAborts;
 use crate::error::StoreError;
@@ -144,9 +143,7 @@ impl ObjectStoreSink {
         api: &dyn MediaApi,
         entry: &SpoolEntry,
     ) -> Result<Saved, StoreError> {
-        let id = entry
-            .id()
-            .map_err(|e| StoreError::Config(format!("the spool entry's media id: {e}")))?;
+        let id = &entry.media_id;
         let (key, meta, existing) = self.claim(entry).await?;
         if let Some(done) = existing.as_ref().filter(|v| v["state"] == "saved") {
             // Saved before (a redelivery, or a crash between the save and the spool's record):
@@ -170,7 +167,7 @@ impl ObjectStoreSink {
             .message_id(entry.message_id.clone())
             .part_size(self.part_size)
             .track_aborts(&self.aborts);
-        let stored = fetch_to_store(api, &id, self.store.as_ref(), &key, options).await?;
+        let stored = fetch_to_store(api, id, self.store.as_ref(), &key, options).await?;
         let saved = Saved::new(key.to_string(), stored.file_size, stored.sha256, false);
         // The saved-media record (the schema every sink writes), with the claim's state and
         // the object's ETag.
@@ -197,10 +194,4 @@ impl Sink for ObjectStoreSink {
     async fn settle(&self, within: std::time::Duration) -> bool {
         self.aborts.wait(within).await
     }
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

@@ -15,6 +15,9 @@
 //! server (the emulator's in-process transport) runs the checks that apply through its own
 //! peer, with the others reported as [`Outcome::NotApplicable`] and the reason.
 
+/// The Graph version in the paths the suite builds (the emulator's default).
+const V: &str = wa_media_types::DEFAULT_API_VERSION;
+
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -404,7 +407,7 @@ async fn sends_the_request_as_given<T: Transport + ?Sized>(t: &T) -> Check {
         }
     })
     .await;
-    let target = format!("/v23.0/media?x=1&hash={CANARY_SIGNATURE}");
+    let target = format!("/{V}/media?x=1&hash={CANARY_SIGNATURE}");
     let body = b"the request body, as given".to_vec();
     let req = http::Request::post(server.url(&target))
         .header(
@@ -683,7 +686,7 @@ impl Failure {
 /// Makes a request fail in the given way (with the canary token and signature in it) and
 /// returns the error: from `send`, or from the body for the body failures.
 async fn provoke<T: Transport + ?Sized>(t: &T, how: Failure) -> Result<TransportError, String> {
-    let path = format!("/v23.0/secret-path?hash={CANARY_SIGNATURE}");
+    let path = format!("/{V}/secret-path?hash={CANARY_SIGNATURE}");
     let cut = crate::http1::head(200, &[], Some(1000))
         .into_iter()
         .chain(b"only ten..".iter().copied())

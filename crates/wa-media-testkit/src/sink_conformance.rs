@@ -263,7 +263,7 @@ impl SuiteEnv {
             .next()
             .expect("one media in the notification");
         Media {
-            entry: SpoolEntry::from_inbound(&m, crate::sink_conformance::now_secs(), None),
+            entry: SpoolEntry::received_now(&m, None),
             bytes,
         }
     }
@@ -275,12 +275,6 @@ impl SuiteEnv {
         ))
         .await
     }
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// `len` bytes starting with `magic`, never the same twice in a process.
@@ -352,7 +346,7 @@ async fn saves_the_verified_media<H: SinkHarness + ?Sized>(env: &SuiteEnv, h: &H
 
 async fn refuses_a_digest_that_disagrees<H: SinkHarness + ?Sized>(env: &SuiteEnv, h: &H) -> Check {
     let mut m = env.jpeg(20_000).await;
-    m.entry.sha256 = Some(Sha256Digest::of(b"another media").to_hex());
+    m.entry.sha256 = Some(Sha256Digest::of(b"another media"));
     let before = snapshot(h).await;
     let result = step("the save", h.sink().save(env.api.clone(), &m.entry)).await?;
     let Err(e) = result else {
@@ -477,7 +471,7 @@ async fn saving_again_is_idempotent<H: SinkHarness + ?Sized>(env: &SuiteEnv, h: 
     let records = h.records().await;
     let mine = records
         .iter()
-        .filter(|r| r.media_id == m.entry.media_id)
+        .filter(|r| r.media_id == m.entry.media_id.as_str())
         .count();
     ensure(mine == 1, || {
         format!("the media has {mine} records after two saves")
@@ -531,7 +525,7 @@ async fn records_each_media_once<H: SinkHarness + ?Sized>(env: &SuiteEnv, h: &H)
     let records = h.records().await;
     let mine: Vec<&SavedRecord> = records
         .iter()
-        .filter(|r| r.media_id == m.entry.media_id)
+        .filter(|r| r.media_id == m.entry.media_id.as_str())
         .collect();
     let [r] = mine.as_slice() else {
         return Err(format!(

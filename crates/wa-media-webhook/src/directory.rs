@@ -98,7 +98,6 @@ impl Directory {
     }
 
     async fn save(&self, api: &dyn MediaApi, entry: &SpoolEntry) -> Result<Saved, SinkError> {
-        let id = entry.id().map_err(SinkError::permanent)?;
         let path = self.path_for(entry);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::Io {
@@ -110,7 +109,10 @@ impl Directory {
         if let Some(sha) = entry.expected_sha256() {
             options = options.expect_sha256(sha);
         }
-        let file = match api.fetch_to_file_with(&id, &path, options).await {
+        let file = match api
+            .fetch_to_file_with(&entry.media_id, &path, options)
+            .await
+        {
             Ok(f) => f,
             Err(e) => {
                 // Leave no empty day directory behind (fails harmlessly when not empty).
@@ -130,7 +132,7 @@ impl Directory {
             .map_err(|e| SinkError::new(Retry::Never, e))?;
         // Durable before this returns: the spool forgets the entry only after it.
         self.index
-            .append(&entry.media_id, line)
+            .append(entry.media_id.as_str(), line)
             .map_err(|e| Error::Io {
                 path: Some(self.root.join("index.jsonl")),
                 source: e,

@@ -8,8 +8,8 @@ use wa_media_types::{MediaId, Sha256Digest};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct SpoolEntry {
-    /// The media id (digits only; also the entry's file name).
-    pub media_id: String,
+    /// The media id (digits only, validated when read: also the entry's file name).
+    pub media_id: MediaId,
     /// The message id (`wamid.…`).
     pub message_id: String,
     /// The sender's WhatsApp id.
@@ -19,9 +19,9 @@ pub struct SpoolEntry {
     pub kind: String,
     /// The MIME type as sent.
     pub mime_type: String,
-    /// The webhook's SHA-256 (hex), the expected digest of the download.
+    /// The webhook's SHA-256 (written as hex), the expected digest of the download.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
+    pub sha256: Option<Sha256Digest>,
     /// The caption, when one was typed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caption: Option<String>,
@@ -54,12 +54,12 @@ impl SpoolEntry {
     /// The entry for one media of a notification received at `received_at` (seconds).
     pub fn from_inbound(m: &InboundMedia, received_at: u64, timestamp: Option<u64>) -> Self {
         Self {
-            media_id: m.media_id.as_str().to_owned(),
+            media_id: m.media_id.clone(),
             message_id: m.message_id.clone(),
             from: m.from.clone(),
             kind: m.kind.as_str().to_owned(),
             mime_type: m.mime_type.clone(),
-            sha256: m.sha256.map(|d| d.to_hex()),
+            sha256: m.sha256,
             caption: m.caption.clone(),
             filename: m.filename.clone(),
             timestamp,
@@ -77,20 +77,15 @@ impl SpoolEntry {
         Self::from_inbound(m, crate::time::now_secs(), timestamp)
     }
 
-    /// The media id, validated again (an entry file could have been edited by hand).
-    pub fn id(&self) -> Result<MediaId, wa_media_types::IdError> {
-        self.media_id.parse()
-    }
-
     /// The expected digest, when the webhook gave one.
     pub fn expected_sha256(&self) -> Option<Sha256Digest> {
-        self.sha256.as_deref().and_then(|s| s.parse().ok())
+        self.sha256
     }
 
     #[cfg(test)]
     pub(crate) fn for_test(id: &str) -> Self {
         Self {
-            media_id: id.to_owned(),
+            media_id: id.parse().expect("a test id is digits"),
             message_id: format!("wamid.{id}"),
             from: None,
             kind: "image".into(),

@@ -269,7 +269,7 @@ impl Ingest {
         let result = result?;
         for (e, r) in entries.iter().zip(&result) {
             if matches!(r, Enqueued::New | Enqueued::Requeued) {
-                self.schedule(e.media_id.clone(), 0);
+                self.schedule(e.media_id.to_string(), 0);
             }
         }
         Ok(result)

@@ -66,3 +66,4 @@ pub use service::{
 };
 pub use sink::{filing_name, Saved, Sink, SinkError};
 pub use spool::{Enqueued, Spool, SpoolInUse};
+pub use time::now_secs;

@@ -271,7 +271,7 @@ impl Spool {
     /// Writes `entry` into `tmp/`, syncs it and renames it to `dir/`.
     fn write_into(&self, dir: &str, entry: &SpoolEntry) -> io::Result<()> {
         let tmp = self.write_tmp(entry)?;
-        fsops::rename(&tmp, &self.path(dir, &entry.media_id)).inspect_err(|_| {
+        fsops::rename(&tmp, &self.path(dir, entry.media_id.as_str())).inspect_err(|_| {
             let _ = fs::remove_file(&tmp);
         })
     }
@@ -298,7 +298,7 @@ impl Spool {
                 plans.push(Plan::Skip);
                 continue;
             }
-            let plan = match self.state(&e.media_id) {
+            let plan = match self.state(e.media_id.as_str()) {
                 State::Done | State::Odd => Plan::Skip,
                 State::Stranded(old) if !newer_claim(e, old.as_ref()) => Plan::Reclaim,
                 State::Pending(old)
@@ -389,7 +389,7 @@ impl Spool {
                         }
                         tracing::info!(
                             media_id = id,
-                            sha256 = e.sha256.as_deref().unwrap_or(""),
+                            sha256 = e.sha256.map(|d| d.to_hex()).unwrap_or_default(),
                             "a newer claim (another digest) replaces the spooled one"
                         );
                         Enqueued::Requeued
@@ -707,8 +707,9 @@ mod tests {
 
     use crate::fsops::inject::{self, Fault, Op};
 
-    fn claimed(sha: char) -> Option<String> {
-        Some(std::iter::repeat_n(sha, 64).collect())
+    fn claimed(sha: char) -> Option<wa_media_types::Sha256Digest> {
+        let hex: String = std::iter::repeat_n(sha, 64).collect();
+        Some(hex.parse().unwrap())
     }
 
     fn entry_with(id: &str, sha: char) -> SpoolEntry {
@@ -811,7 +812,7 @@ mod tests {
         assert_eq!(names(&dir.path().join("tmp")), Vec::<String>::new());
         assert_eq!(s.enqueue(&[entry("1")]).unwrap(), vec![Enqueued::Duplicate]);
         assert_eq!(s.retry_failed().unwrap(), 1);
-        assert_eq!(s.claim("2").unwrap().unwrap().media_id, "2");
+        assert_eq!(s.claim("2").unwrap().unwrap().media_id.as_str(), "2");
     }
 
     #[test]
@@ -893,6 +894,27 @@ mod tests {
         s.enqueue(&[entry_with("4", 'b')]).unwrap();
         s.retry_failed().unwrap();
         assert_eq!(s.claim("4").unwrap().unwrap().sha256, claimed('b'));
+    }
+
+    #[test]
+    fn an_entry_edited_to_an_invalid_id_or_digest_is_parked_in_failed_not_fetched() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Spool::open(dir.path()).unwrap();
+        s.enqueue(&[entry("5"), entry("6")]).unwrap();
+        let text = fs::read_to_string(dir.path().join("new/5.json")).unwrap();
+        fs::write(
+            dir.path().join("new/5.json"),
+            text.replace("\"5\"", "\"../5\""),
+        )
+        .unwrap();
+        let text = fs::read_to_string(dir.path().join("new/6.json")).unwrap();
+        let bad_digest = text.replace("\"kind\"", "\"sha256\":\"not-a-digest\",\"kind\"");
+        fs::write(dir.path().join("new/6.json"), bad_digest).unwrap();
+        for id in ["5", "6"] {
+            let e = s.claim(id).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{id}: {e}");
+        }
+        assert_eq!(s.counts().unwrap(), (0, 2));
     }
 
     #[test]

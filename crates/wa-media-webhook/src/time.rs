@@ -2,8 +2,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Seconds since the Unix epoch.
-pub(crate) fn now_secs() -> u64 {
+/// Seconds since the Unix epoch: the unit of a spool entry's `received_at` and a record's
+/// `saved_at`.
+pub fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

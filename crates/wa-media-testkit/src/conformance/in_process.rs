@@ -20,6 +20,9 @@
 //! | not_http_is_decode | not applicable: no bytes are parsed as HTTP in process |
 //! | dropping_the_body_cancels | not applicable: there is no connection to close (dropping the body drops the emulator's body stream itself) |
 
+/// The Graph version in the paths the suite builds (the emulator's default).
+const V: &str = wa_media_types::DEFAULT_API_VERSION;
+
 use std::io;
 
 use bytes::Bytes;
@@ -120,7 +123,7 @@ fn multipart_around() -> (Vec<u8>, Vec<u8>) {
 }
 
 fn upload_request(emu: &EmulatorHandle, body: RequestBody, len: u64) -> http::Request<RequestBody> {
-    http::Request::post(format!("{}/v23.0/{PHONE}/media", emu.graph_url()))
+    http::Request::post(format!("{}/{V}/{PHONE}/media", emu.graph_url()))
         .header(AUTHORIZATION, format!("Bearer {}", emu.token()))
         .header(
             CONTENT_TYPE,
@@ -174,7 +177,7 @@ async fn upload<T: Transport + ?Sized>(
         .as_str()
         .ok_or("the upload answer has no id")?
         .to_owned();
-    let (status, v) = json(t, get(emu, &format!("{}/v23.0/{id}", emu.graph_url()))).await?;
+    let (status, v) = json(t, get(emu, &format!("{}/{V}/{id}", emu.graph_url()))).await?;
     ensure(status == 200, || {
         format!("the retrieve was answered {status}: {v}")
     })?;
@@ -194,7 +197,7 @@ async fn sends_the_request_as_given<T: Transport + ?Sized>(emu: &EmulatorHandle,
         .find(|r| r.method == "POST")
         .ok_or("the emulator logged no upload")?;
     ensure(
-        up.path == format!("/v23.0/{PHONE}/media") && up.authorized,
+        up.path == format!("/{V}/{PHONE}/media") && up.authorized,
         || format!("the upload arrived as {up:?}"),
     )?;
     ensure(up.has_header("x-conformance"), || {
@@ -219,7 +222,7 @@ async fn sends_the_request_as_given<T: Transport + ?Sized>(emu: &EmulatorHandle,
 }
 
 async fn non_2xx_is_ok<T: Transport + ?Sized>(emu: &EmulatorHandle, t: &T) -> Check {
-    let unknown = format!("{}/v23.0/1234567890123456", emu.graph_url());
+    let unknown = format!("{}/{V}/1234567890123456", emu.graph_url());
     let (status, v) = json(t, get(emu, &unknown)).await?;
     ensure(
         (400..500).contains(&status) && v["error"].is_object(),
@@ -316,7 +319,7 @@ async fn upload_reset_is_request<T: Transport + ?Sized>(
 
 async fn unknown_host<T: Transport + ?Sized>(t: &T) -> Result<TransportError, String> {
     let req = http::Request::get(format!(
-        "http://127.0.0.1:1/v23.0/x?hash={}",
+        "http://127.0.0.1:1/{V}/x?hash={}",
         super::CANARY_SIGNATURE
     ))
     .header(AUTHORIZATION, format!("Bearer {}", super::CANARY_TOKEN))

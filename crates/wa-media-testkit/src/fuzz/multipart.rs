@@ -66,7 +66,11 @@ pub fn run(data: &[u8]) -> u16 {
         .unwrap_or_else(|_| http::HeaderValue::from_static("multipart/form-data; boundary=fuzz"));
     let req = http::Request::builder()
         .method("POST")
-        .uri(format!("{}/v23.0/106540352242922/media", f.emu.graph_url()))
+        .uri(format!(
+            "{}/{}/106540352242922/media",
+            f.emu.graph_url(),
+            wa_media_types::DEFAULT_API_VERSION
+        ))
         .header(AUTHORIZATION, format!("Bearer {TOKEN}"))
         .header(CONTENT_TYPE, content_type)
         .header(CONTENT_LENGTH, body.len())

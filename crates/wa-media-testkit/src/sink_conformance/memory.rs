@@ -82,7 +82,7 @@ impl MemorySink {
             match st.objects.get(&candidate) {
                 None => return (candidate, false),
                 Some((id, bytes))
-                    if *id == entry.media_id
+                    if id.as_str() == entry.media_id.as_str()
                         && self.breaks != Break::StoresAgain
                         && sha256.is_none_or(|s| wa_media_types::Sha256Digest::of(bytes) == *s) =>
                 {
@@ -109,7 +109,7 @@ impl Sink for MemorySink {
             Break::EveryFailureIsPermanent => SinkError::permanent(e),
             _ => SinkError::from(e),
         };
-        let id = entry.id().map_err(SinkError::permanent)?;
+        let id = &entry.media_id;
         let mut options = FetchOptions::default();
         if let (Some(sha), false) = (
             entry.expected_sha256(),
@@ -117,7 +117,7 @@ impl Sink for MemorySink {
         ) {
             options = options.expect_sha256(sha);
         }
-        let (info, mut dl) = api.fetch_with_info(&id, &options).await.map_err(fail)?;
+        let (info, mut dl) = api.fetch_with_info(id, &options).await.map_err(fail)?;
         let (name, present) = self.name_for(entry, Some(&info.sha256));
         let saved = |already| Saved::new(name.clone(), info.file_size, info.sha256, already);
         if present {
