@@ -30,7 +30,7 @@ pub struct IngestConfig {
     pub concurrency: usize,
     /// How a media whose save failed with a class that may pass ([`Retry::Later`],
     /// [`Retry::Restart`]) is tried again: core's one policy type. Default
-    /// [`IngestConfig::DEFAULT_RETRY`]'s values: 10 attempts, full-jitter waits from 2 s up to
+    /// [`IngestConfig::default_retry`]: 10 attempts, full-jitter waits from 2 s up to
     /// 10 min, a `Retry-After` honoured up to 10 min. ([`Retry::Resources`] is retried without
     /// counting attempts; [`IngestConfig::max_age`] bounds everything.)
     pub retry: RetryPolicy,
