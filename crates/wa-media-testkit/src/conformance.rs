@@ -19,6 +19,9 @@
 const V: &str = wa_media_types::DEFAULT_API_VERSION;
 
 use std::fmt;
+
+pub use crate::suite::Outcome;
+use crate::suite::{self, SuiteRule};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -117,74 +120,13 @@ impl fmt::Display for Rule {
     }
 }
 
-/// What one check found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The transport keeps the rule.
-    Passed,
-    /// The transport breaks the rule: what was seen.
-    Failed(String),
-    /// The rule cannot be exercised on this transport: why.
-    NotApplicable(&'static str),
+impl SuiteRule for Rule {
+    const SUBJECT: &'static str = "the transport";
+    const SOURCE: &'static str = "the Transport docs";
 }
 
 /// Every rule's outcome.
-#[derive(Debug, Clone, Default)]
-pub struct Report {
-    /// One entry per rule checked, in order.
-    pub outcomes: Vec<(Rule, Outcome)>,
-}
-
-impl Report {
-    /// The outcome for `rule`, when it was checked.
-    pub fn outcome(&self, rule: Rule) -> Option<&Outcome> {
-        self.outcomes
-            .iter()
-            .find(|(r, _)| *r == rule)
-            .map(|(_, o)| o)
-    }
-
-    /// The rules that failed.
-    pub fn failed(&self) -> Vec<Rule> {
-        self.outcomes
-            .iter()
-            .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
-            .map(|(r, _)| *r)
-            .collect()
-    }
-
-    /// The rules that passed.
-    pub fn passed(&self) -> Vec<Rule> {
-        self.outcomes
-            .iter()
-            .filter(|(_, o)| *o == Outcome::Passed)
-            .map(|(r, _)| *r)
-            .collect()
-    }
-
-    /// Panics, listing every failed rule with what was seen, unless none failed.
-    pub fn assert_conforms(&self) {
-        let failed = self.failed();
-        assert!(
-            failed.is_empty(),
-            "the transport breaks {} rule(s) of the Transport docs:\n{self}",
-            failed.len()
-        );
-    }
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (rule, outcome) in &self.outcomes {
-            match outcome {
-                Outcome::Passed => writeln!(f, "  ok      {rule}")?,
-                Outcome::Failed(why) => writeln!(f, "  FAILED  {rule}: {why}")?,
-                Outcome::NotApplicable(why) => writeln!(f, "  n/a     {rule}: {why}")?,
-            }
-        }
-        Ok(())
-    }
-}
+pub type Report = suite::Report<Rule>;
 
 /// Runs every check against `transport`; each starts its own loopback server.
 pub async fn run<T: Transport + ?Sized>(transport: &T) -> Report {
@@ -217,21 +159,10 @@ pub async fn check<T: Transport + ?Sized>(transport: &T, rule: Rule) -> Outcome 
         Rule::DroppingTheBodyCancels => dropping_the_body_cancels(transport).await,
         Rule::ErrorsHoldNoSecrets => errors_hold_no_secrets(transport).await,
     };
-    match result {
-        Ok(()) => Outcome::Passed,
-        Err(why) => Outcome::Failed(why),
-    }
+    result.into()
 }
 
-type Check = Result<(), String>;
-
-fn ensure(ok: bool, why: impl FnOnce() -> String) -> Check {
-    if ok {
-        Ok(())
-    } else {
-        Err(why())
-    }
-}
+use crate::suite::{ensure, Check};
 
 async fn step<T>(what: &str, fut: impl std::future::Future<Output = T>) -> Result<T, String> {
     tokio::time::timeout(STEP, fut)

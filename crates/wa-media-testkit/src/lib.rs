@@ -36,6 +36,8 @@ pub mod net;
 pub mod proxy;
 #[cfg(feature = "sink-conformance")]
 pub mod sink_conformance;
+#[cfg(any(feature = "conformance", feature = "sink-conformance"))]
+pub mod suite;
 #[cfg(feature = "tls")]
 pub mod tls;
 #[cfg(feature = "tmpfs")]

@@ -17,6 +17,9 @@
 
 use std::collections::HashSet;
 use std::fmt;
+
+pub use crate::suite::Outcome;
+use crate::suite::{self, SuiteRule};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -104,71 +107,13 @@ impl fmt::Display for Rule {
     }
 }
 
-/// What one check found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The sink keeps the rule.
-    Passed,
-    /// The sink breaks the rule: what was seen.
-    Failed(String),
+impl SuiteRule for Rule {
+    const SUBJECT: &'static str = "the sink";
+    const SOURCE: &'static str = "the Sink contract";
 }
 
 /// Every rule's outcome.
-#[derive(Debug, Clone, Default)]
-pub struct Report {
-    /// One entry per rule checked, in order.
-    pub outcomes: Vec<(Rule, Outcome)>,
-}
-
-impl Report {
-    /// The outcome for `rule`, when it was checked.
-    pub fn outcome(&self, rule: Rule) -> Option<&Outcome> {
-        self.outcomes
-            .iter()
-            .find(|(r, _)| *r == rule)
-            .map(|(_, o)| o)
-    }
-
-    /// The rules that failed.
-    pub fn failed(&self) -> Vec<Rule> {
-        self.outcomes
-            .iter()
-            .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
-            .map(|(r, _)| *r)
-            .collect()
-    }
-
-    /// The rules that passed.
-    pub fn passed(&self) -> Vec<Rule> {
-        self.outcomes
-            .iter()
-            .filter(|(_, o)| *o == Outcome::Passed)
-            .map(|(r, _)| *r)
-            .collect()
-    }
-
-    /// Panics, listing every failed rule with what was seen, unless none failed.
-    pub fn assert_conforms(&self) {
-        let failed = self.failed();
-        assert!(
-            failed.is_empty(),
-            "the sink breaks {} rule(s) of the Sink contract:\n{self}",
-            failed.len()
-        );
-    }
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (rule, outcome) in &self.outcomes {
-            match outcome {
-                Outcome::Passed => writeln!(f, "  ok      {rule}")?,
-                Outcome::Failed(why) => writeln!(f, "  FAILED  {rule}: {why}")?,
-            }
-        }
-        Ok(())
-    }
-}
+pub type Report = suite::Report<Rule>;
 
 /// Runs every check against `harness`'s sink, with one emulator for the whole run. Each check
 /// saves media of its own, so the checks do not depend on each other's results.
@@ -197,21 +142,10 @@ async fn check_in<H: SinkHarness + ?Sized>(env: &SuiteEnv, h: &H, rule: Rule) ->
         Rule::NeverReplacesAnotherMedia => never_replaces_another_media(env, h).await,
         Rule::RecordsEachMediaOnce => records_each_media_once(env, h).await,
     };
-    match result {
-        Ok(()) => Outcome::Passed,
-        Err(why) => Outcome::Failed(why),
-    }
+    result.into()
 }
 
-type Check = Result<(), String>;
-
-fn ensure(ok: bool, why: impl FnOnce() -> String) -> Check {
-    if ok {
-        Ok(())
-    } else {
-        Err(why())
-    }
-}
+use crate::suite::{ensure, Check};
 
 async fn step<T>(what: &str, fut: impl std::future::Future<Output = T>) -> Result<T, String> {
     tokio::time::timeout(STEP, fut)
