@@ -82,8 +82,11 @@ async fn clones_share_one_connection_pool() {
         None
     })
     .await;
-    let (_, requests) = shared_connection.expect("no connection was ever reused across clones");
-    assert!(server.connections() < requests, "connections are reused");
+    // One connection carried requests of both clones: they share one pool. (Counting
+    // connections against requests raced under load: hyper may finish a connect it started
+    // while a pooled connection came back, so the count proves nothing more.)
+    let (c, requests) = shared_connection.expect("no connection was ever reused across clones");
+    assert!(c < server.connections() && requests >= 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
