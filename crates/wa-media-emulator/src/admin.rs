@@ -344,6 +344,21 @@ where
         Ok(s) => s,
         Err(e) => return error(e.status, e.error.message.clone()),
     };
+    let flag = |name: &str| -> Result<Option<bool>, String> {
+        match q.get(name).map(String::as_str) {
+            None => Ok(None),
+            Some("true" | "1" | "yes") => Ok(Some(true)),
+            Some("false" | "0" | "no") => Ok(Some(false)),
+            Some(other) => Err(format!(
+                "{name} must be true or false, not {:?}",
+                other.chars().take(40).collect::<String>()
+            )),
+        }
+    };
+    let (phone, media_url) = match (flag("phone"), flag("media_url")) {
+        (Ok(p), Ok(m)) => (p.unwrap_or(true), m),
+        (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, e),
+    };
     let meta = InboundMeta {
         mime_type: mime,
         filename: q.get("filename").cloned(),
@@ -354,12 +369,17 @@ where
         from: q
             .get("from")
             .cloned()
-            .unwrap_or_else(|| "15551234567".to_owned()),
+            .unwrap_or_else(|| inbound::DEFAULT_INBOUND_FROM.to_owned()),
+        phone,
+        user_id: q.get("user_id").cloned(),
+        parent_user_id: q.get("parent_user_id").cloned(),
+        username: q.get("username").cloned(),
         profile_name: q
             .get("profile_name")
             .cloned()
-            .unwrap_or_else(|| "Test Customer".to_owned()),
+            .unwrap_or_else(|| inbound::DEFAULT_PROFILE_NAME.to_owned()),
         phone_number_id,
+        media_url,
     };
     match inbound::create(shared, spooled, meta) {
         Ok(sim) => {

@@ -225,6 +225,14 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Whether simulated inbound notifications carry a signed download `url` in their media
+    /// objects (default on, as Meta's webhooks do since late 2025); `false` simulates an app on
+    /// an older webhook version, whose client must retrieve the URL first.
+    pub fn inbound_media_urls(mut self, on: bool) -> Self {
+        self.config.inbound_media_urls = on;
+        self
+    }
+
     /// The clock for signatures, expiry and timestamps (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;

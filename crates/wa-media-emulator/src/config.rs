@@ -176,6 +176,12 @@ pub struct EmulatorConfig {
     /// Production allows about one message every six seconds, with short bursts. Default: no
     /// limit.
     pub pair_rate_limit: Option<PairRateLimit>,
+    /// Whether the media objects of simulated inbound notifications carry a signed download
+    /// `url` (the kind a retrieve answers, valid for [`url_ttl`](Self::url_ttl)) beside their
+    /// `id`, as Meta's webhooks have since late 2025. Default on; turn it off to simulate an app
+    /// on an older webhook version (each [`InboundMessage`](crate::InboundMessage) may override
+    /// it).
+    pub inbound_media_urls: bool,
 }
 
 /// A per-recipient rate limit: at most `max` messages from one phone number to one recipient
@@ -279,6 +285,7 @@ impl Default for EmulatorConfig {
             status_delay: DEFAULT_STATUS_DELAY,
             message_throughput: None,
             pair_rate_limit: None,
+            inbound_media_urls: true,
         }
     }
 }
@@ -315,6 +322,7 @@ impl fmt::Debug for EmulatorConfig {
             .field("status_delay", &self.status_delay)
             .field("message_throughput", &self.message_throughput)
             .field("pair_rate_limit", &self.pair_rate_limit)
+            .field("inbound_media_urls", &self.inbound_media_urls)
             .finish()
     }
 }

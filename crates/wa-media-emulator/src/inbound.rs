@@ -5,6 +5,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use wa_media_types::{sniff, MediaId, MediaKind, MediaType, PhoneNumberId, SNIFF_LEN};
 
+use crate::bsuid::{is_bsuid, is_parent_bsuid, simulated_user_id};
 use crate::error::EmulatorError;
 use crate::reply::trace_id;
 use crate::state::Shared;
@@ -31,12 +32,30 @@ pub struct InboundMessage {
     pub caption: Option<String>,
     /// A voice note (delivered as `audio` with `"voice": true`).
     pub voice: bool,
-    /// The customer's WhatsApp id (phone number), default `15551234567`.
+    /// The customer's WhatsApp id (phone number), default `15551234567`. Also what the default
+    /// [`user_id`](Self::user_id) is derived from, even when the phone is withheld.
     pub from: String,
+    /// Whether the notification shows the customer's phone number (`contacts[].wa_id`,
+    /// `messages[].from`); default `true`. `false` simulates a customer with a username whose
+    /// number WhatsApp withholds: only the BSUID fields name the sender.
+    pub phone: bool,
+    /// The customer's business-scoped user id (`contacts[].user_id`,
+    /// `messages[].from_user_id`); `None` (the default): [`simulated_user_id`] of
+    /// [`from`](Self::from), the same BSUID for the same phone in every run.
+    pub user_id: Option<String>,
+    /// The customer's parent BSUID (`CC.ENT.…`: `contacts[].parent_user_id`,
+    /// `messages[].from_parent_user_id`), when the business enabled parent BSUIDs; default none.
+    pub parent_user_id: Option<String>,
+    /// The customer's WhatsApp username (`contacts[].profile.username`); default none.
+    pub username: Option<String>,
     /// The customer's profile name, default `Test Customer`.
     pub profile_name: String,
     /// The business phone number id that receives it (default: the configured one).
     pub phone_number_id: Option<PhoneNumberId>,
+    /// Whether the media object carries a signed download `url` beside its `id`; `None` (the
+    /// default): the emulator's setting
+    /// ([`EmulatorConfig::inbound_media_urls`](crate::EmulatorConfig::inbound_media_urls)).
+    pub media_url: Option<bool>,
 }
 
 impl InboundMessage {
@@ -48,9 +67,14 @@ impl InboundMessage {
             filename: None,
             caption: None,
             voice: false,
-            from: "15551234567".to_owned(),
-            profile_name: "Test Customer".to_owned(),
+            from: DEFAULT_INBOUND_FROM.to_owned(),
+            phone: true,
+            user_id: None,
+            parent_user_id: None,
+            username: None,
+            profile_name: DEFAULT_PROFILE_NAME.to_owned(),
             phone_number_id: None,
+            media_url: None,
         }
     }
 
@@ -78,12 +102,57 @@ impl InboundMessage {
         self
     }
 
+    /// Whether the notification shows the sender's phone number (`wa_id`, `from`); `false`
+    /// leaves both out, as for a username customer whose number is withheld.
+    pub fn phone(mut self, shown: bool) -> Self {
+        self.phone = shown;
+        self
+    }
+
+    /// Sets the sender's BSUID (default: derived from [`from`](Self::from)); it must be a
+    /// BSUID (`CC.` then 1–128 letters and digits), not a parent BSUID.
+    pub fn user_id(mut self, bsuid: impl Into<String>) -> Self {
+        self.user_id = Some(bsuid.into());
+        self
+    }
+
+    /// Sets the sender's parent BSUID (`CC.ENT.…`).
+    pub fn parent_user_id(mut self, bsuid: impl Into<String>) -> Self {
+        self.parent_user_id = Some(bsuid.into());
+        self
+    }
+
+    /// Sets the sender's username (`contacts[].profile.username`).
+    pub fn username(mut self, username: impl Into<String>) -> Self {
+        self.username = Some(username.into());
+        self
+    }
+
+    /// Sets the sender's profile name.
+    pub fn profile_name(mut self, name: impl Into<String>) -> Self {
+        self.profile_name = name.into();
+        self
+    }
+
     /// Sets the receiving business phone number id.
     pub fn phone_number_id(mut self, id: PhoneNumberId) -> Self {
         self.phone_number_id = Some(id);
         self
     }
+
+    /// Whether the media object carries a signed download `url` (default: the emulator's
+    /// setting, on unless turned off).
+    pub fn media_url(mut self, on: bool) -> Self {
+        self.media_url = Some(on);
+        self
+    }
 }
+
+/// The simulated customer's phone number when none is given.
+pub(crate) const DEFAULT_INBOUND_FROM: &str = "15551234567";
+
+/// The simulated customer's profile name when none is given.
+pub(crate) const DEFAULT_PROFILE_NAME: &str = "Test Customer";
 
 /// The result of a simulated inbound message: the stored media and the notification.
 #[derive(Debug, Clone)]
@@ -124,8 +193,51 @@ pub(crate) struct InboundMeta {
     pub(crate) caption: Option<String>,
     pub(crate) voice: bool,
     pub(crate) from: String,
+    pub(crate) phone: bool,
+    pub(crate) user_id: Option<String>,
+    pub(crate) parent_user_id: Option<String>,
+    pub(crate) username: Option<String>,
     pub(crate) profile_name: String,
     pub(crate) phone_number_id: Option<PhoneNumberId>,
+    pub(crate) media_url: Option<bool>,
+}
+
+impl InboundMeta {
+    /// Checks the customer's identity fields; answers the sender's BSUID.
+    fn check_identity(&self) -> Result<String, String> {
+        let user_id = match &self.user_id {
+            Some(u) if !is_bsuid(u) || is_parent_bsuid(u) => {
+                return Err(format!(
+                    "user_id {:?} is not a BSUID (two uppercase letters, '.', then 1 to 128 \
+                     ASCII letters and digits; a parent BSUID belongs in parent_user_id)",
+                    clip(u)
+                ))
+            }
+            Some(u) => u.clone(),
+            None => simulated_user_id(&self.from),
+        };
+        if let Some(p) = &self.parent_user_id {
+            if !is_parent_bsuid(p) {
+                return Err(format!(
+                    "parent_user_id {:?} is not a parent BSUID (two uppercase letters, '.ENT.', \
+                     then 1 to 128 ASCII letters and digits)",
+                    clip(p)
+                ));
+            }
+        }
+        if self
+            .username
+            .as_deref()
+            .is_some_and(|u| u.trim().is_empty())
+        {
+            return Err("username must not be empty".to_owned());
+        }
+        Ok(user_id)
+    }
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(160).collect()
 }
 
 /// Stores `message` as media "sent by a customer" and builds its notification
@@ -151,8 +263,13 @@ pub(crate) async fn simulate(
         caption: message.caption,
         voice: message.voice,
         from: message.from,
+        phone: message.phone,
+        user_id: message.user_id,
+        parent_user_id: message.parent_user_id,
+        username: message.username,
         profile_name: message.profile_name,
         phone_number_id: message.phone_number_id,
+        media_url: message.media_url,
     };
     create(shared, spooled, meta).map_err(EmulatorError::Inbound)
 }
@@ -166,6 +283,7 @@ pub(crate) fn create(
     if spooled.len == 0 {
         return Err("the file is empty".to_owned());
     }
+    let user_id = meta.check_identity()?;
     let kind = if meta.voice {
         MediaKind::Voice
     } else {
@@ -230,16 +348,43 @@ pub(crate) fn create(
             // MediaKind is non_exhaustive: a kind added later carries only the common fields.
             _ => {}
         }
+        // Since late 2025 Meta's media objects carry a short-lived download URL (the kind a
+        // retrieve gives, with the same lifetime): a client can download without a retrieve.
+        if meta.media_url.unwrap_or(shared.config.inbound_media_urls) {
+            obj.insert("url".into(), json!(shared.download_url(&media_id)));
+        }
     }
     let message_id = format!("wamid.HBgL{}", trace_id(40));
     let mut message = json!({
-        "from": meta.from,
+        "from_user_id": user_id,
         "id": message_id,
         "timestamp": now.to_string(),
         "type": type_name,
     });
-    if let Some(obj) = message.as_object_mut() {
-        obj.insert(type_name.to_owned(), media);
+    let mut profile = json!({ "name": meta.profile_name });
+    let mut contact = json!({ "user_id": user_id });
+    if let (Some(m), Some(c), Some(p)) = (
+        message.as_object_mut(),
+        contact.as_object_mut(),
+        profile.as_object_mut(),
+    ) {
+        // `wa_id` and `from` are conditional since usernames (April 2026); `user_id` and
+        // `from_user_id` are always there.
+        if meta.phone {
+            m.insert("from".into(), json!(meta.from));
+            c.insert("wa_id".into(), json!(meta.from));
+        }
+        if let Some(parent) = &meta.parent_user_id {
+            m.insert("from_parent_user_id".into(), json!(parent));
+            c.insert("parent_user_id".into(), json!(parent));
+        }
+        if let Some(u) = &meta.username {
+            p.insert("username".into(), json!(u));
+        }
+        m.insert(type_name.to_owned(), media);
+    }
+    if let Some(c) = contact.as_object_mut() {
+        c.insert("profile".into(), profile);
     }
     let notification = json!({
         "object": "whatsapp_business_account",
@@ -252,10 +397,7 @@ pub(crate) fn create(
                         "display_phone_number": SIMULATED_DISPLAY_PHONE_NUMBER,
                         "phone_number_id": phone.as_str(),
                     },
-                    "contacts": [{
-                        "profile": { "name": meta.profile_name },
-                        "wa_id": meta.from,
-                    }],
+                    "contacts": [contact],
                     "messages": [message],
                 },
                 "field": "messages",

@@ -24,9 +24,10 @@
 // routes stand on `inbound` and `state` (what they all share: config, store, faults, log,
 // outbox, clock, signer), and those on the leaves: `outbox`, `delivery`, `upload`, `reply`,
 // `token`, `config`, `store`, `fault`, `request_log`, `clock`, `body`, `signed_url`, `tls`,
-// `error`.
+// `bsuid`, `error`.
 mod admin;
 mod body;
+mod bsuid;
 mod builder;
 mod clock;
 mod config;
@@ -51,6 +52,7 @@ mod token;
 mod transport;
 mod upload;
 
+pub use bsuid::simulated_user_id;
 pub use builder::{Emulator, EmulatorBuilder};
 pub use clock::{Clock, ManualClock, SystemClock, MAX_CLOCK_ADVANCE};
 pub use config::{

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::*;
 use http::StatusCode;
-use wa_media_emulator::InboundMessage;
+use wa_media_emulator::{simulated_user_id, EmulatorHandle, InboundMessage};
 use wa_media_types::{inbound_media, verify_signature, MediaKind, Notification, Sha256Digest};
 
 const OPUS: &[u8] = b"OggS\0\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01\x13OpusHead\x01";
@@ -114,4 +114,165 @@ async fn bad_inbound_input_is_an_error_not_a_panic() {
         .await
         .is_err());
     assert!(emu.media().is_empty());
+}
+
+/// The first contact and the first message of a notification.
+fn sender(n: &serde_json::Value) -> (serde_json::Value, serde_json::Value) {
+    let value = &n["entry"][0]["changes"][0]["value"];
+    (value["contacts"][0].clone(), value["messages"][0].clone())
+}
+
+/// `POST /__emulator/inbound?{query}` with a small PNG as the body.
+async fn inbound_over_http(c: &HttpClient, emu: &EmulatorHandle, query: &str) -> Reply {
+    let req = http::Request::builder()
+        .method(http::Method::POST)
+        .uri(format!("{}/__emulator/inbound?{query}", emu.graph_url()))
+        .header(http::header::CONTENT_TYPE, "image/png")
+        .body(full(png(64)))
+        .unwrap();
+    send(c, req).await
+}
+
+#[tokio::test]
+async fn every_notification_names_the_sender_by_a_stable_bsuid() {
+    let emu = start().await;
+    let c = client();
+    // The default customer, twice, and another phone: Meta has put `user_id` in every
+    // messages webhook since April 2026 (pywa 4.5 fails with KeyError without it).
+    let a = emu
+        .simulate_inbound(InboundMessage::new(png(50), "image/png"))
+        .await
+        .unwrap();
+    let b = emu
+        .simulate_inbound(InboundMessage::new(png(60), "image/png").caption("again"))
+        .await
+        .unwrap();
+    let other = emu
+        .simulate_inbound(InboundMessage::new(png(70), "image/png").from("+1 650-555-1234"))
+        .await
+        .unwrap();
+    let (ca, ma) = sender(&a.notification);
+    let (cb, mb) = sender(&b.notification);
+    let (co, mo) = sender(&other.notification);
+    // Derived from the phone, pinned: the same in every run.
+    assert_eq!(ca["user_id"], "US.13349043760375565723");
+    assert_eq!(ca["user_id"], simulated_user_id("15551234567"));
+    assert_eq!(ma["from_user_id"], ca["user_id"]);
+    assert_eq!(cb["user_id"], ca["user_id"], "same phone, same BSUID");
+    assert_eq!(mb["from_user_id"], ca["user_id"]);
+    assert_eq!(co["user_id"], "US.13208247606736645996");
+    assert_eq!(mo["from_user_id"], co["user_id"]);
+    // The phone is still there by default; no parent BSUID unless given.
+    assert_eq!(ca["wa_id"], "15551234567");
+    assert_eq!(ma["from"], "15551234567");
+    assert_eq!(ca["profile"]["name"], "Test Customer");
+    for v in [&ca, &ma] {
+        let o = v.as_object().unwrap();
+        assert!(!o.contains_key("parent_user_id") && !o.contains_key("from_parent_user_id"));
+    }
+    assert!(ca["profile"].get("username").is_none());
+    // A second emulator (a second run) derives the same BSUID.
+    let emu2 = start().await;
+    let again = emu2
+        .simulate_inbound(InboundMessage::new(png(50), "image/png"))
+        .await
+        .unwrap();
+    assert_eq!(sender(&again.notification).0["user_id"], ca["user_id"]);
+
+    // A parent BSUID and an explicit BSUID, when the customer has them.
+    let p = emu
+        .simulate_inbound(
+            InboundMessage::new(png(80), "image/png")
+                .user_id("US.13491208655302741918")
+                .parent_user_id("US.ENT.11815799212886844830"),
+        )
+        .await
+        .unwrap();
+    let (cp, mp) = sender(&p.notification);
+    assert_eq!(cp["user_id"], "US.13491208655302741918");
+    assert_eq!(mp["from_user_id"], "US.13491208655302741918");
+    assert_eq!(cp["parent_user_id"], "US.ENT.11815799212886844830");
+    assert_eq!(mp["from_parent_user_id"], "US.ENT.11815799212886844830");
+
+    // Not BSUIDs: refused, nothing stored.
+    let stored = emu.media().len();
+    for bad in [
+        InboundMessage::new(png(10), "image/png").user_id("13491208655302741918"),
+        InboundMessage::new(png(10), "image/png").user_id("US.ENT.118"),
+        InboundMessage::new(png(10), "image/png").user_id("US.12-34"),
+        InboundMessage::new(png(10), "image/png").parent_user_id("US.118"),
+    ] {
+        assert!(emu.simulate_inbound(bad).await.is_err());
+    }
+    assert_eq!(emu.media().len(), stored);
+
+    // Over HTTP too.
+    let r = inbound_over_http(&c, &emu, "from=16505551234").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let (ch, mh) = sender(&r.json()["notification"]);
+    assert_eq!(ch["user_id"], co["user_id"]);
+    assert_eq!(mh["from_user_id"], co["user_id"]);
+    assert_eq!(ch["wa_id"], "16505551234");
+}
+
+#[tokio::test]
+async fn a_username_customer_without_a_phone_is_named_by_bsuid_only() {
+    let emu = start().await;
+    let c = client();
+    let sim = emu
+        .simulate_inbound(
+            InboundMessage::new(png(50), "image/png")
+                .username("pablomorales")
+                .profile_name("Pablo M.")
+                .phone(false),
+        )
+        .await
+        .unwrap();
+    let (contact, message) = sender(&sim.notification);
+    assert!(contact.get("wa_id").is_none(), "{contact}");
+    assert!(message.get("from").is_none(), "{message}");
+    assert_eq!(contact["user_id"], simulated_user_id("15551234567"));
+    assert_eq!(message["from_user_id"], contact["user_id"]);
+    assert_eq!(contact["profile"]["username"], "pablomorales");
+    assert_eq!(contact["profile"]["name"], "Pablo M.");
+    assert_eq!(message["image"]["id"], sim.media_id.as_str());
+
+    // Over HTTP: phone=false, username, user_id.
+    let r = inbound_over_http(
+        &c,
+        &emu,
+        "phone=false&username=pablomorales&user_id=US.13491208655302741918\
+         &parent_user_id=US.ENT.11815799212886844830&app_secret=s",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let v = r.json();
+    let (contact, message) = sender(&v["notification"]);
+    assert!(contact.get("wa_id").is_none() && message.get("from").is_none());
+    assert_eq!(contact["user_id"], "US.13491208655302741918");
+    assert_eq!(message["from_user_id"], "US.13491208655302741918");
+    assert_eq!(contact["parent_user_id"], "US.ENT.11815799212886844830");
+    assert_eq!(
+        message["from_parent_user_id"],
+        "US.ENT.11815799212886844830"
+    );
+    assert_eq!(contact["profile"]["username"], "pablomorales");
+    // The body is what was signed, and it says the same.
+    let body = v["body"].as_str().unwrap();
+    verify_signature(b"s", body.as_bytes(), v["signature"].as_str().unwrap()).unwrap();
+    assert!(
+        !body.contains("wa_id") && !body.contains("\"from\""),
+        "{body}"
+    );
+
+    for bad in [
+        "user_id=13491208655302741918",
+        "user_id=US.ENT.1",
+        "parent_user_id=US.1",
+        "phone=maybe",
+    ] {
+        let r = inbound_over_http(&c, &emu, bad).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", r.text());
+    }
+    assert_eq!(emu.media().len(), 2, "nothing refused was stored");
 }

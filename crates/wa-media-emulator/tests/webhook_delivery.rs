@@ -68,6 +68,35 @@ async fn a_simulated_message_is_delivered_signed_over_the_exact_body() {
 }
 
 #[tokio::test]
+async fn every_delivered_notification_names_the_sender_by_bsuid() {
+    let r = receiver(vec![]).await;
+    let emu = emulator(&r, 5, Duration::from_secs(10)).await;
+    emu.simulate_inbound(InboundMessage::new(vec![4u8; 64], "image/jpeg"))
+        .await
+        .unwrap();
+    r.until_seen(1).await;
+    emu.simulate_inbound(
+        InboundMessage::new(vec![5u8; 64], "image/jpeg")
+            .username("pablomorales")
+            .phone(false),
+    )
+    .await
+    .unwrap();
+    let seen = r.until_seen(2).await;
+    let bsuid = wa_media_emulator::simulated_user_id("15551234567");
+    for (i, d) in seen.iter().enumerate() {
+        let v = d.json();
+        let value = &v["entry"][0]["changes"][0]["value"];
+        assert_eq!(value["contacts"][0]["user_id"], bsuid.as_str(), "{v}");
+        assert_eq!(value["messages"][0]["from_user_id"], bsuid.as_str(), "{v}");
+        let phone_shown = i == 0;
+        assert_eq!(value["contacts"][0]["wa_id"].is_string(), phone_shown);
+        assert_eq!(value["messages"][0]["from"].is_string(), phone_shown);
+    }
+    emu.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_refused_delivery_is_made_again_with_every_attempt_logged() {
     let r = receiver(vec![500, 503]).await;
     let emu = emulator(&r, 5, Duration::from_secs(10)).await;
