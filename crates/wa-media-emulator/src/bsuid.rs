@@ -60,7 +60,6 @@ pub fn simulated_user_id(phone: &str) -> String {
 /// The user BSUID the emulator gives the customer behind the parent BSUID `parent`
 /// (`US.ENT.…`): the same country code and 20 digits from a hash of `parent`. The emulator has
 /// no directory of customers, so a message sent to a parent BSUID reaches this user.
-#[allow(dead_code)] // the messages endpoint's, next
 pub(crate) fn user_id_of_parent(parent: &str) -> String {
     let cc = parent.get(..2).unwrap_or("US");
     format!("{cc}.{}", digits("parent", parent))

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use wa_media_types::{MediaId, MediaKind, MediaType, PhoneNumberId};
 
+use crate::bsuid::{is_bsuid, is_parent_bsuid, simulated_user_id, user_id_of_parent};
 use crate::clock::{unix_secs, Clock as _, OffsetClock};
 use crate::delivery::Delivery;
 use crate::fault::Fault;
@@ -50,10 +51,35 @@ enum MediaRef {
     Link(String),
 }
 
+/// Who a message goes to: `to` (a phone number) when given, else `recipient` (a BSUID or a
+/// parent BSUID).
+struct Addressee {
+    /// `to` exactly as sent.
+    to: Option<String>,
+    /// `to`'s digits.
+    wa_id: Option<String>,
+    /// `recipient` exactly as sent (also when `to` won).
+    recipient: Option<String>,
+    /// The user BSUID the message reaches: the recipient, the user behind a parent BSUID, or
+    /// the simulated BSUID of the phone number.
+    user_id: String,
+    /// The parent BSUID, when the message was sent to one.
+    parent_user_id: Option<String>,
+}
+
+impl Addressee {
+    /// `contacts[0].input` of the answer: what the message was addressed by.
+    fn input(&self) -> &str {
+        self.to
+            .as_deref()
+            .or(self.recipient.as_deref())
+            .unwrap_or_default()
+    }
+}
+
 /// A request that passed the shape checks.
 struct Parsed {
-    to: String,
-    wa_id: String,
+    to: Addressee,
     kind: &'static str,
     media: MediaRef,
     caption: Option<String>,
@@ -138,15 +164,24 @@ fn parse(value: &Value) -> Result<Parsed, ApiError> {
             )));
         }
     }
-    let to = opt_str(obj, "to", "to")?.ok_or_else(|| required("to"))?;
-    let wa_id = normalise_to(to).ok_or_else(|| {
-        ApiError::param_value(format!(
-            "Param to must be a phone number of 7 to 15 digits in international format \
-             (a leading + and spaces, dashes, dots or parentheses are ignored); got \"{}\".",
-            clip(to)
-        ))
-    })?;
+    let addressee = addressee(obj)?;
     let ty = opt_str(obj, "type", "type")?.ok_or_else(|| required("type"))?;
+    if addressee.to.is_none() && ty.trim().eq_ignore_ascii_case("template") {
+        // The emulator has no templates: a template whose name starts with `auth` stands for
+        // the authentication templates (one-tap, zero-tap, copy-code) Meta will not send to a
+        // BSUID.
+        let name = obj
+            .get("template")
+            .and_then(|t| t.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if name
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("auth"))
+        {
+            return Err(ApiError::bsuid_unsupported());
+        }
+    }
     let Some(kind) = MEDIA_TYPES
         .iter()
         .copied()
@@ -245,8 +280,7 @@ fn parse(value: &Value) -> Result<Parsed, ApiError> {
         )));
     }
     Ok(Parsed {
-        to: to.to_owned(),
-        wa_id,
+        to: addressee,
         kind,
         media: media_ref,
         caption: caption.map(str::to_owned),
@@ -254,6 +288,53 @@ fn parse(value: &Value) -> Result<Parsed, ApiError> {
         voice,
         reply_to,
         callback: callback.map(str::to_owned),
+    })
+}
+
+/// `to` and `recipient`: at least one; with both, `to` wins (both are checked).
+fn addressee(obj: &Map<String, Value>) -> Result<Addressee, ApiError> {
+    let to = opt_str(obj, "to", "to")?;
+    let recipient = opt_str(obj, "recipient", "recipient")?;
+    if let Some(r) = recipient {
+        if !is_bsuid(r) {
+            return Err(ApiError::param(format!(
+                "(#100) Param recipient must be a business-scoped user id (BSUID: two \
+                 uppercase letters, '.', optionally 'ENT.', then 1 to 128 letters and digits, \
+                 e.g. US.13491208655302741918); got \"{}\".",
+                clip(r)
+            )));
+        }
+    }
+    let Some(to) = to else {
+        let Some(r) = recipient else {
+            return Err(required("to"));
+        };
+        let parent = is_parent_bsuid(r);
+        return Ok(Addressee {
+            to: None,
+            wa_id: None,
+            recipient: Some(r.to_owned()),
+            user_id: if parent {
+                user_id_of_parent(r)
+            } else {
+                r.to_owned()
+            },
+            parent_user_id: parent.then(|| r.to_owned()),
+        });
+    };
+    let wa_id = normalise_to(to).ok_or_else(|| {
+        ApiError::param_value(format!(
+            "Param to must be a phone number of 7 to 15 digits in international format \
+             (a leading + and spaces, dashes, dots or parentheses are ignored); got \"{}\".",
+            clip(to)
+        ))
+    })?;
+    Ok(Addressee {
+        to: Some(to.to_owned()),
+        user_id: simulated_user_id(&wa_id),
+        wa_id: Some(wa_id),
+        recipient: recipient.map(str::to_owned),
+        parent_user_id: None,
     })
 }
 
@@ -363,8 +444,10 @@ where
     let record = SentMessage {
         wamid: wamid.clone(),
         phone_number_id: phone_number_id.as_str().to_owned(),
-        to: parsed.to.clone(),
-        wa_id: parsed.wa_id.clone(),
+        to: parsed.to.to.clone().unwrap_or_default(),
+        wa_id: parsed.to.wa_id.clone().unwrap_or_default(),
+        recipient: parsed.to.recipient.clone(),
+        user_id: parsed.to.user_id.clone(),
         kind: parsed.kind.to_owned(),
         media_id,
         link,
@@ -387,7 +470,9 @@ where
         delay: shared.config.status_delay,
         phone_number_id: phone_number_id.as_str().to_owned(),
         wamid: wamid.clone(),
-        recipient: parsed.wa_id.clone(),
+        recipient_id: parsed.to.wa_id.clone(),
+        recipient_user_id: parsed.to.user_id.clone(),
+        recipient_parent_user_id: parsed.to.parent_user_id.clone(),
         callback: parsed.callback.clone(),
         conversation: reply::trace_id(32),
     };
@@ -396,7 +481,10 @@ where
     #[derive(Serialize)]
     struct Contact<'a> {
         input: &'a str,
-        wa_id: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        wa_id: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user_id: Option<&'a str>,
     }
     #[derive(Serialize)]
     struct Message<'a> {
@@ -412,9 +500,15 @@ where
         StatusCode::OK,
         &Answer {
             messaging_product: "whatsapp",
+            // `wa_id` for a message sent to a phone number, `user_id` for one sent to a BSUID.
             contacts: [Contact {
-                input: &parsed.to,
-                wa_id: &parsed.wa_id,
+                input: parsed.to.input(),
+                wa_id: parsed.to.wa_id.as_deref(),
+                user_id: parsed
+                    .to
+                    .wa_id
+                    .is_none()
+                    .then_some(parsed.to.user_id.as_str()),
             }],
             messages: [Message { id: &wamid }],
         },
@@ -491,7 +585,10 @@ struct StatusContext {
     delay: Duration,
     phone_number_id: String,
     wamid: String,
-    recipient: String,
+    /// The phone number's digits, when the message was sent to one.
+    recipient_id: Option<String>,
+    recipient_user_id: String,
+    recipient_parent_user_id: Option<String>,
     callback: Option<String>,
     conversation: String,
 }
@@ -517,7 +614,18 @@ impl StatusContext {
         s.insert("id".into(), json!(self.wamid));
         s.insert("status".into(), json!(status.name()));
         s.insert("timestamp".into(), json!(now.to_string()));
-        s.insert("recipient_id".into(), json!(self.recipient));
+        // `recipient_id` only for a message sent to a phone number; `recipient_user_id` always,
+        // but on a `failed` status only for a message sent to a BSUID (per the notes).
+        let failed = matches!(status, Status::Failed { .. });
+        if let Some(r) = &self.recipient_id {
+            s.insert("recipient_id".into(), json!(r));
+        }
+        if !(failed && self.recipient_id.is_some()) {
+            s.insert("recipient_user_id".into(), json!(self.recipient_user_id));
+        }
+        if let Some(p) = &self.recipient_parent_user_id {
+            s.insert("recipient_parent_user_id".into(), json!(p));
+        }
         match status {
             Status::Sent | Status::Delivered => {
                 s.insert(

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::config::EmulatorConfig;
 use crate::reply::ApiError;
@@ -25,10 +25,23 @@ pub struct SentMessage {
     pub wamid: String,
     /// The business phone number id it was sent from (the path's).
     pub phone_number_id: String,
-    /// `to` exactly as sent (answered as `contacts[0].input`).
+    /// `to` exactly as sent (answered as `contacts[0].input`); empty (JSON `null`) for a message
+    /// sent to a BSUID (`recipient`) alone.
+    #[serde(with = "empty_as_null")]
     pub to: String,
-    /// The recipient's digits (answered as `contacts[0].wa_id`, the statuses' `recipient_id`).
+    /// The recipient's digits (answered as `contacts[0].wa_id`, the statuses' `recipient_id`);
+    /// empty (JSON `null`) for a message sent to a BSUID.
+    #[serde(with = "empty_as_null")]
     pub wa_id: String,
+    /// `recipient` exactly as sent (a BSUID or a parent BSUID), also when `to` won.
+    #[serde(default)]
+    pub recipient: Option<String>,
+    /// The user BSUID the message reached, the statuses' `recipient_user_id`: the recipient,
+    /// the user behind a parent BSUID, or the simulated BSUID of `wa_id`
+    /// ([`simulated_user_id`](crate::simulated_user_id)). The pair rate limit counts per
+    /// user BSUID.
+    #[serde(default)]
+    pub user_id: String,
     /// The message `type`: `image`, `video`, `audio`, `document` or `sticker`.
     pub kind: String,
     /// The media id, when the media was sent by id.
@@ -63,7 +76,7 @@ struct Inner {
     sent: VecDeque<SentMessage>,
     /// Acceptance times per phone number id, within the last second.
     per_phone: HashMap<String, VecDeque<SystemTime>>,
-    /// Acceptance times per (phone number id, wa_id), within the pair window.
+    /// Acceptance times per (phone number id, user BSUID), within the pair window.
     per_pair: HashMap<(String, String), VecDeque<SystemTime>>,
 }
 
@@ -115,7 +128,7 @@ impl Outbox {
             }
         }
         if let Some(limit) = config.pair_rate_limit {
-            let key = (msg.phone_number_id.clone(), msg.wa_id.clone());
+            let key = (msg.phone_number_id.clone(), msg.user_id.clone());
             let w = inner.per_pair.entry(key).or_default();
             if wait_for_room(w, now, limit.max, limit.per).is_some() {
                 return Err(ApiError::pair_rate_limited());
@@ -129,7 +142,7 @@ impl Outbox {
             w.push_back(now);
         }
         if config.pair_rate_limit.is_some() {
-            let key = (msg.phone_number_id.clone(), msg.wa_id.clone());
+            let key = (msg.phone_number_id.clone(), msg.user_id.clone());
             inner.per_pair.entry(key).or_default().push_back(now);
         }
         if inner.sent.len() >= SENT_MESSAGES_CAPACITY {
@@ -144,6 +157,24 @@ impl Outbox {
         if let Some(m) = inner.sent.iter_mut().rev().find(|m| m.wamid == wamid) {
             m.statuses.push(status.to_owned());
         }
+    }
+}
+
+/// An empty string as JSON `null` (and `null` back as empty): `to` and `wa_id` of a message
+/// sent to a BSUID.
+mod empty_as_null {
+    use super::{Deserialize as _, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(s: &str, ser: S) -> Result<S::Ok, S::Error> {
+        if s.is_empty() {
+            ser.serialize_none()
+        } else {
+            ser.serialize_str(s)
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
     }
 }
 

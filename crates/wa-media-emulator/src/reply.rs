@@ -274,6 +274,26 @@ impl ApiError {
         e
     }
 
+    /// 400, code 131062: the message cannot be sent to a BSUID (Meta: one-tap, zero-tap and
+    /// copy-code authentication templates).
+    pub(crate) fn bsuid_unsupported() -> Self {
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            131062,
+            "OAuthException",
+            "(#131062) BSUID recipients are not supported for this message",
+        );
+        e.error.error_data = Some(ErrorData {
+            messaging_product: Some("whatsapp".to_owned()),
+            details: Some(
+                "Authentication templates cannot be sent to a business-scoped user id: send \
+                 them to the customer's phone number (to)."
+                    .to_owned(),
+            ),
+        });
+        e
+    }
+
     /// 400, code 131009: a parameter with a value Graph does not take; `details` names it.
     pub(crate) fn param_value(details: impl Into<String>) -> Self {
         let mut e = Self::new(

@@ -774,3 +774,199 @@ async fn sent_messages_are_listed_over_http_and_the_log_has_one_entry_each() {
     assert!(emu.sent_messages().is_empty());
     emu.shutdown().await;
 }
+
+const BSUID: &str = "US.13491208655302741918";
+const PARENT: &str = "US.ENT.11815799212886844830";
+
+/// A media message body addressed by `recipient` (no `to`).
+fn to_bsuid(recipient: &str, kind: &str, media: Value) -> Value {
+    let mut v = message(kind, media);
+    v.as_object_mut().unwrap().remove("to");
+    v["recipient"] = json!(recipient);
+    v
+}
+
+/// Sends, asserts 200 and answers (the answer's `contacts[0]`, the wamid).
+async fn send_ok_to(c: &HttpClient, emu: &EmulatorHandle, body: &Value) -> (Value, String) {
+    let r = send_message(c, emu, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let v = r.json();
+    let wamid = v["messages"][0]["id"].as_str().expect("wamid").to_owned();
+    assert!(wamid.starts_with("wamid."), "{wamid}");
+    (v["contacts"][0].clone(), wamid)
+}
+
+#[tokio::test]
+async fn a_message_to_a_bsuid_is_answered_listed_and_its_statuses_name_the_bsuid() {
+    let (r, emu) = with_receiver().await;
+    let c = client();
+    let image = upload_ok(&c, &emu, "image/png", &fixture("image.png")).await;
+
+    // To a BSUID: contacts[0] has input and user_id, no wa_id.
+    let (contact, w1) =
+        send_ok_to(&c, &emu, &to_bsuid(BSUID, "image", json!({ "id": image }))).await;
+    assert_eq!(contact, json!({"input": BSUID, "user_id": BSUID}));
+
+    // With both, `to` wins: a phone send, whose statuses also name the phone's BSUID.
+    let mut both = message("image", json!({ "id": image }));
+    both["recipient"] = json!(BSUID);
+    let (contact, w2) = send_ok_to(&c, &emu, &both).await;
+    assert_eq!(contact, json!({"input": TO, "wa_id": TO}));
+
+    // To a parent BSUID: the user behind it (same country code, not a parent).
+    let (contact, w3) =
+        send_ok_to(&c, &emu, &to_bsuid(PARENT, "image", json!({ "id": image }))).await;
+    assert_eq!(contact["input"], PARENT);
+    let child = contact["user_id"].as_str().unwrap().to_owned();
+    assert!(
+        child.starts_with("US.") && !child.contains("ENT") && child.len() > 3,
+        "{child}"
+    );
+    assert!(contact.get("wa_id").is_none());
+
+    // The list records the recipient (and `to`).
+    let sent = emu.sent_messages();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(
+        (
+            sent[0].recipient.as_deref(),
+            sent[0].to.as_str(),
+            sent[0].user_id.as_str()
+        ),
+        (Some(BSUID), "", BSUID)
+    );
+    assert_eq!(sent[0].wa_id, "");
+    assert_eq!(
+        (
+            sent[1].recipient.as_deref(),
+            sent[1].to.as_str(),
+            sent[1].wa_id.as_str()
+        ),
+        (Some(BSUID), TO, TO)
+    );
+    let phone_bsuid = wa_media_emulator::simulated_user_id(TO);
+    assert_eq!(sent[1].user_id, phone_bsuid);
+    assert_eq!(sent[2].recipient.as_deref(), Some(PARENT));
+    let listed = send(&c, graph_get(&emu, "/__emulator/messages", None))
+        .await
+        .json();
+    assert_eq!(listed[0]["recipient"], BSUID);
+    assert_eq!(listed[0]["to"], Value::Null);
+    assert_eq!(listed[0]["wa_id"], Value::Null);
+    assert_eq!(listed[0]["user_id"], BSUID);
+    assert_eq!(listed[1]["to"], TO);
+    assert_eq!(listed[1]["recipient"], BSUID);
+
+    // Statuses: recipient_user_id always; recipient_id only for the phone send.
+    for (wamid, user_id, phone, parent) in [
+        (&w1, BSUID, None, None),
+        (&w2, phone_bsuid.as_str(), Some(TO), None),
+        (&w3, child.as_str(), None, Some(PARENT)),
+    ] {
+        let statuses = until_statuses(&r, wamid, 3).await;
+        assert_eq!(names(&statuses), ["sent", "delivered", "read"]);
+        for (_, s) in &statuses {
+            assert_eq!(s["recipient_user_id"], user_id, "{s}");
+            assert_eq!(s["recipient_id"].as_str(), phone, "{s}");
+            assert_eq!(s["recipient_parent_user_id"].as_str(), parent, "{s}");
+        }
+    }
+
+    // Failed statuses: no recipient_user_id for a phone send (keep your own map), the BSUID
+    // for a BSUID send.
+    emu.faults()
+        .push(Endpoint::Messages, Fault::Undeliverable, 2);
+    let (_, w4) = send_ok_to(&c, &emu, &to_bsuid(BSUID, "image", json!({ "id": image }))).await;
+    let (_, w5) = send_ok_to(&c, &emu, &message("image", json!({ "id": image }))).await;
+    let s4 = until_statuses(&r, &w4, 1).await;
+    let s5 = until_statuses(&r, &w5, 1).await;
+    assert_eq!((names(&s4), names(&s5)), (vec!["failed"], vec!["failed"]));
+    assert_eq!(s4[0].1["recipient_user_id"], BSUID);
+    assert!(s4[0].1.get("recipient_id").is_none(), "{}", s4[0].1);
+    assert_eq!(s5[0].1["recipient_id"], TO);
+    assert!(s5[0].1.get("recipient_user_id").is_none(), "{}", s5[0].1);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_recipients_and_auth_templates_to_a_bsuid_are_refused() {
+    let emu = Emulator::builder().start().await.unwrap();
+    let c = client();
+    let image = upload_ok(&c, &emu, "image/png", &fixture("image.png")).await;
+    let media = json!({ "id": image });
+    // Not a BSUID: 400, code 100, naming `recipient` (also when `to` is given).
+    let mut with_to = message("image", media.clone());
+    with_to["recipient"] = json!("15551234567");
+    for body in [
+        to_bsuid("13491208655302741918", "image", media.clone()),
+        to_bsuid("us.13491208655302741918", "image", media.clone()),
+        to_bsuid("US.", "image", media.clone()),
+        to_bsuid("US.ENT.", "image", media.clone()),
+        to_bsuid("US.1349-1208", "image", media.clone()),
+        to_bsuid(&format!("US.{}", "1".repeat(129)), "image", media.clone()),
+        with_to,
+    ] {
+        let r = send_message(&c, &emu, &body).await;
+        assert_refused(&r, StatusCode::BAD_REQUEST, 100, "recipient");
+    }
+    let mut numeric = to_bsuid(BSUID, "image", media.clone());
+    numeric["recipient"] = json!(13491208655302741918u64);
+    let r = send_message(&c, &emu, &numeric).await;
+    assert_refused(&r, StatusCode::BAD_REQUEST, 100, "recipient");
+    // Neither `to` nor `recipient`.
+    let mut neither = message("image", media.clone());
+    neither.as_object_mut().unwrap().remove("to");
+    let r = send_message(&c, &emu, &neither).await;
+    assert_refused(&r, StatusCode::BAD_REQUEST, 100, "to");
+
+    // An authentication template (the emulator's stand-in: a name starting with `auth`) to a
+    // BSUID or a parent BSUID: 131062.
+    for (recipient, name) in [
+        (BSUID, "auth_code"),
+        (PARENT, "authentication_otp"),
+        (BSUID, "AUTH_one_tap"),
+    ] {
+        let body = to_bsuid(
+            recipient,
+            "template",
+            json!({"name": name, "language": {"code": "en_US"}}),
+        );
+        let r = send_message(&c, &emu, &body).await;
+        assert_refused(
+            &r,
+            StatusCode::BAD_REQUEST,
+            131062,
+            "BSUID recipients are not supported for this message",
+        );
+    }
+    // Other templates, and an auth template to a phone number: templates are not emulated.
+    let r = send_message(
+        &c,
+        &emu,
+        &to_bsuid(BSUID, "template", json!({"name": "order_update"})),
+    )
+    .await;
+    assert_refused(&r, StatusCode::BAD_REQUEST, 100, "not emulated");
+    let r = send_message(&c, &emu, &message("template", json!({"name": "auth_code"}))).await;
+    assert_refused(&r, StatusCode::BAD_REQUEST, 100, "not emulated");
+    assert!(emu.sent_messages().is_empty(), "nothing refused was sent");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_pair_limit_counts_a_bsuid_and_its_phone_as_one_recipient() {
+    let emu = Emulator::builder()
+        .pair_rate_limit(1, Duration::from_secs(60))
+        .clock(Arc::new(ManualClock::starting_now()))
+        .start()
+        .await
+        .unwrap();
+    let c = client();
+    let media = json!({ "link": "https://example.com/a.png" });
+    send_ok(&c, &emu, &message("image", media.clone())).await;
+    let phone_bsuid = wa_media_emulator::simulated_user_id(TO);
+    let r = send_message(&c, &emu, &to_bsuid(&phone_bsuid, "image", media.clone())).await;
+    assert_refused(&r, StatusCode::BAD_REQUEST, 131056, "pair rate limit");
+    send_ok_to(&c, &emu, &to_bsuid(BSUID, "image", media)).await;
+    emu.shutdown().await;
+}
