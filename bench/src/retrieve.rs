@@ -124,7 +124,7 @@ fn emulator_row(env: &Environment, id: &MediaId) -> Row {
         "raw hyper GET",
         "req/s",
     );
-    let url = format!("{}/v23.0/{}", env.emu.graph_url(), id.as_str());
+    let url = format!("{}/v27.0/{}", env.emu.graph_url(), id.as_str());
     let auth = format!("Bearer {}", env.emu.token());
     let transport = env.client.transport().clone();
     let call = Arc::new(move || {

@@ -28,7 +28,7 @@ fn project_once(env: &Environment, path: &Path) -> Result<(Duration, MediaId), S
 
 fn curl_once(env: &Environment, path: &Path) -> Result<(Duration, MediaId), String> {
     let curl = env.tools.curl.as_ref().ok_or("curl not installed")?;
-    let url = format!("{}/v23.0/{PHONE}/media", env.emu.graph_url());
+    let url = format!("{}/v27.0/{PHONE}/media", env.emu.graph_url());
     let mut c = crate::environment::curl_upload_command(curl, env.emu.token(), path, &url);
     let (took, out) = timed_command(&mut c, "curl -F")?;
     let v: serde_json::Value =

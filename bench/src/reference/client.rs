@@ -152,7 +152,7 @@ impl RefClient {
         sink: &Sink,
     ) -> Result<u64, String> {
         // The Graph retrieve.
-        let req = self.get(&self.graph_host, &format!("/v23.0/{MEDIA_ID}"))?;
+        let req = self.get(&self.graph_host, &format!("/v27.0/{MEDIA_ID}"))?;
         let resp = send(sender, req).await?;
         if !resp.status().is_success() {
             return Err(format!("retrieve: status {}", resp.status()));

@@ -137,7 +137,7 @@ pub fn curl_upload(
 ) -> Result<Sample, String> {
     let curl = env.tools.curl.as_ref().ok_or("curl not installed")?;
     server.take_uploaded();
-    let url = format!("{}/v23.0/{PHONE}/media", server.graph_url);
+    let url = format!("{}/v27.0/{PHONE}/media", server.graph_url);
     let mut c = crate::environment::curl_upload_command(curl, token, path, &url);
     let watch = Stopwatch::start();
     let (_, out) = timed_command(&mut c, "curl -F")?;

@@ -306,7 +306,7 @@ mod tests {
     #[test]
     fn routes() {
         assert!(matches!(
-            route(&Method::GET, &format!("/v23.0/{MEDIA_ID}")),
+            route(&Method::GET, &format!("/v27.0/{MEDIA_ID}")),
             Route::Retrieve
         ));
         assert!(matches!(
@@ -314,10 +314,10 @@ mod tests {
             Route::Download
         ));
         assert!(matches!(
-            route(&Method::POST, "/v23.0/106540352242922/media"),
+            route(&Method::POST, "/v27.0/106540352242922/media"),
             Route::Upload
         ));
-        assert!(matches!(route(&Method::GET, "/v23.0/1"), Route::NotFound));
+        assert!(matches!(route(&Method::GET, "/v27.0/1"), Route::NotFound));
         assert_eq!(hex(&[0, 0xab, 0x10]), "00ab10");
     }
 }

@@ -121,7 +121,7 @@ fn a_dead_receiver_under_256_descriptors_leaves_the_emulator_answering() {
     let up = request(
         graph,
         "POST",
-        "/v23.0/106540352242922/media",
+        "/v27.0/106540352242922/media",
         &[
             ("Authorization", &auth),
             ("Content-Type", &content_type),
@@ -138,7 +138,7 @@ fn a_dead_receiver_under_256_descriptors_leaves_the_emulator_answering() {
     let info = request(
         graph,
         "GET",
-        &format!("/v23.0/{id}"),
+        &format!("/v27.0/{id}"),
         &[("Authorization", &auth), ("User-Agent", "fd-limit-test")],
         b"",
     )

@@ -14,8 +14,8 @@ use wa_media_types::{MediaKind, MediaRef, SendMedia, SendNote, SendValidationErr
 const TO: &str = "15551234567";
 const WAMID: &str = "wamid.HBgLMTU1NTEyMzQ1NjcVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA";
 const LINK: &str = "https://media.example.com/files/sample?v=2";
-const MESSAGES_URL: &str = "https://graph.facebook.com/v23.0/106540352242922/messages";
-const MEDIA_URL: &str = "https://graph.facebook.com/v23.0/106540352242922/media";
+const MESSAGES_URL: &str = "https://graph.facebook.com/v27.0/106540352242922/messages";
+const MEDIA_URL: &str = "https://graph.facebook.com/v27.0/106540352242922/media";
 
 fn sent_json() -> String {
     serde_json::json!({

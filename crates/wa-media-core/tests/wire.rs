@@ -165,6 +165,6 @@ async fn graph_url_with_path_prefix_and_loopback_http() {
     c.delete(&media_id()).await.unwrap();
     assert_eq!(
         t.requests()[0].uri,
-        "http://127.0.0.1:8080/graph/v23.0/1037543291543636"
+        "http://127.0.0.1:8080/graph/v27.0/1037543291543636"
     );
 }

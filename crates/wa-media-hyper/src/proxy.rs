@@ -424,7 +424,7 @@ mod tests {
         Some(i.uri().to_string())
     }
 
-    const GRAPH: &str = "https://graph.facebook.com/v23.0/1";
+    const GRAPH: &str = "https://graph.facebook.com/v27.0/1";
     const PLAIN: &str = "http://example.test/x";
 
     #[test]

@@ -795,7 +795,7 @@ const CASES: &[Case] = {
         graph_row(
             "graph: 301 to another host",
             |c, _, _| {
-                let to = format!("http://{}/v23.0/{ID}", c.other);
+                let to = format!("http://{}/v27.0/{ID}", c.other);
                 status_only(301, &[("Location", &to)])
             },
             Redirect,

@@ -374,7 +374,7 @@ async fn refused_connection_is_connect_and_not_sent() {
     };
     let t = HyperTransport::new().unwrap();
     let err = t
-        .send(get(&format!("http://{addr}/v23.0/1?access_token=SECRET")))
+        .send(get(&format!("http://{addr}/v27.0/1?access_token=SECRET")))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), TransportErrorKind::Connect, "{err}");
@@ -384,7 +384,7 @@ async fn refused_connection_is_connect_and_not_sent() {
     assert_eq!(src.io_error_kind(), Some(io::ErrorKind::ConnectionRefused));
     let shown = format!("{err} {err:?}");
     assert!(
-        !shown.contains("SECRET") && !shown.contains("/v23.0"),
+        !shown.contains("SECRET") && !shown.contains("/v27.0"),
         "{shown}"
     );
 }
@@ -584,7 +584,7 @@ async fn clients_built_on_one_transport_share_its_pool() {
     assert!(server
         .seen()
         .iter()
-        .all(|s| s.path == "/v23.0/1037543291543636"));
+        .all(|s| s.path == "/v27.0/1037543291543636"));
 }
 
 /// The message of the error behind a transport error (its `source()`): a `TransportError`

@@ -115,7 +115,7 @@ impl GraphError {
             4 | 17 | 32 | 613 | 80007 | 130429 | 131048 | 131056 => ErrorClass::RateLimited,
             1 | 2 | 131000 | 131016 => ErrorClass::Transient,
             _ if self.is_transient == Some(true) => ErrorClass::Transient,
-            100 | 131008 | 131009 | 131051 | 131052 | 131053 => ErrorClass::InvalidRequest,
+            100 | 131008 | 131009 | 131051 | 131052 | 131053 | 131062 => ErrorClass::InvalidRequest,
             _ => ErrorClass::Other,
         }
     }
@@ -132,6 +132,8 @@ impl GraphError {
         Some(match self.code {
             131026 => "the message is undeliverable: the number may not be on WhatsApp, may not have accepted the latest terms, or may run an old app version — check the number; do not resend blindly",
             131047 => "more than 24 hours passed since the customer last wrote: only a template message can be sent outside the customer service window",
+            131052 => "Meta could not download the media the customer sent (an inbound failure, reported in the webhook): ask the customer to send it again",
+            131062 => "this message cannot be sent to a business-scoped user id (BSUID): address the customer by phone number (--to with digits) for this message type",
             131053 => "the media could not be processed: check its MIME type (voice notes must be audio/ogg; codecs=opus, WebP only as stickers) and size, then upload it again",
             131056 => "too many messages to this recipient in a short time (pair rate limit): wait before sending this recipient another message",
             130429 => "the phone number's throughput limit was reached: slow down and retry later",
@@ -263,6 +265,7 @@ mod tests {
             (100, ErrorClass::InvalidRequest),
             (131052, ErrorClass::InvalidRequest),
             (131053, ErrorClass::InvalidRequest),
+            (131062, ErrorClass::InvalidRequest),
             (131009, ErrorClass::InvalidRequest),
             (131026, ErrorClass::Other),
             (131047, ErrorClass::Other),
@@ -278,7 +281,9 @@ mod tests {
 
     #[test]
     fn messaging_codes_have_hints_and_only_rate_limits_retry() {
-        for c in [131026, 131047, 131053, 131056, 130429, 131009, 368] {
+        for c in [
+            131026, 131047, 131052, 131053, 131056, 130429, 131009, 131062, 368,
+        ] {
             let hint = code(c).hint().unwrap_or_else(|| panic!("no hint for {c}"));
             assert!(!hint.contains('\n') && hint.len() > 20, "{c}: {hint}");
             assert_eq!(

@@ -230,7 +230,7 @@ pub struct ApiVersion {
 }
 
 /// The Graph API version this toolkit is written and tested against, as it appears in a path
-/// (`/v23.0/…`): the one place it is written. [`ApiVersion::DEFAULT`] is this value parsed (at
+/// (`/v27.0/…`, the latest, released 4 November 2026): the one place it is written. [`ApiVersion::DEFAULT`] is this value parsed (at
 /// compile time), and the client's default, the emulator's fallback `facebook-api-version` and
 /// the CLI's `--api-version` default all come from it.
 ///
@@ -238,7 +238,7 @@ pub struct ApiVersion {
 /// use wa_media_types::{ApiVersion, DEFAULT_API_VERSION};
 /// assert_eq!(ApiVersion::DEFAULT.to_string(), DEFAULT_API_VERSION);
 /// ```
-pub const DEFAULT_API_VERSION: &str = "v23.0";
+pub const DEFAULT_API_VERSION: &str = "v27.0";
 
 impl ApiVersion {
     /// The version this toolkit is written and tested against: [`DEFAULT_API_VERSION`].

@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod customer;
 mod digest;
 pub mod filename;
 mod graph_error;
@@ -37,6 +38,7 @@ mod status;
 mod validate;
 pub mod webhook;
 
+pub use customer::{Bsuid, BsuidError, Customer, Recipient, MAX_BSUID_ID_LEN};
 pub use digest::{DigestParseError, Sha256Digest, StreamingDigest};
 pub use graph_error::{ErrorBody, ErrorClass, ErrorData, GraphError, MAX_ERROR_SNIPPET};
 pub use ids::{

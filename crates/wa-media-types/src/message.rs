@@ -58,7 +58,9 @@ pub enum MediaRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SendMedia {
-    /// The recipient's phone number, normalised to digits (country code first).
+    /// The recipient: a phone number normalised to digits (country code first), sent as `to`;
+    /// or a BSUID / parent BSUID (`US.1349…`), sent as `recipient`. See
+    /// [`SendMedia::recipient`].
     pub to: String,
     /// The kind of message.
     pub kind: MediaKind,
@@ -185,11 +187,15 @@ impl fmt::Display for SendNote {
     }
 }
 
-/// Normalises a recipient: `+`, spaces, dashes, dots and parentheses removed; 7–15 digits left.
+/// Normalises a recipient: a phone number with `+`, spaces, dashes, dots and parentheses
+/// removed (7–15 digits left), or a business-scoped user id (BSUID, parent BSUID) checked as it
+/// is.
 ///
 /// ```
 /// use wa_media_types::message::normalize_recipient;
 /// assert_eq!(normalize_recipient("+44 (20) 7946-0958").unwrap(), "442079460958");
+/// assert_eq!(normalize_recipient("US.13491208655302741918").unwrap(), "US.13491208655302741918");
+/// assert!(normalize_recipient("US.ENT.").is_err());
 /// assert!(normalize_recipient("12345").is_err());
 /// assert!(normalize_recipient("1555CALLNOW").is_err());
 /// ```
@@ -198,6 +204,11 @@ pub fn normalize_recipient(input: &str) -> Result<String, SendValidationError> {
         input: input.chars().take(40).collect(),
         reason,
     };
+    if crate::Bsuid::looks_like(input) {
+        return crate::Bsuid::new(input.trim())
+            .map(|b| b.to_string())
+            .map_err(|_| refuse("it is not a BSUID: a two-letter country code, a dot, then up to 128 letters and digits (ENT. after the dot for a parent BSUID)".to_owned()));
+    }
     let mut digits = String::with_capacity(input.len());
     for c in input.trim().chars() {
         match c {
@@ -290,6 +301,14 @@ fn check_link(link: &str) -> Result<(), SendValidationError> {
 }
 
 impl SendMedia {
+    /// Whom the message goes to: a BSUID when [`SendMedia::to`] is one, else the phone number.
+    pub fn recipient(&self) -> crate::Recipient {
+        match crate::Bsuid::new(&self.to) {
+            Ok(b) => crate::Recipient::User(b),
+            Err(_) => crate::Recipient::Phone(self.to.clone()),
+        }
+    }
+
     fn new(to: &str, kind: MediaKind, media: MediaRef) -> Result<Self, SendValidationError> {
         Ok(Self {
             to: normalize_recipient(to)?,
@@ -466,7 +485,11 @@ impl SendMedia {
         let mut body = Map::new();
         body.insert("messaging_product".into(), json!("whatsapp"));
         body.insert("recipient_type".into(), json!("individual"));
-        body.insert("to".into(), json!(self.to));
+        // A phone number goes in `to`, a BSUID in `recipient` (Cloud API, since 2026).
+        match self.recipient() {
+            crate::Recipient::User(u) => body.insert("recipient".into(), json!(u.as_str())),
+            _ => body.insert("to".into(), json!(self.to)),
+        };
         body.insert("type".into(), json!(wire));
         body.insert(wire.into(), Value::Object(media));
         if let Some(r) = &self.reply_to {

@@ -35,9 +35,20 @@ pub struct Status {
     /// Unix time in seconds, as a string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
-    /// The customer's WhatsApp id.
+    /// The customer's WhatsApp id (phone); omitted when the message was sent to a BSUID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipient_id: Option<String>,
+    /// The customer's business-scoped user id (since April 2026).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_user_id: Option<String>,
+    /// The customer's parent BSUID, where enabled (Meta's pages also spell it
+    /// `parent_recipient_user_id`: both are read).
+    #[serde(
+        default,
+        alias = "parent_recipient_user_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub recipient_parent_user_id: Option<String>,
     /// Why it failed (for `failed`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<StatusError>,
@@ -47,6 +58,18 @@ pub struct Status {
 }
 
 impl Status {
+    /// The customer this status is about, from its ids (an invalid BSUID is left out); `None`
+    /// when it names none (a `failed` status of a message sent to a phone number may not).
+    pub fn customer(&self) -> Option<crate::Customer> {
+        let bsuid = |s: &Option<String>| s.as_deref().and_then(|s| crate::Bsuid::new(s).ok());
+        crate::Customer::new(
+            self.recipient_id.clone(),
+            bsuid(&self.recipient_user_id),
+            bsuid(&self.recipient_parent_user_id),
+            None,
+        )
+    }
+
     /// The error saying the message's media could not be delivered (codes 131052 and
     /// 131053), when there is one: the asynchronous media failure of a send that was accepted.
     pub fn media_error(&self) -> Option<&StatusError> {

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use crate::status::{DeliveryStatus, Status, StatusError, StatusErrorData, MEDIA_ERROR_CODES};
-use crate::{MediaId, MediaKind, Sha256Digest};
+use crate::{Bsuid, Customer, MediaId, MediaKind, Sha256Digest};
 
 /// How long a media id received in a webhook stays retrievable: 7 days, as documented. Older
 /// media cannot be fetched; the emulator's simulated inbound media expire after it by default.
@@ -140,9 +140,15 @@ pub struct Metadata {
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Contact {
-    /// The sender's WhatsApp id (their phone number).
+    /// The sender's WhatsApp id (their phone number): conditional since April 2026.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wa_id: Option<String>,
+    /// The sender's business-scoped user id (always there since April 2026).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The sender's parent BSUID, where the business enabled it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_user_id: Option<String>,
     /// The profile, with the sender's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<Profile>,
@@ -158,6 +164,9 @@ pub struct Profile {
     /// The sender's display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The sender's username, when they adopted one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
 }
 
 /// One inbound message. Media messages have the object named by `type` (`image`, `video`,
@@ -169,9 +178,15 @@ pub struct Message {
     /// The message id (`wamid.…`).
     #[serde(default)]
     pub id: String,
-    /// The sender's WhatsApp id.
+    /// The sender's WhatsApp id (phone): conditional since April 2026.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// The sender's business-scoped user id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_user_id: Option<String>,
+    /// The sender's parent BSUID, where enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_parent_user_id: Option<String>,
     /// Unix time in seconds, as a string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
@@ -235,6 +250,9 @@ pub struct MediaObject {
     /// The SHA-256 of the file (base64 in webhooks; hex accepted), when sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<Sha256Digest>,
+    /// A short-lived download URL, in newer webhooks: the same kind retrieve gives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// The caption typed with an image, video or document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caption: Option<String>,
@@ -272,8 +290,8 @@ pub struct MediaObject {
 pub struct InboundMedia {
     /// The message id (`wamid.…`).
     pub message_id: String,
-    /// The sender's WhatsApp id.
-    pub from: Option<String>,
+    /// Who sent it (the message's ids first, then its contact's), when the notification says.
+    pub customer: Option<Customer>,
     /// What the media is; `audio` with `voice: true` is [`MediaKind::Voice`].
     pub kind: MediaKind,
     /// The id to retrieve the media URL with (valid for 7 days).
@@ -282,6 +300,8 @@ pub struct InboundMedia {
     pub mime_type: String,
     /// The SHA-256 to verify the download against, when sent.
     pub sha256: Option<Sha256Digest>,
+    /// The webhook's download URL, when it gave one.
+    pub url: Option<String>,
     /// The caption, when one was typed.
     pub caption: Option<String>,
     /// A document's original file name.
@@ -307,11 +327,12 @@ impl InboundMedia {
     ) -> Self {
         Self {
             message_id: message_id.into(),
-            from: None,
+            customer: None,
             kind,
             media_id,
             mime_type: mime_type.into(),
             sha256: None,
+            url: None,
             caption: None,
             filename: None,
             voice: false,
@@ -338,11 +359,12 @@ pub fn inbound_media(notification: &Notification) -> Vec<InboundMedia> {
             };
             out.push(InboundMedia {
                 message_id: message.id.clone(),
-                from: message.from.clone(),
+                customer: sender(message, &value.contacts),
                 kind,
                 media_id: media.id.clone(),
                 mime_type: media.mime_type.clone(),
                 sha256: media.sha256,
+                url: media.url.clone(),
                 caption: media.caption.clone(),
                 filename: media.filename.clone(),
                 voice: kind == MediaKind::Voice,
@@ -352,6 +374,34 @@ pub fn inbound_media(notification: &Notification) -> Vec<InboundMedia> {
         }
     }
     out
+}
+
+/// The sender of `message`: its own ids first (`from`, `from_user_id`,
+/// `from_parent_user_id`: system messages have no contacts), then the matching contact's (by
+/// phone or BSUID, or the only contact) for what is missing and the username. An invalid BSUID
+/// is left out.
+pub fn sender(message: &Message, contacts: &[Contact]) -> Option<Customer> {
+    let mut phone = message.from.clone().filter(|p| !p.is_empty());
+    let mut user_id = message.from_user_id.clone();
+    let mut parent = message.from_parent_user_id.clone();
+    let contact = contacts
+        .iter()
+        .find(|c| {
+            (phone.is_some() && c.wa_id == phone) || (user_id.is_some() && c.user_id == user_id)
+        })
+        .or(match contacts {
+            [only] => Some(only),
+            _ => None,
+        });
+    let mut username = None;
+    if let Some(c) = contact {
+        phone = phone.or_else(|| c.wa_id.clone());
+        user_id = user_id.or_else(|| c.user_id.clone());
+        parent = parent.or_else(|| c.parent_user_id.clone());
+        username = c.profile.as_ref().and_then(|p| p.username.clone());
+    }
+    let bsuid = |s: Option<String>| s.and_then(|s| Bsuid::new(&s).ok());
+    Customer::new(phone, bsuid(user_id), bsuid(parent), username)
 }
 
 #[cfg(test)]

@@ -149,7 +149,7 @@ fn inbound() -> impl Strategy<Value = InboundMedia> {
                 phone_number_id,
             )| {
                 let mut m = InboundMedia::new(message_id, kind, media_id, mime_type);
-                m.from = from;
+                m.customer = wa_media_types::Customer::new(from, None, None, None);
                 m.sha256 = sha256;
                 m.caption = caption;
                 m.filename = filename;

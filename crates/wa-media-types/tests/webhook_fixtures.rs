@@ -27,7 +27,11 @@ fn only_media(name: &str) -> InboundMedia {
     let mut media = inbound_media(&n);
     assert_eq!(media.len(), 1, "{name}");
     let m = media.remove(0);
-    assert_eq!(m.from.as_deref(), Some("16505551234"), "{name}");
+    assert_eq!(
+        m.customer.as_ref().and_then(|c| c.phone.as_deref()),
+        Some("16505551234"),
+        "{name}"
+    );
     assert_eq!(
         m.phone_number_id.as_deref(),
         Some("106540352242922"),
@@ -121,7 +125,10 @@ fn several_messages_across_entries() {
                 m.kind,
                 m.media_id.as_str(),
                 m.phone_number_id.as_deref(),
-                m.from.as_deref().unwrap_or(""),
+                m.customer
+                    .as_ref()
+                    .and_then(|c| c.phone.as_deref())
+                    .unwrap_or(""),
             )
         })
         .collect();
@@ -316,6 +323,10 @@ fn every_webhook_fixture_is_covered_here() {
         "status-played.json",
         "status-failed-131053.json",
         "signature-vectors.json",
+        "bsuid-with-phone.json",
+        "username-no-phone.json",
+        "status-delivered-bsuid.json",
+        "README.md",
     ]
     .into();
     let present: BTreeSet<String> = std::fs::read_dir(dir())
@@ -324,4 +335,77 @@ fn every_webhook_fixture_is_covered_here() {
         .collect();
     let present: BTreeSet<&str> = present.iter().map(String::as_str).collect();
     assert_eq!(present, covered, "add a test for each new fixture");
+}
+
+#[test]
+fn a_customer_with_a_phone_a_bsuid_a_parent_and_a_username() {
+    let n = parse("bsuid-with-phone.json");
+    let m = inbound_media(&n).remove(0);
+    let c = m.customer.expect("a customer");
+    assert_eq!(c.phone.as_deref(), Some("16505551234"));
+    assert_eq!(
+        c.user_id.as_ref().map(|u| u.as_str()),
+        Some("US.13491208655302741918")
+    );
+    assert_eq!(
+        c.parent_user_id.as_ref().map(|u| u.as_str()),
+        Some("US.ENT.11815799212886844830")
+    );
+    assert!(c.parent_user_id.unwrap().is_parent());
+    assert_eq!(c.username.as_deref(), Some("pablomorales"));
+    assert!(m.url.unwrap().starts_with("https://lookaside.fbsbx.com/"));
+}
+
+#[test]
+fn a_username_customer_without_a_phone_number_is_still_identified() {
+    let n = parse("username-no-phone.json");
+    let m = inbound_media(&n).remove(0);
+    let c = m
+        .customer
+        .expect("a customer without a phone is still a customer");
+    assert_eq!(c.phone, None);
+    assert_eq!(
+        c.user_id.as_ref().map(|u| u.as_str()),
+        Some("US.13491208655302741918")
+    );
+    assert_eq!(c.username.as_deref(), Some("pablomorales"));
+    assert_eq!(c.recipient().to_string(), "US.13491208655302741918");
+}
+
+#[test]
+fn a_status_of_a_message_sent_to_a_bsuid_names_the_customer() {
+    let n = parse("status-delivered-bsuid.json");
+    let s: &Status = &n.entry[0].changes[0].value.statuses[0];
+    assert_eq!(s.recipient_id, None);
+    let c = s.customer().expect("named by its BSUID");
+    assert_eq!(
+        c.user_id.as_ref().map(|u| u.as_str()),
+        Some("US.13491208655302741918")
+    );
+    assert_eq!(
+        c.parent_user_id.as_ref().map(|u| u.as_str()),
+        Some("US.ENT.11815799212886844830")
+    );
+}
+
+#[test]
+fn the_sender_is_read_from_the_message_first_and_an_invalid_bsuid_is_left_out() {
+    let n = Notification::from_slice(
+        br#"{"entry":[{"changes":[{"value":{
+        "contacts":[{"wa_id":"111","user_id":"US.1"},{"wa_id":"222","user_id":"US.2","profile":{"username":"two"}}],
+        "messages":[
+          {"id":"wamid.a","from":"222","type":"image","image":{"id":"5","mime_type":"image/jpeg"}},
+          {"id":"wamid.b","from_user_id":"not a bsuid","type":"image","image":{"id":"6","mime_type":"image/jpeg"}}
+        ]}}]}]}"#,
+    )
+    .unwrap();
+    let media = inbound_media(&n);
+    let a = media[0].customer.clone().unwrap();
+    assert_eq!(
+        (a.phone.as_deref(), a.username.as_deref()),
+        (Some("222"), Some("two"))
+    );
+    assert_eq!(a.user_id.map(|u| u.to_string()).as_deref(), Some("US.2"));
+    // Two contacts and no id of its own that is valid: no customer to name.
+    assert_eq!(media[1].customer, None);
 }

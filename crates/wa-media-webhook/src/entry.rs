@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use wa_media_types::webhook::InboundMedia;
-use wa_media_types::{MediaId, Sha256Digest};
+use wa_media_types::{Bsuid, Customer, MediaId, Sha256Digest};
 
 /// A media waiting in the spool (one small JSON file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -12,9 +12,21 @@ pub struct SpoolEntry {
     pub media_id: MediaId,
     /// The message id (`wamid.…`).
     pub message_id: String,
-    /// The sender's WhatsApp id.
+    /// The sender's phone number (WhatsApp id), when the notification gave it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// The sender's business-scoped user id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Bsuid>,
+    /// The sender's parent BSUID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_user_id: Option<Bsuid>,
+    /// The sender's username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The webhook's short-lived download URL, when it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// `image`, `video`, `audio`, `voice`, `document` or `sticker`.
     pub kind: String,
     /// The MIME type as sent.
@@ -56,7 +68,11 @@ impl SpoolEntry {
         Self {
             media_id: m.media_id.clone(),
             message_id: m.message_id.clone(),
-            from: m.from.clone(),
+            from: m.customer.as_ref().and_then(|c| c.phone.clone()),
+            user_id: m.customer.as_ref().and_then(|c| c.user_id.clone()),
+            parent_user_id: m.customer.as_ref().and_then(|c| c.parent_user_id.clone()),
+            username: m.customer.as_ref().and_then(|c| c.username.clone()),
+            url: m.url.clone(),
             kind: m.kind.as_str().to_owned(),
             mime_type: m.mime_type.clone(),
             sha256: m.sha256,
@@ -77,6 +93,16 @@ impl SpoolEntry {
         Self::from_inbound(m, crate::time::now_secs(), timestamp)
     }
 
+    /// The sender, when the notification named one.
+    pub fn customer(&self) -> Option<Customer> {
+        Customer::new(
+            self.from.clone(),
+            self.user_id.clone(),
+            self.parent_user_id.clone(),
+            self.username.clone(),
+        )
+    }
+
     /// The expected digest, when the webhook gave one.
     pub fn expected_sha256(&self) -> Option<Sha256Digest> {
         self.sha256
@@ -88,6 +114,10 @@ impl SpoolEntry {
             media_id: id.parse().expect("a test id is digits"),
             message_id: format!("wamid.{id}"),
             from: None,
+            user_id: None,
+            parent_user_id: None,
+            username: None,
+            url: None,
             kind: "image".into(),
             mime_type: "image/jpeg".into(),
             sha256: None,

@@ -10,6 +10,9 @@
 //! | `media_id` | string | the WhatsApp media id |
 //! | `message_id` | string | the message id (`wamid.…`) |
 //! | `from` | string | the sender's phone number (WhatsApp id), when the notification had one |
+//! | `user_id` | string | the sender's business-scoped user id (BSUID), when given (always, since April 2026) |
+//! | `parent_user_id` | string | the sender's parent BSUID, where enabled |
+//! | `username` | string | the sender's username, when they have one |
 //! | `kind` | string | `image`, `video`, `audio`, `voice`, `document` or `sticker` |
 //! | `mime_type` | string | the MIME type as sent |
 //! | `file_size` | number | bytes, verified |
@@ -45,6 +48,15 @@ pub struct SavedRecord {
     /// The sender's phone number (WhatsApp id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// The sender's business-scoped user id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The sender's parent BSUID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_user_id: Option<String>,
+    /// The sender's username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
     /// The media kind.
     pub kind: String,
     /// The MIME type as sent.
@@ -75,6 +87,9 @@ impl SavedRecord {
             media_id: entry.media_id.to_string(),
             message_id: entry.message_id.clone(),
             from: entry.from.clone(),
+            user_id: entry.user_id.as_ref().map(|u| u.to_string()),
+            parent_user_id: entry.parent_user_id.as_ref().map(|u| u.to_string()),
+            username: entry.username.clone(),
             kind: entry.kind.clone(),
             mime_type: entry.mime_type.clone(),
             file_size: saved.file_size,

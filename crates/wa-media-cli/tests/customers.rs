@@ -1,0 +1,63 @@
+//! Customers of 2026 (issue 25) through the built binary: a customer who adopted a username
+//! and withholds their phone number arrives with a business-scoped user id (BSUID) and no
+//! `wa_id`/`from`; `serve` saves their media and records who sent it under the record's
+//! stable names (`user_id`, `parent_user_id`, `username`; `from` only when there is a phone).
+
+#[allow(dead_code)]
+mod common;
+
+use common::serve::{index_lines, jpeg, Serve, WAIT};
+use common::Env;
+use serde_json::Value;
+use wa_media_emulator::InboundMessage;
+
+const USER: &str = "US.13491208655302741918";
+const PARENT: &str = "US.ENT.11815799212886844830";
+
+/// `notification` as Meta sends it for a username customer without a phone number.
+fn without_phone(mut n: Value) -> Value {
+    let value = &mut n["entry"][0]["changes"][0]["value"];
+    value["contacts"] = serde_json::json!([{
+        "profile": {"name": "Pablo M.", "username": "pablomorales"},
+        "user_id": USER,
+        "parent_user_id": PARENT,
+    }]);
+    let m = &mut value["messages"][0];
+    m.as_object_mut().unwrap().remove("from");
+    m["from_user_id"] = USER.into();
+    m["from_parent_user_id"] = PARENT.into();
+    n
+}
+
+#[test]
+fn a_username_customer_without_a_phone_number_is_saved_with_their_ids() {
+    let env = Env::start();
+    let dir = env.dir.path().join("inbox");
+    let bytes = jpeg(4_000, 25);
+    let sim = env
+        .rt
+        .block_on(
+            env.emu()
+                .simulate_inbound(InboundMessage::new(bytes.clone(), "image/jpeg")),
+        )
+        .unwrap();
+    let body = without_phone(sim.notification.clone()).to_string();
+    assert!(!body.contains("\"wa_id\"") && !body.contains("\"from\""));
+    let mut s = Serve::start(&env, &dir, &[]);
+    assert_eq!(s.deliver(&body).status, 200);
+    let event = s.wait_saved(sim.media_id.as_str());
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(WAIT).code(), 0);
+    let lines = index_lines(&dir);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    for record in [&lines[0], &event] {
+        assert_eq!(record["user_id"], USER, "{record}");
+        assert_eq!(record["parent_user_id"], PARENT, "{record}");
+        assert_eq!(record["username"], "pablomorales", "{record}");
+        assert!(record.get("from").is_none(), "{record}");
+    }
+    assert_eq!(
+        std::fs::read(lines[0]["path"].as_str().unwrap()).unwrap(),
+        bytes
+    );
+}
