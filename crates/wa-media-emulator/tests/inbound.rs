@@ -276,3 +276,87 @@ async fn a_username_customer_without_a_phone_is_named_by_bsuid_only() {
     }
     assert_eq!(emu.media().len(), 2, "nothing refused was stored");
 }
+
+/// The media object of a notification's first message.
+fn media_object(n: &serde_json::Value) -> serde_json::Value {
+    let (_, message) = sender(n);
+    let ty = message["type"].as_str().unwrap().to_owned();
+    message[ty.as_str()].clone()
+}
+
+#[tokio::test]
+async fn media_urls_in_notifications_download_without_a_retrieve() {
+    let clock = std::sync::Arc::new(wa_media_emulator::ManualClock::starting_now());
+    let emu = wa_media_emulator::Emulator::builder()
+        .clock(clock.clone())
+        .start()
+        .await
+        .unwrap();
+    let c = client();
+    let data = png(3000);
+    let sim = emu
+        .simulate_inbound(InboundMessage::new(data.clone(), "image/png"))
+        .await
+        .unwrap();
+    let media = media_object(&sim.notification);
+    assert_eq!(media["id"], sim.media_id.as_str());
+    let url = media["url"].as_str().expect("a url in the media object");
+    assert!(
+        url.starts_with(&format!(
+            "{}{}?",
+            emu.lookaside_url(),
+            wa_media_emulator::ATTACHMENTS_PATH
+        )),
+        "{url}"
+    );
+    // The same trust rules as a retrieved URL: the token is needed.
+    let r = send(&c, download_req(url, None, true)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    emu.clear_request_log();
+    let d = send(&c, download_req(url, Some(emu.token()), true)).await;
+    assert_eq!(d.status, StatusCode::OK);
+    assert_eq!(&d.body[..], &data[..], "the right bytes");
+    // One Download in the log, and no Retrieve: the URL saved the Graph call.
+    let log = emu.request_log();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].endpoint, Some(wa_media_emulator::Endpoint::Download));
+    assert_eq!(log[0].status, 200);
+    // It lives as long as a retrieved URL (url_ttl, 5 minutes by default).
+    clock.advance(wa_media_emulator::DEFAULT_URL_TTL);
+    let r = send(&c, download_req(url, Some(emu.token()), true)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.text().contains("expired"), "{}", r.text());
+}
+
+#[tokio::test]
+async fn media_urls_can_be_turned_off_as_for_older_webhook_versions() {
+    let emu = wa_media_emulator::Emulator::builder()
+        .inbound_media_urls(false)
+        .start()
+        .await
+        .unwrap();
+    let c = client();
+    let off = emu
+        .simulate_inbound(InboundMessage::new(png(50), "image/png"))
+        .await
+        .unwrap();
+    let media = media_object(&off.notification);
+    assert!(media.get("url").is_none(), "{media}");
+    assert!(!off.body.contains("\"url\""), "{}", off.body);
+    assert_eq!(media["id"], off.media_id.as_str());
+    // A message may override the setting, either way.
+    let on = emu
+        .simulate_inbound(InboundMessage::new(png(50), "image/png").media_url(true))
+        .await
+        .unwrap();
+    assert!(media_object(&on.notification)["url"].is_string());
+    let r = inbound_over_http(&c, &emu, "media_url=true").await;
+    assert!(media_object(&r.json()["notification"])["url"].is_string());
+    // Over HTTP on an emulator with the default (on).
+    let emu = start().await;
+    let r = inbound_over_http(&c, &emu, "media_url=false").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(media_object(&r.json()["notification"]).get("url").is_none());
+    let r = inbound_over_http(&c, &emu, "").await;
+    assert!(media_object(&r.json()["notification"])["url"].is_string());
+}
