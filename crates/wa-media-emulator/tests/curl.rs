@@ -130,7 +130,7 @@ async fn curl_expect_100_continue_and_tls() {
     let upload = |extra: &str| {
         format!(
             "curl -sS -f --cacert ca.pem --connect-to graph.facebook.com:443:{graph} {extra} \
-             -X POST \"$GRAPH/v27.0/{PHONE}/media\" -H \"Authorization: Bearer $TOKEN\" \
+             -X POST \"$GRAPH/{VERSION}/{PHONE}/media\" -H \"Authorization: Bearer $TOKEN\" \
              -F messaging_product=whatsapp -F type=image/png -F 'file=@big.png;type=image/png' \
              -w ' HTTP/%{{http_version}}'",
             graph = emu.graph_addr()
@@ -181,7 +181,7 @@ async fn without_http2_tls_offers_only_http1() {
     std::fs::write(dir.path().join("ca.pem"), emu.ca_certificate_pem().unwrap()).unwrap();
     let script = format!(
         "curl -sS --cacert ca.pem --connect-to graph.facebook.com:443:{} \
-         \"$GRAPH/v27.0/1234567890123456\" -H \"Authorization: Bearer $TOKEN\" \
+         \"$GRAPH/{VERSION}/1234567890123456\" -H \"Authorization: Bearer $TOKEN\" \
          -w ' HTTP/%{{http_version}}'",
         emu.graph_addr()
     );

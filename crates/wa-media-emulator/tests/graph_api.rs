@@ -272,7 +272,10 @@ async fn the_version_segment_is_validated() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{v}");
         assert_eq!(r.code(), 2500, "{v}");
     }
-    for v in ["v19.0", "v23.0", "v99.9"] {
+    // Any vMAJOR.MINOR: older ones, the latest (v27.0, November 2026) and ones to come.
+    for v in [
+        "v19.0", "v23.0", "v25.0", "v26.0", "v27.0", "v99.9", VERSION,
+    ] {
         let r = send(
             &c,
             graph_get(&emu, &format!("/{v}/{id}"), Some(emu.token())),
@@ -779,7 +782,7 @@ async fn facebook_api_version_names_the_requested_version() {
     let emu = start().await;
     let c = client();
     let id = upload_ok(&c, &emu, "image/png", &png(300)).await;
-    for v in ["v21.0", "v19.0", "v23.0"] {
+    for v in ["v21.0", "v19.0", "v23.0", "v27.0", "v99.9", VERSION] {
         for path in [format!("/{v}/{id}"), format!("/{v}/1234567890123456")] {
             let r = send(&c, graph_get(&emu, &path, Some(emu.token()))).await;
             assert_eq!(r.headers["facebook-api-version"], v, "{path}");
@@ -798,6 +801,70 @@ async fn facebook_api_version_names_the_requested_version() {
         wa_media_types::DEFAULT_API_VERSION,
         "no version: the default"
     );
+}
+
+#[tokio::test]
+async fn every_endpoint_serves_the_latest_version_and_later_ones() {
+    let emu = start().await;
+    let c = client();
+    let data = png(500);
+    for v in ["v27.0", "v99.9"] {
+        let (ct, body) = multipart(&[
+            Part::Text("messaging_product", "whatsapp"),
+            Part::Text("type", "image/png"),
+            Part::File {
+                name: "file",
+                filename: "a.png",
+                content_type: Some("image/png"),
+                data: &data,
+            },
+        ]);
+        let req = http::Request::builder()
+            .method(Method::POST)
+            .uri(format!("{}/{v}/{PHONE}/media", emu.graph_url()))
+            .header(header::CONTENT_TYPE, ct)
+            .header(header::AUTHORIZATION, bearer(emu.token()))
+            .body(full(body))
+            .unwrap();
+        let up = send(&c, req).await;
+        assert_eq!(up.status, StatusCode::OK, "{v}: {}", up.text());
+        assert_eq!(up.headers["facebook-api-version"], v);
+        let id = up.json()["id"].as_str().unwrap().to_owned();
+        let got = send(
+            &c,
+            graph_get(&emu, &format!("/{v}/{id}"), Some(emu.token())),
+        )
+        .await;
+        assert_eq!(got.status, StatusCode::OK, "{v}");
+        assert_eq!(got.headers["facebook-api-version"], v);
+        let url = got.json()["url"].as_str().unwrap().to_owned();
+        let d = send(&c, download_req(&url, Some(emu.token()), true)).await;
+        assert_eq!(&d.body[..], &data[..]);
+        let msg = serde_json::json!({"messaging_product": "whatsapp", "to": "15551234567",
+            "type": "image", "image": {"id": id}});
+        let req = http::Request::builder()
+            .method(Method::POST)
+            .uri(format!("{}/{v}/{PHONE}/messages", emu.graph_url()))
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, bearer(emu.token()))
+            .body(full(serde_json::to_vec(&msg).unwrap()))
+            .unwrap();
+        let sent = send(&c, req).await;
+        assert_eq!(sent.status, StatusCode::OK, "{v}: {}", sent.text());
+        assert_eq!(sent.headers["facebook-api-version"], v);
+        let del = send(
+            &c,
+            graph_req(
+                &emu,
+                Method::DELETE,
+                &format!("/{v}/{id}"),
+                Some(emu.token()),
+            ),
+        )
+        .await;
+        assert_eq!(del.status, StatusCode::OK, "{v}");
+        assert_eq!(del.headers["facebook-api-version"], v);
+    }
 }
 
 #[tokio::test]
