@@ -72,7 +72,10 @@ async fn notifications_parse_sign_and_download() {
             }
             MediaKind::Sticker => {
                 assert!(m.animated);
-                assert_eq!(m.from.as_deref(), Some("16505551234"));
+                assert_eq!(
+                    m.customer.as_ref().and_then(|c| c.phone.as_deref()),
+                    Some("16505551234")
+                );
             }
             _ => unreachable!(),
         }
