@@ -255,6 +255,11 @@ pub struct ServeArgs {
     /// Media downloaded at once.
     #[arg(long, default_value_t = wa_media_webhook::IngestConfig::default().concurrency)]
     pub concurrency: usize,
+    /// How long a media can be fetched after its message was sent (`7d`, `1h`, `90min`):
+    /// older media are failed as expired, saying so. 7 days by default; 1 hour on a
+    /// "No Storage" number.
+    #[arg(long, value_name = "DURATION", default_value_t = wa_media_webhook::MEDIA_ID_LIFETIME.into())]
+    pub media_lifetime: humantime::Duration,
     /// Move the entries of SPOOL/failed back to the queue before starting.
     #[arg(long)]
     pub retry_failed: bool,

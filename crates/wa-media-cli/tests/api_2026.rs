@@ -1,15 +1,17 @@
-//! Customers of 2026 (issue 25) through the built binary: a customer who adopted a username
+//! The Cloud API of 2026 (issue 25) through the built binary: a customer who adopted a username
 //! and withholds their phone number arrives with a business-scoped user id (BSUID) and no
-//! `wa_id`/`from`; `serve` saves their media and records who sent it under the record's
-//! stable names (`user_id`, `parent_user_id`, `username`; `from` only when there is a phone).
+//! `wa_id`/`from`, and `serve` saves their media and records who sent it under the record's
+//! stable names (`user_id`, `parent_user_id`, `username`; `from` only when there is a phone);
+//! `serve --media-lifetime` (a "No Storage" number keeps media 1 hour) fails older media as
+//! expired, saying which lifetime applied.
 
 #[allow(dead_code)]
 mod common;
 
-use common::serve::{index_lines, jpeg, Serve, WAIT};
+use common::serve::{index_lines, jpeg, requests_to, Serve, WAIT};
 use common::Env;
 use serde_json::Value;
-use wa_media_emulator::InboundMessage;
+use wa_media_emulator::{Endpoint, InboundMessage};
 
 const USER: &str = "US.13491208655302741918";
 const PARENT: &str = "US.ENT.11815799212886844830";
@@ -60,4 +62,53 @@ fn a_username_customer_without_a_phone_number_is_saved_with_their_ids() {
         std::fs::read(lines[0]["path"].as_str().unwrap()).unwrap(),
         bytes
     );
+}
+
+#[test]
+fn a_media_older_than_the_media_lifetime_fails_as_expired_saying_which_lifetime() {
+    let env = Env::start();
+    let dir = env.dir.path().join("inbox");
+    let sim = env
+        .rt
+        .block_on(
+            env.emu()
+                .simulate_inbound(InboundMessage::new(jpeg(2_000, 7), "image/jpeg")),
+        )
+        .unwrap();
+    // The message was sent two hours ago; the number keeps media one hour.
+    let mut n = sim.notification.clone();
+    let two_hours_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 7_200;
+    n["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] =
+        two_hours_ago.to_string().into();
+    let s = Serve::start(&env, &dir, &["--media-lifetime", "1h"]);
+    assert_eq!(s.deliver(&n.to_string()).status, 200);
+    let failed = dir
+        .join(".spool/failed")
+        .join(format!("{}.json", sim.media_id.as_str()));
+    assert!(
+        common::running::wait_until(WAIT, std::time::Duration::from_millis(20), || failed
+            .exists()),
+        "{}",
+        s.stderr()
+    );
+    s.signal("TERM");
+    let exited = s.wait_exit(WAIT);
+    assert_eq!(exited.code(), 0, "{}", exited.stderr);
+    let entry: Value = serde_json::from_slice(&std::fs::read(&failed).unwrap()).unwrap();
+    let reason = entry["failure"].as_str().unwrap();
+    assert!(
+        reason.starts_with("expired") && reason.contains("media lifetime of 1 h"),
+        "{reason}"
+    );
+    assert!(
+        exited.stderr.contains("media lifetime of 1 h"),
+        "{}",
+        exited.stderr
+    );
+    // Nothing was asked of Graph for it.
+    assert_eq!(requests_to(&env, Endpoint::Retrieve), 0);
 }

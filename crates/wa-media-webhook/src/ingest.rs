@@ -34,7 +34,8 @@ pub struct IngestConfig {
     /// 10 min, a `Retry-After` honoured up to 10 min. ([`Retry::Resources`] is retried without
     /// counting attempts; [`IngestConfig::max_age`] bounds everything.)
     pub retry: RetryPolicy,
-    /// Media whose message is older than this are failed as expired. Default 7 days.
+    /// Media whose message is older than this are failed as expired, saying so: the media
+    /// lifetime (7 days by default; 1 hour on a "No Storage" number). Default 7 days.
     pub max_age: Duration,
     /// How long [`Ingest::shutdown`] waits, after the grace period, for the saves it cut off
     /// to end and for their background clean-up ([`Sink::settle`]). Default 10 s.
@@ -166,6 +167,17 @@ struct Inner {
     /// The fetches running now, to cancel when the grace period ends.
     tasks: std::sync::Mutex<std::collections::HashMap<u64, tokio::task::AbortHandle>>,
     next_task: AtomicU64,
+}
+
+/// A media lifetime as people write it: `7 d`, `1 h`, `90 min`, `45 s`.
+fn lifetime(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        _ if s >= 86_400 && s % 86_400 == 0 => format!("{} d", s / 86_400),
+        _ if s >= 3_600 && s % 3_600 == 0 => format!("{} h", s / 3_600),
+        _ if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
+        _ => format!("{s} s"),
+    }
 }
 
 /// Why a media is given up, for `failed/` and the log: what the failure means, then the
@@ -419,8 +431,8 @@ async fn attempt(inner: &Arc<Inner>, id: &str) -> bool {
     if let Some(ts) = entry.timestamp {
         if now_secs().saturating_sub(ts) > age_limit {
             entry.failure = Some(format!(
-                "expired: the message is older than {} days, its media id no longer exists",
-                age_limit / 86_400
+                "expired: the message is older than the media lifetime of {} (7 days by default; 1 hour on a No Storage number), its media can no longer be fetched",
+                lifetime(inner.config.max_age)
             ));
             give_up(inner, entry).await;
             return true;

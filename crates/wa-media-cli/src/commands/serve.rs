@@ -69,16 +69,19 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
         spool,
         api,
         sink,
-        IngestConfig::default().concurrency(args.concurrency).retry(
-            IngestConfig::default_retry()
-                .with_max_attempts(args.max_attempts)
-                .with_delays(
-                    IngestConfig::default_retry()
-                        .base_delay
-                        .min(max_retry_delay),
-                    max_retry_delay,
-                ),
-        ),
+        IngestConfig::default()
+            .concurrency(args.concurrency)
+            .max_age(*args.media_lifetime)
+            .retry(
+                IngestConfig::default_retry()
+                    .with_max_attempts(args.max_attempts)
+                    .with_delays(
+                        IngestConfig::default_retry()
+                            .base_delay
+                            .min(max_retry_delay),
+                        max_retry_delay,
+                    ),
+            ),
     )
     .map_err(|e| Failure::other(format!("cannot start the workers: {e}")))?;
     let mut builder = WebhookService::builder(ingest.clone())
