@@ -112,3 +112,73 @@ fn a_media_older_than_the_media_lifetime_fails_as_expired_saying_which_lifetime(
     // Nothing was asked of Graph for it.
     assert_eq!(requests_to(&env, Endpoint::Retrieve), 0);
 }
+
+/// `n` (a customer's media message) as a coexistence number sends the business's own message
+/// (`smb_message_echoes`) or a past one (`history`).
+fn as_echo_or_history(mut n: Value, history: bool) -> Value {
+    let change = &mut n["entry"][0]["changes"][0];
+    let value = &mut change["value"];
+    let mut message = value["messages"][0].clone();
+    let obj = value.as_object_mut().unwrap();
+    obj.remove("messages");
+    obj.remove("contacts");
+    if history {
+        change["field"] = "history".into();
+        change["value"]["history"] = serde_json::json!([{
+            "metadata": {"phase": 0, "chunk_order": 1, "progress": 100},
+            "threads": [{"id": "16505551234", "messages": [message]}],
+        }]);
+    } else {
+        message["to"] = message["from"].clone();
+        message["from"] = "15550783881".into();
+        message["to_user_id"] = USER.into();
+        change["field"] = "smb_message_echoes".into();
+        change["value"]["message_echoes"] = serde_json::json!([message]);
+    }
+    n
+}
+
+#[test]
+fn media_in_echoes_and_history_is_saved_with_its_source() {
+    let env = Env::start();
+    let dir = env.dir.path().join("inbox");
+    let media: Vec<_> = (0..2u8)
+        .map(|i| {
+            let bytes = jpeg(3_000, 40 + i);
+            let sim = env
+                .rt
+                .block_on(
+                    env.emu()
+                        .simulate_inbound(InboundMessage::new(bytes.clone(), "image/jpeg")),
+                )
+                .unwrap();
+            (sim, bytes)
+        })
+        .collect();
+    let mut s = Serve::start(&env, &dir, &[]);
+    for ((sim, _), history) in media.iter().zip([false, true]) {
+        let body = as_echo_or_history(sim.notification.clone(), history).to_string();
+        assert_eq!(s.deliver(&body).status, 200);
+        s.wait_saved(sim.media_id.as_str());
+    }
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(WAIT).code(), 0);
+    let lines = index_lines(&dir);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for ((sim, bytes), source) in media.iter().zip(["echo", "history"]) {
+        let line = lines
+            .iter()
+            .find(|l| l["media_id"] == sim.media_id.as_str())
+            .unwrap();
+        assert_eq!(line["source"], source, "{line}");
+        assert_eq!(
+            std::fs::read(line["path"].as_str().unwrap()).unwrap(),
+            *bytes
+        );
+    }
+    let echo = lines.iter().find(|l| l["source"] == "echo").unwrap();
+    assert_eq!(
+        echo["user_id"], USER,
+        "the echo's customer is its recipient: {echo}"
+    );
+}

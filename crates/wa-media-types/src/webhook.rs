@@ -119,9 +119,68 @@ pub struct ChangeValue {
     /// Delivery statuses of outbound messages.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub statuses: Vec<Status>,
+    /// Messages the business sent from the WhatsApp Business app on a coexistence number
+    /// (field `smb_message_echoes`): `from` is the business, `to`/`to_user_id` the customer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub message_echoes: Vec<Message>,
+    /// Past conversations shared when a coexistence number is onboarded (field `history`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<HistoryChunk>,
     /// Fields not modelled here.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// One chunk of a `history` notification: threads of past messages.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct HistoryChunk {
+    /// The conversations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub threads: Vec<HistoryThread>,
+    /// Fields not modelled here (`metadata`: phase, chunk order, progress).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One past conversation with one customer.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct HistoryThread {
+    /// The customer's WhatsApp id (phone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Its messages, sent and received.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<Message>,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Where a media reference came from.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaSource {
+    /// A customer sent it (`messages`).
+    #[default]
+    Inbound,
+    /// The business sent it from the WhatsApp Business app (`smb_message_echoes`).
+    Echo,
+    /// A past conversation shared at onboarding (`history`).
+    History,
+}
+
+impl MediaSource {
+    /// `inbound`, `echo` or `history`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaSource::Inbound => "inbound",
+            MediaSource::Echo => "echo",
+            MediaSource::History => "history",
+        }
+    }
 }
 
 /// The business phone number a notification is about.
@@ -187,6 +246,15 @@ pub struct Message {
     /// The sender's parent BSUID, where enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_parent_user_id: Option<String>,
+    /// An echo's customer (phone), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// An echo's customer BSUID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_user_id: Option<String>,
+    /// An echo's customer parent BSUID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_parent_user_id: Option<String>,
     /// Unix time in seconds, as a string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
@@ -290,7 +358,11 @@ pub struct MediaObject {
 pub struct InboundMedia {
     /// The message id (`wamid.…`).
     pub message_id: String,
-    /// Who sent it (the message's ids first, then its contact's), when the notification says.
+    /// Where it came from: a customer's message, an echo of the business's own, history.
+    pub source: MediaSource,
+    /// The customer of the conversation (for an inbound message its sender: the message's
+    /// ids first, then its contact's; for an echo its recipient; for history the thread's),
+    /// when the notification says.
     pub customer: Option<Customer>,
     /// What the media is; `audio` with `voice: true` is [`MediaKind::Voice`].
     pub kind: MediaKind,
@@ -327,6 +399,7 @@ impl InboundMedia {
     ) -> Self {
         Self {
             message_id: message_id.into(),
+            source: MediaSource::Inbound,
             customer: None,
             kind,
             media_id,
@@ -342,8 +415,9 @@ impl InboundMedia {
     }
 }
 
-/// Every media reference in a notification, in payload order. Non-media and unknown message
-/// types are skipped; so are statuses.
+/// Every media reference in a notification, in payload order: customers' messages, then the
+/// business's echoes (`smb_message_echoes`), then history threads. Non-media and unknown
+/// message types are skipped; so are statuses.
 pub fn inbound_media(notification: &Notification) -> Vec<InboundMedia> {
     let mut out = Vec::new();
     for change in notification.entry.iter().flat_map(|e| &e.changes) {
@@ -353,13 +427,14 @@ pub fn inbound_media(notification: &Notification) -> Vec<InboundMedia> {
             .as_ref()
             .map(|m| m.phone_number_id.clone())
             .filter(|p| !p.is_empty());
-        for message in &value.messages {
+        let mut push = |message: &Message, source: MediaSource, customer: Option<Customer>| {
             let Some((kind, media)) = message.media() else {
-                continue;
+                return;
             };
             out.push(InboundMedia {
                 message_id: message.id.clone(),
-                customer: sender(message, &value.contacts),
+                source,
+                customer,
                 kind,
                 media_id: media.id.clone(),
                 mime_type: media.mime_type.clone(),
@@ -371,9 +446,54 @@ pub fn inbound_media(notification: &Notification) -> Vec<InboundMedia> {
                 animated: kind == MediaKind::Sticker && media.animated,
                 phone_number_id: phone_number_id.clone(),
             });
+        };
+        for message in &value.messages {
+            push(
+                message,
+                MediaSource::Inbound,
+                sender(message, &value.contacts),
+            );
+        }
+        for echo in &value.message_echoes {
+            let bsuid = |s: &Option<String>| s.as_deref().and_then(|s| Bsuid::new(s).ok());
+            let customer = Customer::new(
+                echo.to.clone(),
+                bsuid(&echo.to_user_id),
+                bsuid(&echo.to_parent_user_id),
+                None,
+            );
+            push(echo, MediaSource::Echo, customer);
+        }
+        for thread in value.history.iter().flat_map(|h| &h.threads) {
+            for message in &thread.messages {
+                let customer = Customer::new(thread.id.clone(), None, None, None)
+                    .or_else(|| sender(message, &value.contacts));
+                push(message, MediaSource::History, customer);
+            }
         }
     }
     out
+}
+
+/// Every message of a notification with its time: customers' messages, echoes and history.
+pub fn all_messages(notification: &Notification) -> impl Iterator<Item = &Message> {
+    notification
+        .entry
+        .iter()
+        .flat_map(|e| &e.changes)
+        .flat_map(|c| {
+            c.value
+                .messages
+                .iter()
+                .chain(&c.value.message_echoes)
+                .chain(
+                    c.value
+                        .history
+                        .iter()
+                        .flat_map(|h| &h.threads)
+                        .flat_map(|t| &t.messages),
+                )
+        })
 }
 
 /// The sender of `message`: its own ids first (`from`, `from_user_id`,

@@ -327,6 +327,8 @@ fn every_webhook_fixture_is_covered_here() {
         "username-no-phone.json",
         "status-delivered-bsuid.json",
         "README.md",
+        "smb-message-echo.json",
+        "history.json",
     ]
     .into();
     let present: BTreeSet<String> = std::fs::read_dir(dir())
@@ -408,4 +410,27 @@ fn the_sender_is_read_from_the_message_first_and_an_invalid_bsuid_is_left_out() 
     assert_eq!(a.user_id.map(|u| u.to_string()).as_deref(), Some("US.2"));
     // Two contacts and no id of its own that is valid: no customer to name.
     assert_eq!(media[1].customer, None);
+}
+
+#[test]
+fn media_in_echoes_and_history_is_found_with_its_source_and_customer() {
+    use wa_media_types::webhook::MediaSource;
+    let echo = inbound_media(&parse("smb-message-echo.json"));
+    assert_eq!(echo.len(), 1);
+    assert_eq!(echo[0].source, MediaSource::Echo);
+    assert_eq!(echo[0].filename.as_deref(), Some("quote.pdf"));
+    let c = echo[0].customer.clone().unwrap();
+    assert_eq!(c.phone.as_deref(), Some("16505551234"));
+    assert_eq!(c.user_id.unwrap().as_str(), "US.13491208655302741918");
+    let history = inbound_media(&parse("history.json"));
+    assert_eq!(history.len(), 1, "the text message has no media");
+    assert_eq!(history[0].source, MediaSource::History);
+    assert_eq!(
+        history[0].customer.clone().unwrap().phone.as_deref(),
+        Some("16505551234")
+    );
+    assert_eq!(
+        history[0].phone_number_id.as_deref(),
+        Some("106540352242922")
+    );
 }

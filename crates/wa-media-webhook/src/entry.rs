@@ -1,7 +1,7 @@
 //! One spooled media: everything needed to fetch, verify and file it, and its retry state.
 
 use serde::{Deserialize, Serialize};
-use wa_media_types::webhook::InboundMedia;
+use wa_media_types::webhook::{InboundMedia, MediaSource};
 use wa_media_types::{Bsuid, Customer, MediaId, Sha256Digest};
 
 /// A media waiting in the spool (one small JSON file).
@@ -12,6 +12,10 @@ pub struct SpoolEntry {
     pub media_id: MediaId,
     /// The message id (`wamid.…`).
     pub message_id: String,
+    /// Where the media came from: `echo` (the business's own, from the WhatsApp Business
+    /// app) or `history` (a past conversation); absent for a customer's message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// The sender's phone number (WhatsApp id), when the notification gave it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
@@ -68,6 +72,7 @@ impl SpoolEntry {
         Self {
             media_id: m.media_id.clone(),
             message_id: m.message_id.clone(),
+            source: (m.source != MediaSource::Inbound).then(|| m.source.as_str().to_owned()),
             from: m.customer.as_ref().and_then(|c| c.phone.clone()),
             user_id: m.customer.as_ref().and_then(|c| c.user_id.clone()),
             parent_user_id: m.customer.as_ref().and_then(|c| c.parent_user_id.clone()),
@@ -113,6 +118,7 @@ impl SpoolEntry {
         Self {
             media_id: id.parse().expect("a test id is digits"),
             message_id: format!("wamid.{id}"),
+            source: None,
             from: None,
             user_id: None,
             parent_user_id: None,

@@ -9,6 +9,7 @@
 //! | `v` | number | the schema version: 1 |
 //! | `media_id` | string | the WhatsApp media id |
 //! | `message_id` | string | the message id (`wamid.…`) |
+//! | `source` | string | `echo` (sent by the business from the WhatsApp Business app) or `history` (a past conversation); absent for a customer's message |
 //! | `from` | string | the sender's phone number (WhatsApp id), when the notification had one |
 //! | `user_id` | string | the sender's business-scoped user id (BSUID), when given (always, since April 2026) |
 //! | `parent_user_id` | string | the sender's parent BSUID, where enabled |
@@ -45,6 +46,9 @@ pub struct SavedRecord {
     pub media_id: String,
     /// The message id.
     pub message_id: String,
+    /// `echo` or `history`; absent for a customer's message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// The sender's phone number (WhatsApp id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
@@ -86,6 +90,7 @@ impl SavedRecord {
             v: RECORD_VERSION,
             media_id: entry.media_id.to_string(),
             message_id: entry.message_id.clone(),
+            source: entry.source.clone(),
             from: entry.from.clone(),
             user_id: entry.user_id.as_ref().map(|u| u.to_string()),
             parent_user_id: entry.parent_user_id.as_ref().map(|u| u.to_string()),

@@ -492,12 +492,7 @@ fn parse(raw: &[u8]) -> Result<Notification, Refusal> {
 /// The spool entries of every media in `n`, with each message's own timestamp.
 fn media_entries(n: &Notification, received: u64) -> Vec<SpoolEntry> {
     let mut stamps = std::collections::HashMap::new();
-    for m in n
-        .entry
-        .iter()
-        .flat_map(|e| &e.changes)
-        .flat_map(|c| &c.value.messages)
-    {
+    for m in wa_media_types::webhook::all_messages(n) {
         if let Some(ts) = m.timestamp.as_deref().and_then(|t| t.parse::<u64>().ok()) {
             stamps.insert(m.id.as_str(), ts);
         }
