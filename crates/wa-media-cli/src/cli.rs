@@ -160,7 +160,9 @@ pub struct UploadArgs {
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("media").required(true).args(["file", "media_id", "link"])))]
 pub struct SendArgs {
-    /// The recipient's phone number, with country code (`+`, spaces and dashes are removed).
+    /// The recipient: a phone number with country code (`+`, spaces and dashes are removed),
+    /// or a business-scoped user id for a customer known by username (`US.1349…`, a parent
+    /// BSUID `US.ENT.…`), sent as Graph's `recipient`.
     #[arg(long)]
     pub to: String,
     /// A file to upload and send (its kind is inferred from its MIME type unless --kind).

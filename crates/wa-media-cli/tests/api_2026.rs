@@ -182,3 +182,34 @@ fn media_in_echoes_and_history_is_saved_with_its_source() {
         "the echo's customer is its recipient: {echo}"
     );
 }
+
+#[test]
+fn send_to_a_bsuid_prints_the_wamid_and_the_emulator_records_the_recipient() {
+    let env = Env::start();
+    let jpg = common::fixture("image.jpg");
+    let out = env.run(&[
+        "send",
+        "--to",
+        "US.13491208655302741918",
+        jpg.to_str().unwrap(),
+    ]);
+    assert_eq!(common::code(&out), 0, "{}", common::stderr(&out));
+    let wamid = common::stdout(&out).trim().to_owned();
+    assert!(wamid.starts_with("wamid."), "{wamid}");
+    let sent = env.emu().sent_messages();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].wamid, wamid);
+    assert_eq!(
+        sent[0].recipient.as_deref(),
+        Some("US.13491208655302741918")
+    );
+    // A malformed BSUID is refused locally (exit 3), nothing sent.
+    let out = env.run(&["send", "--to", "US.ENT.", jpg.to_str().unwrap()]);
+    assert_eq!(common::code(&out), 3, "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("BSUID"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(env.emu().sent_messages().len(), 1);
+}
