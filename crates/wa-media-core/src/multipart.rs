@@ -1,6 +1,7 @@
 //! The streaming multipart/form-data encoder for uploads, with an exact `Content-Length`.
 //!
-//! The body is `messaging_product=whatsapp`, `type=<mime>` and the `file` part. Only the small
+//! The body is `messaging_product=whatsapp`, `type=<mime>`, `ttl_minutes=<n>` when the upload
+//! asks for a media TTL ([`MultipartBody::ttl_minutes`]), and the `file` part. Only the small
 //! head and tail live in memory; the file's bytes stream through untouched.
 //!
 //! Not a stable API: public only with the `test-util` feature, for this workspace's tests,
@@ -33,6 +34,8 @@ const BOUNDARY_ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi
 pub struct MultipartBody {
     boundary: String,
     head: Bytes,
+    /// Where the `file` part's header starts in `head` (fields go before it).
+    file_part_at: usize,
     tail: Bytes,
     file_len: u64,
 }
@@ -54,14 +57,9 @@ impl MultipartBody {
         let mime = mime.to_string();
         let mut head = String::with_capacity(400);
         for (name, value) in [("messaging_product", "whatsapp"), ("type", mime.as_str())] {
-            head.push_str("--");
-            head.push_str(&boundary);
-            head.push_str("\r\nContent-Disposition: form-data; name=\"");
-            head.push_str(name);
-            head.push_str("\"\r\n\r\n");
-            head.push_str(value);
-            head.push_str("\r\n");
+            push_field(&mut head, &boundary, name, value);
         }
+        let file_part_at = head.len();
         head.push_str("--");
         head.push_str(&boundary);
         head.push_str("\r\nContent-Disposition: form-data; name=\"file\"; filename=\"");
@@ -73,9 +71,42 @@ impl MultipartBody {
         Self {
             boundary,
             head: Bytes::from(head),
+            file_part_at,
             tail: Bytes::from(tail),
             file_len,
         }
+    }
+
+    /// Adds the `ttl_minutes` field (before the file part, after `type`): how long the media
+    /// lives on a "No Storage" number (the range, 60 to 43,200, is checked by the upload's
+    /// validation, [`wa_media_types::validate_ttl_minutes`], not here). The length stays exact.
+    ///
+    /// ```
+    /// use wa_media_core::multipart::MultipartBody;
+    /// let m = MultipartBody::with_boundary("B".into(), &"image/png".parse().unwrap(), "a.png", 3)
+    ///     .ttl_minutes(120);
+    /// let body = m.to_bytes(bytes::Bytes::from_static(b"PNG"));
+    /// let text = String::from_utf8(body.clone()).unwrap();
+    /// assert!(text.contains("name=\"ttl_minutes\"\r\n\r\n120\r\n--B\r\nContent-Disposition: form-data; name=\"file\""));
+    /// assert_eq!(body.len() as u64, m.len());
+    /// ```
+    pub fn ttl_minutes(mut self, minutes: u32) -> Self {
+        let mut field = String::with_capacity(100);
+        push_field(
+            &mut field,
+            &self.boundary,
+            "ttl_minutes",
+            &minutes.to_string(),
+        );
+        let (fields, file_part) = self.head.split_at(self.file_part_at);
+        let mut head = Vec::with_capacity(self.head.len() + field.len());
+        head.extend_from_slice(fields);
+        head.extend_from_slice(field.as_bytes());
+        let file_part_at = head.len();
+        head.extend_from_slice(file_part);
+        self.head = Bytes::from(head);
+        self.file_part_at = file_part_at;
+        self
     }
 
     /// The boundary.
@@ -130,6 +161,17 @@ impl MultipartBody {
         let len = self.len();
         RequestBody::from_stream(self.stream(file), Some(len))
     }
+}
+
+/// Appends one text field to a multipart head.
+fn push_field(head: &mut String, boundary: &str, name: &str, value: &str) {
+    head.push_str("--");
+    head.push_str(boundary);
+    head.push_str("\r\nContent-Disposition: form-data; name=\"");
+    head.push_str(name);
+    head.push_str("\"\r\n\r\n");
+    head.push_str(value);
+    head.push_str("\r\n");
 }
 
 /// A fresh boundary: `wa-media-` and 32 random alphanumerics (about 190 bits), so it cannot

@@ -154,8 +154,9 @@ impl MediaClient {
     ///    inferred from the MIME type. A document without a filename is sent with the file's
     ///    name.
     /// 4. The message ([`SendMedia::validate_with_file`]: recipient, options for the kind, a
-    ///    voice note is Opus in Ogg) and the upload's own validation (unless the client's
-    ///    `validate_uploads` is off): a refusal is [`SendFileError::Validation`].
+    ///    voice note is Opus in Ogg) and the upload's own validation, the media TTL of
+    ///    [`SendOptions::ttl_minutes`] included (unless the client's `validate_uploads` is
+    ///    off): a refusal is [`SendFileError::Validation`].
     ///
     /// The plan's notes (a voice note over 512 KB, say) are logged and kept in the plan for a
     /// tool to show.
@@ -232,6 +233,9 @@ impl MediaClient {
         let mut upload = Upload::from_path(path, mime).kind(upload_kind);
         if let Some(p) = options.progress {
             upload = upload.progress_arc(p);
+        }
+        if let Some(minutes) = options.ttl_minutes {
+            upload = upload.ttl_minutes(minutes);
         }
         let upload = upload.prepared(source);
         let validated = upload
@@ -366,6 +370,9 @@ pub struct SendOptions {
     pub progress: Option<Arc<dyn Progress>>,
     /// Upload and send for this business phone number instead of the client's.
     pub phone_number_id: Option<PhoneNumberId>,
+    /// The uploaded media's TTL in minutes on a "No Storage" number
+    /// ([`Upload::ttl_minutes`]: 60 to 43,200, checked with the upload's validation).
+    pub ttl_minutes: Option<u32>,
 }
 
 impl fmt::Debug for SendOptions {
@@ -380,6 +387,7 @@ impl fmt::Debug for SendOptions {
             .field("callback_data", &self.callback_data)
             .field("progress", &self.progress.is_some())
             .field("phone_number_id", &self.phone_number_id)
+            .field("ttl_minutes", &self.ttl_minutes)
             .finish()
     }
 }
@@ -428,6 +436,13 @@ impl SendOptions {
     /// Uploads and sends for this business phone number instead of the client's.
     pub fn phone_number_id(mut self, id: PhoneNumberId) -> Self {
         self.phone_number_id = Some(id);
+        self
+    }
+    /// Uploads the file with this media TTL, in minutes, so that it outlives the default
+    /// 1 hour on a "No Storage" number ([`Upload::ttl_minutes`]; outside 60 to 43,200 the plan
+    /// is refused, [`SendFileError::Validation`]).
+    pub fn ttl_minutes(mut self, minutes: u32) -> Self {
+        self.ttl_minutes = Some(minutes);
         self
     }
 }

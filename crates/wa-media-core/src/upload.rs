@@ -11,8 +11,8 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use futures_util::StreamExt;
 use wa_media_types::{
-    validate_named_upload, MediaKind, MediaType, PhoneNumberId, UploadCandidate, Validated,
-    ValidationError, SNIFF_LEN,
+    validate_named_upload, validate_ttl_minutes, MediaKind, MediaType, PhoneNumberId,
+    UploadCandidate, Validated, ValidationError, SNIFF_LEN,
 };
 
 use crate::error::Error;
@@ -296,6 +296,7 @@ pub struct Upload {
     pub(crate) validate: bool,
     pub(crate) progress: Option<Arc<dyn Progress>>,
     pub(crate) phone_number_id: Option<PhoneNumberId>,
+    pub(crate) ttl_minutes: Option<u32>,
 }
 
 impl fmt::Debug for Upload {
@@ -308,6 +309,7 @@ impl fmt::Debug for Upload {
             .field("validate", &self.validate)
             .field("progress", &self.progress.is_some())
             .field("phone_number_id", &self.phone_number_id)
+            .field("ttl_minutes", &self.ttl_minutes)
             .finish()
     }
 }
@@ -323,6 +325,7 @@ impl Upload {
             validate: true,
             progress: None,
             phone_number_id: None,
+            ttl_minutes: None,
         }
     }
 
@@ -389,6 +392,32 @@ impl Upload {
         self
     }
 
+    /// How long the media lives, in minutes, on a "No Storage" number (one with local storage
+    /// turned off, where media otherwise last 1 hour): sent as the multipart field
+    /// `ttl_minutes`. Meta's range is 1 hour to 30 days, 60 to 43,200 minutes
+    /// ([`wa_media_types::MIN_MEDIA_TTL_MINUTES`], [`wa_media_types::MAX_MEDIA_TTL_MINUTES`]);
+    /// the local validation refuses a TTL outside it before anything is sent
+    /// ([`wa_media_types::Problem::TtlOutOfRange`] in an [`Error::Validation`]), unless
+    /// validation is skipped ([`Upload::skip_validation`], the client's `validate_uploads`),
+    /// when the API judges it. Without it the field is not sent and the number's default
+    /// applies.
+    ///
+    /// ```
+    /// use wa_media_core::Upload;
+    /// let up = Upload::from_path("/srv/invoice.pdf", "application/pdf".parse().unwrap())
+    ///     .ttl_minutes(7 * 24 * 60); // a week
+    /// assert_eq!(up.ttl(), Some(10_080));
+    /// ```
+    pub fn ttl_minutes(mut self, minutes: u32) -> Self {
+        self.ttl_minutes = Some(minutes);
+        self
+    }
+
+    /// The media TTL asked for with [`Upload::ttl_minutes`], in minutes.
+    pub fn ttl(&self) -> Option<u32> {
+        self.ttl_minutes
+    }
+
     /// The MIME type.
     pub fn mime(&self) -> &MediaType {
         &self.mime
@@ -440,6 +469,8 @@ pub(crate) struct PreparedUpload {
     pub(crate) validate: bool,
     pub(crate) progress: Option<Arc<dyn Progress>>,
     pub(crate) phone_number_id: Option<PhoneNumberId>,
+    /// The `ttl_minutes` field, when asked for.
+    pub(crate) ttl_minutes: Option<u32>,
 }
 
 impl Upload {
@@ -453,6 +484,7 @@ impl Upload {
             validate,
             progress,
             phone_number_id,
+            ttl_minutes,
             ..
         } = self;
         Ok(PreparedUpload {
@@ -463,6 +495,7 @@ impl Upload {
             validate,
             progress,
             phone_number_id,
+            ttl_minutes,
         })
     }
 
@@ -477,6 +510,7 @@ impl Upload {
             validate: self.validate,
             progress: self.progress,
             phone_number_id: self.phone_number_id,
+            ttl_minutes: self.ttl_minutes,
         }
     }
 }
@@ -491,14 +525,16 @@ impl fmt::Debug for PreparedUpload {
             .field("validate", &self.validate)
             .field("progress", &self.progress.is_some())
             .field("phone_number_id", &self.phone_number_id)
+            .field("ttl_minutes", &self.ttl_minutes)
             .finish()
     }
 }
 
 impl PreparedUpload {
     /// The pre-upload validation, as every upload runs it: kind, MIME type, size, contents and
-    /// the file name's extension ([`validate_named_upload`]). `None` when it is turned off (by
-    /// the upload or by the client's `validate_uploads`).
+    /// the file name's extension ([`validate_named_upload`]), then the media TTL when one is
+    /// asked for ([`validate_ttl_minutes`]); every problem is reported. `None` when it is
+    /// turned off (by the upload or by the client's `validate_uploads`).
     pub(crate) fn validate(
         &self,
         validate_uploads: bool,
@@ -506,7 +542,7 @@ impl PreparedUpload {
         if !(self.validate && validate_uploads) {
             return Ok(None);
         }
-        validate_named_upload(
+        let file = validate_named_upload(
             &UploadCandidate {
                 kind: self.kind,
                 mime: &self.mime,
@@ -514,8 +550,16 @@ impl PreparedUpload {
                 head: self.source.head(),
             },
             &self.filename,
-        )
-        .map(Some)
+        );
+        let ttl = self.ttl_minutes.map(validate_ttl_minutes).transpose();
+        match (file, ttl) {
+            (Ok(v), Ok(_)) => Ok(Some(v)),
+            (Ok(_), Err(e)) | (Err(e), Ok(_)) => Err(e),
+            (Err(mut e), Err(t)) => {
+                e.problems.extend(t.problems);
+                Err(e)
+            }
+        }
     }
 }
 

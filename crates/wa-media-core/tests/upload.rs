@@ -385,3 +385,83 @@ async fn a_path_whose_extension_contradicts_its_contents_is_refused_before_sendi
         assert_eq!(t.requests().len(), 1);
     }
 }
+
+#[tokio::test]
+async fn a_media_ttl_outside_one_hour_to_thirty_days_is_refused_before_sending() {
+    let text = || Upload::from_bytes(&b"hello\n"[..], "text/plain".parse().unwrap());
+    for minutes in [0, 30, 59, 43_201, u32::MAX] {
+        let t = ok_upload();
+        let e = client(&t)
+            .upload(text().ttl_minutes(minutes))
+            .await
+            .unwrap_err();
+        match &e {
+            Error::Validation(v) => {
+                assert_eq!(
+                    v.problems,
+                    vec![wa_media_types::Problem::TtlOutOfRange { minutes }]
+                );
+                assert!(v.to_string().contains("60 to 43200 minutes"), "{v}");
+            }
+            other => panic!("{minutes}: {other:?}"),
+        }
+        assert!(t.requests().is_empty(), "{minutes}: nothing may be sent");
+    }
+    // With a problem of the file too, both are listed (the file's first).
+    let t = ok_upload();
+    let e = client(&t)
+        .upload(Upload::from_bytes(vec![0u8; 10], "audio/opus".parse().unwrap()).ttl_minutes(10))
+        .await
+        .unwrap_err();
+    match e {
+        Error::Validation(v) => {
+            assert_eq!(v.problems[0], wa_media_types::Problem::OpusMimeType);
+            assert_eq!(
+                v.problems.last(),
+                Some(&wa_media_types::Problem::TtlOutOfRange { minutes: 10 })
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(t.requests().is_empty());
+    // The bounds are accepted; skipping validation leaves the range to the API.
+    for minutes in [60, 43_200] {
+        let t = ok_upload();
+        client(&t)
+            .upload(text().ttl_minutes(minutes))
+            .await
+            .unwrap();
+        assert_eq!(t.requests().len(), 1);
+    }
+    let t = ok_upload();
+    client(&t)
+        .upload(text().ttl_minutes(30).skip_validation())
+        .await
+        .unwrap();
+    let body = String::from_utf8_lossy(&t.requests()[0].body).into_owned();
+    assert!(
+        body.contains("name=\"ttl_minutes\"\r\n\r\n30\r\n"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn send_file_refuses_an_out_of_range_media_ttl_before_uploading() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, "hello\n").unwrap();
+    let t = ok_upload();
+    let e = client(&t)
+        .plan_send_file(
+            &path,
+            "15551234567",
+            wa_media_core::SendOptions::default().ttl_minutes(30),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(e, wa_media_core::SendFileError::Validation(_)),
+        "{e:?}"
+    );
+    assert!(format!("{e:?}").contains("TtlOutOfRange"), "{e:?}");
+    assert!(t.requests().is_empty());
+}

@@ -112,6 +112,33 @@ async fn upload_voice_note_from_path_keeps_codec_parameter() {
 }
 
 #[tokio::test]
+async fn upload_with_a_media_ttl() {
+    let t = answering_all();
+    let c = client(&t);
+    c.upload(
+        Upload::from_bytes(&b"hello, world\n"[..], "text/plain".parse().unwrap())
+            .filename("notes.txt")
+            .ttl_minutes(120),
+    )
+    .await
+    .unwrap();
+    let reqs = t.requests();
+    assert_eq!(reqs.len(), 1);
+    let body = String::from_utf8_lossy(&reqs[0].body).into_owned();
+    assert!(
+        body.contains("name=\"type\"\r\n\r\ntext/plain\r\n--wa-media-TESTBOUNDARY\r\nContent-Disposition: form-data; name=\"ttl_minutes\"\r\n\r\n120\r\n"),
+        "{body}"
+    );
+    // The announced length counts the extra field.
+    assert_eq!(reqs[0].body_len_hint, Some(reqs[0].body.len() as u64));
+    assert_eq!(
+        reqs[0].headers["content-length"].to_str().unwrap(),
+        reqs[0].body.len().to_string()
+    );
+    insta::assert_snapshot!(render(&reqs[0]));
+}
+
+#[tokio::test]
 async fn retrieve() {
     let t = answering_all();
     let info = client(&t).retrieve(&media_id()).await.unwrap();

@@ -135,6 +135,7 @@ where
         created_at: now,
         expires_at: now.saturating_add(shared.config.media_ttl.as_secs()),
         source: MediaSource::Upload,
+        ttl_minutes: received.ttl_minutes,
     };
     let id = record.id.clone();
     let guard = received.spooled.guard;

@@ -306,6 +306,7 @@ pub(crate) fn create(
         created_at: now,
         expires_at: now.saturating_add(shared.config.inbound_media_ttl.as_secs()),
         source: MediaSource::Inbound,
+        ttl_minutes: None,
     };
     let media_id = record.id.clone();
     let guard = spooled.guard;

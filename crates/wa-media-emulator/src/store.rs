@@ -45,6 +45,11 @@ pub struct StoredMedia {
     pub expires_at: u64,
     /// Upload or inbound simulation.
     pub source: MediaSource,
+    /// The `ttl_minutes` field the upload was sent with (the media TTL on a "No Storage"
+    /// number, 60 to 43,200), when it had one; `None` for an upload without it and for
+    /// inbound media. Recorded only: the expiry stays `expires_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_minutes: Option<u32>,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -16,7 +16,7 @@ use http_body::Body;
 use http_body_util::BodyExt as _;
 use wa_media_types::{
     validate_upload, MediaKind, MediaType, Problem, Sha256Digest, StreamingDigest, UploadCandidate,
-    MAX_MEDIA_BYTES, SNIFF_LEN,
+    MAX_MEDIA_BYTES, MAX_MEDIA_TTL_MINUTES, MIN_MEDIA_TTL_MINUTES, SNIFF_LEN,
 };
 
 use crate::reply::ApiError;
@@ -501,6 +501,8 @@ pub(crate) struct Received {
     pub(crate) spooled: Spooled,
     pub(crate) mime_type: MediaType,
     pub(crate) filename: Option<String>,
+    /// The `ttl_minutes` field, when the upload had one (checked: an integer in range).
+    pub(crate) ttl_minutes: Option<u32>,
 }
 
 /// Why an upload produced no media.
@@ -546,6 +548,28 @@ async fn read_text(field: &mut multer::Field<'static>, name: &str) -> Result<Str
         .map_err(|_| ApiError::param(format!("(#100) Param {name} is not valid UTF-8")))
 }
 
+/// The `ttl_minutes` field as Graph takes it: an integer from [`MIN_MEDIA_TTL_MINUTES`] to
+/// [`MAX_MEDIA_TTL_MINUTES`] (1 hour to 30 days); anything else is error 100.
+pub(crate) fn parse_ttl_minutes(text: &str) -> Result<u32, ApiError> {
+    let text = text.trim();
+    let clip = || text.chars().take(40).collect::<String>();
+    let n: i64 = text.parse().map_err(|_| {
+        ApiError::param(format!(
+            "(#100) Param ttl_minutes must be an integer, got \"{}\".",
+            clip()
+        ))
+    })?;
+    u32::try_from(n)
+        .ok()
+        .filter(|n| (MIN_MEDIA_TTL_MINUTES..=MAX_MEDIA_TTL_MINUTES).contains(n))
+        .ok_or_else(|| {
+            ApiError::param(format!(
+                "(#100) Param ttl_minutes must be between {MIN_MEDIA_TTL_MINUTES} and \
+                 {MAX_MEDIA_TTL_MINUTES} (1 hour to 30 days), got {n}."
+            ))
+        })
+}
+
 /// Parses and spools a multipart upload. `reset_at`: reset the connection after about this many
 /// bytes of the file (injected fault).
 pub(crate) async fn receive_multipart<B>(
@@ -577,6 +601,7 @@ where
 
     let mut product: Option<String> = None;
     let mut declared: Option<String> = None;
+    let mut ttl_minutes: Option<u32> = None;
     let mut file: Option<(Spooled, Option<String>, MediaType)> = None;
 
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
@@ -584,6 +609,9 @@ where
         match name.as_str() {
             "messaging_product" => product = Some(read_text(&mut field, &name).await?),
             "type" => declared = Some(read_text(&mut field, &name).await?),
+            "ttl_minutes" => {
+                ttl_minutes = Some(parse_ttl_minutes(&read_text(&mut field, &name).await?)?)
+            }
             "file" => {
                 if file.is_some() {
                     return Err(ApiError::param("(#100) Param file must be a single file").into());
@@ -672,6 +700,7 @@ where
         spooled,
         mime_type,
         filename,
+        ttl_minutes,
     })
 }
 

@@ -12,7 +12,8 @@
 //!   file of unknown type): every reason an upload would be refused, found from the
 //!   declared type, the length and the first [`SNIFF_LEN`] bytes ([`validate_named_upload`]
 //!   also checks the file name's extension); [`usual_extension`] and [`mime_for_extension`]:
-//!   the one MIME type ↔ extension table.
+//!   the one MIME type ↔ extension table; [`validate_ttl_minutes`]: the media TTL an upload
+//!   may ask for on a "No Storage" number ([`MIN_MEDIA_TTL_MINUTES`] to [`MAX_MEDIA_TTL_MINUTES`]).
 //! - [`SendMedia`], [`SentMessage`]: outbound media messages, checked locally
 //!   ([`SendValidationError`]), and Graph's answer.
 //! - [`webhook`]: inbound notifications and [`inbound_media`]; [`signature`]: `X-Hub-Signature-256`;
@@ -56,7 +57,7 @@ pub use response::{DeleteResponse, MediaUrlResponse, UploadResponse};
 pub use signature::{signature_header, verify_signature, SignatureError};
 pub use sniff::{sniff, sniff_media_type, Sniffed};
 pub use validate::{
-    validate_named_upload, validate_upload, Problem, UploadCandidate, Validated, ValidationError,
-    SNIFF_LEN,
+    validate_named_upload, validate_ttl_minutes, validate_upload, Problem, UploadCandidate,
+    Validated, ValidationError, MAX_MEDIA_TTL_MINUTES, MIN_MEDIA_TTL_MINUTES, SNIFF_LEN,
 };
 pub use webhook::{inbound_media, InboundMedia, Notification};

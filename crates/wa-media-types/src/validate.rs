@@ -12,6 +12,15 @@ use crate::{mime_for_extension, usual_extension, MediaKind, MediaType, MAX_MEDIA
 /// How many leading bytes of a file validation looks at (64 KiB). Reading more changes nothing.
 pub const SNIFF_LEN: usize = 64 * 1024;
 
+/// The shortest media TTL an upload may ask for (`ttl_minutes`): 60 minutes, 1 hour.
+///
+/// On a "No Storage" number, media live 1 hour unless the upload asks for longer; Meta
+/// documents the range as 1 hour to 30 days ([`validate_ttl_minutes`]).
+pub const MIN_MEDIA_TTL_MINUTES: u32 = 60;
+
+/// The longest media TTL an upload may ask for (`ttl_minutes`): 43,200 minutes, 30 days.
+pub const MAX_MEDIA_TTL_MINUTES: u32 = 30 * 24 * 60;
+
 /// A file about to be uploaded, as validation sees it.
 ///
 /// ```
@@ -130,6 +139,12 @@ pub enum Problem {
         /// What the contents look like.
         found: &'static str,
     },
+    /// The media TTL asked for (`ttl_minutes`, for "No Storage" numbers) is outside
+    /// [`MIN_MEDIA_TTL_MINUTES`]..=[`MAX_MEDIA_TTL_MINUTES`] (1 hour to 30 days).
+    TtlOutOfRange {
+        /// The TTL asked for, in minutes.
+        minutes: u32,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -216,6 +231,12 @@ impl fmt::Display for Problem {
                     None => f.write_str("rename it to match its contents, or convert the file"),
                 }
             }
+            Problem::TtlOutOfRange { minutes } => write!(
+                f,
+                "a media TTL of {minutes} minutes is outside the range WhatsApp accepts, \
+                 {MIN_MEDIA_TTL_MINUTES} to {MAX_MEDIA_TTL_MINUTES} minutes (1 hour to 30 days): \
+                 ask for a TTL in that range"
+            ),
         }
     }
 }
@@ -243,6 +264,29 @@ fn all_allowed() -> String {
     all.join(", ")
 }
 
+/// Checks a media TTL (the upload's `ttl_minutes` field, which keeps media on a "No Storage"
+/// number longer than the default 1 hour) against the range Meta documents: 1 hour to 30 days,
+/// [`MIN_MEDIA_TTL_MINUTES`] to [`MAX_MEDIA_TTL_MINUTES`] minutes, both included. Returns the
+/// TTL when it is in range, else [`Problem::TtlOutOfRange`].
+///
+/// ```
+/// use wa_media_types::{validate_ttl_minutes, Problem};
+/// assert_eq!(validate_ttl_minutes(120), Ok(120));
+/// assert_eq!(validate_ttl_minutes(43_200), Ok(43_200));
+/// let err = validate_ttl_minutes(30).unwrap_err();
+/// assert_eq!(err.problems, vec![Problem::TtlOutOfRange { minutes: 30 }]);
+/// assert!(err.to_string().contains("60 to 43200 minutes (1 hour to 30 days)"));
+/// ```
+pub fn validate_ttl_minutes(minutes: u32) -> Result<u32, ValidationError> {
+    if (MIN_MEDIA_TTL_MINUTES..=MAX_MEDIA_TTL_MINUTES).contains(&minutes) {
+        Ok(minutes)
+    } else {
+        Err(ValidationError {
+            problems: vec![Problem::TtlOutOfRange { minutes }],
+        })
+    }
+}
+
 /// Every problem found in an upload candidate; never empty.
 ///
 /// ```
@@ -258,7 +302,7 @@ fn all_allowed() -> String {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ValidationError {
-    /// The problems, in a stable order: MIME type, size, contents, file name.
+    /// The problems, in a stable order: MIME type, size, contents, file name, TTL.
     pub problems: Vec<Problem>,
 }
 
@@ -757,6 +801,21 @@ mod tests {
     }
 
     #[test]
+    fn the_media_ttl_is_one_hour_to_thirty_days() {
+        assert_eq!((MIN_MEDIA_TTL_MINUTES, MAX_MEDIA_TTL_MINUTES), (60, 43_200));
+        for ok in [60, 61, 120, 1_440, 43_199, 43_200] {
+            assert_eq!(validate_ttl_minutes(ok), Ok(ok));
+        }
+        for bad in [0, 1, 30, 59, 43_201, 100_000, u32::MAX] {
+            assert_eq!(
+                validate_ttl_minutes(bad).unwrap_err().problems,
+                vec![Problem::TtlOutOfRange { minutes: bad }],
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn display_lists_every_problem() {
         let e = ValidationError {
             problems: vec![Problem::Empty, Problem::OpusMimeType],
@@ -791,6 +850,7 @@ mod error_messages {
         insta::assert_snapshot!(one(Problem::ExtensionMismatch { file_name: "x.jpg".into(), implies: "image/jpeg", found: "image/png" }), @r#"the file cannot be uploaded: the name "x.jpg" says image/jpeg, but the contents look like image/png: rename it to end in .png, or convert the file"#);
         insta::assert_snapshot!(one(Problem::ExtensionMismatch { file_name: "voice.mp3".into(), implies: "audio/mpeg", found: "audio/ogg; codecs=opus" }), @r#"the file cannot be uploaded: the name "voice.mp3" says audio/mpeg, but the contents look like audio/ogg; codecs=opus: rename it to end in .ogg, or convert the file"#);
         insta::assert_snapshot!(one(Problem::ExtensionMismatch { file_name: "report.pdf".into(), implies: "application/pdf", found: "application/zip" }), @r#"the file cannot be uploaded: the name "report.pdf" says application/pdf, but the contents look like application/zip: rename it to match its contents, or convert the file"#);
+        insta::assert_snapshot!(one(Problem::TtlOutOfRange { minutes: 30 }), @"the file cannot be uploaded: a media TTL of 30 minutes is outside the range WhatsApp accepts, 60 to 43200 minutes (1 hour to 30 days): ask for a TTL in that range");
         insta::assert_snapshot!(one(Problem::UnknownMime { mime: "image/gif".into() }), @"the file cannot be uploaded: image/gif is not a media type WhatsApp accepts: use one of image/jpeg, image/png, application/pdf, application/vnd.ms-*, application/vnd.openxmlformats-*, text/plain, audio/aac, audio/mp4, audio/mpeg, audio/amr, audio/ogg; codecs=opus, video/mp4, video/3gp, video/3gpp, image/webp");
     }
 }

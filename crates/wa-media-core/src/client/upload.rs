@@ -43,6 +43,7 @@ impl MediaClient {
             filename,
             progress,
             phone_number_id,
+            ttl_minutes,
             ..
         } = upload;
         let len = source.len();
@@ -58,6 +59,10 @@ impl MediaClient {
             let multipart = match &cfg.fixed_boundary {
                 Some(b) => MultipartBody::with_boundary(b.clone(), mime, filename, len),
                 None => MultipartBody::new(mime, filename, len),
+            };
+            let multipart = match ttl_minutes {
+                Some(minutes) => multipart.ttl_minutes(minutes),
+                None => multipart,
             };
             let file: ChunkStream = source.chunks()?;
             let file: ChunkStream = match &progress {
