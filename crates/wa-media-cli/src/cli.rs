@@ -154,6 +154,12 @@ pub struct UploadArgs {
     /// Skip local validation (the API may then refuse the file).
     #[arg(long)]
     pub no_validate: bool,
+    /// Keep the media this many minutes on a "No Storage" number (one with local storage
+    /// turned off, where media otherwise last 1 hour): sent as the upload's `ttl_minutes`.
+    /// 60 to 43200 (1 hour to 30 days); outside that range the upload is refused before
+    /// anything is sent (exit 3), unless --no-validate.
+    #[arg(long, value_name = "N")]
+    pub ttl_minutes: Option<u32>,
 }
 
 /// `send` options: exactly one of FILE, `--media-id` and `--link`.
@@ -194,6 +200,12 @@ pub struct SendArgs {
     /// Opaque data echoed back in this message's statuses (biz_opaque_callback_data).
     #[arg(long)]
     pub callback_data: Option<String>,
+    /// Upload FILE to be kept this many minutes on a "No Storage" number (one with local
+    /// storage turned off, where media otherwise last 1 hour): the upload's `ttl_minutes`.
+    /// 60 to 43200 (1 hour to 30 days); outside that range nothing is uploaded or sent
+    /// (exit 3). Only with a FILE: a --media-id or --link was uploaded or is fetched elsewhere.
+    #[arg(long, value_name = "N", conflicts_with_all = ["media_id", "link"])]
+    pub ttl_minutes: Option<u32>,
 }
 
 /// `inbound` options.

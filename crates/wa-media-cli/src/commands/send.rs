@@ -93,6 +93,9 @@ async fn send_file(
     if let Some(d) = &args.callback_data {
         options = options.callback_data(d.as_str());
     }
+    if let Some(minutes) = args.ttl_minutes {
+        options = options.ttl_minutes(minutes);
+    }
     let bar = Bars::new(g.quiet, g.json).bytes("upload", None);
     let progress_bar = bar.clone();
     options = options.progress(move |done: u64, total: Option<u64>| {

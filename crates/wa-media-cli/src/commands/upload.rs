@@ -55,6 +55,9 @@ pub async fn run(g: &Global, args: UploadArgs) -> Result<(), Failure> {
     if args.no_validate {
         upload = upload.skip_validation();
     }
+    if let Some(minutes) = args.ttl_minutes {
+        upload = upload.ttl_minutes(minutes);
+    }
     let bar = Bars::new(g.quiet, g.json).bytes("upload", Some(meta.len()));
     let progress_bar = bar.clone();
     upload = upload.progress(move |done: u64, _total: Option<u64>| progress_bar.set_position(done));
