@@ -8,7 +8,7 @@ use std::time::Duration;
 use http::StatusCode;
 use wa_media_types::{ErrorBody, ErrorClass, SendValidationError, Sha256Digest, ValidationError};
 
-use crate::retry::Retry;
+use crate::retry_class::Retry;
 use crate::timeouts::TimeoutKind;
 use crate::transport::{TransportError, TransportErrorKind};
 
@@ -163,7 +163,7 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     message
 }
 
-impl crate::retry::Retryable for Error {
+impl crate::retry_class::Retryable for Error {
     /// The class of this error (the one classification; see [`Retry`]).
     fn retry(&self) -> Retry {
         match self {
@@ -199,7 +199,7 @@ impl Error {
     /// try later, by the webhook workers, not within the call), are never retried within a
     /// call.
     pub fn is_retryable(&self) -> bool {
-        use crate::retry::Retryable;
+        use crate::retry_class::Retryable;
         let not_http = matches!(
             self,
             Error::Transport(t)

@@ -47,6 +47,7 @@ pub mod protocol;
 #[cfg(not(feature = "test-util"))]
 mod protocol;
 mod retry;
+mod retry_class;
 mod send;
 mod temp_file;
 #[cfg(feature = "test-util")]
