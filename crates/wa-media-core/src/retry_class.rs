@@ -37,15 +37,15 @@ pub enum Retry {
 
 impl Retry {
     /// The class of a local I/O error: out of space or quota is [`Retry::Resources`]; a
-    /// refusal that will not change by itself (permission denied, not found, invalid input or
-    /// data, a read-only file system, a directory where a file was expected) is
-    /// [`Retry::Never`]; anything else [`Retry::Later`].
+    /// refusal that will not change by itself (permission denied, invalid input or data, a
+    /// read-only file system, a directory where a file was expected) is [`Retry::Never`];
+    /// anything else [`Retry::Later`] — a file or directory not found included (another
+    /// process may have moved it a moment ago).
     pub fn of_io(e: &std::io::Error) -> Retry {
         use std::io::ErrorKind as K;
         match e.kind() {
             K::StorageFull | K::QuotaExceeded => Retry::Resources,
             K::PermissionDenied
-            | K::NotFound
             | K::InvalidInput
             | K::InvalidData
             | K::ReadOnlyFilesystem

@@ -109,19 +109,11 @@ impl Directory {
         if let Some(sha) = entry.expected_sha256() {
             options = options.expect_sha256(sha);
         }
-        let file = match api
+        // A failed save leaves its day directory as it is: removing it when empty raced with
+        // another worker's save creating its temporary file there (ENOENT).
+        let file = api
             .fetch_to_file_with(&entry.media_id, &path, options)
-            .await
-        {
-            Ok(f) => f,
-            Err(e) => {
-                // Leave no empty day directory behind (fails harmlessly when not empty).
-                if let Some(dir) = path.parent() {
-                    let _ = std::fs::remove_dir(dir);
-                }
-                return Err(e.into());
-            }
-        };
+            .await?;
         let saved = Saved::new(
             file.path.to_string_lossy(),
             file.file_size,

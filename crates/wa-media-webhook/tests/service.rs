@@ -414,6 +414,9 @@ async fn a_burst_of_1000_media_under_random_faults_is_saved_whole() {
         (1000, 0),
         "failed: {:?}",
         h.spooled("failed")
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .collect::<Vec<_>>()
     );
     let index = h.index();
     assert_eq!(index.len(), 1000);
