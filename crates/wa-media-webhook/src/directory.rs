@@ -39,6 +39,8 @@ struct Directory {
     index: IndexLog,
     /// Saves whose blocking task is still running.
     running: AtomicUsize,
+    /// Saves in progress per day directory.
+    days: std::sync::Mutex<std::collections::HashMap<PathBuf, usize>>,
     idle: Notify,
 }
 
@@ -75,6 +77,7 @@ impl DirectorySink {
                 index: IndexLog::open(root.join("index.jsonl")),
                 root,
                 running: AtomicUsize::new(0),
+                days: Default::default(),
                 idle: Notify::new(),
             }),
         })
@@ -99,20 +102,54 @@ impl Directory {
 
     async fn save(&self, api: &dyn MediaApi, entry: &SpoolEntry) -> Result<Saved, SinkError> {
         let path = self.path_for(entry);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::Io {
-                path: Some(dir.to_owned()),
-                source: e,
-            })?;
+        let day = path.parent().unwrap_or(&self.root).to_owned();
+        self.enter_day(&day)?;
+        let result = self.save_in_day(api, entry, &path).await;
+        self.leave_day(&day, result.is_err());
+        result
+    }
+
+    /// Creates the day directory and counts a save in it (under the lock, so that a failed
+    /// save's clean-up never removes a directory another save is about to write into).
+    fn enter_day(&self, day: &Path) -> Result<(), SinkError> {
+        let mut days = self.days.lock().unwrap_or_else(|p| p.into_inner());
+        std::fs::create_dir_all(day).map_err(|e| Error::Io {
+            path: Some(day.to_owned()),
+            source: e,
+        })?;
+        *days.entry(day.to_owned()).or_default() += 1;
+        Ok(())
+    }
+
+    /// Ends a save in `day`; after a failure, the last save of the day removes the directory
+    /// when it is empty (no empty day directory left behind by failures).
+    fn leave_day(&self, day: &Path, failed: bool) {
+        let mut days = self.days.lock().unwrap_or_else(|p| p.into_inner());
+        let left = days.get_mut(day).map(|n| {
+            *n -= 1;
+            *n
+        });
+        if left == Some(0) {
+            days.remove(day);
+            if failed {
+                // Fails harmlessly when not empty.
+                let _ = std::fs::remove_dir(day);
+            }
         }
+    }
+
+    async fn save_in_day(
+        &self,
+        api: &dyn MediaApi,
+        entry: &SpoolEntry,
+        path: &Path,
+    ) -> Result<Saved, SinkError> {
         let mut options = FetchOptions::default().existing(Existing::KeepBoth);
         if let Some(sha) = entry.expected_sha256() {
             options = options.expect_sha256(sha);
         }
-        // A failed save leaves its day directory as it is: removing it when empty raced with
-        // another worker's save creating its temporary file there (ENOENT).
         let file = api
-            .fetch_to_file_with(&entry.media_id, &path, options)
+            .fetch_to_file_with(&entry.media_id, path, options)
             .await?;
         let saved = Saved::new(
             file.path.to_string_lossy(),
