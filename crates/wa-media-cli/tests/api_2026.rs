@@ -36,13 +36,7 @@ fn a_username_customer_without_a_phone_number_is_saved_with_their_ids() {
     let env = Env::start();
     let dir = env.dir.path().join("inbox");
     let bytes = jpeg(4_000, 25);
-    let sim = env
-        .rt
-        .block_on(
-            env.emu()
-                .simulate_inbound(InboundMessage::new(bytes.clone(), "image/jpeg")),
-        )
-        .unwrap();
+    let sim = env.simulate(InboundMessage::new(bytes.clone(), "image/jpeg"));
     let body = without_phone(sim.notification.clone()).to_string();
     assert!(!body.contains("\"wa_id\"") && !body.contains("\"from\""));
     let mut s = Serve::start(&env, &dir, &[]);
@@ -68,13 +62,7 @@ fn a_username_customer_without_a_phone_number_is_saved_with_their_ids() {
 fn a_media_older_than_the_media_lifetime_fails_as_expired_saying_which_lifetime() {
     let env = Env::start();
     let dir = env.dir.path().join("inbox");
-    let sim = env
-        .rt
-        .block_on(
-            env.emu()
-                .simulate_inbound(InboundMessage::new(jpeg(2_000, 7), "image/jpeg")),
-        )
-        .unwrap();
+    let sim = env.simulate(InboundMessage::new(jpeg(2_000, 7), "image/jpeg"));
     // The message was sent two hours ago; the number keeps media one hour.
     let mut n = sim.notification.clone();
     let two_hours_ago = std::time::SystemTime::now()
@@ -145,13 +133,7 @@ fn media_in_echoes_and_history_is_saved_with_its_source() {
     let media: Vec<_> = (0..2u8)
         .map(|i| {
             let bytes = jpeg(3_000, 40 + i);
-            let sim = env
-                .rt
-                .block_on(
-                    env.emu()
-                        .simulate_inbound(InboundMessage::new(bytes.clone(), "image/jpeg")),
-                )
-                .unwrap();
+            let sim = env.simulate(InboundMessage::new(bytes.clone(), "image/jpeg"));
             (sim, bytes)
         })
         .collect();

@@ -59,7 +59,7 @@ fn partial_files(dir: &Path) -> usize {
 }
 
 fn simulate(env: &Env, msg: InboundMessage) -> SimulatedInbound {
-    env.rt.block_on(env.emu().simulate_inbound(msg)).unwrap()
+    env.simulate(msg)
 }
 
 /// One notification carrying the messages of all `sims`, in order.

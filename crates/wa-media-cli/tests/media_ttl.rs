@@ -24,15 +24,6 @@ fn uploads(env: &Env) -> usize {
         .count()
 }
 
-/// Requests that reached the emulator's messages endpoint.
-fn message_requests(env: &Env) -> usize {
-    env.emu()
-        .request_log()
-        .iter()
-        .filter(|r| r.path.ends_with("/messages"))
-        .count()
-}
-
 /// The TTL the emulator recorded for `id`.
 fn recorded_ttl(env: &Env, id: &str) -> Option<u32> {
     env.emu()
@@ -140,7 +131,7 @@ fn send_with_a_ttl_out_of_range_exits_3_and_uploads_nothing() {
         stderr(&out)
     );
     assert_eq!(uploads(&env), 0);
-    assert_eq!(message_requests(&env), 0);
+    assert_eq!(env.message_requests(), 0);
 }
 
 #[test]

@@ -18,15 +18,6 @@ use wa_media_emulator::{Endpoint, Fault};
 /// The test recipient.
 const TO: &str = "15551234567";
 
-/// Requests that reached the emulator's messages endpoint (answered or not).
-fn message_requests(env: &Env) -> usize {
-    env.emu()
-        .request_log()
-        .iter()
-        .filter(|r| r.path.ends_with("/messages"))
-        .count()
-}
-
 /// Messages the emulator accepted.
 fn accepted(env: &Env) -> usize {
     env.emu().sent_messages().len()
@@ -55,7 +46,7 @@ fn a_file_is_uploaded_then_sent_once() {
     // The media id is the one the upload created, and the message is the only one.
     assert!(env.emu().media_info(&media_id.parse().unwrap()).is_some());
     assert_eq!(accepted(&env), 1);
-    assert_eq!(message_requests(&env), 1);
+    assert_eq!(env.message_requests(), 1);
     let m = &env.emu().sent_messages()[0];
     assert_eq!(m.wamid, wamid);
     assert_eq!(m.kind, "image");
@@ -331,7 +322,7 @@ fn a_link_graph_would_refuse_exits_3_and_sends_nothing() {
         );
     }
     assert_eq!(
-        message_requests(&env),
+        env.message_requests(),
         0,
         "a refused send reached the emulator"
     );
@@ -401,7 +392,7 @@ fn usage_errors_exit_2() {
         let out = env.run(&args);
         assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
     }
-    assert_eq!(message_requests(&env), 0);
+    assert_eq!(env.message_requests(), 0);
 }
 
 #[test]
@@ -428,7 +419,7 @@ fn a_throughput_limit_is_backed_off_and_sent_once() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(accepted(&env), 1, "sent exactly once");
     assert_eq!(
-        message_requests(&env),
+        env.message_requests(),
         2,
         "refused once (130429), then sent"
     );
@@ -461,7 +452,7 @@ fn a_failed_send_after_the_upload_prints_the_media_id_and_the_retry_by_id_sends_
         "{err}"
     );
     assert_eq!(
-        message_requests(&env),
+        env.message_requests(),
         1,
         "a 5xx after the body was sent is not retried"
     );
@@ -559,5 +550,5 @@ fn a_reset_after_the_body_was_sent_gives_exit_8_and_at_most_one_message() {
         stderr(&out)
     );
     assert!(accepted(&env) <= 1, "{:?}", env.emu().sent_messages());
-    assert_eq!(message_requests(&env), 1, "not retried");
+    assert_eq!(env.message_requests(), 1, "not retried");
 }

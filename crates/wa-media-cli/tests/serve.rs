@@ -40,7 +40,7 @@ const DRIP: Duration = Duration::from_millis(200);
 const SHORT_TIMEOUTS: [&str; 4] = ["--idle-timeout", "1", "--body-timeout", "1"];
 
 fn simulate(env: &Env, msg: InboundMessage) -> SimulatedInbound {
-    env.rt.block_on(env.emu().simulate_inbound(msg)).unwrap()
+    env.simulate(msg)
 }
 
 fn inbox(env: &Env) -> PathBuf {

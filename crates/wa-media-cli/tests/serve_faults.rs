@@ -31,12 +31,7 @@ const STEP: Duration = Duration::from_millis(20);
 const FAST_RETRIES: [&str; 2] = ["--max-retry-delay", "1"];
 
 fn simulate(env: &Env, bytes: Vec<u8>) -> SimulatedInbound {
-    env.rt
-        .block_on(
-            env.emu()
-                .simulate_inbound(InboundMessage::new(bytes, "image/jpeg")),
-        )
-        .unwrap()
+    env.simulate(InboundMessage::new(bytes, "image/jpeg"))
 }
 
 fn id(sim: &SimulatedInbound) -> &str {

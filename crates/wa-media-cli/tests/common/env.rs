@@ -45,6 +45,23 @@ impl Env {
         self.emu.as_ref().unwrap()
     }
 
+    /// A customer's media message, taken by the emulator (the notification to deliver).
+    pub fn simulate(
+        &self,
+        msg: wa_media_emulator::InboundMessage,
+    ) -> wa_media_emulator::SimulatedInbound {
+        self.rt.block_on(self.emu().simulate_inbound(msg)).unwrap()
+    }
+
+    /// Requests that reached the emulator's messages endpoint (answered or not).
+    pub fn message_requests(&self) -> usize {
+        self.emu()
+            .request_log()
+            .iter()
+            .filter(|r| r.path.ends_with("/messages"))
+            .count()
+    }
+
     /// The binary, configured through the environment for this emulator.
     pub fn cmd(&self) -> Command {
         let mut c = super::clean_command();
