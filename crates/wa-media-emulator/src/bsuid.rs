@@ -1,32 +1,19 @@
-//! Business-scoped user ids (BSUIDs), as the emulator writes and checks them: `CC.` then 1–128
-//! ASCII letters and digits, with `ENT.` after the country code for an enterprise-wide parent
-//! BSUID (`US.13491208655302741918`, `US.ENT.11815799212886844830`). Simulated customers get a
+//! Business-scoped user ids (BSUIDs), as the emulator writes and checks them (checked by
+//! `wa_media_types::Bsuid`, the one definition: `CC.` then 1–128 ASCII letters and digits, with
+//! `ENT.` after the country code for an enterprise-wide parent BSUID). Simulated customers get a
 //! BSUID derived from their phone number, so the same phone always has the same BSUID, within a
 //! run and across runs.
 
 use sha2::{Digest as _, Sha256};
 
-/// The longest part after `CC.` (or `CC.ENT.`) Meta documents.
-const MAX_BSUID_BODY: usize = 128;
-
-/// Whether `s` is a BSUID or a parent BSUID: two uppercase ASCII letters, `.`, optionally
-/// `ENT.`, then 1–128 ASCII letters and digits. Deliberately wider than digits only (pywa's
-/// `^[A-Z]{2}\.\d+$` is too narrow, per the notes).
+/// Whether `s` is a BSUID or a parent BSUID (the one rule: [`wa_media_types::Bsuid`]).
 pub(crate) fn is_bsuid(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() < 4 || !b[0].is_ascii_uppercase() || !b[1].is_ascii_uppercase() || b[2] != b'.' {
-        return false;
-    }
-    let rest = &s[3..];
-    let body = rest.strip_prefix("ENT.").unwrap_or(rest);
-    !body.is_empty()
-        && body.len() <= MAX_BSUID_BODY
-        && body.bytes().all(|c| c.is_ascii_alphanumeric())
+    wa_media_types::Bsuid::new(s).is_ok()
 }
 
 /// Whether `s` is a parent (enterprise-wide) BSUID: a BSUID with `ENT.` after the country code.
 pub(crate) fn is_parent_bsuid(s: &str) -> bool {
-    is_bsuid(s) && s.get(3..7) == Some("ENT.")
+    wa_media_types::Bsuid::new(s).is_ok_and(|b| b.is_parent())
 }
 
 /// 20 decimal digits from a SHA-256 of `domain` and `input` (stable across runs and platforms).
