@@ -131,7 +131,7 @@ impl GraphError {
     pub fn hint(&self) -> Option<&'static str> {
         Some(match self.code {
             131026 => "the message is undeliverable: the number may not be on WhatsApp, may not have accepted the latest terms, or may run an old app version — check the number; do not resend blindly",
-            131047 => "more than 24 hours passed since the customer last wrote: only a template message can be sent outside the customer service window",
+            131047 => "more than 24 hours passed since the customer last wrote: only a template message can be sent outside the customer service window (wa-media send --template NAME --lang CODE, with the media as --header-file; send_template in the library)",
             131052 => "Meta could not download the media the customer sent (an inbound failure, reported in the webhook): ask the customer to send it again",
             131062 => "this message cannot be sent to a business-scoped user id (BSUID): address the customer by phone number (--to with digits) for this message type",
             131053 => "the media could not be processed: check its MIME type (voice notes must be audio/ogg; codecs=opus, WebP only as stickers) and size, then upload it again",

@@ -17,7 +17,8 @@
 //! - [`SendMedia`], [`SentMessage`]: outbound media messages, checked locally
 //!   ([`SendValidationError`]), and Graph's answer.
 //! - [`webhook`]: inbound notifications and [`inbound_media`]; [`signature`]: `X-Hub-Signature-256`;
-//!   [`filename`]: safe file names for inbound media.
+//!   [`filename`]: safe file names for inbound media; [`standard_webhooks`]: the signatures of a
+//!   relay's deliveries (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -35,7 +36,9 @@ mod response;
 mod serde_util;
 pub mod signature;
 mod sniff;
+pub mod standard_webhooks;
 mod status;
+pub mod template;
 mod validate;
 pub mod webhook;
 
@@ -56,6 +59,10 @@ pub use mime::{MediaType, MimeError};
 pub use response::{DeleteResponse, MediaUrlResponse, UploadResponse};
 pub use signature::{signature_header, verify_signature, SignatureError};
 pub use sniff::{sniff, sniff_media_type, Sniffed};
+pub use template::{
+    CreatedTemplate, SendTemplate, TemplateDefinition, TemplateHeader, TemplateParam, UploadHandle,
+    UploadSession, UploadSessionStatus,
+};
 pub use validate::{
     validate_named_upload, validate_ttl_minutes, validate_upload, Problem, UploadCandidate,
     Validated, ValidationError, MAX_MEDIA_TTL_MINUTES, MIN_MEDIA_TTL_MINUTES, SNIFF_LEN,

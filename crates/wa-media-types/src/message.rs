@@ -163,6 +163,49 @@ pub enum SendValidationError {
     /// The file would be refused by the upload.
     #[error(transparent)]
     Media(#[from] ValidationError),
+    /// A template name Graph would refuse.
+    #[error("template name {name:?} is not valid: a name holds 1 to 512 lowercase letters, digits and underscores (as in WhatsApp Manager)")]
+    TemplateName {
+        /// The name (at most 40 characters).
+        name: String,
+    },
+    /// A template language code Graph would refuse.
+    #[error("language code {code:?} is not valid: give a code such as en, en_US or pt_BR")]
+    TemplateLanguage {
+        /// The code (at most 20 characters).
+        code: String,
+    },
+    /// A template header that is not an image, a video or a document.
+    #[error("a template's media header is an image, a video or a document, not {kind}")]
+    HeaderKind {
+        /// The kind given.
+        kind: MediaKind,
+    },
+    /// The header file's contents are not a type the header's kind takes.
+    #[error("the header file is {}, which a {kind} header does not take ({} are); give the right --header-kind or another file", detected.as_deref().unwrap_or("of an unknown type"), kind.mime_types().join(", "))]
+    HeaderFileMismatch {
+        /// The header's kind.
+        kind: MediaKind,
+        /// What the file's first bytes say it is.
+        detected: Option<String>,
+    },
+    /// A template text parameter Graph would refuse.
+    #[error("the {which} is not valid: {reason}")]
+    TemplateParam {
+        /// Which parameter (`body parameter 2`, `body parameter first_name`).
+        which: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Positional and named body parameters in one message.
+    #[error("a template's body parameters are all positional or all named, not both")]
+    MixedTemplateParams,
+    /// A template definition Graph would refuse.
+    #[error("the template cannot be created: {reason}")]
+    TemplateDefinition {
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// Something worth telling the sender that does not stop the message.
@@ -233,7 +276,7 @@ pub fn normalize_recipient(input: &str) -> Result<String, SendValidationError> {
 
 /// Checks that a media link is an https URL with a host (and a valid port, when it has one)
 /// of at most [`MAX_LINK_BYTES`] bytes: what Graph takes (it refuses the rest with 131009).
-fn check_link(link: &str) -> Result<(), SendValidationError> {
+pub(crate) fn check_link(link: &str) -> Result<(), SendValidationError> {
     let refuse = |reason: &'static str| SendValidationError::Link {
         link: link
             .split(['?', '#'])
