@@ -12,7 +12,7 @@ use wa_media_core::{Error, Existing, FetchOptions, MediaApi, MediaApiExt, Retry}
 use crate::entry::SpoolEntry;
 use crate::index::IndexLog;
 use crate::record::SavedRecord;
-use crate::sink::{filing_name, Saved, Sink, SinkError};
+use crate::sink::{filing_name, Location, Saved, Sink, SinkError};
 
 /// The default sink: files at `DIR/YYYY-MM-DD/<name>` and one [`SavedRecord`] line per media
 /// in `DIR/index.jsonl`.
@@ -148,6 +148,10 @@ impl Directory {
         if let Some(sha) = entry.expected_sha256() {
             options = options.expect_sha256(sha);
         }
+        // The webhook's own download URL first (verified by its sha256); by id when it fails.
+        if let Some(url) = &entry.url {
+            options = options.try_url(wa_media_types::MediaUrl::new(url.clone()));
+        }
         let file = api
             .fetch_to_file_with(&entry.media_id, path, options)
             .await?;
@@ -172,6 +176,12 @@ impl Directory {
 
 #[async_trait::async_trait]
 impl Sink for DirectorySink {
+    fn locate(&self, location: &str) -> Location {
+        let path = std::path::Path::new(location);
+        let relative = path.strip_prefix(&self.inner.root).unwrap_or(path);
+        Location::Path(relative.to_string_lossy().into_owned())
+    }
+
     async fn save(&self, api: Arc<dyn MediaApi>, entry: &SpoolEntry) -> Result<Saved, SinkError> {
         let (dir, entry) = (self.inner.clone(), entry.clone());
         let running = Running::enter(&dir);

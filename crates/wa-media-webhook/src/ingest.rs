@@ -244,6 +244,19 @@ impl Ingest {
         &self.inner.spool
     }
 
+    /// How the sink names `location` to others ([`crate::Sink::locate`]).
+    pub fn locate(&self, location: &str) -> crate::sink::Location {
+        self.inner.sink.locate(location)
+    }
+
+    /// How many media are pending, taken and failed in the spool, also published as the
+    /// spool gauges ([`crate::telemetry`]).
+    pub fn spool_counts(&self) -> std::io::Result<(usize, usize, usize)> {
+        let (pending, taken, failed) = self.inner.spool.state_counts()?;
+        crate::telemetry::spool_gauges(pending, taken, failed);
+        Ok((pending, taken, failed))
+    }
+
     /// Receives an event per saved, retried and failed media.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<IngestEvent> {
         self.inner.events.subscribe()
@@ -439,6 +452,7 @@ async fn attempt(inner: &Arc<Inner>, id: &str) -> bool {
         }
     }
     entry.attempts += 1;
+    let started = std::time::Instant::now();
     let Some(result) = save(inner, &entry).await else {
         // Cancelled at shutdown: the entry stays in cur/ and is taken again at the next start.
         return false;
@@ -446,11 +460,12 @@ async fn attempt(inner: &Arc<Inner>, id: &str) -> bool {
     match result {
         Ok(saved) => {
             let e2 = entry.clone();
-            let loc = saved.location.clone();
-            if let Err(e) = blocking(inner, move |s| s.complete(&e2, &loc)).await {
+            let saved2 = saved.clone();
+            if let Err(e) = blocking(inner, move |s| s.complete(&e2, &saved2)).await {
                 tracing::error!(media_id = id, error = %e, "saved, but the spool could not record it; it is taken back and recognised as saved on the next attempt");
             }
             inner.stats.saved.fetch_add(1, Ordering::Relaxed);
+            crate::telemetry::media_saved(saved.file_size, started.elapsed());
             tracing::info!(media_id = id, location = %saved.location, already = saved.already_present, "media saved");
             let _ = inner.events.send(IngestEvent::Saved {
                 entry: Box::new(entry),
@@ -489,6 +504,7 @@ async fn attempt(inner: &Arc<Inner>, id: &str) -> bool {
                         tracing::error!(media_id = id, error = %e, "cannot put a spool entry back; the sweep takes it back");
                     }
                     inner.stats.retried.fetch_add(1, Ordering::Relaxed);
+                    crate::telemetry::media_retried();
                     tracing::warn!(media_id = id, attempt = entry.attempts, delay_ms = delay.as_millis() as u64, error = %chain, "fetch failed; retrying later");
                     let not_before = entry.not_before_ms;
                     let _ = inner.events.send(IngestEvent::Retrying {
@@ -591,6 +607,7 @@ async fn give_up(inner: &Arc<Inner>, entry: SpoolEntry) {
         return;
     }
     inner.stats.failed.fetch_add(1, Ordering::Relaxed);
+    crate::telemetry::media_failed();
     tracing::error!(media_id = %entry.media_id, reason = entry.failure.as_deref().unwrap_or(""), "media failed");
     let _ = inner.events.send(IngestEvent::Failed {
         entry: Box::new(entry),

@@ -45,6 +45,7 @@
 
 mod directory;
 mod entry;
+mod forward;
 mod fsops;
 mod handler;
 mod index;
@@ -53,10 +54,12 @@ mod record;
 mod service;
 mod sink;
 mod spool;
+pub mod telemetry;
 mod time;
 
 pub use directory::DirectorySink;
 pub use entry::SpoolEntry;
+pub use forward::{ForwardConfig, ForwardConfigError, ForwardEvent, Forwarder};
 pub use handler::{Handler, HandlerError};
 pub use ingest::{Ingest, IngestConfig, IngestEvent, DEFAULT_SHUTDOWN_GRACE, MEDIA_ID_LIFETIME};
 pub use record::{SavedRecord, RECORD_VERSION};
@@ -64,6 +67,6 @@ pub use service::{
     BuildError, ResponseBody, WebhookService, WebhookServiceBuilder, DEFAULT_BODY_LIMIT,
     DEFAULT_BODY_TIMEOUT, DEFAULT_PATH, SIGNATURE_HEADER,
 };
-pub use sink::{filing_name, Saved, Sink, SinkError};
-pub use spool::{Enqueued, Spool, SpoolInUse};
+pub use sink::{filing_name, Location, Saved, Sink, SinkError};
+pub use spool::{Enqueued, MediaOutcome, SavedOutcome, Spool, SpoolInUse};
 pub use time::now_secs;

@@ -5,7 +5,10 @@
 //! - `POST`: the body read up to a limit (413 beyond it) within a deadline (408), the
 //!   `X-Hub-Signature-256` checked over the raw bytes (401 missing, 403 wrong), the JSON parsed
 //!   (400 when it is not a WhatsApp notification), every media spooled durably, the user's
-//!   [`Handler`] called for the rest (500 when it fails, so Meta redelivers), then 200.
+//!   [`Handler`] called for the rest (500 when it fails, so Meta redelivers), the notification
+//!   queued for the [`Forwarder`] when there is one (500 when it cannot be), then 200.
+//! - Every refused delivery is logged once (a warning with its reason) and counted
+//!   (`wa_media_notifications_refused_total{reason}`, [`crate::telemetry`]).
 //! - While draining ([`WebhookService::drain`]), `POST` answers 503 with `Retry-After: 30`, so
 //!   Meta (or a reverse proxy) delivers again later; keep the listener open until the process
 //!   exits, so new deliveries get that answer and not a refused connection.
@@ -27,8 +30,10 @@ use wa_media_types::verify_signature;
 use wa_media_types::webhook::{inbound_media, Notification};
 
 use crate::entry::SpoolEntry;
+use crate::forward::Forwarder;
 use crate::handler::Handler;
 use crate::ingest::Ingest;
+use crate::telemetry;
 use crate::time::now_secs;
 
 /// Meta's documented largest webhook payload: 3 MiB.
@@ -59,6 +64,7 @@ pub struct WebhookServiceBuilder {
     body_timeout: Duration,
     handler: Option<Arc<dyn Handler>>,
     path: Option<String>,
+    forwarder: Option<Forwarder>,
 }
 
 impl std::fmt::Debug for WebhookServiceBuilder {
@@ -71,6 +77,7 @@ impl std::fmt::Debug for WebhookServiceBuilder {
             .field("body_timeout", &self.body_timeout)
             .field("handler", &self.handler.is_some())
             .field("path", &self.path)
+            .field("forwarder", &self.forwarder)
             .finish()
     }
 }
@@ -114,6 +121,12 @@ impl WebhookServiceBuilder {
         self
     }
 
+    /// Queues every accepted notification for `forwarder` (durably, before the 200).
+    pub fn forwarder(mut self, forwarder: Forwarder) -> Self {
+        self.forwarder = Some(forwarder);
+        self
+    }
+
     /// Answers only requests for `path` (such as `/webhook`), 404 to any other; by default
     /// every path is the webhook (for a router that mounts the service on its own path).
     pub fn path(mut self, path: impl Into<String>) -> Self {
@@ -145,6 +158,7 @@ impl WebhookServiceBuilder {
                 body_timeout: self.body_timeout,
                 handler: self.handler,
                 path: self.path,
+                forwarder: self.forwarder,
                 draining: AtomicBool::new(false),
             }),
         })
@@ -192,6 +206,7 @@ struct Inner {
     handler: Option<Arc<dyn Handler>>,
     /// The one path answered (`None`: every path).
     path: Option<String>,
+    forwarder: Option<Forwarder>,
     draining: AtomicBool,
 }
 
@@ -207,12 +222,24 @@ impl WebhookService {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             handler: None,
             path: None,
+            forwarder: None,
         }
     }
 
     /// The pipeline behind the service.
     pub fn ingest(&self) -> &Ingest {
         &self.inner.ingest
+    }
+
+    /// Whether the service takes deliveries now: not draining, and a byte can be written into
+    /// the spool (what `GET /readyz` answers).
+    pub fn is_ready(&self) -> bool {
+        !self.inner.draining.load(Ordering::SeqCst) && self.inner.ingest.spool().writable()
+    }
+
+    /// Whether [`WebhookService::drain`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.inner.draining.load(Ordering::SeqCst)
     }
 
     /// Starts answering deliveries with 503 (Meta redelivers them later); the handshake and
@@ -272,14 +299,17 @@ where
 #[derive(Debug)]
 struct Refusal {
     status: StatusCode,
+    /// The label of `wa_media_notifications_refused_total` and of the log line.
+    reason: &'static str,
     text: &'static str,
     retry_after: Option<&'static str>,
 }
 
 impl Refusal {
-    fn new(status: StatusCode, text: &'static str) -> Self {
+    fn new(status: StatusCode, reason: &'static str, text: &'static str) -> Self {
         Self {
             status,
+            reason,
             text,
             retry_after: None,
         }
@@ -342,18 +372,33 @@ impl Inner {
         B::Data: Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        let started = std::time::Instant::now();
         let steps = async {
             self.accepting()?;
             let signature = self.signature_header(&req)?;
             let raw = self.read_body(req).await?;
             self.check_signature(signature.as_deref(), &raw)?;
             let notification = parse(&raw)?;
-            let media_count = self.spool_media(&notification).await?;
-            self.hand_on(&notification, media_count).await
+            let media = self.spool_media(&notification).await?;
+            self.hand_on(&notification, media.len()).await?;
+            self.forward(&raw, media).await
         };
         match steps.await {
-            Ok(()) => text(StatusCode::OK, "ok"),
-            Err(refusal) => refusal.into_response(),
+            Ok(()) => {
+                telemetry::accepted(started.elapsed());
+                text(StatusCode::OK, "ok")
+            }
+            Err(refusal) => {
+                telemetry::refused(refusal.reason, started.elapsed());
+                // Once per refused delivery: otherwise a refusal shows only as Meta redelivering.
+                tracing::warn!(
+                    status = refusal.status.as_u16(),
+                    reason = refusal.reason,
+                    "delivery refused: {}",
+                    refusal.text
+                );
+                refusal.into_response()
+            }
         }
     }
 
@@ -364,6 +409,7 @@ impl Inner {
         }
         Err(Refusal {
             status: StatusCode::SERVICE_UNAVAILABLE,
+            reason: "draining",
             text: "shutting down; deliver again later",
             retry_after: Some(DRAIN_RETRY_AFTER),
         })
@@ -380,6 +426,7 @@ impl Inner {
         if announced.is_some_and(|n| n > self.body_limit as u64) {
             return Err(Refusal::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
                 "the body is over the limit",
             ));
         }
@@ -390,6 +437,7 @@ impl Inner {
         if self.app_secret.is_some() && signature.is_none() {
             return Err(Refusal::new(
                 StatusCode::UNAUTHORIZED,
+                "signature_missing",
                 "X-Hub-Signature-256 is required",
             ));
         }
@@ -407,6 +455,7 @@ impl Inner {
         match tokio::time::timeout(self.body_timeout, read).await {
             Err(_) => Err(Refusal::new(
                 StatusCode::REQUEST_TIMEOUT,
+                "too_slow",
                 "the body arrived too slowly",
             )),
             Ok(Err(e))
@@ -415,11 +464,13 @@ impl Inner {
             {
                 Err(Refusal::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
                     "the body is over the limit",
                 ))
             }
             Ok(Err(_)) => Err(Refusal::new(
                 StatusCode::BAD_REQUEST,
+                "bad_body",
                 "the body could not be read",
             )),
             Ok(Ok(c)) => Ok(c.to_bytes()),
@@ -435,24 +486,45 @@ impl Inner {
         verify_signature(secret, raw, &header).map_err(|_| {
             Refusal::new(
                 StatusCode::FORBIDDEN,
+                "signature_mismatch",
                 "X-Hub-Signature-256 does not match the body",
             )
         })
     }
 
     /// Every media of the notification, durably in the spool (500 when it cannot be, so Meta
-    /// delivers again); how many there were.
-    async fn spool_media(&self, notification: &Notification) -> Result<usize, Refusal> {
+    /// delivers again); their media ids.
+    async fn spool_media(&self, notification: &Notification) -> Result<Vec<String>, Refusal> {
         let entries = media_entries(notification, now_secs());
-        let count = entries.len();
+        let ids = entries.iter().map(|e| e.media_id.to_string()).collect();
         if let Err(e) = self.ingest.admit(entries).await {
             tracing::error!(error = %e, "cannot spool the media of a delivery; answering 500 so Meta delivers it again");
             return Err(Refusal::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
+                "spool_error",
                 "the media could not be spooled",
             ));
         }
-        Ok(count)
+        Ok(ids)
+    }
+
+    /// The notification, durably queued for the forwarder (500 when it cannot be); Meta's
+    /// redelivery of one already queued or delivered is not queued again.
+    async fn forward(&self, raw: &Bytes, media: Vec<String>) -> Result<(), Refusal> {
+        let Some(forwarder) = &self.forwarder else {
+            return Ok(());
+        };
+        match forwarder.admit(raw, media).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot queue a delivery for forwarding; answering 500 so Meta delivers it again");
+                Err(Refusal::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "forward_spool_error",
+                    "the notification could not be queued for forwarding",
+                ))
+            }
+        }
     }
 
     /// The user's handler, for a notification with more than its media (500 when it fails).
@@ -469,7 +541,11 @@ impl Inner {
         }
         handler.handle(notification).await.map_err(|e| {
             tracing::warn!(error = %e, "the handler failed; answering 500 so Meta delivers it again");
-            Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "the handler failed")
+            Refusal::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "handler_error",
+                "the handler failed",
+            )
         })
     }
 }
@@ -480,10 +556,12 @@ fn parse(raw: &[u8]) -> Result<Notification, Refusal> {
         Ok(n) if n.object == "whatsapp_business_account" => Ok(n),
         Ok(_) => Err(Refusal::new(
             StatusCode::BAD_REQUEST,
+            "bad_body",
             "not a WhatsApp Business Account notification",
         )),
         Err(_) => Err(Refusal::new(
             StatusCode::BAD_REQUEST,
+            "bad_body",
             "not a valid WhatsApp notification",
         )),
     }

@@ -181,4 +181,21 @@ pub trait Sink: Send + Sync + std::fmt::Debug + 'static {
         let _ = within;
         true
     }
+
+    /// How a [`Saved::location`] of this sink is named to others (the forwarded notification's
+    /// `wa_media` object): by default an object key, the location as it is. A sink of files
+    /// answers [`Location::Path`] relative to its directory.
+    fn locate(&self, location: &str) -> Location {
+        Location::Key(location.to_owned())
+    }
+}
+
+/// Where a saved media is, as a forwarded notification names it ([`Sink::locate`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Location {
+    /// A file path relative to the sink's directory (`wa_media.path`).
+    Path(String),
+    /// An object key (`wa_media.key`).
+    Key(String),
 }

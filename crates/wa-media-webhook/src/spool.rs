@@ -35,6 +35,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use crate::entry::SpoolEntry;
+use crate::sink::Saved;
 use crate::fsops::{self, is_regular, Lister};
 use crate::time::now_ms;
 
@@ -463,17 +464,25 @@ impl Spool {
         is_regular(&self.path("new", media_id))
     }
 
-    /// Records a taken entry as saved (`done/<id>`, holding where it went), then removes it
-    /// from `cur/` (and any failed entry of an older claim). On a full disk, where the record
-    /// cannot be written, the entry itself is renamed into `done/` (a rename needs no space).
-    /// When even that fails the entry stays in `cur/`, released: it is taken back and saved
-    /// again (a sink recognises what it saved already), never lost.
-    pub fn complete(&self, entry: &SpoolEntry, location: &str) -> io::Result<()> {
+    /// Records a taken entry as saved (`done/<id>`, holding where it went and what was verified:
+    /// [`SavedOutcome`]), then removes it from `cur/` (and any failed entry of an older claim).
+    /// On a full disk, where the record cannot be written, the entry itself is renamed into
+    /// `done/` (a rename needs no space). When even that fails the entry stays in `cur/`,
+    /// released: it is taken back and saved again (a sink recognises what it saved already),
+    /// never lost.
+    pub fn complete(&self, entry: &SpoolEntry, saved: &Saved) -> io::Result<()> {
         let id = entry.media_id.as_str();
         let (done, cur) = (self.path("done", id), self.path("cur", id));
-        let record =
-            serde_json::json!({ "media_id": id, "location": location, "saved_at_ms": now_ms() });
-        let result = match fsops::write_file(&done, record.to_string().as_bytes()) {
+        let record = SavedOutcome {
+            media_id: id.to_owned(),
+            location: saved.location.clone(),
+            file_size: Some(saved.file_size),
+            sha256: Some(saved.sha256.to_hex()),
+            mime_type: Some(entry.mime_type.clone()),
+            saved_at_ms: now_ms(),
+        };
+        let bytes = serde_json::to_vec(&record).map_err(io::Error::other)?;
+        let result = match fsops::write_file(&done, &bytes) {
             Ok(()) => remove_if_there(&cur),
             Err(e) => {
                 tracing::warn!(media_id = id, error = %e, "cannot write the saved record; keeping the entry as the record");
@@ -486,6 +495,40 @@ impl Spool {
         }
         self.release(id);
         result
+    }
+
+    /// Where `media_id` stands, for whoever waits on it (the [`crate::Forwarder`]): settled
+    /// (saved or failed) or not yet.
+    pub fn outcome(&self, media_id: &str) -> MediaOutcome {
+        match self.state(media_id) {
+            State::Done => {
+                let bytes = fsops::read_regular(&self.path("done", media_id)).unwrap_or_default();
+                match serde_json::from_slice::<SavedOutcome>(&bytes) {
+                    Ok(o) => MediaOutcome::Saved(o),
+                    // The entry itself, renamed there on a full disk: saved, details unknown.
+                    Err(_) => {
+                        let entry: Option<SpoolEntry> = serde_json::from_slice(&bytes).ok();
+                        MediaOutcome::Saved(SavedOutcome {
+                            media_id: media_id.to_owned(),
+                            location: String::new(),
+                            file_size: None,
+                            sha256: entry
+                                .as_ref()
+                                .and_then(|e| e.sha256.as_ref().map(|d| d.to_hex())),
+                            mime_type: entry.map(|e| e.mime_type),
+                            saved_at_ms: 0,
+                        })
+                    }
+                }
+            }
+            State::Failed(entry) => MediaOutcome::Failed(
+                entry
+                    .and_then(|e| e.failure)
+                    .unwrap_or_else(|| "failed (the entry cannot be read)".into()),
+            ),
+            State::Pending(_) | State::Taken(_) | State::Stranded(_) => MediaOutcome::Pending,
+            State::Unknown | State::Odd => MediaOutcome::Unknown,
+        }
     }
 
     /// Puts a taken entry back into `new/` with its updated attempts and retry time. On a full
@@ -623,6 +666,27 @@ impl Spool {
         Ok((pending, self.list("failed")?.len()))
     }
 
+    /// How many entries are pending (in `new/`), taken (in `cur/`) and failed.
+    pub fn state_counts(&self) -> io::Result<(usize, usize, usize)> {
+        Ok((
+            self.list("new")?.len(),
+            self.list("cur")?.len(),
+            self.list("failed")?.len(),
+        ))
+    }
+
+    /// Whether a byte can be written into the spool now (a probe file in `tmp/`, removed): what
+    /// a readiness check asks. A full disk or a read-only mount answers `false`.
+    pub fn writable(&self) -> bool {
+        let probe = self
+            .root
+            .join("tmp")
+            .join(format!(".probe.{:08x}", fastrand::u32(..)));
+        let ok = fsops::create_new_with(&probe, b"w").is_ok();
+        let _ = fs::remove_file(&probe);
+        ok
+    }
+
     /// Removes `done/` records older than `age` (a redelivery can come for 7 days; after that
     /// the media id itself has expired).
     pub fn prune_done(&self, age: Duration) -> io::Result<usize> {
@@ -641,6 +705,42 @@ impl Spool {
         }
         Ok(n)
     }
+}
+
+/// The record `done/<media id>` holds: where a media was saved and what was verified.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct SavedOutcome {
+    /// The media id.
+    pub media_id: String,
+    /// Where the sink put it ([`Saved::location`]); empty when unknown.
+    pub location: String,
+    /// Its size in bytes, verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_size: Option<u64>,
+    /// Its SHA-256, hex, verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// The MIME type as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// When it was saved, ms since the epoch (0 when unknown).
+    #[serde(default)]
+    pub saved_at_ms: u64,
+}
+
+/// Where one media stands ([`Spool::outcome`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MediaOutcome {
+    /// Not in the spool (never admitted, or its record was pruned).
+    Unknown,
+    /// Waiting, or being fetched.
+    Pending,
+    /// Saved and verified.
+    Saved(SavedOutcome),
+    /// Given up, with the reason.
+    Failed(String),
 }
 
 /// Syncs the files on one thread each (at most 16 at a time): a filesystem journal commits
@@ -670,6 +770,10 @@ mod tests {
         SpoolEntry::for_test(id)
     }
 
+    fn test_saved() -> Saved {
+        Saved::new("x", 3, wa_media_types::Sha256Digest::of(b"abc"), false)
+    }
+
     #[test]
     fn one_media_is_pending_once_and_redelivery_is_a_duplicate() {
         let dir = tempfile::tempdir().unwrap();
@@ -680,7 +784,7 @@ mod tests {
         let e = s.claim("1").unwrap().unwrap();
         assert_eq!(s.claim("1").unwrap(), None, "claimed twice");
         assert_eq!(s.enqueue(&[entry("1")]).unwrap(), vec![Enqueued::Duplicate]);
-        s.complete(&e, "x").unwrap();
+        s.complete(&e, &test_saved()).unwrap();
         assert_eq!(s.enqueue(&[entry("1")]).unwrap(), vec![Enqueued::Duplicate]);
         assert_eq!(s.counts().unwrap(), (1, 0));
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
@@ -766,7 +870,7 @@ mod tests {
         inject::fail(dir.path(), Op::Rename, "", 0, 3, Fault::Io);
         assert!(s.retry_later(&a).is_err());
         assert!(s.fail(&b).is_err());
-        assert!(s.complete(&c, "x").is_err());
+        assert!(s.complete(&c, &test_saved()).is_err());
         assert_eq!(
             names(&dir.path().join("cur")),
             ["1.json", "2.json", "3.json"]
@@ -783,7 +887,7 @@ mod tests {
         // it counts as saved, and its entry is dropped when taken.
         for id in ["1", "2"] {
             let e = s.claim(id).unwrap().unwrap();
-            s.complete(&e, "x").unwrap();
+            s.complete(&e, &test_saved()).unwrap();
         }
         assert_eq!(s.claim("3").unwrap(), None);
         assert_eq!(s.counts().unwrap(), (0, 0));
@@ -800,7 +904,7 @@ mod tests {
             s.claim("2").unwrap().unwrap(),
         );
         inject::fail(dir.path(), Op::Write, "", 0, 100, Fault::ShortWrite(5));
-        s.complete(&a, "x").unwrap();
+        s.complete(&a, &test_saved()).unwrap();
         b.failure = Some("refused".into());
         s.fail(&b).unwrap();
         inject::clear(dir.path());
@@ -880,7 +984,7 @@ mod tests {
         );
         let b = s.claim("3").unwrap().unwrap();
         assert_eq!(b.sha256, claimed('b'));
-        s.complete(&b, "x").unwrap();
+        s.complete(&b, &test_saved()).unwrap();
         assert_eq!(
             s.enqueue(&[entry_with("3", 'c')]).unwrap(),
             vec![Enqueued::Duplicate]

@@ -1,0 +1,637 @@
+//! [`Forwarder`]: hands every accepted notification on to the team's application, durably.
+//!
+//! - **Durable before the 200.** [`crate::WebhookService`] queues each notification with a
+//!   valid signature ([`Forwarder::admit`]) in `SPOOL/forward/` before answering Meta; a crash
+//!   or `kill -9` loses nothing, and the next start delivers what was pending.
+//! - **Meta's shape.** The body is Meta's notification: unchanged when it holds no media; with
+//!   media, each media object gains a `wa_media` object (`status: "saved"` with `path` or `key`,
+//!   `sha256`, `file_size`, `mime_type`; or `status: "failed"` with `reason`), and it is sent
+//!   only once every one of its media is saved or failed.
+//! - **Signed twice.** `X-Hub-Signature-256` with the app secret over the forwarded body, so an
+//!   application that verifies Meta's webhooks works unchanged; and the Standard Webhooks
+//!   headers (`webhook-id`, the same for every attempt and for Meta's redelivery;
+//!   `webhook-timestamp`; `webhook-signature` when a signing secret is set). The access token
+//!   is never part of a forward.
+//! - **At least once, once per notification.** A non-2xx answer, a timeout or a refused
+//!   connection is tried again with backoff (the retry time is written to the entry, so it
+//!   holds across restarts) until [`ForwardConfig::max_age`]; then the forward moves to
+//!   `failed/` with its last answer ([`Forwarder::retry_failed`] queues it again). Meta's
+//!   redelivery of a notification already queued or delivered is not queued again.
+
+mod annotate;
+mod outbox;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use tokio::sync::{broadcast, Notify, Semaphore};
+use wa_media_core::{RequestBody, RetryPolicy, Transport};
+use wa_media_types::standard_webhooks::{self, SigningSecret};
+
+use crate::ingest::{Ingest, IngestEvent};
+use crate::telemetry;
+use crate::time::{now_ms, now_secs};
+use annotate::{annotate, forward_id, wa_media};
+use outbox::{ForwardEntry, Outbox};
+
+/// The longest part of an answer's body kept as the forward's last answer.
+const ANSWER_SNIPPET: usize = 512;
+
+/// How often forwards waiting for their media look at the spool, besides the media events.
+const MEDIA_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+
+/// How forwards are sent.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct ForwardConfig {
+    /// The application's URL (`http://` or `https://`).
+    pub url: http::Uri,
+    /// The app secret: `X-Hub-Signature-256` over the forwarded body.
+    pub app_secret: Option<Vec<u8>>,
+    /// The Standard Webhooks signing secret: `webhook-signature`.
+    pub signing_secret: Option<SigningSecret>,
+    /// How long one attempt may take, to the end of the answer's head. Default 10 s.
+    pub timeout: Duration,
+    /// Forwards sent at once. Default 16.
+    pub concurrency: usize,
+    /// How long a forward is tried before it is given up. Default 7 days.
+    pub max_age: Duration,
+    /// The waits between attempts (the attempt count is bounded by [`ForwardConfig::max_age`],
+    /// not by the policy). Default: full-jitter waits from 1 s up to 5 min, a `Retry-After`
+    /// honoured up to 5 min.
+    pub retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for ForwardConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForwardConfig")
+            .field("url", &self.url)
+            .field("app_secret", &self.app_secret.as_ref().map(|_| "***"))
+            .field("signing_secret", &self.signing_secret)
+            .field("timeout", &self.timeout)
+            .field("concurrency", &self.concurrency)
+            .field("max_age", &self.max_age)
+            .finish()
+    }
+}
+
+/// Why a [`ForwardConfig`] could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ForwardConfigError {
+    /// The URL is not an absolute `http://` or `https://` URL.
+    #[error("the forward URL must be an absolute http:// or https:// URL (such as http://127.0.0.1:3000/webhook)")]
+    Url,
+}
+
+impl ForwardConfig {
+    /// Forwards to `url`, with the defaults.
+    pub fn new(url: &str) -> Result<Self, ForwardConfigError> {
+        let uri: http::Uri = url.parse().map_err(|_| ForwardConfigError::Url)?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            return Err(ForwardConfigError::Url);
+        }
+        Ok(Self {
+            url: uri,
+            app_secret: None,
+            signing_secret: None,
+            timeout: Duration::from_secs(10),
+            concurrency: 16,
+            max_age: Duration::from_secs(7 * 86_400),
+            retry: Self::default_retry(),
+        })
+    }
+
+    /// The default [`ForwardConfig::retry`].
+    pub fn default_retry() -> RetryPolicy {
+        RetryPolicy::default()
+            .with_max_attempts(u32::MAX)
+            .with_delays(Duration::from_secs(1), Duration::from_secs(300))
+            .with_max_retry_after(Duration::from_secs(300))
+    }
+
+    /// Signs every forward's body with the app secret (`X-Hub-Signature-256`).
+    pub fn app_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.app_secret = Some(secret.as_ref().to_vec());
+        self
+    }
+
+    /// Signs every forward the Standard Webhooks way (`webhook-signature`).
+    pub fn signing_secret(mut self, secret: SigningSecret) -> Self {
+        self.signing_secret = Some(secret);
+        self
+    }
+
+    /// Sets how long one attempt may take.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets how many forwards are sent at once (at least 1).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Sets how long a forward is tried.
+    pub fn max_age(mut self, age: Duration) -> Self {
+        self.max_age = age;
+        self
+    }
+
+    /// Sets the waits between attempts.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+}
+
+/// What happened to one forward (see [`Forwarder::subscribe`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ForwardEvent {
+    /// The application answered 2xx.
+    Delivered {
+        /// The `webhook-id`.
+        id: String,
+        /// Attempts it took.
+        attempts: u32,
+        /// The answer's status.
+        status: u16,
+    },
+    /// An attempt failed; it is tried again after `delay`.
+    Retrying {
+        /// The `webhook-id`.
+        id: String,
+        /// Attempts so far.
+        attempts: u32,
+        /// The wait before the next one.
+        delay: Duration,
+        /// What the application answered (or the error).
+        answer: String,
+    },
+    /// Given up after the maximum age; moved to the failed forwards.
+    Failed {
+        /// The `webhook-id`.
+        id: String,
+        /// Why, with the last answer.
+        reason: String,
+    },
+}
+
+#[derive(Debug)]
+enum SlotState {
+    /// Waiting for its media to settle; `check` when one of them may have.
+    Waiting { check: bool },
+    /// To send at this time (ms since the epoch).
+    Due(u64),
+    /// Being sent.
+    InFlight,
+}
+
+#[derive(Debug)]
+struct Slot {
+    entry: ForwardEntry,
+    state: SlotState,
+}
+
+/// The forwarder: an outbox in files and the tasks that empty it. Cheap to clone.
+#[derive(Clone)]
+pub struct Forwarder {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Forwarder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forwarder")
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+struct Inner {
+    outbox: Outbox,
+    transport: Arc<dyn Transport>,
+    ingest: Ingest,
+    config: ForwardConfig,
+    slots: std::sync::Mutex<HashMap<String, Slot>>,
+    wake: Notify,
+    running: Arc<Semaphore>,
+    stopping: AtomicBool,
+    events: broadcast::Sender<ForwardEvent>,
+}
+
+impl Forwarder {
+    /// Opens the outbox in `ingest`'s spool (`SPOOL/forward/`) and starts delivering, through
+    /// `transport`, what is pending there (a previous process's forwards included). The media
+    /// outcomes come from `ingest`'s spool, and their locations are named by its sink.
+    pub fn start(
+        ingest: &Ingest,
+        transport: Arc<dyn Transport>,
+        config: ForwardConfig,
+    ) -> std::io::Result<Self> {
+        let outbox = Outbox::open(ingest.spool().root().join("forward"))?;
+        // Meta redelivers for 7 days: a marker older than that cannot meet its notification.
+        let _ = outbox.prune_sent(crate::MEDIA_ID_LIFETIME + Duration::from_secs(86_400));
+        let pending = outbox.pending()?;
+        let (events, _) = broadcast::channel(1024);
+        let inner = Arc::new(Inner {
+            outbox,
+            transport,
+            ingest: ingest.clone(),
+            running: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            config,
+            slots: Default::default(),
+            wake: Notify::new(),
+            stopping: AtomicBool::new(false),
+            events,
+        });
+        {
+            let mut slots = lock(&inner.slots);
+            for entry in pending {
+                let state = initial_state(&entry);
+                slots.insert(entry.id.clone(), Slot { entry, state });
+            }
+        }
+        tokio::spawn(schedule(inner.clone()));
+        tokio::spawn(watch_media(inner.clone()));
+        Ok(Self { inner })
+    }
+
+    /// Queues the notification `raw` durably (fsynced) for forwarding, waiting for `media` (the
+    /// ids of its media admitted into the spool); `false` when the same notification was queued
+    /// or delivered already (Meta's redelivery).
+    pub async fn admit(&self, raw: &Bytes, media: Vec<String>) -> std::io::Result<bool> {
+        if self.inner.stopping.load(Ordering::SeqCst) {
+            return Err(std::io::Error::other(
+                "shutting down: nothing more is admitted",
+            ));
+        }
+        let body = String::from_utf8(raw.to_vec())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        let entry = ForwardEntry {
+            id: forward_id(raw),
+            received_at: now_secs(),
+            queued_at_ms: now_ms(),
+            attempts: 0,
+            not_before_ms: 0,
+            media,
+            last_answer: None,
+            failure: None,
+            body,
+        };
+        let inner = self.inner.clone();
+        let (entry, new) = tokio::task::spawn_blocking(move || {
+            let r = inner.outbox.admit(&entry);
+            (entry, r)
+        })
+        .await
+        .map_err(std::io::Error::other)?;
+        let new = new?;
+        if new {
+            let state = initial_state(&entry);
+            lock(&self.inner.slots).insert(entry.id.clone(), Slot { entry, state });
+            self.inner.wake.notify_one();
+        }
+        Ok(new)
+    }
+
+    /// Receives an event per delivered, retried and failed forward.
+    pub fn subscribe(&self) -> broadcast::Receiver<ForwardEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// How many forwards are pending, and how many failed (also published as gauges).
+    pub fn counts(&self) -> std::io::Result<(usize, usize)> {
+        let (pending, failed) = self.inner.outbox.counts()?;
+        telemetry::forward_gauges(pending, failed);
+        Ok((pending, failed))
+    }
+
+    /// Moves the failed forwards back into the queue (their maximum age counted from now);
+    /// returns how many. Call it before [`Forwarder::start`] sends anything, or restart.
+    pub fn retry_failed(&self) -> std::io::Result<usize> {
+        let n = self.inner.outbox.retry_failed(now_ms())?;
+        if n > 0 {
+            let pending = self.inner.outbox.pending()?;
+            let mut slots = lock(&self.inner.slots);
+            for entry in pending {
+                slots.entry(entry.id.clone()).or_insert_with(|| Slot {
+                    state: initial_state(&entry),
+                    entry,
+                });
+            }
+            drop(slots);
+            self.inner.wake.notify_one();
+        }
+        Ok(n)
+    }
+
+    /// Stops sending new attempts and waits up to `grace` for those running; what was not
+    /// delivered stays in the outbox for the next start. Whether all running ones finished.
+    pub async fn shutdown(&self, grace: Duration) -> bool {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        self.inner.wake.notify_one();
+        let n = self.inner.config.concurrency.max(1) as u32;
+        tokio::time::timeout(grace, self.inner.running.acquire_many(n))
+            .await
+            .is_ok_and(|p| p.is_ok())
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn initial_state(entry: &ForwardEntry) -> SlotState {
+    if entry.media.is_empty() {
+        SlotState::Due(entry.not_before_ms)
+    } else {
+        SlotState::Waiting { check: true }
+    }
+}
+
+/// Marks the forwards waiting for a media as worth checking when it settles, and all of them
+/// every [`MEDIA_CHECK_INTERVAL`] (events can be missed: a lagging receiver, a restart).
+async fn watch_media(inner: Arc<Inner>) {
+    let mut events = inner.ingest.subscribe();
+    let mut tick = tokio::time::interval(MEDIA_CHECK_INTERVAL);
+    loop {
+        let media = tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(IngestEvent::Saved { entry, .. }) | Ok(IngestEvent::Failed { entry }) => Some(entry.media_id.to_string()),
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(_)) => None,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            _ = tick.tick() => None,
+        };
+        if inner.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut any = false;
+        for slot in lock(&inner.slots).values_mut() {
+            if let SlotState::Waiting { check } = &mut slot.state {
+                if media.as_ref().is_none_or(|m| slot.entry.media.contains(m)) {
+                    *check = true;
+                    any = true;
+                }
+            }
+        }
+        if any {
+            inner.wake.notify_one();
+        }
+    }
+}
+
+/// The scheduler: looks at the waiting forwards' media, and starts the due ones.
+async fn schedule(inner: Arc<Inner>) {
+    loop {
+        if inner.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let now = now_ms();
+        let mut to_check = Vec::new();
+        let mut due = Vec::new();
+        let mut next: Option<u64> = None;
+        for (id, slot) in lock(&inner.slots).iter_mut() {
+            match slot.state {
+                SlotState::Waiting { check: true } => {
+                    slot.state = SlotState::Waiting { check: false };
+                    to_check.push((id.clone(), slot.entry.media.clone()));
+                }
+                SlotState::Due(at) if at <= now => {
+                    slot.state = SlotState::InFlight;
+                    due.push(slot.entry.clone());
+                }
+                SlotState::Due(at) => next = Some(next.map_or(at, |n| n.min(at))),
+                _ => {}
+            }
+        }
+        if !to_check.is_empty() {
+            check_media(&inner, to_check).await;
+            continue;
+        }
+        for entry in due {
+            let inner2 = inner.clone();
+            let Ok(permit) = inner.running.clone().acquire_owned().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                attempt(&inner2, entry).await;
+                drop(permit);
+                inner2.wake.notify_one();
+            });
+        }
+        let wait = next.map_or(Duration::from_secs(3600), |at| {
+            Duration::from_millis(at.saturating_sub(now_ms()))
+        });
+        tokio::select! {
+            _ = inner.wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Makes the forwards whose media all settled due, with their bodies annotated.
+async fn check_media(inner: &Arc<Inner>, to_check: Vec<(String, Vec<String>)>) {
+    let i2 = inner.clone();
+    let settled = tokio::task::spawn_blocking(move || {
+        let spool = i2.ingest.spool();
+        let mut out = Vec::new();
+        'forward: for (id, media) in to_check {
+            let mut outcomes = Vec::new();
+            for m in media {
+                let o = spool.outcome(&m);
+                if o == crate::spool::MediaOutcome::Pending {
+                    continue 'forward;
+                }
+                let w = wa_media(&o, |l| i2.ingest.locate(l));
+                outcomes.push((m, w));
+            }
+            out.push((id, outcomes));
+        }
+        out
+    })
+    .await
+    .unwrap_or_default();
+    let mut slots = lock(&inner.slots);
+    for (id, outcomes) in settled {
+        if let Some(slot) = slots.get_mut(&id) {
+            if let Some(body) = annotate(&slot.entry.body, &outcomes) {
+                slot.entry.body = body;
+            }
+            slot.entry.media.clear();
+            slot.state = SlotState::Due(slot.entry.not_before_ms);
+        }
+    }
+}
+
+/// The answer of one attempt: the status (when there was one), `Retry-After`, and text.
+struct Answer {
+    status: Option<u16>,
+    retry_after: Option<Duration>,
+    text: String,
+}
+
+/// One attempt at one forward, and its bookkeeping.
+async fn attempt(inner: &Arc<Inner>, mut entry: ForwardEntry) {
+    let started = Instant::now();
+    let answer = send(inner, &entry).await;
+    entry.attempts += 1;
+    let took = started.elapsed();
+    if answer.status.is_some_and(|s| (200..300).contains(&s)) {
+        let id = entry.id.clone();
+        let i2 = inner.clone();
+        let r = tokio::task::spawn_blocking(move || i2.outbox.delivered(&id)).await;
+        if let Ok(Err(e)) | Err(e) = r.map_err(std::io::Error::other) {
+            tracing::error!(forward = %entry.id, error = %e, "delivered, but the outbox could not record it; it may be sent again after a restart");
+        }
+        lock(&inner.slots).remove(&entry.id);
+        telemetry::forward_delivered(took);
+        tracing::info!(forward = %entry.id, attempts = entry.attempts, "forward delivered");
+        let _ = inner.events.send(ForwardEvent::Delivered {
+            id: entry.id,
+            attempts: entry.attempts,
+            status: answer.status.unwrap_or(200),
+        });
+        return;
+    }
+    entry.last_answer = Some(answer.text.clone());
+    let age = Duration::from_millis(now_ms().saturating_sub(entry.queued_at_ms));
+    if age >= inner.config.max_age {
+        entry.failure = Some(format!(
+            "gave up after {} attempts over {} s (--forward-max-age); last answer: {}",
+            entry.attempts,
+            age.as_secs(),
+            answer.text
+        ));
+        let (i2, e2) = (inner.clone(), entry.clone());
+        if let Ok(Err(e)) | Err(e) = tokio::task::spawn_blocking(move || i2.outbox.fail(&e2))
+            .await
+            .map_err(std::io::Error::other)
+        {
+            tracing::error!(forward = %entry.id, error = %e, "cannot move a forward to failed/; it stays pending");
+        }
+        lock(&inner.slots).remove(&entry.id);
+        telemetry::forward_failed();
+        let reason = entry.failure.clone().unwrap_or_default();
+        tracing::error!(forward = %entry.id, reason = %reason, "forward failed");
+        let _ = inner.events.send(ForwardEvent::Failed {
+            id: entry.id,
+            reason,
+        });
+        return;
+    }
+    let delay = inner
+        .config
+        .retry
+        .delay(entry.attempts, answer.retry_after, fastrand::f64());
+    entry.not_before_ms = now_ms() + delay.as_millis() as u64;
+    let (i2, e2) = (inner.clone(), entry.clone());
+    if let Ok(Err(e)) | Err(e) = tokio::task::spawn_blocking(move || i2.outbox.update(&e2))
+        .await
+        .map_err(std::io::Error::other)
+    {
+        tracing::warn!(forward = %entry.id, error = %e, "cannot record a forward's retry time; it is tried again sooner after a restart");
+    }
+    telemetry::forward_retried(took);
+    tracing::warn!(forward = %entry.id, attempt = entry.attempts, delay_ms = delay.as_millis() as u64, answer = %answer.text, "forward failed; retrying later");
+    let _ = inner.events.send(ForwardEvent::Retrying {
+        id: entry.id.clone(),
+        attempts: entry.attempts,
+        delay,
+        answer: answer.text,
+    });
+    if let Some(slot) = lock(&inner.slots).get_mut(&entry.id) {
+        slot.state = SlotState::Due(entry.not_before_ms);
+        slot.entry = entry;
+    }
+}
+
+/// The request of one attempt: Meta's body, both signatures, the Standard Webhooks headers.
+fn request(config: &ForwardConfig, entry: &ForwardEntry) -> http::Request<RequestBody> {
+    let timestamp = now_secs();
+    let body = entry.body.as_bytes();
+    let mut b = http::Request::post(config.url.clone())
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(
+            http::header::USER_AGENT,
+            concat!("wa-media/", env!("CARGO_PKG_VERSION")),
+        )
+        .header(standard_webhooks::ID_HEADER, &entry.id)
+        .header(standard_webhooks::TIMESTAMP_HEADER, timestamp.to_string());
+    if let Some(secret) = &config.app_secret {
+        b = b.header(
+            crate::SIGNATURE_HEADER,
+            wa_media_types::signature_header(secret, body),
+        );
+    }
+    if let Some(secret) = &config.signing_secret {
+        b = b.header(
+            standard_webhooks::SIGNATURE_HEADER,
+            secret.sign(&entry.id, timestamp, body),
+        );
+    }
+    b.body(RequestBody::from_bytes(Bytes::from(entry.body.clone())))
+        .unwrap_or_else(|_| http::Request::new(RequestBody::empty()))
+}
+
+async fn send(inner: &Arc<Inner>, entry: &ForwardEntry) -> Answer {
+    let req = request(&inner.config, entry);
+    let exchange = async {
+        let resp = inner.transport.send(req).await?;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        // The start of the body, for the record; the rest is dropped with the connection.
+        let mut body = resp.into_body();
+        let mut text = Vec::new();
+        while text.len() < ANSWER_SNIPPET {
+            match body.frame().await {
+                Some(Ok(f)) => {
+                    if let Some(d) = f.data_ref() {
+                        text.extend_from_slice(d);
+                    }
+                }
+                _ => break,
+            }
+        }
+        text.truncate(ANSWER_SNIPPET);
+        let snippet = String::from_utf8_lossy(&text).trim().to_owned();
+        Ok::<_, wa_media_core::TransportError>((status, retry_after, snippet))
+    };
+    match tokio::time::timeout(inner.config.timeout, exchange).await {
+        Ok(Ok((status, retry_after, snippet))) => Answer {
+            status: Some(status),
+            retry_after,
+            text: if snippet.is_empty() {
+                format!("HTTP {status}")
+            } else {
+                format!("HTTP {status}: {snippet}")
+            },
+        },
+        Ok(Err(e)) => Answer {
+            status: None,
+            retry_after: None,
+            text: wa_media_core::error_chain(&e),
+        },
+        Err(_) => Answer {
+            status: None,
+            retry_after: None,
+            text: format!(
+                "no answer within {} s (--forward-timeout)",
+                inner.config.timeout.as_secs_f64()
+            ),
+        },
+    }
+}
