@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use wa_media_types::{MediaId, MediaUrlResponse, PhoneNumberId};
+use wa_media_types::{MediaId, MediaUrl, MediaUrlResponse, PhoneNumberId, Sha256Digest};
 
 use crate::download::Download;
 use crate::error::Error;
@@ -28,6 +28,24 @@ pub trait MediaApi: Send + Sync {
     /// trusted host. The stream verifies size and SHA-256 as it goes. A download host refusing
     /// the URL (401/403/404/410) gives [`Error::UrlExpired`]: retrieve again.
     async fn download(&self, media: &MediaUrlResponse) -> Result<Download, Error>;
+
+    /// Downloads a media URL that came without a retrieve answer: the `url` on a webhook's
+    /// media object (Graph v24.0 and later), which announces the `sha256` but no size. The
+    /// same rules as [`MediaApi::download`] (the token only to a trusted host, checked before
+    /// the request; a refusing download host gives [`Error::UrlExpired`]), and the stream
+    /// verifies the SHA-256, and the size when `size` is given.
+    ///
+    /// The default answers [`Error::Config`] ([`crate::ConfigError::Unsupported`]): an
+    /// implementation without it is fetched by id (retrieve, then download) instead.
+    async fn download_url(
+        &self,
+        url: &MediaUrl,
+        sha256: Sha256Digest,
+        size: Option<u64>,
+    ) -> Result<Download, Error> {
+        let _ = (url, sha256, size);
+        Err(crate::error::ConfigError::Unsupported("downloading a webhook's media url").into())
+    }
 
     /// Deletes media.
     async fn delete(&self, id: &MediaId) -> Result<(), Error>;
@@ -54,6 +72,14 @@ impl<A: MediaApi + ?Sized> MediaApi for Arc<A> {
     }
     async fn download(&self, media: &MediaUrlResponse) -> Result<Download, Error> {
         (**self).download(media).await
+    }
+    async fn download_url(
+        &self,
+        url: &MediaUrl,
+        sha256: Sha256Digest,
+        size: Option<u64>,
+    ) -> Result<Download, Error> {
+        (**self).download_url(url, sha256, size).await
     }
     async fn delete(&self, id: &MediaId) -> Result<(), Error> {
         (**self).delete(id).await

@@ -47,8 +47,9 @@ pub struct Download {
     content_length: Option<u64>,
     mime_type: Option<String>,
     verifying: bool,
-    /// What the stream verifies against (set by [`Download::verify`]).
-    expected: Option<Expected>,
+    /// What the stream verifies against (set by [`Download::verify`] or
+    /// [`Download::verify_sha256`]).
+    expected: Option<Check>,
     progress: Option<Arc<dyn Progress>>,
     done: u64,
 }
@@ -85,18 +86,39 @@ impl Download {
     /// Makes the stream check size and digest against `expected`. A no-op when it already
     /// verifies against exactly `expected`; a download verifying against something else is
     /// checked against `expected` as well (both must hold).
-    pub fn verify(mut self, expected: Expected) -> Self {
-        if self.expected != Some(expected) {
+    pub fn verify(self, expected: Expected) -> Self {
+        self.verify_against(Check {
+            sha256: expected.sha256,
+            size: Some(expected.size),
+        })
+    }
+
+    /// Makes the stream check the SHA-256 `sha256`, and the size when `size` is known: for a
+    /// URL whose size nobody announced (a webhook's media `url`: its `sha256` but no
+    /// `file_size`). Without a size, a body beyond the largest media
+    /// ([`wa_media_types::MAX_MEDIA_BYTES`]) ends with [`IntegrityError::TooLarge`]. The same
+    /// check as [`Download::verify`], which is this with the size known.
+    pub fn verify_sha256(self, sha256: Sha256Digest, size: Option<u64>) -> Self {
+        self.verify_against(Check { sha256, size })
+    }
+
+    fn verify_against(mut self, check: Check) -> Self {
+        if self.expected != Some(check) {
             self.inner = Box::pin(Verify {
                 inner: self.inner,
                 digest: StreamingDigest::new(),
-                expected,
-                limit: expected.size.min(wa_media_types::MAX_MEDIA_BYTES),
+                check,
+                limit: check
+                    .size
+                    .unwrap_or(wa_media_types::MAX_MEDIA_BYTES)
+                    .min(wa_media_types::MAX_MEDIA_BYTES),
                 finished: false,
             });
             self.verifying = true;
-            self.expected = Some(expected);
-            self.content_length = Some(expected.size);
+            self.expected = Some(check);
+            if let Some(size) = check.size {
+                self.content_length = Some(size);
+            }
         }
         self
     }
@@ -245,11 +267,18 @@ fn io_kind(e: &Error) -> std::io::ErrorKind {
     }
 }
 
-/// Incremental size and digest verification.
+/// What a verifying stream checks: the digest always, the size when known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Check {
+    sha256: Sha256Digest,
+    size: Option<u64>,
+}
+
+/// Incremental size and digest verification: the one check every download goes through.
 struct Verify {
     inner: BoxStream,
     digest: StreamingDigest,
-    expected: Expected,
+    check: Check,
     limit: u64,
     finished: bool,
 }
@@ -271,7 +300,7 @@ impl Stream for Verify {
             Poll::Ready(Some(Ok(chunk))) => {
                 if this.digest.len() + chunk.len() as u64 > this.limit {
                     this.finished = true;
-                    let what = if this.limit == this.expected.size {
+                    let what = if Some(this.limit) == this.check.size {
                         "announced file_size"
                     } else {
                         "largest media size"
@@ -288,23 +317,27 @@ impl Stream for Verify {
             Poll::Ready(None) => {
                 this.finished = true;
                 let got = this.digest.len();
-                if got != this.expected.size {
+                if let Some(size) = this.check.size.filter(|s| *s != got) {
                     return Poll::Ready(Some(Err(IntegrityError::Size {
-                        expected: this.expected.size,
+                        expected: size,
                         actual: got,
                     }
                     .into())));
                 }
                 let actual = std::mem::take(&mut this.digest).finish();
-                if actual != this.expected.sha256 {
+                if actual != this.check.sha256 {
                     tracing::warn!(bytes = got, "download failed SHA-256 verification");
                     return Poll::Ready(Some(Err(IntegrityError::Digest {
-                        expected: this.expected.sha256,
+                        expected: this.check.sha256,
                         actual,
                     }
                     .into())));
                 }
-                tracing::debug!(bytes = got, "download verified (size and SHA-256)");
+                tracing::debug!(
+                    bytes = got,
+                    size_known = this.check.size.is_some(),
+                    "download verified (size and SHA-256)"
+                );
                 Poll::Ready(None)
             }
         }

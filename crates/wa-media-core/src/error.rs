@@ -426,6 +426,10 @@ pub enum ConfigError {
     /// The user agent is not a valid header value.
     #[error("the user agent is not a valid HTTP header value")]
     UserAgent,
+    /// This [`crate::MediaApi`] implementation does not do the operation named (a
+    /// [`crate::MediaApi::download_url`] left at its default).
+    #[error("not supported by this MediaApi implementation: {0}")]
+    Unsupported(&'static str),
 }
 
 /// Shortest secret that is scrubbed from server-provided text (shorter strings would match

@@ -136,8 +136,11 @@ async fn fetch_to_file<A: MediaApi + ?Sized>(
     async {
         let started = std::time::Instant::now();
         // A transfer broken mid-body starts again (the one restart loop, core's retry.rs).
+        let mut first = true;
         let f = retry::restarting(&options.restart, &*options.timer, |_| {
-            fetch_once(api, id, path, options)
+            // A restart takes a fresh URL: the webhook's is tried on the first attempt only.
+            let try_url = std::mem::take(&mut first);
+            fetch_once(api, id, path, options, try_url)
         })
         .await?;
         tracing::Span::current().record("bytes", f.file_size);
@@ -152,22 +155,60 @@ async fn fetch_to_file<A: MediaApi + ?Sized>(
     .await
 }
 
-/// One attempt.
+/// One attempt: from the webhook's URL first when `try_url` and the options have one (see
+/// [`FetchOptions::url`]), else (or when that fails) by id.
 async fn fetch_once<A: MediaApi + ?Sized>(
     api: &A,
     id: &MediaId,
     path: &Path,
     options: &FetchOptions,
+    try_url: bool,
 ) -> Result<FetchedFile, Error> {
     // Refused before anything is downloaded (and checked again right before the rename).
     check_destination(path)?;
+    if let (true, Some(url), Some(sha256)) = (try_url, &options.url, options.expected_sha256) {
+        let from_url = async {
+            let dl = api.download_url(url, sha256, options.expected_size).await?;
+            let mime = dl
+                .mime_type()
+                .unwrap_or("application/octet-stream")
+                .to_owned();
+            write_verified(path, dl, sha256, mime, options).await
+        };
+        match from_url.await {
+            Ok(f) => {
+                tracing::info!(media_id = %id, "downloaded from the webhook's media url");
+                return Ok(f);
+            }
+            // Only a local failure (the destination, the disk) is the fetch's own; anything
+            // the URL did goes on by id.
+            Err(e @ Error::Io { .. }) => return Err(e),
+            Err(e) => {
+                tracing::info!(media_id = %id, url = %url, error = %crate::error_chain(&e), "the webhook's media url failed; retrieving the media by id")
+            }
+        }
+    }
+    let (info, dl) = fetch_download(api, id, options).await?;
+    // Verified against the retrieve answer, which agreed with the caller's expectations.
+    write_verified(path, dl, info.sha256, info.mime_type, options).await
+}
+
+/// Writes a verifying download to a temporary file beside `path` and puts it in place once
+/// the stream ended verified (the stream checks size and SHA-256 and ends with an error on any
+/// mismatch: here the bytes are only written and counted).
+async fn write_verified(
+    path: &Path,
+    mut dl: Download,
+    sha256: wa_media_types::Sha256Digest,
+    mime_type: String,
+    options: &FetchOptions,
+) -> Result<FetchedFile, Error> {
     let mut temp = TempFile::create(path)?;
-    let (info, mut dl) = fetch_download(api, id, options).await?;
-    // The stream verifies size and SHA-256 (against the retrieve answer, which agreed with
-    // the caller's expectations) and ends with an error on any mismatch: here the bytes are
-    // only written and counted.
+    if let Some(p) = &options.progress {
+        dl = dl.with_progress(p.clone());
+    }
     // Large files are written on a thread of their own while this task hashes the next chunk.
-    if info.file_size >= crate::temp_file::THREADED_WRITE_MIN {
+    if dl.content_length().unwrap_or(0) >= crate::temp_file::THREADED_WRITE_MIN {
         temp.write_on_thread();
     }
     let mut file_size = 0u64;
@@ -176,7 +217,6 @@ async fn fetch_once<A: MediaApi + ?Sized>(
         file_size += chunk.len() as u64;
         temp.write_bytes(chunk)?;
     }
-    let sha256 = info.sha256;
     let placed = match options.existing {
         Existing::KeepBoth => temp.persist_new(path, file_size, sha256)?,
         _ => {
@@ -189,7 +229,7 @@ async fn fetch_once<A: MediaApi + ?Sized>(
     };
     Ok(FetchedFile {
         path: placed.path,
-        mime_type: info.mime_type,
+        mime_type,
         file_size,
         sha256,
         already_present: placed.already_present,

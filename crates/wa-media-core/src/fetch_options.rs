@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use wa_media_types::{MediaUrlResponse, Sha256Digest};
+use wa_media_types::{MediaUrl, MediaUrlResponse, Sha256Digest};
 
 use crate::error::{Error, IntegrityError};
 use crate::progress::Progress;
@@ -46,6 +46,14 @@ pub struct FetchOptions {
     pub restart: RetryPolicy,
     /// The timer for the waits between restarts (default [`FuturesTimer`]).
     pub timer: Arc<dyn Timer>,
+    /// A download URL to try before retrieving one: the `url` of a webhook's media object
+    /// (Graph v24.0 and later). Used by [`crate::MediaApiExt::fetch_to_file_with`] on its
+    /// first attempt, and only with [`FetchOptions::expected_sha256`] set (the webhook's
+    /// `sha256`: what that download is verified against, with
+    /// [`FetchOptions::expected_size`] when given). When it fails in any way but a local one
+    /// (expired or refused, an untrusted host, a network failure, bytes that do not verify),
+    /// the fetch goes on by id: retrieve, then download, as without it.
+    pub url: Option<MediaUrl>,
 }
 
 impl Default for FetchOptions {
@@ -57,6 +65,7 @@ impl Default for FetchOptions {
             existing: Existing::default(),
             restart: RetryPolicy::default(),
             timer: Arc::new(FuturesTimer),
+            url: None,
         }
     }
 }
@@ -70,6 +79,7 @@ impl fmt::Debug for FetchOptions {
             .field("existing", &self.existing)
             .field("restart", &self.restart)
             .field("timer", &self.timer)
+            .field("url", &self.url)
             .finish()
     }
 }
@@ -110,6 +120,12 @@ impl FetchOptions {
     /// The timer for the waits between restarts; pass your runtime's.
     pub fn timer(mut self, timer: impl Timer) -> Self {
         self.timer = Arc::new(timer);
+        self
+    }
+
+    /// Tries `url` (a webhook's media `url`) before retrieving one (see [`FetchOptions::url`]).
+    pub fn try_url(mut self, url: MediaUrl) -> Self {
+        self.url = Some(url);
         self
     }
 

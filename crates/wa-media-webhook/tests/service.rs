@@ -183,6 +183,12 @@ async fn a_webhook_digest_that_disagrees_goes_to_failed_and_nothing_reaches_the_
     let mut n = sim.notification.clone();
     let wrong = wa_media_types::Sha256Digest::of(b"another media").to_base64();
     n["entry"][0]["changes"][0]["value"]["messages"][0]["image"]["sha256"] = wrong.into();
+    // Without the media `url` (whose bytes would fail the wrong digest and fall back to the
+    // retrieve): the retrieve answer's disagreement alone is under test here.
+    n["entry"][0]["changes"][0]["value"]["messages"][0]["image"]
+        .as_object_mut()
+        .unwrap()
+        .remove("url");
     assert_eq!(h.deliver(&n.to_string()).await.0, 200);
     h.settle(1).await;
     let failed = h.spooled("failed");

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use http::Response;
-use wa_media_types::{MediaUrlResponse, MAX_MEDIA_BYTES};
+use wa_media_types::{MediaUrl, MediaUrlResponse, Sha256Digest, MAX_MEDIA_BYTES};
 
 use super::{read_limited, MediaClient};
 use crate::deadline::{timed, TimedBody};
@@ -17,9 +17,28 @@ use crate::transport::Transport;
 
 impl MediaClient {
     pub(super) async fn download_inner(&self, media: &MediaUrlResponse) -> Result<Download, Error> {
-        let cfg = self.config();
         let expected = Expected::of(media);
-        if expected.size > MAX_MEDIA_BYTES {
+        self.download_checked(
+            &media.url,
+            expected.sha256,
+            Some(expected.size),
+            Some(&media.mime_type),
+        )
+        .await
+    }
+
+    /// The one download: GET `url` (trust checked before each attempt, the token only to a
+    /// trusted host), the head interpreted, and the body handed out verifying the SHA-256 and,
+    /// when known, the size (a retrieve answer's `file_size`; a webhook's `url` has none).
+    pub(super) async fn download_checked(
+        &self,
+        url: &MediaUrl,
+        sha256: Sha256Digest,
+        size: Option<u64>,
+        mime_type: Option<&str>,
+    ) -> Result<Download, Error> {
+        let cfg = self.config();
+        if size.is_some_and(|s| s > MAX_MEDIA_BYTES) {
             return Err(IntegrityError::TooLarge {
                 limit: MAX_MEDIA_BYTES,
                 what: "largest media size (announced file_size)",
@@ -28,7 +47,7 @@ impl MediaClient {
         }
         self.retrying(|token| async move {
             // Trust is checked here, before anything is sent, on every attempt.
-            let req = protocol::build_download_request(cfg, &token, media.url.expose())?;
+            let req = protocol::build_download_request(cfg, &token, url.expose())?;
             let started = Instant::now();
             let resp = timed(
                 self.timer(),
@@ -47,20 +66,33 @@ impl MediaClient {
             let err = match protocol::classify_download_head(parts.status, &parts.headers) {
                 DownloadHead::Body => {
                     // The one size check of the head: the body is checked as it streams.
-                    if let Some(cl) = protocol::content_length(&parts.headers) {
-                        if cl != expected.size {
-                            return Err(Failed::fatal(size_mismatch(expected.size, cl)));
+                    let cl = protocol::content_length(&parts.headers);
+                    match (size, cl) {
+                        (Some(size), Some(cl)) if cl != size => {
+                            return Err(Failed::fatal(size_mismatch(size, cl)));
                         }
+                        (None, Some(cl)) if cl > MAX_MEDIA_BYTES => {
+                            return Err(Failed::fatal(size_mismatch(MAX_MEDIA_BYTES, cl)));
+                        }
+                        _ => {}
                     }
+                    // Without an announced size, the Content-Length (or the largest media)
+                    // sets the body's deadline; the stream still checks the digest.
+                    let len = size.or(cl);
                     let timed = TimedBody::new(
                         body,
                         self.timer.clone(),
                         cfg.timeouts.idle,
-                        cfg.timeouts.body_deadline(expected.size),
+                        cfg.timeouts.body_deadline(len.unwrap_or(MAX_MEDIA_BYTES)),
                     );
-                    return Ok(Download::from_stream(timed, Some(expected.size))
-                        .verify(expected)
-                        .with_mime_type(media.mime_type.clone()));
+                    let mime = mime_type
+                        .map(str::to_owned)
+                        .or_else(|| content_type(&parts.headers));
+                    let mut dl = Download::from_stream(timed, len).verify_sha256(sha256, size);
+                    if let Some(mime) = mime {
+                        dl = dl.with_mime_type(mime);
+                    }
+                    return Ok(dl);
                 }
                 DownloadHead::Expired(status) => Error::UrlExpired { status },
                 DownloadHead::Redirect(e) => e,
@@ -85,6 +117,14 @@ impl MediaClient {
         })
         .await
     }
+}
+
+/// The response's `Content-Type`, as sent (for a download whose MIME type nobody announced).
+fn content_type(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(200).collect())
 }
 
 /// A failure retried when it is retryable.

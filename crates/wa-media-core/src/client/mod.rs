@@ -22,7 +22,7 @@ use bytes::{Bytes, BytesMut};
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use tracing::{field, Instrument};
-use wa_media_types::{MediaId, MediaUrlResponse, PhoneNumberId};
+use wa_media_types::{MediaId, MediaUrl, MediaUrlResponse, PhoneNumberId, Sha256Digest};
 
 use crate::api::MediaApi;
 use crate::config::ClientConfig;
@@ -310,6 +310,18 @@ impl MediaApi for MediaClient {
     async fn download(&self, media: &MediaUrlResponse) -> Result<Download, Error> {
         let span = tracing::info_span!("wa_media.download", media_id = %media.id, size = media.file_size, attempt = field::Empty);
         self.download_inner(media).instrument(span).await
+    }
+
+    async fn download_url(
+        &self,
+        url: &MediaUrl,
+        sha256: Sha256Digest,
+        size: Option<u64>,
+    ) -> Result<Download, Error> {
+        let span = tracing::info_span!("wa_media.download_url", url = %url, attempt = field::Empty);
+        self.download_checked(url, sha256, size, None)
+            .instrument(span)
+            .await
     }
 
     async fn delete(&self, id: &MediaId) -> Result<(), Error> {
