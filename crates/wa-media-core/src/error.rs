@@ -430,6 +430,14 @@ pub enum ConfigError {
     /// [`crate::MediaApi::download_url`] left at its default).
     #[error("not supported by this MediaApi implementation: {0}")]
     Unsupported(&'static str),
+    /// An app id or WhatsApp Business Account id that is not a Graph id (digits only).
+    #[error("{what} {given:?} is not a Graph id: give the digits only")]
+    GraphId {
+        /// Which id (`app id`, `WhatsApp Business Account id`).
+        what: &'static str,
+        /// What was given (at most 40 characters).
+        given: String,
+    },
 }
 
 /// Shortest secret that is scrubbed from server-provided text (shorter strings would match

@@ -61,7 +61,7 @@ mod trust;
 mod upload;
 
 pub use api::MediaApi;
-pub use client::{BuildTransport, ClientBuilder, MediaClient};
+pub use client::{BuildTransport, ClientBuilder, MediaClient, ResumableUpload};
 pub use config::{ClientConfig, DEFAULT_GRAPH_URL, DEFAULT_USER_AGENT};
 pub use download::{Download, Expected};
 pub use error::{error_chain, ApiError, ConfigError, Error, IntegrityError};

@@ -98,9 +98,31 @@ fn bearer(token: &AccessToken) -> Result<HeaderValue, Error> {
     Ok(v)
 }
 
+/// `Authorization: OAuth <token>`: the form Meta's Resumable Upload API documents.
+fn oauth(token: &AccessToken) -> Result<HeaderValue, Error> {
+    let mut v = HeaderValue::from_str(&format!("OAuth {}", token.expose_secret()))
+        .map_err(|_| Error::Config(crate::error::ConfigError::Token))?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
 fn request(
     cfg: &ClientConfig,
     token: &AccessToken,
+    method: Method,
+    url: &Url,
+    body: RequestBody,
+    accept: &'static str,
+) -> Result<Request<RequestBody>, Error> {
+    let mut req = unauthorised_request(cfg, method, url, body, accept)?;
+    req.headers_mut().insert(AUTHORIZATION, bearer(token)?);
+    Ok(req)
+}
+
+/// A request for `url` (checked to be trusted, so a token added after goes to a trusted
+/// host only) with the User-Agent and `Accept`, and no `Authorization` yet.
+fn unauthorised_request(
+    cfg: &ClientConfig,
     method: Method,
     url: &Url,
     body: RequestBody,
@@ -114,7 +136,6 @@ fn request(
     *req.method_mut() = method;
     *req.uri_mut() = uri;
     let h = req.headers_mut();
-    h.insert(AUTHORIZATION, bearer(token)?);
     h.insert(USER_AGENT, cfg.user_agent.clone());
     h.insert(ACCEPT, HeaderValue::from_static(accept));
     Ok(req)
@@ -154,21 +175,41 @@ pub fn build_send_request(
     token: &AccessToken,
     msg: &SendMedia,
 ) -> Result<Request<RequestBody>, Error> {
+    build_message_request(cfg, token, &msg.to_json())
+}
+
+/// `POST {graph}/{version}/{phone_number_id}/messages` with any message's JSON body (a media
+/// message's, a template message's).
+pub fn build_message_request(
+    cfg: &ClientConfig,
+    token: &AccessToken,
+    message: &serde_json::Value,
+) -> Result<Request<RequestBody>, Error> {
     let phone = cfg.phone_number_id.as_ref().ok_or_else(|| {
         Error::Config(crate::error::ConfigError::PhoneNumberId(
             "not configured (sending messages needs it)".to_owned(),
         ))
     })?;
     let url = graph_endpoint(cfg, &[phone.as_str(), "messages"]);
-    let body = serde_json::to_vec(&msg.to_json()).map_err(|e| Error::InvalidUrl {
-        reason: format!("the message could not be serialised: {e}"),
+    build_json_post(cfg, token, &url, message)
+}
+
+/// `POST url` with a JSON body and the Bearer token.
+fn build_json_post(
+    cfg: &ClientConfig,
+    token: &AccessToken,
+    url: &Url,
+    value: &serde_json::Value,
+) -> Result<Request<RequestBody>, Error> {
+    let body = serde_json::to_vec(value).map_err(|e| Error::InvalidUrl {
+        reason: format!("the request could not be serialised: {e}"),
     })?;
     let len = body.len();
     let mut req = request(
         cfg,
         token,
         Method::POST,
-        &url,
+        url,
         RequestBody::from_bytes(body),
         "application/json",
     )?;
@@ -407,6 +448,151 @@ pub fn content_length(headers: &HeaderMap) -> Option<u64> {
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|s| s.trim().parse().ok())
+}
+
+/// A Graph id given by the caller (an app id, a WhatsApp Business Account id): digits only.
+fn graph_id<'a>(what: &'static str, id: &'a str) -> Result<&'a str, Error> {
+    if !id.is_empty()
+        && id.len() <= wa_media_types::MAX_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_digit())
+    {
+        Ok(id)
+    } else {
+        Err(Error::Config(crate::error::ConfigError::GraphId {
+            what,
+            given: id.chars().take(40).collect(),
+        }))
+    }
+}
+
+/// `POST {graph}/{version}/{waba_id}/message_templates` with the template's JSON.
+pub fn build_create_template_request(
+    cfg: &ClientConfig,
+    token: &AccessToken,
+    waba_id: &str,
+    template: &wa_media_types::TemplateDefinition,
+) -> Result<Request<RequestBody>, Error> {
+    let waba = graph_id("WhatsApp Business Account id", waba_id)?;
+    let url = graph_endpoint(cfg, &[waba, "message_templates"]);
+    build_json_post(cfg, token, &url, &template.to_json())
+}
+
+/// Interprets a template creation's answer.
+pub fn parse_create_template_response(
+    resp: &Response<Bytes>,
+) -> Result<wa_media_types::CreatedTemplate, Error> {
+    parse_json("create_template", resp)
+}
+
+/// `POST {graph}/{version}/{app_id}/uploads?file_name=…&file_length=…&file_type=…`, the
+/// Resumable Upload API's session start, with `Authorization: OAuth`.
+pub fn build_resumable_start_request(
+    cfg: &ClientConfig,
+    token: &AccessToken,
+    app_id: &str,
+    file_name: &str,
+    file_length: u64,
+    file_type: &str,
+) -> Result<Request<RequestBody>, Error> {
+    let app = graph_id("app id", app_id)?;
+    let mut url = graph_endpoint(cfg, &[app, "uploads"]);
+    url.query_pairs_mut()
+        .append_pair("file_name", file_name)
+        .append_pair("file_length", &file_length.to_string())
+        .append_pair("file_type", file_type);
+    let mut req = unauthorised_request(
+        cfg,
+        Method::POST,
+        &url,
+        RequestBody::empty(),
+        "application/json",
+    )?;
+    let h = req.headers_mut();
+    h.insert(AUTHORIZATION, oauth(token)?);
+    h.insert(CONTENT_LENGTH, HeaderValue::from(0u64));
+    Ok(req)
+}
+
+/// The session's path segment, checked (`upload:…`).
+fn session_segment(session: &str) -> Result<&str, Error> {
+    if wa_media_types::template::is_upload_session_id(session) {
+        Ok(session)
+    } else {
+        Err(Error::InvalidResponse {
+            operation: "upload_resumable",
+            status: StatusCode::OK,
+            reason: "the upload session id is not upload:<SESSION>".to_owned(),
+            snippet: session.chars().take(60).collect(),
+        })
+    }
+}
+
+/// `GET {graph}/{version}/upload:<SESSION>`: how many bytes the session holds.
+pub fn build_resumable_status_request(
+    cfg: &ClientConfig,
+    token: &AccessToken,
+    session: &str,
+) -> Result<Request<RequestBody>, Error> {
+    let url = graph_endpoint(cfg, &[session_segment(session)?]);
+    let mut req = unauthorised_request(
+        cfg,
+        Method::GET,
+        &url,
+        RequestBody::empty(),
+        "application/json",
+    )?;
+    req.headers_mut().insert(AUTHORIZATION, oauth(token)?);
+    Ok(req)
+}
+
+/// `POST {graph}/{version}/upload:<SESSION>` with `file_offset: offset` and the file's bytes
+/// from there (`len` of them) as the body.
+pub fn build_resumable_upload_request(
+    cfg: &ClientConfig,
+    token: &AccessToken,
+    session: &str,
+    offset: u64,
+    body: RequestBody,
+    len: u64,
+) -> Result<Request<RequestBody>, Error> {
+    let url = graph_endpoint(cfg, &[session_segment(session)?]);
+    let mut req = unauthorised_request(cfg, Method::POST, &url, body, "application/json")?;
+    let h = req.headers_mut();
+    h.insert(AUTHORIZATION, oauth(token)?);
+    h.insert("file_offset", HeaderValue::from(offset));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    Ok(req)
+}
+
+/// Interprets a session start: `{"id": "upload:…"}`.
+pub fn parse_resumable_start_response(resp: &Response<Bytes>) -> Result<String, Error> {
+    let s: wa_media_types::UploadSession = parse_json("upload_resumable", resp)?;
+    session_segment(&s.id)?;
+    Ok(s.id)
+}
+
+/// Interprets a session status: the offset to resume from.
+pub fn parse_resumable_status_response(resp: &Response<Bytes>) -> Result<u64, Error> {
+    parse_json::<wa_media_types::UploadSessionStatus>("upload_resumable", resp)
+        .map(|s| s.file_offset)
+}
+
+/// Interprets the completing upload: the file handle.
+pub fn parse_resumable_upload_response(resp: &Response<Bytes>) -> Result<String, Error> {
+    let h: wa_media_types::UploadHandle = parse_json("upload_resumable", resp)?;
+    if h.h.is_empty() {
+        return Err(Error::InvalidResponse {
+            operation: "upload_resumable",
+            status: resp.status(),
+            reason: "the handle is empty".to_owned(),
+            snippet: snippet(resp.body()),
+        });
+    }
+    Ok(h.h)
 }
 
 #[cfg(test)]

@@ -279,7 +279,7 @@ where
 
 /// The retry bookkeeping of one operation.
 #[derive(Debug)]
-struct RetryState {
+pub(crate) struct RetryState {
     policy: RetryPolicy,
     started: Instant,
     /// The waits handed out so far: elapsed time is at least this, even on a paused clock.
@@ -289,7 +289,7 @@ struct RetryState {
 }
 
 impl RetryState {
-    fn new(policy: &RetryPolicy) -> Self {
+    pub(crate) fn new(policy: &RetryPolicy) -> Self {
         Self {
             policy: policy.clone(),
             started: Instant::now(),
@@ -299,14 +299,14 @@ impl RetryState {
     }
 
     /// Counts an attempt about to start; returns its 1-based number.
-    fn begin(&mut self) -> u32 {
+    pub(crate) fn begin(&mut self) -> u32 {
         self.attempts += 1;
         self.attempts
     }
 
     /// The wait before the next attempt, or `None` when the budget is spent. The caller
     /// sleeps for the returned duration.
-    fn next_delay(&mut self, retry_after: Option<Duration>) -> Option<Duration> {
+    pub(crate) fn next_delay(&mut self, retry_after: Option<Duration>) -> Option<Duration> {
         if self.attempts >= self.policy.max_attempts.max(1) {
             return None;
         }

@@ -12,7 +12,7 @@ use std::time::Instant;
 use tracing::{field, Instrument};
 use wa_media_types::{
     sniff_media_type, ErrorClass, MediaId, MediaKind, MediaRef, MediaType, PhoneNumberId,
-    SendMedia, SendNote, SendValidationError, SentMessage,
+    SendMedia, SendNote, SendTemplate, SendValidationError, SentMessage,
 };
 
 use crate::client::{traced_upload, MediaClient};
@@ -55,12 +55,23 @@ pub trait MessagingApi: Send + Sync {
     /// have been. To send from another business number for one call, send through
     /// [`MediaClient::with_phone_number_id`] (a cheap clone sharing the connection pool).
     async fn send_media(&self, msg: &SendMedia) -> Result<SentMessage, Error>;
+
+    /// Sends a template message (`type: template`, the one kind Graph delivers outside the
+    /// 24-hour customer-service window) after checking it locally with
+    /// [`SendTemplate::validate`] (a refusal is [`Error::InvalidMessage`], nothing sent).
+    /// The same rule as [`MessagingApi::send_media`]: retried only when it provably was not
+    /// sent; [`Error::MaybeSent`] when it may have been.
+    async fn send_template(&self, msg: &SendTemplate) -> Result<SentMessage, Error>;
 }
 
 #[async_trait::async_trait]
 impl<A: MessagingApi + ?Sized> MessagingApi for Arc<A> {
     async fn send_media(&self, msg: &SendMedia) -> Result<SentMessage, Error> {
         (**self).send_media(msg).await
+    }
+
+    async fn send_template(&self, msg: &SendTemplate) -> Result<SentMessage, Error> {
+        (**self).send_template(msg).await
     }
 }
 
@@ -97,28 +108,41 @@ pub(crate) fn send_verdict(e: &Error) -> Verdict {
     }
 }
 
+/// A failed attempt at a request that must not take effect twice (a message, a template
+/// creation), as the retry loop sees it: retried only when provably not sent or refused for
+/// rate ([`send_verdict`]); wrapped in [`Error::MaybeSent`] and never sent again when it may
+/// have taken effect.
+pub(crate) fn once_only(err: Error) -> Failed {
+    match send_verdict(&err) {
+        Verdict::Retry => Failed::retry_if(err, true),
+        // It may have been delivered: never sent again.
+        Verdict::MaybeSent => Failed::fatal(Error::MaybeSent {
+            source: Box::new(err),
+        }),
+        Verdict::Final => Failed::fatal(err),
+    }
+}
+
 impl MediaClient {
     /// Sends a message that was checked: [`SendMedia::validate`] by `send_media`, the plan by
     /// [`MediaClient::plan_send_file`].
     async fn send_checked(&self, msg: &SendMedia) -> Result<SentMessage, Error> {
+        self.send_message_json(&msg.to_json()).await
+    }
+
+    /// Sends a checked message's JSON body (media or template) under the rule of
+    /// [`MessagingApi`]: retried only when provably not sent ([`send_verdict`]), else
+    /// returned, wrapped in [`Error::MaybeSent`] when it may have been delivered. Every
+    /// message goes through here: the rule has one place.
+    async fn send_message_json(&self, message: &serde_json::Value) -> Result<SentMessage, Error> {
         let cfg = self.config();
         self.retrying(|token| async move {
-            let req = crate::protocol::build_send_request(cfg, &token, msg)?;
+            let req = crate::protocol::build_message_request(cfg, &token, message)?;
             let resp = self
                 .exchange(req, crate::deadline::Limits::request(&cfg.timeouts))
                 .await;
-            let err = match resp.and_then(|r| crate::protocol::parse_send_response(&r)) {
-                Ok(sent) => return Ok(sent),
-                Err(e) => e,
-            };
-            Err(match send_verdict(&err) {
-                Verdict::Retry => Failed::retry_if(err, true),
-                // It may have been delivered: never sent again.
-                Verdict::MaybeSent => Failed::fatal(Error::MaybeSent {
-                    source: Box::new(err),
-                }),
-                Verdict::Final => Failed::fatal(err),
-            })
+            resp.and_then(|r| crate::protocol::parse_send_response(&r))
+                .map_err(once_only)
         })
         .await
     }
@@ -333,6 +357,108 @@ impl MessagingApi for MediaClient {
             self.send_checked(msg).await
         })
         .await
+    }
+
+    async fn send_template(&self, msg: &SendTemplate) -> Result<SentMessage, Error> {
+        traced_template(msg, async {
+            msg.validate()?;
+            self.send_message_json(&msg.to_json()).await
+        })
+        .await
+    }
+}
+
+/// Runs a template send inside its `wa_media.send_template` span and logs how it finished.
+async fn traced_template(
+    msg: &SendTemplate,
+    work: impl std::future::Future<Output = Result<SentMessage, Error>>,
+) -> Result<SentMessage, Error> {
+    let span = tracing::info_span!(
+        "wa_media.send_template",
+        template = msg.name.as_str(),
+        header = msg.header.as_ref().map(|h| h.kind.as_str()),
+        attempt = field::Empty,
+        wamid = field::Empty,
+    );
+    let started = Instant::now();
+    let r = work.instrument(span.clone()).await;
+    span.in_scope(|| {
+        if let Ok(s) = &r {
+            tracing::Span::current().record("wamid", s.wamid.as_str());
+        }
+        tracing::info!(
+            ok = r.is_ok(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "template send finished"
+        )
+    });
+    r
+}
+
+impl MediaClient {
+    /// Validates, uploads and sends a template whose media header is the file at `path`,
+    /// as [`send_file`](Self::send_file) does for a media message: the header's kind is
+    /// `kind`, or inferred from the file's sniffed type (a PDF is a document); a document
+    /// without a file name is sent with the file's name; the template
+    /// ([`SendTemplate::validate_with_file`]: the header kind against the contents) and the
+    /// upload's own validation run before anything is uploaded. `msg`'s header, if any, is
+    /// replaced by the uploaded file.
+    ///
+    /// # Errors
+    /// As [`send_file`](Self::send_file): [`SendFileError::Validation`] (nothing sent),
+    /// [`SendFileError::Upload`] (no message sent), [`SendFileError::Send`] with the media id.
+    pub async fn send_template_file(
+        &self,
+        path: impl AsRef<Path>,
+        msg: SendTemplate,
+        kind: Option<MediaKind>,
+    ) -> Result<(MediaId, SentMessage), SendFileError> {
+        let path = path.as_ref();
+        let source = OpenedSource::path(path.to_owned()).map_err(SendFileError::Upload)?;
+        let (len, head) = (source.len(), source.head());
+        if len == 0 {
+            return Err(SendValidationError::EmptyFile.into());
+        }
+        let mime = sniff_media_type(head).ok_or(SendValidationError::UnknownFileType)?;
+        let kind = match kind {
+            Some(k) => k,
+            None => [MediaKind::Image, MediaKind::Video, MediaKind::Document]
+                .into_iter()
+                .find(|k| k.allows(&mime))
+                .ok_or_else(|| SendValidationError::NoKindFor {
+                    mime: mime.to_string(),
+                })?,
+        };
+        let filename = msg
+            .header
+            .as_ref()
+            .and_then(|h| h.filename.clone())
+            .or_else(|| {
+                (kind == MediaKind::Document)
+                    .then(|| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .flatten()
+            });
+        let placeholder = MediaId::new(PLACEHOLDER_ID).expect("a valid media id");
+        let mut msg = msg.header_id(kind, placeholder);
+        if let Some(f) = filename {
+            msg = msg.header_filename(f);
+        }
+        msg.validate_with_file(head)?;
+        let upload = Upload::from_path(path, mime).kind(kind).prepared(source);
+        let validated = upload
+            .validate(self.config().validate_uploads)
+            .map_err(SendValidationError::from)?;
+        let media_id =
+            traced_upload(self.upload_prepared(upload, Some(validated.map_or(kind, |v| v.kind))))
+                .await
+                .map_err(SendFileError::Upload)?;
+        if let Some(h) = &mut msg.header {
+            h.media = MediaRef::Id(media_id.clone());
+        }
+        match traced_template(&msg, self.send_message_json(&msg.to_json())).await {
+            Ok(sent) => Ok((media_id, sent)),
+            Err(source) => Err(SendFileError::Send { media_id, source }),
+        }
     }
 }
 

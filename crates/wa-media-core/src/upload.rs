@@ -216,6 +216,49 @@ impl OpenedSource {
         })
     }
 
+    /// The file's bytes from `offset` to the end, for one attempt of a resumed upload (the
+    /// Resumable Upload API): a path is read from there (a seek, streamed), bytes are sliced;
+    /// a one-shot stream can only start at 0.
+    pub(crate) fn chunks_from(&self, offset: u64) -> Result<ChunkStream, Error> {
+        if offset == 0 {
+            return self.chunks();
+        }
+        if offset > self.len {
+            return Err(Error::io(
+                None,
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("offset {offset} is past the end ({} bytes)", self.len),
+                ),
+            ));
+        }
+        Ok(match &self.reader {
+            Reader::Path { path, modified } => {
+                let mut chunks =
+                    FileChunks::open(path, self.len - offset, *modified, self.watch.clone())
+                        .map_err(|e| Error::io(Some(path.clone()), e))?;
+                if let Some(f) = chunks.file.as_mut() {
+                    use std::io::Seek;
+                    f.seek(io::SeekFrom::Start(offset))
+                        .map_err(|e| Error::io(Some(path.clone()), e))?;
+                }
+                Box::pin(chunks)
+            }
+            Reader::Bytes(b) => Box::pin(futures_util::stream::iter(
+                chunks_of(b.slice(offset as usize..)).into_iter().map(Ok),
+            )),
+            Reader::Once(_) => {
+                return Err(Error::io(
+                    None,
+                    io::Error::new(
+                        io::ErrorKind::Unsupported,
+                        "a one-shot stream cannot be resumed from an offset",
+                    ),
+                ))
+            }
+        })
+    }
+
     /// The file's bytes for one attempt.
     pub(crate) fn chunks(&self) -> Result<ChunkStream, Error> {
         Ok(match &self.reader {

@@ -8,10 +8,12 @@
 
 mod builder;
 mod download;
+mod resumable;
 mod retrieve;
 mod upload;
 
 pub use builder::{BuildTransport, ClientBuilder};
+pub use resumable::ResumableUpload;
 
 use std::fmt;
 use std::future::Future;
