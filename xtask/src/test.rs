@@ -70,6 +70,40 @@ fn tls_features(root: &Path) -> Result<(), String> {
     )
 }
 
+/// The `wa-media` binary without its default features (`emulator`, `store`): linted, and its
+/// unit tests run, which check that `emulator`, `demo` and `serve --store` are refused naming
+/// their feature. Unit tests of the binary only: integration tests would replace
+/// `target/debug/wa-media` (the default build, which the workspace's tests run) with it.
+fn slim_cli(root: &Path) -> Result<(), String> {
+    run(
+        root,
+        "cargo clippy of wa-media-cli --no-default-features",
+        cargo().args([
+            "clippy",
+            "-p",
+            "wa-media-cli",
+            "--no-default-features",
+            "--bins",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    run(
+        root,
+        "wa-media-cli --no-default-features: its unit tests",
+        cargo().args([
+            "test",
+            "--quiet",
+            "-p",
+            "wa-media-cli",
+            "--no-default-features",
+            "--bin",
+            "wa-media",
+        ]),
+    )
+}
+
 /// Runs every check and test; fails when any fails.
 pub(crate) fn test(root: &Path) -> Result<(), String> {
     run(
@@ -151,6 +185,7 @@ pub(crate) fn test(root: &Path) -> Result<(), String> {
         return Err("no test ran".into());
     }
     tls_features(root)?;
+    slim_cli(root)?;
     package::package(root)?;
     // Last: a smoke test that the benchmark harness produces every row (never a speed check).
     // The summary is repeated after it so that it stays the closing line.

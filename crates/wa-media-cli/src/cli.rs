@@ -32,7 +32,7 @@ The token is never printed, logged or put into an error message, even with RUST_
 
 /// wa-media: upload, inspect and download WhatsApp Cloud API media, safely and verified.
 #[derive(Debug, Parser)]
-#[command(name = "wa-media", version, about, after_help = AFTER_HELP, propagate_version = true)]
+#[command(name = "wa-media", version = env!("WA_MEDIA_VERSION_LINE"), about, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
     /// Options shared by every command.
     #[command(flatten)]
@@ -134,10 +134,28 @@ pub enum Command {
     /// verified (the first Ctrl-C drains, a second one exits).
     Serve(ServeArgs),
     /// Run the local emulator of the media endpoints until Ctrl-C or SIGTERM.
+    #[cfg_attr(
+        not(feature = "emulator"),
+        command(
+            about = "Run the local emulator (not in this build: needs the `emulator` feature)"
+        )
+    )]
     Emulator(EmulatorArgs),
     /// Upload, retrieve, download, verify and delete sample media, then send one and watch its
     /// statuses arrive through the webhook service, against an embedded emulator.
+    #[cfg_attr(
+        not(feature = "emulator"),
+        command(about = "Run the offline demo (not in this build: needs the `emulator` feature)")
+    )]
     Demo,
+    /// Print a shell completion script for bash, zsh, fish, powershell or elvish, e.g.
+    /// `wa-media completions bash > ~/.local/share/bash-completion/completions/wa-media`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `wa-media man > ~/.local/share/man/man1/wa-media.1`.
+    Man,
 }
 
 /// `upload` options.
@@ -259,6 +277,10 @@ pub struct ServeArgs {
     /// PREFIX/YYYY-MM-DD/.meta/. Credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
     /// AWS_REGION… (docs/object-store.md).
     #[arg(long, value_name = "URL")]
+    #[cfg_attr(
+        not(feature = "store"),
+        arg(help = "Save into an object store (not in this build: needs the `store` feature)")
+    )]
     pub store: Option<String>,
     /// Endpoint of an S3-compatible server for --store (MinIO, R2, moto…); http:// allowed.
     #[arg(long, value_name = "URL", requires = "store")]
@@ -300,6 +322,7 @@ pub struct ServeArgs {
 }
 
 /// `emulator` options (the token and phone number id come from the global options).
+#[cfg(feature = "emulator")]
 #[derive(Debug, Args)]
 pub struct EmulatorArgs {
     /// Address of the Graph origin.
@@ -353,6 +376,16 @@ pub struct EmulatorArgs {
     /// The window of --pair-rate-limit, in seconds.
     #[arg(long, default_value_t = 6, requires = "pair_rate_limit")]
     pub pair_rate_window: u64,
+}
+
+/// `emulator` in a build without the `emulator` feature: any arguments are taken, so that the
+/// command is refused naming the feature rather than failing on an unknown option.
+#[cfg(not(feature = "emulator"))]
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// The emulator's options (ignored: the command is refused).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub args: Vec<std::ffi::OsString>,
 }
 
 #[cfg(test)]

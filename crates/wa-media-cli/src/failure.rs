@@ -80,6 +80,17 @@ impl Failure {
     }
 }
 
+/// A command or option whose Cargo feature this binary was built without (exit 2), naming the
+/// feature and how to build a binary that has it.
+#[allow(dead_code)] // Used only when a feature is off.
+pub fn not_in_this_build(what: &str, feature: &str) -> Failure {
+    Failure::usage(format!(
+        "{what} is not in this build: it needs the `{feature}` feature, which this binary was \
+         built without. Build one with it: cargo install --path crates/wa-media-cli --locked \
+         --features {feature} (or without --no-default-features)"
+    ))
+}
+
 impl From<Error> for Failure {
     fn from(err: Error) -> Self {
         Failure::new(Exit::of(&err), chain(&err))

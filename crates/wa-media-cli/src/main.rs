@@ -10,6 +10,7 @@ mod cli;
 mod client;
 mod commands;
 mod failure;
+mod generate;
 mod output;
 mod progress;
 mod signals;
@@ -30,6 +31,12 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
+    // Generated from the clap definitions: no runtime, no logging.
+    match &cli.command {
+        Command::Completions { shell } => return generate::completions(*shell),
+        Command::Man => return generate::man(),
+        _ => {}
+    }
     init_tracing(
         cli.global.quiet,
         matches!(cli.command, Command::Emulator(_) | Command::Serve(_)),
@@ -103,9 +110,118 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let what = format!("the inbound downloads into {}", args.dir.display());
             interruptible(&what, commands::inbound::run(g, args)).await
         }
+        #[cfg(feature = "emulator")]
         Command::Emulator(args) => commands::emulator::run(g, args).await,
+        #[cfg(not(feature = "emulator"))]
+        Command::Emulator(_) => Err(failure::not_in_this_build(
+            "the `emulator` command",
+            "emulator",
+        )),
         // `serve` drains on the first signal and exits on the second, by itself.
         Command::Serve(args) => commands::serve::run(g, args).await,
+        #[cfg(feature = "emulator")]
         Command::Demo => interruptible("the demo", commands::demo::run(g)).await,
+        #[cfg(not(feature = "emulator"))]
+        Command::Demo => Err(failure::not_in_this_build("the `demo` command", "emulator")),
+        // Handled in `main`, before the runtime starts.
+        Command::Completions { .. } | Command::Man => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! What a build without the optional features does with their commands. Run on the slim
+    //! build by `cargo xtask test` (`cargo test -p wa-media-cli --no-default-features --bin
+    //! wa-media`); with the default features only the parsing test runs.
+    use super::*;
+
+    /// Parses `args` and runs them, as `main` does.
+    #[allow(dead_code)] // Unused with every feature on.
+    fn run_args(args: &[&str]) -> Result<(), Failure> {
+        let cli = Cli::try_parse_from(args).expect("parses");
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(run(cli))
+    }
+
+    #[test]
+    fn feature_gated_commands_stay_in_the_syntax() {
+        // Visible in --help and accepted by the parser in every build, so that a build without
+        // their feature refuses them by name instead of calling them unknown.
+        for args in [
+            &["wa-media", "demo"][..],
+            &[
+                "wa-media",
+                "emulator",
+                "--graph-listen",
+                "127.0.0.1:0",
+                "--tls",
+            ],
+            &[
+                "wa-media",
+                "serve",
+                "-d",
+                "x",
+                "--store",
+                "s3://bucket/prefix",
+            ],
+        ] {
+            Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
+    }
+
+    #[cfg(not(feature = "emulator"))]
+    #[test]
+    fn emulator_and_demo_are_refused_naming_their_feature() {
+        for args in [
+            &[
+                "wa-media",
+                "emulator",
+                "--graph-listen",
+                "127.0.0.1:0",
+                "--tls",
+            ][..],
+            &["wa-media", "emulator"],
+            &["wa-media", "demo"],
+        ] {
+            let failure = run_args(args).unwrap_err();
+            assert_eq!(failure.exit, failure::Exit::Usage, "{args:?}");
+            assert!(
+                failure.message.contains("needs the `emulator` feature")
+                    && failure.message.contains("--features emulator"),
+                "{args:?}: {}",
+                failure.message
+            );
+        }
+    }
+
+    #[cfg(not(feature = "store"))]
+    #[test]
+    fn serve_store_is_refused_naming_its_feature() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path().to_str().unwrap();
+        let args = [
+            "wa-media",
+            "serve",
+            "--insecure-skip-signature",
+            "-d",
+            dir,
+            "--store",
+            "s3://bucket/prefix",
+        ];
+        let failure = run_args(&args).unwrap_err();
+        assert_eq!(failure.exit, failure::Exit::Usage);
+        assert!(
+            failure
+                .message
+                .contains("`serve --store` is not in this build")
+                && failure.message.contains("needs the `store` feature"),
+            "{}",
+            failure.message
+        );
+        // Refused before anything was created.
+        assert_eq!(std::fs::read_dir(dir).unwrap().count(), 0);
     }
 }

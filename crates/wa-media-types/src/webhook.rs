@@ -126,6 +126,11 @@ pub struct ChangeValue {
     /// Past conversations shared when a coexistence number is onboarded (field `history`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<HistoryChunk>,
+    /// Errors Meta reports for the change itself, not for one message (value-level
+    /// `errors[]`: "unable to process a request due to a system level problem" or an app or
+    /// account level one; same shape as a status's errors). See [`meta_failures`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<StatusError>,
     /// Fields not modelled here.
     #[serde(flatten)]
     pub extra: Extra,
@@ -276,12 +281,24 @@ pub struct Message {
     /// The sticker, for `type: sticker`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sticker: Option<MediaObject>,
+    /// Why Meta could not take the message: on `type: "unsupported"` (code 131051 for a type
+    /// Cloud API does not support, 131060 for a message currently unavailable), and on a
+    /// message whose media Meta could not download from the user (131052). See
+    /// [`meta_failures`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<StatusError>,
     /// Fields not modelled here, including the object of non-media types.
     #[serde(flatten)]
     pub extra: Extra,
 }
 
 impl Message {
+    /// What an `unsupported` message was (`unsupported.type`: `poll_update`, `edit`,
+    /// `group_invite`, …), when Meta says.
+    pub fn unsupported_type(&self) -> Option<&str> {
+        self.extra.get("unsupported")?.get("type")?.as_str()
+    }
+
     /// The media this message carries, with its kind, when it is a media message: the object
     /// named by `type` must be present. A voice note (`audio` with `voice: true`) is
     /// [`MediaKind::Voice`].
@@ -470,6 +487,84 @@ pub fn inbound_media(notification: &Notification) -> Vec<InboundMedia> {
                     .or_else(|| sender(message, &value.contacts));
                 push(message, MediaSource::History, customer);
             }
+        }
+    }
+    out
+}
+
+/// A message Meta could not take, or a change it reports as failed: what the
+/// `messages` webhook carries as `errors[]` (see [`meta_failures`]).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetaFailure {
+    /// The message's id, for a message's errors; `None` for value-level `errors[]`.
+    pub message_id: Option<String>,
+    /// The message's `type` (`unsupported`, or a media type whose media Meta could not take).
+    pub message_type: Option<String>,
+    /// What an `unsupported` message was (`unsupported.type`), when given.
+    pub unsupported_type: Option<String>,
+    /// The sender, when the notification names one.
+    pub customer: Option<Customer>,
+    /// The message's time (seconds since the epoch), when given.
+    pub timestamp: Option<u64>,
+    /// The business phone number id the message was sent to.
+    pub phone_number_id: Option<String>,
+    /// Meta's errors, as sent (`code`, `title`, `message`, `error_data.details`).
+    pub errors: Vec<StatusError>,
+}
+
+/// Every failure Meta reports in a notification, in payload order: each customer message with
+/// `errors[]` or of `type: "unsupported"` (Meta could not take it: code 131051 for a type
+/// Cloud API does not support, 131060 for a message currently unavailable, 131052 for media
+/// Meta could not download from the user), then each change's value-level `errors[]` (one
+/// failure per change, `message_id: None`).
+///
+/// ```
+/// use wa_media_types::webhook::{meta_failures, Notification};
+/// let n = Notification::from_slice(br#"{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{
+///   "messages":[{"from":"16505551234","id":"wamid.X","timestamp":"1739321024","type":"unsupported",
+///     "errors":[{"code":131051,"title":"Message type unknown","message":"Message type unknown",
+///       "error_data":{"details":"Message type is currently not supported."}}],
+///     "unsupported":{"type":"poll_update"}}]}}]}]}"#).unwrap();
+/// let f = &meta_failures(&n)[0];
+/// assert_eq!(f.message_id.as_deref(), Some("wamid.X"));
+/// assert_eq!(f.unsupported_type.as_deref(), Some("poll_update"));
+/// assert_eq!(f.errors[0].code, 131051);
+/// assert_eq!(f.errors[0].details(), Some("Message type is currently not supported."));
+/// ```
+pub fn meta_failures(notification: &Notification) -> Vec<MetaFailure> {
+    let mut out = Vec::new();
+    for change in notification.entry.iter().flat_map(|e| &e.changes) {
+        let value = &change.value;
+        let phone_number_id = value
+            .metadata
+            .as_ref()
+            .map(|m| m.phone_number_id.clone())
+            .filter(|p| !p.is_empty());
+        for message in &value.messages {
+            if message.errors.is_empty() && message.message_type != "unsupported" {
+                continue;
+            }
+            out.push(MetaFailure {
+                message_id: Some(message.id.clone()).filter(|i| !i.is_empty()),
+                message_type: Some(message.message_type.clone()).filter(|t| !t.is_empty()),
+                unsupported_type: message.unsupported_type().map(str::to_owned),
+                customer: sender(message, &value.contacts),
+                timestamp: message.timestamp.as_deref().and_then(|t| t.parse().ok()),
+                phone_number_id: phone_number_id.clone(),
+                errors: message.errors.clone(),
+            });
+        }
+        if !value.errors.is_empty() {
+            out.push(MetaFailure {
+                message_id: None,
+                message_type: None,
+                unsupported_type: None,
+                customer: None,
+                timestamp: None,
+                phone_number_id: phone_number_id.clone(),
+                errors: value.errors.clone(),
+            });
         }
     }
     out

@@ -329,6 +329,8 @@ fn every_webhook_fixture_is_covered_here() {
         "README.md",
         "smb-message-echo.json",
         "history.json",
+        "unsupported.json",
+        "errors.json",
     ]
     .into();
     let present: BTreeSet<String> = std::fs::read_dir(dir())
@@ -433,4 +435,59 @@ fn media_in_echoes_and_history_is_found_with_its_source_and_customer() {
         history[0].phone_number_id.as_deref(),
         Some("106540352242922")
     );
+}
+
+#[test]
+fn unsupported_messages_carry_metas_errors_and_are_not_media() {
+    let n = parse("unsupported.json");
+    assert!(inbound_media(&n).is_empty());
+    let f = wa_media_types::webhook::meta_failures(&n);
+    assert_eq!(f.len(), 2);
+    assert_eq!(
+        f[0].message_id.as_deref(),
+        Some("wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=")
+    );
+    assert_eq!(f[0].message_type.as_deref(), Some("unsupported"));
+    assert_eq!(f[0].unsupported_type.as_deref(), Some("poll_update"));
+    assert_eq!(f[0].timestamp, Some(1_739_321_024));
+    assert_eq!(f[0].phone_number_id.as_deref(), Some("106540352242922"));
+    let c = f[0].customer.as_ref().unwrap();
+    assert_eq!(c.phone.as_deref(), Some("16505551234"));
+    assert_eq!(
+        c.user_id.as_ref().unwrap().as_str(),
+        "US.13491208655302741918"
+    );
+    let e = &f[0].errors[0];
+    assert_eq!(e.code, 131051);
+    assert_eq!(e.title.as_deref(), Some("Message type unknown"));
+    assert_eq!(e.message.as_deref(), Some("Message type unknown"));
+    assert_eq!(
+        e.details(),
+        Some("Message type is currently not supported.")
+    );
+    assert_eq!(f[1].errors[0].code, 131060);
+    assert_eq!(f[1].unsupported_type.as_deref(), Some("media_placeholder"));
+}
+
+#[test]
+fn value_level_errors_are_a_failure_without_a_message() {
+    let n = parse("errors.json");
+    assert!(inbound_media(&n).is_empty());
+    let f = wa_media_types::webhook::meta_failures(&n);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].message_id, None);
+    assert_eq!(f[0].customer, None);
+    let e = &f[0].errors[0];
+    assert_eq!(e.code, 130429);
+    assert_eq!(e.title.as_deref(), Some("Rate limit hit"));
+    assert!(e.details().unwrap().starts_with("Message failed to send"));
+    assert_eq!(
+        e.extra["href"],
+        "/documentation/business-messaging/whatsapp/support/error-codes"
+    );
+    // The unknown-type fixture's unsupported message (no `unsupported` object) counts too.
+    let f = wa_media_types::webhook::meta_failures(&parse("unknown-type.json"));
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].errors[0].code, 131051);
+    assert_eq!(f[0].unsupported_type, None);
 }

@@ -1,8 +1,10 @@
 //! One module per command.
 
 pub mod delete;
+#[cfg(feature = "emulator")]
 pub mod demo;
 pub mod download;
+#[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod inbound;
 pub mod info;

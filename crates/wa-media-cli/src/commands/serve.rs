@@ -25,6 +25,13 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
     if args.concurrency == 0 {
         return Err(Failure::usage("--concurrency must be at least 1"));
     }
+    #[cfg(not(feature = "store"))]
+    if args.store.is_some() {
+        return Err(crate::failure::not_in_this_build(
+            "`serve --store`",
+            "store",
+        ));
+    }
     let api: Arc<dyn wa_media_hyper::MediaApi> = Arc::new(client::build(g)?);
     let spool_dir = args
         .spool
@@ -51,6 +58,9 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
     let _ = spool.prune_done(wa_media_webhook::MEDIA_ID_LIFETIME + Duration::from_secs(86_400));
     remove_orphaned_partial_files(&args.dir);
     let sink: Arc<dyn wa_media_webhook::Sink> = match &args.store {
+        #[cfg(not(feature = "store"))]
+        Some(_) => unreachable!("--store is refused at the start without the store feature"),
+        #[cfg(feature = "store")]
         Some(url) => {
             let opened = wa_media_store::open_store(url, args.store_endpoint.as_deref())
                 .map_err(|e| Failure::usage(format!("--store {url}: {e}")))?;
