@@ -95,6 +95,19 @@ pub struct Global {
     /// No progress bars and no informational messages on stderr.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+
+    /// Log lines on stderr as text, or as one JSON object per line (secrets stay redacted).
+    #[arg(long, value_enum, env = "WA_MEDIA_LOG_FORMAT", global = true, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (tracing-subscriber's JSON format).
+    Json,
 }
 
 /// The commands.
@@ -254,10 +267,10 @@ pub struct InboundArgs {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (plain HTTP: put TLS in a reverse proxy, see docs/webhooks.md).
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value = "127.0.0.1:8080", env = "WA_MEDIA_LISTEN")]
     pub listen: SocketAddr,
     /// Path of the webhook endpoint.
-    #[arg(long, default_value = wa_media_webhook::DEFAULT_PATH)]
+    #[arg(long, default_value = wa_media_webhook::DEFAULT_PATH, env = "WA_MEDIA_PATH")]
     pub path: String,
     /// App secret: every notification's X-Hub-Signature-256 is checked with it.
     #[arg(long, env = "WHATSAPP_APP_SECRET", hide_env_values = true)]
@@ -266,59 +279,87 @@ pub struct ServeArgs {
     #[arg(long, env = "WHATSAPP_VERIFY_TOKEN", hide_env_values = true)]
     pub verify_token: Option<String>,
     /// Accept unsigned notifications (local tests only: anyone could make it fetch media).
-    #[arg(long)]
+    #[arg(long, env = "WA_MEDIA_INSECURE_SKIP_SIGNATURE")]
     pub insecure_skip_signature: bool,
     /// Directory the media are saved into (DIR/YYYY-MM-DD/NAME, plus DIR/index.jsonl). With
     /// --store it holds only the spool (DIR/.spool).
-    #[arg(short = 'd', long = "dir")]
+    #[arg(short = 'd', long = "dir", env = "WA_MEDIA_DIR")]
     pub dir: PathBuf,
     /// Save into an object store instead: s3://bucket/prefix (also file:///dir), keys
     /// PREFIX/YYYY-MM-DD/NAME with one JSON metadata object per media in
     /// PREFIX/YYYY-MM-DD/.meta/. Credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
     /// AWS_REGION… (docs/object-store.md).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "WA_MEDIA_STORE")]
     #[cfg_attr(
         not(feature = "store"),
         arg(help = "Save into an object store (not in this build: needs the `store` feature)")
     )]
     pub store: Option<String>,
     /// Endpoint of an S3-compatible server for --store (MinIO, R2, moto…); http:// allowed.
-    #[arg(long, value_name = "URL", requires = "store")]
+    #[arg(long, value_name = "URL", requires = "store", env = "WA_MEDIA_STORE_ENDPOINT")]
     pub store_endpoint: Option<String>,
     /// Spool directory (default DIR/.spool): one per instance, never shared.
-    #[arg(long)]
+    #[arg(long, env = "WA_MEDIA_SPOOL")]
     pub spool: Option<PathBuf>,
     /// Media downloaded at once.
-    #[arg(long, default_value_t = wa_media_webhook::IngestConfig::default().concurrency)]
+    #[arg(long, default_value_t = wa_media_webhook::IngestConfig::default().concurrency, env = "WA_MEDIA_CONCURRENCY")]
     pub concurrency: usize,
     /// How long a media can be fetched after its message was sent (`7d`, `1h`, `90min`):
     /// older media are failed as expired, saying so. 7 days by default; 1 hour on a
     /// "No Storage" number.
-    #[arg(long, value_name = "DURATION", default_value_t = wa_media_webhook::MEDIA_ID_LIFETIME.into())]
+    #[arg(long, value_name = "DURATION", default_value_t = wa_media_webhook::MEDIA_ID_LIFETIME.into(), env = "WA_MEDIA_MEDIA_LIFETIME")]
     pub media_lifetime: humantime::Duration,
     /// Move the entries of SPOOL/failed back to the queue before starting.
-    #[arg(long)]
+    #[arg(long, env = "WA_MEDIA_RETRY_FAILED")]
     pub retry_failed: bool,
     /// Attempts at a media before a failure that may pass (network, 5xx, a full disk) is given
     /// up to SPOOL/failed.
-    #[arg(long, default_value_t = wa_media_webhook::IngestConfig::default().retry.max_attempts)]
+    #[arg(long, default_value_t = wa_media_webhook::IngestConfig::default().retry.max_attempts, env = "WA_MEDIA_MAX_ATTEMPTS")]
     pub max_attempts: u32,
     /// Longest wait, in seconds, between two attempts at one media (the waits double from
     /// 2 s, with jitter).
-    #[arg(long, value_name = "SECS", default_value_t = wa_media_webhook::IngestConfig::default().retry.max_delay.as_secs())]
+    #[arg(long, value_name = "SECS", default_value_t = wa_media_webhook::IngestConfig::default().retry.max_delay.as_secs(), env = "WA_MEDIA_MAX_RETRY_DELAY")]
     pub max_retry_delay: u64,
     /// Connections served at once; beyond it new ones wait.
-    #[arg(long, default_value_t = wa_media_server::ServerConfig::default().max_connections)]
+    #[arg(long, default_value_t = wa_media_server::ServerConfig::default().max_connections, env = "WA_MEDIA_MAX_CONNECTIONS")]
     pub max_connections: usize,
     /// Seconds a connection may stay idle (and HTTP/1 headers may take).
-    #[arg(long, default_value_t = wa_media_server::ServerConfig::default().idle_timeout.as_secs())]
+    #[arg(long, default_value_t = wa_media_server::ServerConfig::default().idle_timeout.as_secs(), env = "WA_MEDIA_IDLE_TIMEOUT")]
     pub idle_timeout: u64,
     /// Seconds a request body may take to arrive (slower: 408).
-    #[arg(long, default_value_t = wa_media_webhook::DEFAULT_BODY_TIMEOUT.as_secs())]
+    #[arg(long, default_value_t = wa_media_webhook::DEFAULT_BODY_TIMEOUT.as_secs(), env = "WA_MEDIA_BODY_TIMEOUT")]
     pub body_timeout: u64,
     /// Seconds running downloads may take to finish after Ctrl-C or SIGTERM.
-    #[arg(long, default_value_t = wa_media_webhook::DEFAULT_SHUTDOWN_GRACE.as_secs())]
+    #[arg(long, default_value_t = wa_media_webhook::DEFAULT_SHUTDOWN_GRACE.as_secs(), env = "WA_MEDIA_GRACE")]
     pub grace: u64,
+    /// Forward every accepted notification (messages of every type, statuses, errors, other
+    /// fields) to this URL of your application, as Meta sent it, signed with the app secret
+    /// (X-Hub-Signature-256) and the Standard Webhooks headers; a notification with media once
+    /// its media are saved, each media object with a `wa_media` object (docs/webhooks.md, "Put
+    /// it in front of your bot").
+    #[arg(long, value_name = "URL", env = "WA_MEDIA_FORWARD_URL")]
+    pub forward: Option<String>,
+    /// Standard Webhooks signing secret (`whsec_…`): each forward gets a `webhook-signature`.
+    #[arg(long, value_name = "whsec_…", requires = "forward", hide_env_values = true, env = "WA_MEDIA_FORWARD_SECRET")]
+    pub forward_secret: Option<String>,
+    /// Seconds one forward attempt may take (to the application's answer).
+    #[arg(long, value_name = "SECS", default_value_t = 10, env = "WA_MEDIA_FORWARD_TIMEOUT")]
+    pub forward_timeout: u64,
+    /// Forwards sent at once.
+    #[arg(long, value_name = "N", default_value_t = 16, env = "WA_MEDIA_FORWARD_CONCURRENCY")]
+    pub forward_concurrency: usize,
+    /// How long a forward is tried (`7d`, `12h`) before it moves to the failed forwards
+    /// (`--retry-failed` sends them again).
+    #[arg(long, value_name = "DURATION", default_value = "7d", env = "WA_MEDIA_FORWARD_MAX_AGE")]
+    pub forward_max_age: humantime::Duration,
+    /// Longest wait, in seconds, between two attempts at one forward (the waits double from
+    /// 1 s, with jitter; an answer's Retry-After is honoured up to this).
+    #[arg(long, value_name = "SECS", default_value_t = 300, env = "WA_MEDIA_FORWARD_MAX_RETRY_DELAY")]
+    pub forward_max_retry_delay: u64,
+    /// Serve GET /metrics (Prometheus text format), /healthz and /readyz on this address, a
+    /// listener of its own (keep it off the internet).
+    #[arg(long, value_name = "ADDR", env = "WA_MEDIA_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// `emulator` options (the token and phone number id come from the global options).

@@ -40,6 +40,7 @@ fn main() -> ExitCode {
     init_tracing(
         cli.global.quiet,
         matches!(cli.command, Command::Emulator(_) | Command::Serve(_)),
+        cli.global.log_format,
     );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -65,7 +66,7 @@ fn main() -> ExitCode {
 
 /// Logs go to stderr, filtered by `RUST_LOG` (default: warnings only). The library never logs the
 /// token or a signed URL's query, so any level is safe.
-fn init_tracing(quiet: bool, emulator: bool) {
+fn init_tracing(quiet: bool, emulator: bool, format: cli::LogFormat) {
     use tracing_subscriber::EnvFilter;
     let default = match (quiet, emulator) {
         (true, _) => "error",
@@ -75,11 +76,16 @@ fn init_tracing(quiet: bool, emulator: bool) {
         (false, false) => "error",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        // One JSON object per line; the same events and fields, so the same redaction.
+        cli::LogFormat::Json => builder.json().with_ansi(false).try_init(),
+        cli::LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
 }
 
 /// Runs the command. Every client command is raced against SIGINT and SIGTERM

@@ -34,6 +34,8 @@ pub mod moto;
 pub mod net;
 #[cfg(feature = "proxy")]
 pub mod proxy;
+#[cfg(feature = "receiver")]
+pub mod receiver;
 #[cfg(feature = "sink-conformance")]
 pub mod sink_conformance;
 #[cfg(any(feature = "conformance", feature = "sink-conformance"))]

@@ -35,8 +35,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use crate::entry::SpoolEntry;
-use crate::sink::Saved;
 use crate::fsops::{self, is_regular, Lister};
+use crate::sink::Saved;
 use crate::time::now_ms;
 
 const DIRS: [&str; 5] = ["tmp", "new", "cur", "failed", "done"];

@@ -5,7 +5,7 @@
 //! | name | kind | |
 //! | --- | --- | --- |
 //! | `wa_media_notifications_accepted_total` | counter | deliveries answered 200 |
-//! | `wa_media_notifications_refused_total{reason}` | counter | deliveries refused: `signature_missing`, `signature_mismatch`, `bad_body`, `too_large`, `too_slow`, `draining`, `spool_error`, `forward_spool_error`, `handler_error` |
+//! | `wa_media_notifications_refused_total{reason}` | counter | deliveries refused: `signature_missing`, `signature_mismatch`, `bad_body`, `too_large`, `too_slow`, `draining`, `spool_error`, `record_error`, `forward_spool_error`, `handler_error` |
 //! | `wa_media_media_saved_total` | counter | media saved and verified (a redelivered one found already saved counts again) |
 //! | `wa_media_media_failed_total` | counter | media given up (moved to `failed/`) |
 //! | `wa_media_media_retried_total` | counter | save attempts that will be tried again |

@@ -8,6 +8,8 @@ pub mod download;
 pub mod emulator;
 pub mod inbound;
 pub mod info;
+pub mod ops;
+pub mod relay;
 pub mod send;
 pub mod serve;
 pub mod upload;

@@ -32,6 +32,11 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
             "store",
         ));
     }
+    // Installed before anything records a metric.
+    let metrics = match args.metrics_listen {
+        Some(_) => Some(super::ops::install_recorder()?),
+        None => None,
+    };
     let api: Arc<dyn wa_media_hyper::MediaApi> = Arc::new(client::build(g)?);
     let spool_dir = args
         .spool
@@ -94,6 +99,7 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
             ),
     )
     .map_err(|e| Failure::other(format!("cannot start the workers: {e}")))?;
+    let forwarder = super::relay::start(&args, &ingest, g.quiet)?;
     let mut builder = WebhookService::builder(ingest.clone())
         .path(&args.path)
         .body_timeout(Duration::from_secs(args.body_timeout.max(1)));
@@ -104,6 +110,9 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
     }
     if let Some(t) = &args.verify_token {
         builder = builder.verify_token(t);
+    }
+    if let Some(f) = &forwarder {
+        builder = builder.forwarder(f.clone());
     }
     let service = builder
         .build()
@@ -128,6 +137,33 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
         );
     }
 
+    let ops = match (args.metrics_listen, metrics) {
+        (Some(addr), Some(handle)) => {
+            let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                Failure::other(format!("cannot listen on {addr} (--metrics-listen): {e}"))
+            })?;
+            let local = l.local_addr().map_err(|e| Failure::other(e.to_string()))?;
+            if g.json {
+                output::json(
+                    &json!({ "event": "metrics_listening", "url": format!("http://{local}/metrics") }),
+                )?;
+            } else {
+                output::info(g.quiet, &format!("metrics on http://{local}/metrics"));
+            }
+            let endpoint = super::ops::Ops::new(handle, service.clone(), forwarder.clone());
+            // Up until the process ends: /readyz answers 503 through the drain.
+            Some(tokio::spawn(wa_media_server::serve(
+                l,
+                endpoint,
+                wa_media_server::ServerConfig::default(),
+                std::future::pending::<()>(),
+            )))
+        }
+        _ => None,
+    };
+    let forward_reporter = forwarder
+        .clone()
+        .map(|f| tokio::spawn(super::relay::report(f, g.json)));
     let (reporter_stop, stop_reporting) = tokio::sync::oneshot::channel::<()>();
     let reporter = tokio::spawn(report(ingest.clone(), g.json, g.quiet, stop_reporting));
     let config = wa_media_server::ServerConfig::default()
@@ -145,6 +181,7 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
     // in the spool. The server stops once the workers have.
     let draining = service.clone();
     let (ingest2, grace, quiet) = (ingest.clone(), Duration::from_secs(args.grace), g.quiet);
+    let forwarder2 = forwarder.clone();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<bool>();
     let drain = async move {
         let _ = signals.next().await;
@@ -154,8 +191,14 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
             "draining: new deliveries get 503; running downloads may finish",
         );
         // A second signal exits at once (the spool keeps what was not done).
+        let stop_forwarding = async {
+            match &forwarder2 {
+                Some(f) => f.shutdown(grace).await,
+                None => true,
+            }
+        };
         let finished = tokio::select! {
-            all = ingest2.shutdown(grace) => all,
+            (all, _) = async { tokio::join!(ingest2.shutdown(grace), stop_forwarding) } => all,
             second = signals.next() => {
                 eprintln!("wa-media: second signal; exiting now (the spool keeps what was not done)");
                 std::process::exit(second.exit() as i32);
@@ -168,6 +211,12 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
     // The media saved during the grace period get their line too.
     let _ = reporter_stop.send(());
     let _ = reporter.await;
+    if let Some(r) = forward_reporter {
+        r.abort();
+    }
+    if let Some(o) = ops {
+        o.abort();
+    }
     let (pending, failed) = ingest.spool().counts().unwrap_or((0, 0));
     output::info(
         g.quiet,
@@ -270,6 +319,28 @@ fn print_event(ev: &IngestEvent, json_out: bool, status: Option<&indicatif::Prog
                 "verified"
             }
         ),
+        // A message Meta could not take: its `failed` record, as in index.jsonl.
+        IngestEvent::MetaFailed { record } if json_out => record.to_event("failed").to_string(),
+        IngestEvent::MetaFailed { record } => {
+            let e = record.error.as_ref();
+            let text = format!(
+                "wa-media: {} not received: Meta's error {} {}: {}",
+                if record.message_id.is_empty() {
+                    "a notification"
+                } else {
+                    &record.message_id
+                },
+                e.map_or(0, |e| e.code),
+                e.and_then(|e| e.title.as_deref()).unwrap_or(""),
+                e.and_then(|e| e.details.as_deref().or(e.message.as_deref()))
+                    .unwrap_or("")
+            );
+            match status {
+                Some(bar) => bar.println(text),
+                None => eprintln!("{text}"),
+            }
+            return;
+        }
         IngestEvent::Failed { entry } => {
             let text = format!(
                 "wa-media: {} ({}) failed: {}",

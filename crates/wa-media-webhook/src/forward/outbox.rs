@@ -122,10 +122,10 @@ impl Outbox {
     }
 
     fn write_tmp(&self, entry: &ForwardEntry) -> io::Result<PathBuf> {
-        let tmp = self
-            .root
-            .join("tmp")
-            .join(format!("{}.{:08x}.json", entry.id, fastrand::u32(..)));
+        let tmp =
+            self.root
+                .join("tmp")
+                .join(format!("{}.{:08x}.json", entry.id, fastrand::u32(..)));
         let bytes = serde_json::to_vec(entry).map_err(io::Error::other)?;
         let f = fsops::create_new_with(&tmp, &bytes)?;
         if let Err(e) = f.sync_all() {
