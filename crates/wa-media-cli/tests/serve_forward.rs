@@ -334,3 +334,48 @@ fn forwards_pending_at_a_kill_9_arrive_after_the_restart() {
     assert!(value.iter().all(Value::is_object));
     drop(s);
 }
+
+#[test]
+fn serve_is_configured_from_the_environment_and_logs_json() {
+    let env = Env::start();
+    let app = Receiver::start(SECRET);
+    let inbox = env.dir.path().join("inbox");
+    // No flag but --json: everything from the documented variables (docs/deploying.md).
+    let mut cmd = env.cmd();
+    cmd.arg("--json")
+        .arg("serve")
+        .env("WA_MEDIA_LISTEN", "127.0.0.1:0")
+        .env("WA_MEDIA_DIR", &inbox)
+        .env("WHATSAPP_APP_SECRET", SECRET)
+        .env("WA_MEDIA_FORWARD_URL", app.url())
+        .env("WA_MEDIA_FORWARD_SECRET", SIGNING_SECRET)
+        .env("WA_MEDIA_METRICS_LISTEN", "127.0.0.1:0")
+        .env("WA_MEDIA_LOG_FORMAT", "json")
+        .env("RUST_LOG", "warn");
+    let mut s = Serve::spawn(cmd);
+    s.wait_event(WAIT, |v| v["event"] == "metrics_listening");
+    let text = text_notification("wamid.ENV1");
+    assert_eq!(s.deliver(&text).status, 200);
+    assert!(app.wait_until(WAIT, |r| !r.is_empty()));
+    assert_signed(&app.received()[0]);
+    assert_eq!(app.received()[0].body, text.as_bytes());
+    // A refused delivery: one JSON log line with its reason.
+    let r = s.post(text.as_bytes(), None).unwrap();
+    assert_eq!(r.status, 401);
+    assert!(s.wait_stderr("signature_missing", WAIT), "{}", s.stderr());
+    s.signal("TERM");
+    let exited = s.wait_exit(WAIT);
+    assert_eq!(exited.code(), 0, "{}", exited.stderr);
+    let logs: Vec<Value> = exited
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let refusal = logs
+        .iter()
+        .find(|v| v["fields"]["reason"] == "signature_missing")
+        .unwrap_or_else(|| panic!("no JSON refusal line in:\n{}", exited.stderr));
+    assert_eq!(refusal["level"], "WARN");
+    assert_eq!(refusal["fields"]["status"], 401);
+}

@@ -38,12 +38,17 @@ pub const PROGRAM_ENV: [&str; 9] = [
     "RUST_LOG",
 ];
 
-/// `wa-media` with none of [`PROGRAM_ENV`] and [`PROXY_VARIABLES`] inherited from the test's
-/// environment.
+/// `wa-media` with none of [`PROGRAM_ENV`], [`PROXY_VARIABLES`] and the `WA_MEDIA_*` variables
+/// (`serve`'s flags, `--log-format`) inherited from the test's environment.
 pub fn clean_command() -> Command {
     let mut c = Command::new(BIN);
     for var in PROGRAM_ENV.iter().chain(&PROXY_VARIABLES) {
         c.env_remove(var);
+    }
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("WA_MEDIA_") {
+            c.env_remove(var);
+        }
     }
     c
 }
