@@ -204,6 +204,22 @@ impl Sink for DirectorySink {
         }
     }
 
+    /// Appends the record to `index.jsonl` (once per key), durably.
+    async fn record(&self, record: &SavedRecord) -> Result<(), SinkError> {
+        let line = serde_json::to_string(record).map_err(|e| SinkError::new(Retry::Never, e))?;
+        let (dir, key) = (self.inner.clone(), record.key());
+        let path = dir.root.join("index.jsonl");
+        tokio::task::spawn_blocking(move || dir.index.append(&key, line))
+            .await
+            .map_err(SinkError::later)?
+            .map_err(|e| {
+                SinkError::of(Error::Io {
+                    path: Some(path),
+                    source: e,
+                })
+            })
+    }
+
     /// Waits for the saves cut off by their callers to end (their temporary files removed).
     async fn settle(&self, within: Duration) -> bool {
         let idle = async {

@@ -71,10 +71,15 @@ fn scan(path: &Path, offset: u64, bytes: &[u8]) -> (Vec<String>, u64) {
             at += 1;
             continue;
         }
-        match serde_json::from_slice::<serde_json::Value>(line)
-            .ok()
-            .and_then(|v| v["media_id"].as_str().map(str::to_owned))
-        {
+        // A record's key: its media id, or for a `failed` record its message id.
+        let key = match serde_json::from_slice::<crate::SavedRecord>(line) {
+            Ok(r) => Some(r.key()),
+            // A line of another shape that names a media.
+            Err(_) => serde_json::from_slice::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v["media_id"].as_str().map(str::to_owned)),
+        };
+        match key {
             Some(id) => ids.push(id),
             None => tracing::warn!(
                 path = %path.display(),

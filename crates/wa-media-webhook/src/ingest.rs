@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, Notify, Semaphore};
 use wa_media_core::{error_chain, Error, IntegrityError, MediaApi, Retry, RetryPolicy, Retryable};
 
 use crate::entry::SpoolEntry;
+use crate::record::SavedRecord;
 use crate::sink::{Saved, Sink, SinkError};
 use crate::spool::{Enqueued, Spool};
 use crate::time::{now_ms, now_secs};
@@ -121,6 +122,13 @@ pub enum IngestEvent {
     Failed {
         /// The spool entry.
         entry: Box<SpoolEntry>,
+    },
+    /// A message Meta could not take (`type: "unsupported"` with `errors[]`), or a change's
+    /// value-level `errors[]`: recorded as a `failed` record with Meta's error
+    /// ([`Ingest::record_failures`]); nothing is fetched.
+    MetaFailed {
+        /// The record kept by the sink (`status: failed`, Meta's `error`).
+        record: Box<SavedRecord>,
     },
 }
 
@@ -298,6 +306,35 @@ impl Ingest {
             }
         }
         Ok(result)
+    }
+
+    /// Records what Meta reports it could not take in a notification received at
+    /// `received_at` (see [`wa_media_types::webhook::meta_failures`]): a `failed`
+    /// [`SavedRecord`] each, kept by the sink ([`Sink::record`]: a line of `index.jsonl`, once
+    /// per message) before this returns, logged, and sent as [`IngestEvent::MetaFailed`].
+    /// Nothing is fetched for them. An error means a record could not be kept: answer Meta
+    /// with an error so it delivers the notification again.
+    pub async fn record_failures(
+        &self,
+        failures: &[wa_media_types::webhook::MetaFailure],
+        received_at: u64,
+    ) -> Result<(), SinkError> {
+        for f in failures {
+            let record = SavedRecord::failed(f, received_at);
+            self.inner.sink.record(&record).await?;
+            let error = record.error.as_ref();
+            tracing::warn!(
+                message_id = %record.message_id,
+                code = error.map(|e| e.code),
+                title = error.and_then(|e| e.title.as_deref()),
+                details = error.and_then(|e| e.details.as_deref()),
+                "Meta could not take a message; recorded as failed"
+            );
+            let _ = self.inner.events.send(IngestEvent::MetaFailed {
+                record: Box::new(record),
+            });
+        }
+        Ok(())
     }
 
     fn schedule(&self, id: String, not_before_ms: u64) {

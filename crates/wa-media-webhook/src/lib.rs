@@ -62,7 +62,7 @@ pub use entry::SpoolEntry;
 pub use forward::{ForwardConfig, ForwardConfigError, ForwardEvent, Forwarder};
 pub use handler::{Handler, HandlerError};
 pub use ingest::{Ingest, IngestConfig, IngestEvent, DEFAULT_SHUTDOWN_GRACE, MEDIA_ID_LIFETIME};
-pub use record::{SavedRecord, RECORD_VERSION};
+pub use record::{RecordError, RecordStatus, SavedRecord, RECORD_VERSION};
 pub use service::{
     BuildError, ResponseBody, WebhookService, WebhookServiceBuilder, DEFAULT_BODY_LIMIT,
     DEFAULT_BODY_TIMEOUT, DEFAULT_PATH, SIGNATURE_HEADER,

@@ -380,6 +380,7 @@ impl Inner {
             self.check_signature(signature.as_deref(), &raw)?;
             let notification = parse(&raw)?;
             let media = self.spool_media(&notification).await?;
+            self.record_failures(&notification).await?;
             self.hand_on(&notification, media.len()).await?;
             self.forward(&raw, media).await
         };
@@ -506,6 +507,24 @@ impl Inner {
             ));
         }
         Ok(ids)
+    }
+
+    /// What Meta could not take (`unsupported` messages, value-level `errors[]`), durably
+    /// recorded as `failed` records (500 when they cannot be, so Meta delivers again).
+    async fn record_failures(&self, notification: &Notification) -> Result<(), Refusal> {
+        let failures = wa_media_types::webhook::meta_failures(notification);
+        if failures.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.ingest.record_failures(&failures, now_secs()).await {
+            tracing::error!(error = %wa_media_core::error_chain(&e), "cannot record a message Meta could not take; answering 500 so Meta delivers it again");
+            return Err(Refusal::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "record_error",
+                "the failure could not be recorded",
+            ));
+        }
+        Ok(())
     }
 
     /// The notification, durably queued for the forwarder (500 when it cannot be); Meta's

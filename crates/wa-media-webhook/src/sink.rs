@@ -182,6 +182,16 @@ pub trait Sink: Send + Sync + std::fmt::Debug + 'static {
         true
     }
 
+    /// Keeps a record that is not a saved media: a `failed` [`crate::SavedRecord`] of a
+    /// message Meta could not take ([`crate::Ingest::record_failures`]), once per
+    /// [`crate::SavedRecord::key`], durably before it returns (the service answers Meta only
+    /// then). [`crate::DirectorySink`] appends it to `index.jsonl`. The default keeps nothing
+    /// (a sink with no place for it): the failure is still logged and sent as an event.
+    async fn record(&self, record: &crate::SavedRecord) -> Result<(), SinkError> {
+        let _ = record;
+        Ok(())
+    }
+
     /// How a [`Saved::location`] of this sink is named to others (the forwarded notification's
     /// `wa_media` object): by default an object key, the location as it is. A sink of files
     /// answers [`Location::Path`] relative to its directory.
