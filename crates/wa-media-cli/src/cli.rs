@@ -375,6 +375,10 @@ pub struct EmulatorArgs {
     /// Lifetime of download URLs, in seconds.
     #[arg(long, default_value_t = 300)]
     pub url_ttl: u64,
+    /// Act as a "No Storage" number: inbound media live 1 hour, uploads 1 hour unless their
+    /// ttl_minutes says otherwise (then a retrieve answers code 100, as for any expired media).
+    #[arg(long)]
+    pub no_storage: bool,
     /// Keep media in this directory across restarts (default: a temporary directory).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,

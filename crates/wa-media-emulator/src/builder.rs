@@ -104,6 +104,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// A "No Storage" number (`--no-storage`): inbound media live 1 hour, uploads 1 hour
+    /// unless their `ttl_minutes` says otherwise (see [`EmulatorConfig::no_storage`]).
+    pub fn no_storage(mut self, on: bool) -> Self {
+        self.config.no_storage = on;
+        self
+    }
+
     /// Keeps media and the index in `dir` (created if missing), so they survive restarts.
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.config.data_dir = Some(dir.into());

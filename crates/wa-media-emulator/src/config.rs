@@ -25,6 +25,10 @@ pub const DEFAULT_MEDIA_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 /// [`wa_media_types::webhook::MEDIA_ID_LIFETIME`]).
 pub const DEFAULT_INBOUND_MEDIA_TTL: Duration = wa_media_types::webhook::MEDIA_ID_LIFETIME;
 
+/// How long media live on a "No Storage" number ([`EmulatorConfig::no_storage`]): inbound
+/// media, and uploads without a `ttl_minutes`. One hour, as Meta documents.
+pub const NO_STORAGE_MEDIA_TTL: Duration = Duration::from_secs(60 * 60);
+
 /// How many connections each listener serves at once by default. Beyond it, new connections
 /// wait in the listen backlog until one closes; those already open keep being served.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
@@ -124,6 +128,11 @@ pub struct EmulatorConfig {
     pub media_ttl: Duration,
     /// How long a media id from a simulated inbound message lives (default 7 days).
     pub inbound_media_ttl: Duration,
+    /// A "No Storage" number (`--no-storage`): inbound media live 1 hour
+    /// ([`NO_STORAGE_MEDIA_TTL`]) and uploads 1 hour unless their `ttl_minutes` says otherwise,
+    /// instead of [`inbound_media_ttl`](Self::inbound_media_ttl) and
+    /// [`media_ttl`](Self::media_ttl). Default off.
+    pub no_storage: bool,
     /// Where media and the index are kept; `None` uses a temporary directory removed on stop.
     /// With a directory, media survive restarts.
     pub data_dir: Option<PathBuf>,
@@ -269,6 +278,7 @@ impl Default for EmulatorConfig {
             url_ttl: DEFAULT_URL_TTL,
             media_ttl: DEFAULT_MEDIA_TTL,
             inbound_media_ttl: DEFAULT_INBOUND_MEDIA_TTL,
+            no_storage: false,
             data_dir: None,
             tls: false,
             public_graph_url: None,
@@ -307,6 +317,7 @@ impl fmt::Debug for EmulatorConfig {
             .field("url_ttl", &self.url_ttl)
             .field("media_ttl", &self.media_ttl)
             .field("inbound_media_ttl", &self.inbound_media_ttl)
+            .field("no_storage", &self.no_storage)
             .field("data_dir", &self.data_dir)
             .field("tls", &self.tls)
             .field("public_graph_url", &self.public_graph_url)
@@ -328,6 +339,27 @@ impl fmt::Debug for EmulatorConfig {
 }
 
 impl EmulatorConfig {
+    /// How long an upload lives: [`media_ttl`](Self::media_ttl); on a "No Storage" number
+    /// ([`no_storage`](Self::no_storage)) its `ttl_minutes` when given, else
+    /// [`NO_STORAGE_MEDIA_TTL`]. The one rule for uploads' expiry.
+    pub(crate) fn upload_lifetime(&self, ttl_minutes: Option<u32>) -> Duration {
+        match (self.no_storage, ttl_minutes) {
+            (false, _) => self.media_ttl,
+            (true, Some(m)) => Duration::from_secs(u64::from(m) * 60),
+            (true, None) => NO_STORAGE_MEDIA_TTL,
+        }
+    }
+
+    /// How long a simulated inbound media lives: [`inbound_media_ttl`](Self::inbound_media_ttl),
+    /// or [`NO_STORAGE_MEDIA_TTL`] on a "No Storage" number.
+    pub(crate) fn inbound_lifetime(&self) -> Duration {
+        if self.no_storage {
+            NO_STORAGE_MEDIA_TTL
+        } else {
+            self.inbound_media_ttl
+        }
+    }
+
     /// The business phone number id a Graph path names, if this emulator serves it: a valid id,
     /// and the configured [`phone_number_id`](Self::phone_number_id) when one is set (uploads
     /// and messages alike).

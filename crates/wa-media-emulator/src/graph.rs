@@ -133,7 +133,12 @@ where
         phone_number_id,
         filename: received.filename,
         created_at: now,
-        expires_at: now.saturating_add(shared.config.media_ttl.as_secs()),
+        expires_at: now.saturating_add(
+            shared
+                .config
+                .upload_lifetime(received.ttl_minutes)
+                .as_secs(),
+        ),
         source: MediaSource::Upload,
         ttl_minutes: received.ttl_minutes,
     };

@@ -304,7 +304,7 @@ pub(crate) fn create(
         phone_number_id: phone.clone(),
         filename: meta.filename.clone(),
         created_at: now,
-        expires_at: now.saturating_add(shared.config.inbound_media_ttl.as_secs()),
+        expires_at: now.saturating_add(shared.config.inbound_lifetime().as_secs()),
         source: MediaSource::Inbound,
         ttl_minutes: None,
     };

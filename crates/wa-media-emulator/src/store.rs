@@ -47,7 +47,8 @@ pub struct StoredMedia {
     pub source: MediaSource,
     /// The `ttl_minutes` field the upload was sent with (the media TTL on a "No Storage"
     /// number, 60 to 43,200), when it had one; `None` for an upload without it and for
-    /// inbound media. Recorded only: the expiry stays `expires_at`.
+    /// inbound media. It sets `expires_at` on a "No Storage" emulator
+    /// ([`crate::EmulatorConfig::no_storage`]); otherwise it is recorded only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_minutes: Option<u32>,
 }

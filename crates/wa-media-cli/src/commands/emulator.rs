@@ -17,6 +17,7 @@ pub async fn run(g: &Global, args: EmulatorArgs) -> Result<(), Failure> {
         .graph_listen(args.graph_listen)
         .lookaside_listen(args.lookaside_listen)
         .url_ttl(Duration::from_secs(args.url_ttl))
+        .no_storage(args.no_storage)
         .tls(args.tls)
         .max_connections(args.max_connections)
         .idle_timeout(Duration::from_secs(args.idle_timeout))
