@@ -23,10 +23,10 @@ const MEDIA_SIZE: usize = 20 * 1024;
 const POST_CONCURRENCY: usize = 4;
 const SECRET: &str = "bench-app-secret";
 
-struct Measured {
+pub(crate) struct Measured {
     on_disk: bool,
     pending_peak: u64,
-    media_per_s: f64,
+    pub(crate) media_per_s: f64,
     ack_ms: Vec<f64>,
     peak_mib: f64,
     media: usize,
@@ -69,7 +69,7 @@ pub fn rows(env: &Environment) -> Vec<Row> {
         return vec![rate, p50, p99, rss];
     };
     let notifications = if env.plan.quick { 5 } else { 200 };
-    match measure(env, &bin, notifications) {
+    match measure(env, &bin, notifications, &[]) {
         Ok(m) => {
             rate.samples.push(m.media_per_s);
             rate.note(format!(
@@ -98,7 +98,13 @@ pub fn rows(env: &Environment) -> Vec<Row> {
     vec![rate, p50, p99, rss]
 }
 
-fn measure(env: &Environment, bin: &Path, notifications: usize) -> Result<Measured, String> {
+/// Scenario 8's run, with `extra` arguments to `serve` (scenario 14 adds `--forward`).
+pub(crate) fn measure(
+    env: &Environment,
+    bin: &Path,
+    notifications: usize,
+    extra: &[String],
+) -> Result<Measured, String> {
     // The notifications: each message's media is held by the emulator.
     let emu_notes: Vec<String> = {
         let emu = &env.emu;
@@ -146,6 +152,7 @@ fn measure(env: &Environment, bin: &Path, notifications: usize) -> Result<Measur
             "-d",
         ])
         .arg(&inbox)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

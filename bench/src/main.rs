@@ -28,6 +28,7 @@ mod inbound;
 mod many_media;
 mod memory;
 mod reference;
+mod relay;
 mod report;
 mod retrieve;
 mod sends;
@@ -119,6 +120,7 @@ fn expected_rows() -> Vec<String> {
     .chain(cold_start::ROWS.iter().copied())
     .chain(many_media::ROWS.iter().copied())
     .chain(sends::ROWS.iter().copied())
+    .chain(relay::ROWS.iter().copied())
     .map(str::to_owned)
     .collect()
 }
@@ -307,7 +309,7 @@ fn run(o: Options) -> Result<Report, String> {
     settings.push(("MB".into(), "10^6 bytes; sizes in MiB".into()));
     let mut rows = Vec::new();
     type Stage = fn(&Environment) -> Vec<Row>;
-    let stages: [(&str, Stage); 13] = [
+    let stages: [(&str, Stage); 14] = [
         ("ceilings", ceiling::rows),
         ("downloads", download::rows),
         ("reference pipelines", reference::rows),
@@ -317,6 +319,7 @@ fn run(o: Options) -> Result<Report, String> {
         ("memory", memory::rows),
         ("inbound", inbound::rows),
         ("sends", sends::rows),
+        ("relay", relay::rows),
         ("many media", many_media::rows),
         ("cold start", cold_start::rows),
         ("object store", store::rows),
