@@ -8,7 +8,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::webhook::Extra;
 
 /// Graph error codes of an asynchronous media failure: the message was accepted, but the media
-/// could not be delivered (131052: download failed; 131053: upload or processing error).
+/// could not be delivered (131053: upload or processing error). 131052 ("Media download error")
+/// is Meta's code for failing to download the media **a customer sent** (an inbound failure,
+/// reported with the inbound message: see [`crate::webhook::meta_failures`]); it is matched here
+/// too, so a status that carries it is not missed.
 pub const MEDIA_ERROR_CODES: [i64; 2] = [131_052, 131_053];
 
 /// One status of an outbound message (an entry of `value.statuses`).
