@@ -14,6 +14,10 @@
 //!   in a scratch workspace (`[patch]`ed to the other packages) with its doctests, and runs
 //!   `wa-media-hyper`'s README example from a throwaway crate against the emulator
 //!   (`package.rs`). `cargo xtask test` runs it after the tests.
+//! - `cargo xtask dist`: the release archive for the host target,
+//!   `target/dist/wa-media-<version>-<target>.tar.gz` (binary, completions, man page, README,
+//!   CHANGELOG, licences) and `target/dist/SHA256SUMS` (`dist.rs`). `cargo xtask test` builds it,
+//!   unpacks it and runs the binary's `--version` and `demo` (alone: `cargo xtask dist --check`).
 //! - `cargo xtask fixtures [--check]`: regenerates `fixtures/media/` deterministically, or checks
 //!   that the committed files match the generator.
 //!
@@ -23,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod dist;
 mod fixtures;
 mod media;
 mod package;
@@ -35,6 +40,13 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test::test(&root),
         Some("package") => package::package(&root),
+        Some("dist") => dist::dist(&root).and_then(|archive| {
+            if args.iter().any(|a| a == "--check") {
+                dist::check(&root, &archive)
+            } else {
+                Ok(())
+            }
+        }),
         Some("public-api") => public_api::run(&root, &args[1..]),
         Some("fixtures") => fixtures::run(&root, args.iter().any(|a| a == "--check")),
         Some("bench") => {
@@ -46,7 +58,7 @@ fn main() -> ExitCode {
             bench::bench(&root, args.iter().any(|a| a == "--quick"), &rest)
         }
         _ => {
-            eprintln!("usage: cargo xtask <test | package | public-api [CRATE..] | bench [--quick] | fixtures [--check]>");
+            eprintln!("usage: cargo xtask <test | package | dist [--check] | public-api [CRATE..] | bench [--quick] | fixtures [--check]>");
             return ExitCode::from(2);
         }
     };

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Stdio;
 
-use crate::{bench, cargo, package, public_api, run};
+use crate::{bench, cargo, dist, package, public_api, run};
 
 /// wa-media-hyper's TLS tests under its other feature sets (the workspace tests use the defaults:
 /// ring and webpki-roots). Measured after the workspace's tests were built, on 2 cores shared
@@ -187,6 +187,8 @@ pub(crate) fn test(root: &Path) -> Result<(), String> {
     tls_features(root)?;
     slim_cli(root)?;
     package::package(root)?;
+    let archive = dist::dist(root)?;
+    dist::check(root, &archive)?;
     // Last: a smoke test that the benchmark harness produces every row (never a speed check).
     // The summary is repeated after it so that it stays the closing line.
     let smoke = bench::bench(root, true, &[]);
