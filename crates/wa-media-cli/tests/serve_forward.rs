@@ -379,3 +379,35 @@ fn serve_is_configured_from_the_environment_and_logs_json() {
     assert_eq!(refusal["level"], "WARN");
     assert_eq!(refusal["fields"]["status"], 401);
 }
+
+#[test]
+fn a_forward_past_its_max_age_moves_to_failed_and_retry_failed_sends_it() {
+    let env = Env::start();
+    let app = Receiver::start(SECRET);
+    app.answer(500);
+    let args = ["--forward-max-age", "1s"];
+    let (mut s, metrics) = start(&env, &app, &args);
+    let text = text_notification("wamid.AGED1");
+    assert_eq!(s.deliver(&text).status, 200);
+    let failed = s.wait_event(WAIT, |v| v["event"] == "forward_failed");
+    assert!(
+        failed["reason"].as_str().unwrap().contains("HTTP 500"),
+        "{failed}"
+    );
+    let (_, m) = get(metrics, "/metrics");
+    assert_eq!(metric(&m, "wa_media_forwards_failed_total"), 1.0, "{m}");
+    assert_eq!(metric(&m, "wa_media_forwards_failed"), 1.0, "{m}");
+    assert!(metric(&m, "wa_media_forwards_retried_total") >= 1.0, "{m}");
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(WAIT).code(), 0);
+    // Meta's redelivery of it is not queued again; --retry-failed is what sends it.
+    app.answer(200);
+    let tried = app.received().len();
+    let (s, _) = start(&env, &app, &["--retry-failed"]);
+    assert!(app.wait_until(WAIT, |r| r.len() > tried
+        && r.last().unwrap().body == text.as_bytes()));
+    assert_signed(app.received().last().unwrap());
+    assert_eq!(s.deliver(&text).status, 200);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(app.received().len(), tried + 1);
+}
