@@ -97,7 +97,13 @@ pub struct Global {
     pub quiet: bool,
 
     /// Log lines on stderr as text, or as one JSON object per line (secrets stay redacted).
-    #[arg(long, value_enum, env = "WA_MEDIA_LOG_FORMAT", global = true, default_value = "text")]
+    #[arg(
+        long,
+        value_enum,
+        env = "WA_MEDIA_LOG_FORMAT",
+        global = true,
+        default_value = "text"
+    )]
     pub log_format: LogFormat,
 }
 
@@ -146,6 +152,9 @@ pub enum Command {
     /// Receive Meta's webhooks and save every media a customer sends into a directory, once,
     /// verified (the first Ctrl-C drains, a second one exits).
     Serve(ServeArgs),
+    /// Create a message template with a media header (its example a handle from
+    /// `upload --resumable`); prints its id and status.
+    Template(TemplateArgs),
     /// Run the local emulator of the media endpoints until Ctrl-C or SIGTERM.
     #[cfg_attr(
         not(feature = "emulator"),
@@ -191,11 +200,25 @@ pub struct UploadArgs {
     /// anything is sent (exit 3), unless --no-validate.
     #[arg(long, value_name = "N")]
     pub ttl_minutes: Option<u32>,
+    /// Upload through Graph's Resumable Upload API for --app-id instead, and print the file
+    /// handle (a template's header example, for `template create --header-handle`). PDF,
+    /// JPEG, PNG or MP4; streamed from the file, and resumed from the server's offset after an
+    /// interruption.
+    #[arg(long, requires = "app_id", conflicts_with_all = ["kind", "ttl_minutes"])]
+    pub resumable: bool,
+    /// The app id the resumable upload belongs to.
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "WHATSAPP_APP_ID",
+        requires = "resumable"
+    )]
+    pub app_id: Option<String>,
 }
 
-/// `send` options: exactly one of FILE, `--media-id` and `--link`.
+/// `send` options: exactly one of FILE, `--media-id`, `--link` and `--template`.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("media").required(true).args(["file", "media_id", "link"])))]
+#[command(group(ArgGroup::new("media").required(true).args(["file", "media_id", "link", "template"])))]
 pub struct SendArgs {
     /// The recipient: a phone number with country code (`+`, spaces and dashes are removed),
     /// or a business-scoped user id for a customer known by username (`US.1349…`, a parent
@@ -237,6 +260,84 @@ pub struct SendArgs {
     /// (exit 3). Only with a FILE: a --media-id or --link was uploaded or is fetched elsewhere.
     #[arg(long, value_name = "N", conflicts_with_all = ["media_id", "link"])]
     pub ttl_minutes: Option<u32>,
+    /// Send this approved template instead of a media message: what reaches a customer
+    /// outside the 24-hour customer-service window (where a media message gets 131047). Its
+    /// media header comes from --header-file, --header-media-id or --header-link.
+    #[arg(long, value_name = "NAME", requires = "lang", conflicts_with_all = ["kind", "caption", "voice", "mime", "reply_to", "ttl_minutes"])]
+    pub template: Option<String>,
+    /// The template's language code (en, en_US, pt_BR).
+    #[arg(long, value_name = "CODE", requires = "template")]
+    pub lang: Option<String>,
+    /// The template's media header from a file: validated, uploaded, then sent (its kind
+    /// inferred from the contents unless --header-kind; a document is named after the file
+    /// unless --filename).
+    #[arg(long, value_name = "FILE", requires = "template", conflicts_with_all = ["header_media_id", "header_link"])]
+    pub header_file: Option<PathBuf>,
+    /// The template's media header by an uploaded media id (needs --header-kind).
+    #[arg(long, value_name = "ID", requires_all = ["template", "header_kind"], conflicts_with = "header_link")]
+    pub header_media_id: Option<String>,
+    /// The template's media header by an https link WhatsApp fetches (its kind from
+    /// --header-kind, else from the link's extension).
+    #[arg(long, value_name = "URL", requires = "template")]
+    pub header_link: Option<String>,
+    /// The header's kind: image, video or document.
+    #[arg(long, value_name = "KIND", requires = "template")]
+    pub header_kind: Option<String>,
+    /// A positional body parameter ({{1}}, {{2}}, … in order); repeatable.
+    #[arg(
+        long = "param",
+        value_name = "TEXT",
+        requires = "template",
+        conflicts_with = "param_name"
+    )]
+    pub params: Vec<String>,
+    /// A named body parameter ({{name}}); repeatable.
+    #[arg(long = "param-name", value_name = "NAME=TEXT", requires = "template")]
+    pub param_name: Vec<String>,
+}
+
+/// `template` subcommands.
+#[derive(Debug, Args)]
+pub struct TemplateArgs {
+    /// What to do with templates.
+    #[command(subcommand)]
+    pub command: TemplateCommand,
+}
+
+/// `template` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TemplateCommand {
+    /// Create a template with a media header: POST /{waba-id}/message_templates.
+    Create(TemplateCreateArgs),
+}
+
+/// `template create` options.
+#[derive(Debug, Args)]
+pub struct TemplateCreateArgs {
+    /// The WhatsApp Business Account id the template belongs to.
+    #[arg(long, value_name = "ID", env = "WHATSAPP_BUSINESS_ACCOUNT_ID")]
+    pub waba_id: String,
+    /// The template's name (lowercase letters, digits, underscores).
+    #[arg(long)]
+    pub name: String,
+    /// Its language code (en, en_US, pt_BR).
+    #[arg(long, value_name = "CODE")]
+    pub lang: String,
+    /// UTILITY, MARKETING or AUTHENTICATION.
+    #[arg(long, default_value = "UTILITY")]
+    pub category: String,
+    /// The media header's format: image, video or document.
+    #[arg(long, value_name = "KIND")]
+    pub header_format: String,
+    /// The header example's handle (from `wa-media upload --resumable --app-id ID FILE`).
+    #[arg(long, value_name = "HANDLE")]
+    pub header_handle: String,
+    /// The body text, with {{1}}, {{2}}… placeholders.
+    #[arg(long, value_name = "TEXT")]
+    pub body: String,
+    /// An example value for each placeholder, in order; repeatable.
+    #[arg(long = "example", value_name = "TEXT")]
+    pub examples: Vec<String>,
 }
 
 /// `inbound` options.
@@ -296,7 +397,12 @@ pub struct ServeArgs {
     )]
     pub store: Option<String>,
     /// Endpoint of an S3-compatible server for --store (MinIO, R2, moto…); http:// allowed.
-    #[arg(long, value_name = "URL", requires = "store", env = "WA_MEDIA_STORE_ENDPOINT")]
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "store",
+        env = "WA_MEDIA_STORE_ENDPOINT"
+    )]
     pub store_endpoint: Option<String>,
     /// Spool directory (default DIR/.spool): one per instance, never shared.
     #[arg(long, env = "WA_MEDIA_SPOOL")]
@@ -340,21 +446,47 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL", env = "WA_MEDIA_FORWARD_URL")]
     pub forward: Option<String>,
     /// Standard Webhooks signing secret (`whsec_…`): each forward gets a `webhook-signature`.
-    #[arg(long, value_name = "whsec_…", requires = "forward", hide_env_values = true, env = "WA_MEDIA_FORWARD_SECRET")]
+    #[arg(
+        long,
+        value_name = "whsec_…",
+        requires = "forward",
+        hide_env_values = true,
+        env = "WA_MEDIA_FORWARD_SECRET"
+    )]
     pub forward_secret: Option<String>,
     /// Seconds one forward attempt may take (to the application's answer).
-    #[arg(long, value_name = "SECS", default_value_t = 10, env = "WA_MEDIA_FORWARD_TIMEOUT")]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 10,
+        env = "WA_MEDIA_FORWARD_TIMEOUT"
+    )]
     pub forward_timeout: u64,
     /// Forwards sent at once.
-    #[arg(long, value_name = "N", default_value_t = 16, env = "WA_MEDIA_FORWARD_CONCURRENCY")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 16,
+        env = "WA_MEDIA_FORWARD_CONCURRENCY"
+    )]
     pub forward_concurrency: usize,
     /// How long a forward is tried (`7d`, `12h`) before it moves to the failed forwards
     /// (`--retry-failed` sends them again).
-    #[arg(long, value_name = "DURATION", default_value = "7d", env = "WA_MEDIA_FORWARD_MAX_AGE")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "7d",
+        env = "WA_MEDIA_FORWARD_MAX_AGE"
+    )]
     pub forward_max_age: humantime::Duration,
     /// Longest wait, in seconds, between two attempts at one forward (the waits double from
     /// 1 s, with jitter; an answer's Retry-After is honoured up to this).
-    #[arg(long, value_name = "SECS", default_value_t = 300, env = "WA_MEDIA_FORWARD_MAX_RETRY_DELAY")]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 300,
+        env = "WA_MEDIA_FORWARD_MAX_RETRY_DELAY"
+    )]
     pub forward_max_retry_delay: u64,
     /// Serve GET /metrics (Prometheus text format), /healthz and /readyz on this address, a
     /// listener of its own (keep it off the internet).
@@ -421,6 +553,19 @@ pub struct EmulatorArgs {
     /// The window of --pair-rate-limit, in seconds.
     #[arg(long, default_value_t = 6, requires = "pair_rate_limit")]
     pub pair_rate_window: u64,
+    /// Know this approved template from the start: NAME:LANG:HEADER_FORMAT:BODY_PARAMS, the
+    /// header format one of IMAGE, VIDEO, DOCUMENT, TEXT, NONE (e.g.
+    /// invoice_ready:en_US:DOCUMENT:1); repeatable.
+    #[arg(long = "template", value_name = "SPEC")]
+    pub templates: Vec<String>,
+    /// Seconds a template created through message_templates stays PENDING before it is
+    /// APPROVED (emulator clock).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub template_approval_delay: u64,
+    /// Refuse a session (non-template) message to a customer who has not written within 24
+    /// hours with 131047, as Graph does outside the customer-service window.
+    #[arg(long)]
+    pub customer_service_window: bool,
 }
 
 /// `emulator` in a build without the `emulator` feature: any arguments are taken, so that the

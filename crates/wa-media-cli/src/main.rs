@@ -117,6 +117,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             interruptible(&what, commands::inbound::run(g, args)).await
         }
         #[cfg(feature = "emulator")]
+        Command::Template(args) => {
+            interruptible("template", commands::template::run(g, args)).await
+        }
         Command::Emulator(args) => commands::emulator::run(g, args).await,
         #[cfg(not(feature = "emulator"))]
         Command::Emulator(_) => Err(failure::not_in_this_build(

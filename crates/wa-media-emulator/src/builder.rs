@@ -240,6 +240,28 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Seeds an approved template (repeatable; `wa-media emulator --template`), under
+    /// [`SIMULATED_WABA_ID`](crate::SIMULATED_WABA_ID).
+    pub fn template(mut self, template: crate::EmulatedTemplate) -> Self {
+        self.config.templates.push(template);
+        self
+    }
+
+    /// How long a created template stays `PENDING` before it is `APPROVED`, on the emulator's
+    /// clock (default zero: approved at once).
+    pub fn template_approval_delay(mut self, delay: Duration) -> Self {
+        self.config.template_approval_delay = delay;
+        self
+    }
+
+    /// Models the 24-hour customer-service window (default off): a session message to a
+    /// customer who has not written within 24 hours (emulator clock) gets 131047; a template
+    /// does not.
+    pub fn customer_service_window(mut self, on: bool) -> Self {
+        self.config.customer_service_window = on;
+        self
+    }
+
     /// The clock for signatures, expiry and timestamps (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -353,7 +375,14 @@ async fn start(
         lookaside_url,
         graph_addr,
         open_connections: AtomicUsize::new(0),
+        resumable: Default::default(),
+        templates: Default::default(),
     });
+    for t in &shared.config.templates {
+        shared
+            .templates
+            .seed(crate::inbound::SIMULATED_WABA_ID, t.clone());
+    }
     let (stop, stop_rx) = watch::channel(false);
     let tasks = vec![
         tokio::spawn(listener::serve(

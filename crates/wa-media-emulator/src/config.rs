@@ -191,6 +191,17 @@ pub struct EmulatorConfig {
     /// on an older webhook version (each [`InboundMessage`](crate::InboundMessage) may override
     /// it).
     pub inbound_media_urls: bool,
+    /// Templates known from the start, approved, under
+    /// [`SIMULATED_WABA_ID`](crate::SIMULATED_WABA_ID) (`--template`). Default none.
+    pub templates: Vec<crate::EmulatedTemplate>,
+    /// How long a template created through `message_templates` stays `PENDING` before it is
+    /// `APPROVED`, on the emulator's clock (`--template-approval-delay`). Default zero.
+    pub template_approval_delay: Duration,
+    /// Whether session (non-template) messages to a customer who has not written within 24
+    /// hours (emulator clock) are refused with 131047, as Graph refuses them outside the
+    /// customer-service window (`--customer-service-window`). Default off, so that a test can
+    /// send to any number without simulating a customer message first.
+    pub customer_service_window: bool,
 }
 
 /// A per-recipient rate limit: at most `max` messages from one phone number to one recipient
@@ -296,6 +307,9 @@ impl Default for EmulatorConfig {
             message_throughput: None,
             pair_rate_limit: None,
             inbound_media_urls: true,
+            templates: Vec::new(),
+            template_approval_delay: Duration::ZERO,
+            customer_service_window: false,
         }
     }
 }
@@ -334,6 +348,9 @@ impl fmt::Debug for EmulatorConfig {
             .field("message_throughput", &self.message_throughput)
             .field("pair_rate_limit", &self.pair_rate_limit)
             .field("inbound_media_urls", &self.inbound_media_urls)
+            .field("templates", &self.templates)
+            .field("template_approval_delay", &self.template_approval_delay)
+            .field("customer_service_window", &self.customer_service_window)
             .finish()
     }
 }

@@ -26,6 +26,10 @@ pub enum Endpoint {
     Webhook,
     /// `POST /{version}/{phone_number_id}/messages` on the Graph origin (sending a message).
     Messages,
+    /// `POST /{version}/upload:<SESSION>` on the Graph origin (the Resumable Upload API's
+    /// upload; `reset_mid_body` and `reset_at` keep what arrived before the reset, as Graph
+    /// does, so the upload can resume from the session's offset).
+    ResumableUpload,
 }
 
 /// What happens to a request hit by a fault. In JSON (over HTTP) a fault is an object tagged by
@@ -91,6 +95,12 @@ pub enum Fault {
     /// For [`Endpoint::Messages`] only: 400 with code 131056 (pair rate limit: too many
     /// messages to one recipient). Nothing is processed.
     PairRateLimited,
+    /// For [`Endpoint::Upload`] and [`Endpoint::ResumableUpload`]: the connection is reset
+    /// once `percent` % of the file has arrived (a resumable session keeps those bytes).
+    ResetAt {
+        /// 1–99.
+        percent: u8,
+    },
 }
 
 /// The longest accepted [`Fault::Delay`]: five minutes.
@@ -127,6 +137,7 @@ impl Fault {
             Fault::Undeliverable => "undeliverable",
             Fault::MediaDeliveryFailed { .. } => "media_delivery_failed",
             Fault::PairRateLimited => "pair_rate_limited",
+            Fault::ResetAt { .. } => "reset_at",
         }
     }
 
@@ -149,6 +160,9 @@ impl Fault {
                      {MAX_FAULT_RETRY_AFTER_SECS} s"
                 ))
             }
+            Fault::ResetAt { percent } if !(1..=99).contains(percent) => bad(format!(
+                "reset_at percent {percent} is not between 1 and 99"
+            )),
             Fault::DeliverTimes { times } if !(1..=100).contains(times) => bad(format!(
                 "deliver_times times {times} is not between 1 and 100"
             )),
@@ -180,6 +194,10 @@ impl Fault {
                 "{} does not apply to webhook deliveries (only deliver_times does)",
                 other.kind()
             ))),
+            (Fault::ResetAt { .. }, Endpoint::Upload | Endpoint::ResumableUpload) => Ok(()),
+            (Fault::ResetAt { .. }, _) => Err(EmulatorError::InvalidFault(
+                "reset_at applies to the upload and resumable_upload endpoints only".to_owned(),
+            )),
             (other, e) if messages_only && e != Endpoint::Messages => {
                 Err(EmulatorError::InvalidFault(format!(
                     "{} applies to the messages endpoint only",

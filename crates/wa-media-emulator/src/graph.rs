@@ -11,8 +11,10 @@ use crate::body::EmuBody;
 use crate::fault::{Endpoint, Fault};
 use crate::messages;
 use crate::reply::{self, ApiError, Outcome};
+use crate::resumable;
 use crate::state::Shared;
 use crate::store::{MediaSource, StoredMedia};
+use crate::templates;
 use crate::token::{check_token, TokenCheck};
 use crate::upload::{self, UploadFailure};
 
@@ -45,13 +47,14 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    match check_token(&parts.headers, &shared.accepted_token()) {
+    let path = parts.uri.path();
+    let segs = segments(path);
+    let oauth = crate::resumable::is_resumable_path(&segs);
+    match check_token(&parts.headers, &shared.accepted_token(), oauth) {
         TokenCheck::Missing => return ApiError::invalid_token(true).into(),
         TokenCheck::Wrong => return ApiError::invalid_token(false).into(),
         TokenCheck::Ok => {}
     }
-    let path = parts.uri.path();
-    let segs = segments(path);
     let Some(version) = segs.first() else {
         return ApiError::unknown_path(path).into();
     };
@@ -62,17 +65,42 @@ where
     }
     let query = parts.uri.query();
     match (endpoint, segs.as_slice()) {
+        (Some(Endpoint::ResumableUpload), [_, session]) => {
+            let Some(body) = body.take() else {
+                return ApiError::server_error(500).into();
+            };
+            resumable::post(shared, parts, session, fault, body).await
+        }
+        (_, [_, session]) if session.starts_with("upload:") => {
+            if parts.method == Method::GET {
+                resumable::status(shared, session)
+            } else {
+                ApiError::unknown_object(&parts.method, session).into()
+            }
+        }
+        (_, [_, app, "uploads"]) if parts.method == Method::POST => {
+            resumable::start(shared, app, query)
+        }
+        (_, [_, waba, "message_templates"]) => {
+            templates::route(shared, &parts.method, waba, query, body).await
+        }
         (Some(Endpoint::Upload), [_, phone, _]) => {
             let Some(body) = body.take() else {
                 return ApiError::server_error(500).into();
             };
-            let reset_at = matches!(fault, Some(Fault::ResetMidBody)).then(|| {
+            let length = || {
                 parts
                     .headers
                     .get(header::CONTENT_LENGTH)
                     .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-                    .map_or(32 * 1024, |n| (n / 2).max(1))
-            });
+            };
+            let reset_at = match fault {
+                Some(Fault::ResetMidBody) => Some(length().map_or(32 * 1024, |n| (n / 2).max(1))),
+                Some(Fault::ResetAt { percent }) => {
+                    Some(length().map_or(32 * 1024, |n| (n * u64::from(*percent) / 100).max(1)))
+                }
+                _ => None,
+            };
             upload(shared, parts, phone, body, reset_at).await
         }
         (Some(Endpoint::Messages), [_, phone, _]) => {

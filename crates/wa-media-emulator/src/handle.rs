@@ -207,6 +207,46 @@ impl EmulatorHandle {
         self.shared.outbox.list()
     }
 
+    /// The Resumable Upload API's sessions (in no particular order), with the bytes each
+    /// received over all its uploads.
+    pub fn upload_sessions(&self) -> Vec<crate::UploadSessionInfo> {
+        self.shared.resumable.list()
+    }
+
+    /// Every template, with its status as of now on the emulator's clock.
+    pub fn templates(&self) -> Vec<crate::StoredTemplate> {
+        self.shared.templates.list(self.shared.now())
+    }
+
+    /// Adds an approved template (or one of another status) under
+    /// [`SIMULATED_WABA_ID`](crate::SIMULATED_WABA_ID), replacing one of the same name and
+    /// language there.
+    pub fn seed_template(&self, template: crate::EmulatedTemplate) -> crate::StoredTemplate {
+        self.shared
+            .templates
+            .seed(crate::SIMULATED_WABA_ID, template)
+    }
+
+    /// Sets the status of every template called `name` in `language` (pause or disable one to
+    /// see 132015 or 132016); false when there is none.
+    pub fn set_template_status(
+        &self,
+        name: &str,
+        language: &str,
+        status: crate::TemplateStatus,
+    ) -> bool {
+        self.shared.templates.set_status(name, language, status)
+    }
+
+    /// Records that the customer `user_id` (a BSUID; a phone number's is
+    /// [`simulated_user_id`](crate::simulated_user_id)) wrote now, as a simulated inbound
+    /// message does: the customer-service window is open for 24 hours.
+    pub fn customer_wrote(&self, user_id: &str) {
+        self.shared
+            .templates
+            .customer_wrote(user_id, self.shared.now());
+    }
+
     /// A [`wa_media_core::Transport`] that calls this emulator directly, without sockets.
     pub fn in_process_transport(&self) -> InProcessTransport {
         InProcessTransport::new(self.shared.clone())

@@ -284,6 +284,8 @@ pub(crate) fn create(
         return Err("the file is empty".to_owned());
     }
     let user_id = meta.check_identity()?;
+    // The customer wrote: the customer-service window opens (or stays open) for 24 hours.
+    shared.templates.customer_wrote(&user_id, shared.now());
     let kind = if meta.voice {
         MediaKind::Voice
     } else {

@@ -43,10 +43,12 @@ mod messages;
 mod outbox;
 mod reply;
 mod request_log;
+mod resumable;
 mod service;
 mod signed_url;
 mod state;
 mod store;
+mod templates;
 mod tls;
 mod token;
 mod transport;
@@ -72,9 +74,13 @@ pub use handle::EmulatorHandle;
 pub use inbound::{
     InboundMessage, SimulatedInbound, SIMULATED_DISPLAY_PHONE_NUMBER, SIMULATED_WABA_ID,
 };
-pub use outbox::{SentMessage, SENT_MESSAGES_CAPACITY};
+pub use outbox::{SentMessage, SentTemplate, SENT_MESSAGES_CAPACITY};
 pub use request_log::{LoggedRequest, Origin, REQUEST_LOG_CAPACITY};
+pub use resumable::{UploadSessionInfo, MAX_RESUMABLE_FILE_BYTES};
 pub use store::{MediaSource, StoredMedia};
+pub use templates::{
+    EmulatedTemplate, StoredTemplate, TemplateStatus, CUSTOMER_SERVICE_WINDOW_SECS,
+};
 pub use tls::{LocalPki, CERTIFICATE_NAMES};
 pub use transport::InProcessTransport;
 pub use upload::BODY_MIN_BYTES_PER_WINDOW;

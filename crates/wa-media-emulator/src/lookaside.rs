@@ -22,7 +22,7 @@ pub(crate) async fn lookaside(shared: &Shared, parts: &http::request::Parts) -> 
             "This page isn't available.",
         );
     }
-    match check_token(&parts.headers, &shared.accepted_token()) {
+    match check_token(&parts.headers, &shared.accepted_token(), false) {
         TokenCheck::Ok => {}
         TokenCheck::Missing | TokenCheck::Wrong => {
             return reply::html(

@@ -21,6 +21,7 @@ use crate::inbound::{escape_non_ascii, SIMULATED_DISPLAY_PHONE_NUMBER, SIMULATED
 use crate::outbox::{Outbox, SentMessage};
 use crate::reply::{self, ApiError, Outcome};
 use crate::state::Shared;
+use crate::templates;
 use crate::upload;
 
 /// The largest messages request body taken, in bytes.
@@ -80,8 +81,13 @@ impl Addressee {
 /// A request that passed the shape checks.
 struct Parsed {
     to: Addressee,
+    /// The message type: a media type, or `template`.
     kind: &'static str,
-    media: MediaRef,
+    /// The media: a media message's, or a template's header parameter (none for a template
+    /// without a media header).
+    media: Option<MediaRef>,
+    /// A template message's `template` object.
+    template: Option<templates::TemplateSend>,
     caption: Option<String>,
     filename: Option<String>,
     voice: bool,
@@ -181,6 +187,9 @@ fn parse(value: &Value) -> Result<Parsed, ApiError> {
         {
             return Err(ApiError::bsuid_unsupported());
         }
+    }
+    if ty.trim().eq_ignore_ascii_case("template") {
+        return parse_template(obj, addressee);
     }
     let Some(kind) = MEDIA_TYPES
         .iter()
@@ -282,11 +291,40 @@ fn parse(value: &Value) -> Result<Parsed, ApiError> {
     Ok(Parsed {
         to: addressee,
         kind,
-        media: media_ref,
+        media: Some(media_ref),
+        template: None,
         caption: caption.map(str::to_owned),
         filename: filename.map(str::to_owned),
         voice,
         reply_to,
+        callback: callback.map(str::to_owned),
+    })
+}
+
+/// A template message: its `template` object (checked against the templates by
+/// [`templates::check`]) and the callback data.
+fn parse_template(obj: &Map<String, Value>, to: Addressee) -> Result<Parsed, ApiError> {
+    let t = templates::parse_send(obj)?;
+    let callback = opt_str(obj, "biz_opaque_callback_data", "biz_opaque_callback_data")?;
+    if callback.is_some_and(|c| c.chars().count() > MAX_CALLBACK_DATA_CHARS) {
+        return Err(ApiError::param_value(format!(
+            "Param biz_opaque_callback_data must be at most {MAX_CALLBACK_DATA_CHARS} characters."
+        )));
+    }
+    let media = t.header.as_ref().and_then(|h| match (&h.id, &h.link) {
+        (Some(id), _) => Some(MediaRef::Id(id.trim().to_owned())),
+        (None, Some(l)) => Some(MediaRef::Link(l.clone())),
+        _ => None,
+    });
+    Ok(Parsed {
+        to,
+        kind: "template",
+        filename: t.header.as_ref().and_then(|h| h.filename.clone()),
+        media,
+        template: Some(t),
+        caption: None,
+        voice: false,
+        reply_to: None,
         callback: callback.map(str::to_owned),
     })
 }
@@ -345,7 +383,15 @@ fn check_media(
     p: &Parsed,
     id: &str,
 ) -> Result<(), ApiError> {
-    let kind = p.kind;
+    // A template's header media is checked as a message of the header's type.
+    let kind = match p.template.as_ref().and_then(|t| t.header.as_ref()) {
+        Some(h) => match h.kind.as_str() {
+            "image" => "image",
+            "video" => "video",
+            _ => "document",
+        },
+        None => p.kind,
+    };
     let unknown = || {
         ApiError::param(format!(
             "(#100) Param {kind}['id'] is not a valid whatsapp business account media \
@@ -430,16 +476,33 @@ where
         Ok(p) => p,
         Err(e) => return e.into(),
     };
-    if let MediaRef::Id(id) = &parsed.media {
+    // Pricing: a template's category, else a service conversation.
+    let category = match &parsed.template {
+        Some(t) => match templates::check(shared, t) {
+            Ok(c) => c,
+            Err(e) => return e.into(),
+        },
+        None => "service".to_owned(),
+    };
+    if let Some(MediaRef::Id(id)) = &parsed.media {
         if let Err(e) = check_media(shared, &phone_number_id, &parsed, id) {
             return e.into();
         }
     }
+    if parsed.template.is_none()
+        && shared.config.customer_service_window
+        && !shared
+            .templates
+            .window_open(&parsed.to.user_id, shared.now())
+    {
+        return templates::outside_window().into();
+    }
     let now = shared.clock.now();
     let wamid = format!("wamid.HBgL{}", reply::trace_id(48));
     let (media_id, link) = match &parsed.media {
-        MediaRef::Id(id) => (Some(id.clone()), None),
-        MediaRef::Link(l) => (None, Some(l.clone())),
+        Some(MediaRef::Id(id)) => (Some(id.clone()), None),
+        Some(MediaRef::Link(l)) => (None, Some(l.clone())),
+        None => (None, None),
     };
     let record = SentMessage {
         wamid: wamid.clone(),
@@ -458,6 +521,14 @@ where
         biz_opaque_callback_data: parsed.callback.clone(),
         timestamp: unix_secs(now),
         statuses: Vec::new(),
+        template: parsed.template.as_ref().map(|t| {
+            crate::outbox::SentTemplate::new(
+                &t.name,
+                &t.language,
+                t.header.as_ref().map(|h| h.kind.clone()),
+                t.body.clone(),
+            )
+        }),
     };
     if let Err(e) = shared.outbox.admit(&shared.config, now, record) {
         return e.into();
@@ -475,6 +546,7 @@ where
         recipient_parent_user_id: parsed.to.parent_user_id.clone(),
         callback: parsed.callback.clone(),
         conversation: reply::trace_id(32),
+        category,
     };
     tokio::spawn(ctx.run(plan));
     // Structs rather than `json!`, so the fields come in Meta's order.
@@ -551,7 +623,7 @@ fn plan(p: &Parsed, fault: Option<&Fault>) -> Vec<Status> {
             details: "Message Undeliverable.".to_owned(),
         }],
         Some(Fault::MediaDeliveryFailed { details }) => {
-            let default = match &p.media {
+            let default = match p.media.as_ref().unwrap_or(&MediaRef::Id(String::new())) {
                 MediaRef::Link(_) => {
                     "Downloading media from weblink failed with http code 404, status message \
                      Not Found"
@@ -591,6 +663,8 @@ struct StatusContext {
     recipient_parent_user_id: Option<String>,
     callback: Option<String>,
     conversation: String,
+    /// The conversation's category: `service`, or a template's (`utility`, `marketing`, …).
+    category: String,
 }
 
 impl StatusContext {
@@ -633,12 +707,12 @@ impl StatusContext {
                     json!({
                         "id": self.conversation,
                         "expiration_timestamp": now.saturating_add(24 * 60 * 60).to_string(),
-                        "origin": { "type": "service" },
+                        "origin": { "type": self.category },
                     }),
                 );
                 s.insert(
                     "pricing".into(),
-                    json!({ "billable": true, "pricing_model": "PMP", "category": "service" }),
+                    json!({ "billable": true, "pricing_model": "PMP", "category": self.category }),
                 );
             }
             Status::Failed {
@@ -662,19 +736,34 @@ impl StatusContext {
         if let Some(c) = &self.callback {
             s.insert("biz_opaque_callback_data".into(), json!(c));
         }
+        let mut value = json!({
+            "messaging_product": "whatsapp",
+            "metadata": {
+                "display_phone_number": SIMULATED_DISPLAY_PHONE_NUMBER,
+                "phone_number_id": self.phone_number_id,
+            },
+            "statuses": [Value::Object(s)],
+        });
+        // Since the BSUID rollout every status but `failed` carries the recipient in
+        // `contacts[]` (`wa_id` only for a message sent to a phone number); a failed one omits
+        // it. pywa 4.5 reads `contacts[0]` of every status.
+        if !failed {
+            let mut contact = Map::new();
+            if let Some(r) = &self.recipient_id {
+                contact.insert("wa_id".into(), json!(r));
+            }
+            contact.insert("user_id".into(), json!(self.recipient_user_id));
+            if let Some(p) = &self.recipient_parent_user_id {
+                contact.insert("parent_user_id".into(), json!(p));
+            }
+            value["contacts"] = json!([Value::Object(contact)]);
+        }
         json!({
             "object": "whatsapp_business_account",
             "entry": [{
                 "id": SIMULATED_WABA_ID,
                 "changes": [{
-                    "value": {
-                        "messaging_product": "whatsapp",
-                        "metadata": {
-                            "display_phone_number": SIMULATED_DISPLAY_PHONE_NUMBER,
-                            "phone_number_id": self.phone_number_id,
-                        },
-                        "statuses": [Value::Object(s)],
-                    },
+                    "value": value,
                     "field": "messages",
                 }],
             }],

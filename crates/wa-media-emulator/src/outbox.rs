@@ -63,6 +63,40 @@ pub struct SentMessage {
     /// The statuses emitted so far, in order (`sent`, `delivered`, `read`, `played`,
     /// `failed`); each is delivered to the webhook when one is configured.
     pub statuses: Vec<String>,
+    /// For a template message (`kind` `template`): the template, its header type and its
+    /// body parameters. The header's media is in `media_id`/`link` and `filename`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<SentTemplate>,
+}
+
+/// The template of a template message in [`SentMessage::template`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SentTemplate {
+    /// The template's name.
+    pub name: String,
+    /// Its language code.
+    pub language: String,
+    /// The header parameter's type (`image`, `video`, `document`), when there is one.
+    pub header: Option<String>,
+    /// The body's text parameters, in order.
+    pub body_params: Vec<String>,
+}
+
+impl SentTemplate {
+    pub(crate) fn new(
+        name: &str,
+        language: &str,
+        header: Option<String>,
+        body_params: Vec<String>,
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            language: language.to_owned(),
+            header,
+            body_params,
+        }
+    }
 }
 
 /// Sent messages and the send-rate windows of one emulator.

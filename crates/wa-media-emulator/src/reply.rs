@@ -309,6 +309,22 @@ impl ApiError {
         e
     }
 
+    /// 400 with a messaging `code` (131047, 132000, …): `(#code) title`, and `details` in
+    /// `error_data`, as Graph words its messaging refusals.
+    pub(crate) fn messaging(code: i64, title: &str, details: impl Into<String>) -> Self {
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            code,
+            "OAuthException",
+            format!("(#{code}) {title}"),
+        );
+        e.error.error_data = Some(ErrorData {
+            messaging_product: Some("whatsapp".to_owned()),
+            details: Some(details.into()),
+        });
+        e
+    }
+
     /// A 5xx with a transient envelope (code 2).
     pub(crate) fn server_error(status: u16) -> Self {
         let status = StatusCode::from_u16(status)

@@ -46,8 +46,9 @@ where
         .keys()
         .map(|k| k.as_str().to_owned())
         .collect();
+    let oauth = origin == Origin::Graph && crate::resumable::is_resumable_path(&segments(&path));
     let authorized = matches!(
-        check_token(&parts.headers, &shared.accepted_token()),
+        check_token(&parts.headers, &shared.accepted_token(), oauth),
         TokenCheck::Ok
     );
     let too_long = target_len > reply::MAX_GRAPH_URI_LEN;
@@ -136,6 +137,11 @@ fn classify(origin: Origin, method: &Method, path: &str) -> Option<Endpoint> {
                 return None;
             }
             match (method, segs.as_slice()) {
+                (&Method::POST, [_, s]) if s.starts_with("upload:") => {
+                    Some(Endpoint::ResumableUpload)
+                }
+                // The Resumable Upload API's session status is not a media retrieve.
+                (_, [_, s]) if s.starts_with("upload:") => None,
                 (&Method::POST, [_, _, "media"]) => Some(Endpoint::Upload),
                 (&Method::POST, [_, _, "messages"]) => Some(Endpoint::Messages),
                 (&Method::GET, [_, _]) => Some(Endpoint::Retrieve),

@@ -44,6 +44,10 @@ pub(crate) struct Shared {
     /// The access token both origins accept now: the configured one until
     /// [`rotate_token`](crate::EmulatorHandle::rotate_token).
     pub(crate) accepted_token: AcceptedToken,
+    /// The Resumable Upload API's sessions and handles.
+    pub(crate) resumable: crate::resumable::Sessions,
+    /// Message templates, and when each customer last wrote (the customer-service window).
+    pub(crate) templates: crate::templates::Templates,
 }
 
 /// The accepted token; Debug shows `***`, like the configuration's token.

@@ -1,4 +1,5 @@
-//! The access-token check both origins make (`Authorization: Bearer <token>`).
+//! The access-token check both origins make (`Authorization: Bearer <token>`; the Resumable
+//! Upload API's paths also take `OAuth <token>`, the form Meta's guide shows).
 
 use http::{header, HeaderMap};
 
@@ -9,7 +10,7 @@ pub(crate) enum TokenCheck {
     Ok,
 }
 
-pub(crate) fn check_token(headers: &HeaderMap, token: &str) -> TokenCheck {
+pub(crate) fn check_token(headers: &HeaderMap, token: &str, oauth: bool) -> TokenCheck {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return TokenCheck::Missing;
     };
@@ -19,6 +20,7 @@ pub(crate) fn check_token(headers: &HeaderMap, token: &str) -> TokenCheck {
     let value = value.trim();
     let given = match value.split_once(' ') {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        Some((scheme, rest)) if oauth && scheme.eq_ignore_ascii_case("oauth") => rest.trim(),
         _ => return TokenCheck::Wrong,
     };
     if given.is_empty() {

@@ -939,16 +939,27 @@ async fn bad_recipients_and_auth_templates_to_a_bsuid_are_refused() {
             "BSUID recipients are not supported for this message",
         );
     }
-    // Other templates, and an auth template to a phone number: templates are not emulated.
+    // Other templates, and an auth template to a phone number, are checked as templates
+    // (issue 27): without a language, code 100; an unknown one, 132001.
     let r = send_message(
         &c,
         &emu,
         &to_bsuid(BSUID, "template", json!({"name": "order_update"})),
     )
     .await;
-    assert_refused(&r, StatusCode::BAD_REQUEST, 100, "not emulated");
+    assert_refused(&r, StatusCode::BAD_REQUEST, 100, "language");
     let r = send_message(&c, &emu, &message("template", json!({"name": "auth_code"}))).await;
-    assert_refused(&r, StatusCode::BAD_REQUEST, 100, "not emulated");
+    assert_refused(&r, StatusCode::BAD_REQUEST, 100, "language");
+    let r = send_message(
+        &c,
+        &emu,
+        &message(
+            "template",
+            json!({"name": "auth_code", "language": {"code": "en_US"}}),
+        ),
+    )
+    .await;
+    assert_refused(&r, StatusCode::BAD_REQUEST, 132001, "does not exist");
     assert!(emu.sent_messages().is_empty(), "nothing refused was sent");
     emu.shutdown().await;
 }

@@ -29,6 +29,15 @@ pub async fn run(g: &Global, args: EmulatorArgs) -> Result<(), Failure> {
     if let Some(n) = args.pair_rate_limit {
         b = b.pair_rate_limit(n, Duration::from_secs(args.pair_rate_window));
     }
+    for spec in &args.templates {
+        let t: wa_media_emulator::EmulatedTemplate = spec
+            .parse()
+            .map_err(|e| Failure::usage(format!("--template: {e}")))?;
+        b = b.template(t);
+    }
+    b = b
+        .template_approval_delay(Duration::from_secs(args.template_approval_delay))
+        .customer_service_window(args.customer_service_window);
     if let Some(t) = args.admin_token.as_deref() {
         if t.trim().is_empty() {
             return Err(Failure::usage("--admin-token must not be empty"));

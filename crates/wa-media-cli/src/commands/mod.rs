@@ -12,4 +12,5 @@ pub mod ops;
 pub mod relay;
 pub mod send;
 pub mod serve;
+pub mod template;
 pub mod upload;

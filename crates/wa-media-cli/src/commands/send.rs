@@ -28,6 +28,9 @@ pub async fn run(g: &Global, args: SendArgs) -> Result<(), Failure> {
             "sending needs the business phone number id: pass --phone-number-id or set WHATSAPP_PHONE_NUMBER_ID",
         ));
     }
+    if args.template.is_some() {
+        return super::template::send(g, &client, &args).await;
+    }
     let kind = args
         .kind
         .as_deref()
@@ -129,7 +132,7 @@ async fn send_file(
 }
 
 /// Why the send of `file` was refused before anything was uploaded.
-fn plan_failure(file: &Path, e: SendFileError) -> Failure {
+pub(super) fn plan_failure(file: &Path, e: SendFileError) -> Failure {
     match e {
         SendFileError::Validation(SendValidationError::EmptyFile) => refused(format!(
             "{} is empty (0 bytes): there is nothing to send",
@@ -233,7 +236,7 @@ fn with_options(mut msg: SendMedia, args: &SendArgs) -> SendMedia {
 }
 
 /// A local refusal: exit 3, nothing was sent.
-fn refused(e: impl std::fmt::Display) -> Failure {
+pub(super) fn refused(e: impl std::fmt::Display) -> Failure {
     Failure::new(
         Exit::Validation,
         format!("refused before sending, nothing was sent: {e}"),
@@ -241,7 +244,7 @@ fn refused(e: impl std::fmt::Display) -> Failure {
 }
 
 /// What went wrong inside an [`Error::MaybeSent`].
-fn unwrap_maybe_sent(e: Error) -> Error {
+pub(super) fn unwrap_maybe_sent(e: Error) -> Error {
     match e {
         Error::MaybeSent { source } => *source,
         other => other,
@@ -249,7 +252,7 @@ fn unwrap_maybe_sent(e: Error) -> Error {
 }
 
 /// The failure of a send; "may have been sent" gets its own message and exit code (8).
-fn send_failure(e: Error, to: &str) -> Failure {
+pub(super) fn send_failure(e: Error, to: &str) -> Failure {
     if !e.may_have_been_sent() {
         return Failure::from(e);
     }
@@ -264,7 +267,7 @@ fn send_failure(e: Error, to: &str) -> Failure {
 }
 
 /// `text` ending with one full stop (or its own question or exclamation mark).
-fn sentence(text: &str) -> String {
+pub(super) fn sentence(text: &str) -> String {
     let text = text.trim_end().trim_end_matches('.');
     if text.ends_with(['?', '!']) {
         text.to_owned()
@@ -273,7 +276,11 @@ fn sentence(text: &str) -> String {
     }
 }
 
-fn print(g: &Global, sent: &SentMessage, media_id: Option<&MediaId>) -> Result<(), Failure> {
+pub(super) fn print(
+    g: &Global,
+    sent: &SentMessage,
+    media_id: Option<&MediaId>,
+) -> Result<(), Failure> {
     if g.json {
         output::json(&json!({
             "wamid": sent.wamid,

@@ -15,6 +15,9 @@ use crate::{client, output};
 /// Runs `upload`.
 pub async fn run(g: &Global, args: UploadArgs) -> Result<(), Failure> {
     let client = client::build(g)?;
+    if args.resumable {
+        return super::template::upload_resumable(g, &client, &args).await;
+    }
     if client.config().phone_number_id.is_none() {
         return Err(Failure::usage(
             "uploads need the business phone number id: pass --phone-number-id or set WHATSAPP_PHONE_NUMBER_ID",
@@ -73,7 +76,7 @@ pub async fn run(g: &Global, args: UploadArgs) -> Result<(), Failure> {
 
 /// Guesses a file's MIME type from its first bytes (the library's one guess,
 /// [`sniff_media_type`]).
-fn guess_mime(path: &Path) -> Result<MediaType, Failure> {
+pub(crate) fn guess_mime(path: &Path) -> Result<MediaType, Failure> {
     let mut head = Vec::with_capacity(SNIFF_LEN);
     std::fs::File::open(path)
         .and_then(|f| f.take(SNIFF_LEN as u64).read_to_end(&mut head))
