@@ -342,9 +342,8 @@ fn an_independent_client_uploads_creates_and_sends_a_document_header() {
     let s = curl(&[
         "-X",
         "POST",
-        &format!("{graph}/{APP_ID}/uploads?file_name=doc.pdf&file_length={len}&file_type=application/pdf"),
-        "-H",
-        &oauth,
+        // The token in the query, as Meta's guide shows this step.
+        &format!("{graph}/{APP_ID}/uploads?file_name=doc.pdf&file_length={len}&file_type=application/pdf&access_token={CANARY_TOKEN}"),
     ]);
     let session = s["id"].as_str().unwrap().to_owned();
     let h = curl(&[

@@ -50,7 +50,13 @@ where
     let path = parts.uri.path();
     let segs = segments(path);
     let oauth = crate::resumable::is_resumable_path(&segs);
-    match check_token(&parts.headers, &shared.accepted_token(), oauth) {
+    let token = shared.accepted_token();
+    let check = match check_token(&parts.headers, &token, oauth) {
+        // Meta's guide also shows the Resumable Upload API with `access_token` in the query.
+        TokenCheck::Missing if oauth => resumable::query_token(parts.uri.query(), &token),
+        c => c,
+    };
+    match check {
         TokenCheck::Missing => return ApiError::invalid_token(true).into(),
         TokenCheck::Wrong => return ApiError::invalid_token(false).into(),
         TokenCheck::Ok => {}

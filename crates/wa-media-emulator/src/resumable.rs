@@ -94,6 +94,18 @@ pub(crate) fn is_resumable_path(segs: &[&str]) -> bool {
     matches!(segs, [_, _, "uploads"]) || matches!(segs, [_, s] if s.starts_with("upload:"))
 }
 
+/// The `access_token` query parameter (Meta's guide shows it on these endpoints) checked
+/// against the accepted token.
+pub(crate) fn query_token(query: Option<&str>, token: &str) -> crate::token::TokenCheck {
+    use crate::token::TokenCheck;
+    match query_param(query, "access_token") {
+        None => TokenCheck::Missing,
+        Some(t) if t.is_empty() => TokenCheck::Missing,
+        Some(t) if t.as_bytes() == token.as_bytes() => TokenCheck::Ok,
+        Some(_) => TokenCheck::Wrong,
+    }
+}
+
 fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .find(|(k, _)| k == name)

@@ -26,7 +26,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_wa-media");
 
 /// Every environment variable the program reads itself; tests set the ones they mean to.
 /// wa-media-hyper also reads [`PROXY_VARIABLES`] (as curl does).
-pub const PROGRAM_ENV: [&str; 9] = [
+pub const PROGRAM_ENV: [&str; 11] = [
     "WHATSAPP_TOKEN",
     "WHATSAPP_PHONE_NUMBER_ID",
     "WHATSAPP_API_VERSION",
@@ -35,6 +35,8 @@ pub const PROGRAM_ENV: [&str; 9] = [
     "WHATSAPP_APP_SECRET",
     "WHATSAPP_VERIFY_TOKEN",
     "WA_MEDIA_EMULATOR_ADMIN_TOKEN",
+    "WHATSAPP_APP_ID",
+    "WHATSAPP_BUSINESS_ACCOUNT_ID",
     "RUST_LOG",
 ];
 
