@@ -208,13 +208,13 @@ fn demo_passes() {
         .unwrap();
     assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("16/16 steps verified"), "{text}");
+    assert!(text.contains("17/17 steps verified"), "{text}");
     assert!(!text.contains("FAIL"), "{text}");
     let out = Command::new(BIN).args(["--json", "demo"]).output().unwrap();
     assert_eq!(code(&out), 0);
     let v = json(&out);
     assert_eq!(v["ok"], true);
-    assert_eq!(v["rows"].as_array().unwrap().len(), 16);
+    assert_eq!(v["rows"].as_array().unwrap().len(), 17);
     // The last step: a sample sent, its statuses received by the webhook service.
     let sent = &v["rows"][15];
     assert!(
@@ -230,6 +230,19 @@ fn demo_passes() {
     for want in ["sent", "delivered", "read"] {
         assert!(statuses.contains(&want), "{statuses:?}");
     }
+    // Then outside the 24-hour window: the PDF as a template's document header (issue 27),
+    // its statuses through the webhook service too.
+    let template = &v["rows"][16];
+    assert_eq!(template["ok"], true, "{template}");
+    assert!(
+        template["result"].as_str().unwrap().contains("131047"),
+        "{template}"
+    );
+    assert_eq!(
+        template["statuses"],
+        serde_json::json!(["sent", "delivered", "read"]),
+        "{template}"
+    );
 }
 
 #[test]

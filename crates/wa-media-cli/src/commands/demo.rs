@@ -6,15 +6,18 @@
 //! sample the API would refuse (Ogg Vorbis as a voice note) shows local validation stopping it
 //! before anything is sent. Last, one sample is sent as a message to a test recipient and its
 //! `sent`, `delivered` and `read` statuses arrive, signed, through the webhook service
-//! (`wa-media-webhook`) the emulator delivers to. Prints a table; exits 0 only if every step
-//! verified.
+//! (`wa-media-webhook`) the emulator delivers to. Then, outside the 24-hour window (a customer
+//! who never wrote: a session message gets 131047), the sample PDF goes out as a template's
+//! document header: uploaded through the Resumable Upload API for the template's example
+//! handle, the template created and approved, sent, and its statuses watched the same way.
+//! Prints a table; exits 0 only if every step verified.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
-use wa_media_core::{Error, MediaApi, MediaApiExt, MediaClient, SendOptions, Upload};
+use wa_media_core::{Error, MediaApi, MediaApiExt, MediaClient, MessagingApi, SendOptions, Upload};
 use wa_media_emulator::Emulator;
 use wa_media_types::webhook::{DeliveryStatus, Notification, Status};
 use wa_media_types::{MediaKind, MediaType, Sha256Digest};
@@ -106,6 +109,11 @@ struct Sent {
 
 /// The test recipient the demo sends to (the emulator accepts any number).
 const RECIPIENT: &str = "15551234567";
+/// The customer the template goes to: one who never wrote (outside the 24-hour window).
+const TEMPLATE_RECIPIENT: &str = "15557654321";
+/// The app and the WhatsApp Business Account the template belongs to (any numeric ids).
+const DEMO_APP_ID: &str = "1234567890123";
+const DEMO_WABA_ID: &str = "102290129340398";
 /// The app secret the emulator signs its webhook deliveries with, and the service checks.
 const DEMO_APP_SECRET: &str = "wa-media-demo-app-secret";
 /// How long the statuses of the sent message may take to arrive.
@@ -126,6 +134,7 @@ pub async fn run(g: &Global) -> Result<(), Failure> {
         .map_err(|e| Failure::other(e.to_string()))?;
     let emulator = Emulator::builder()
         .webhook(hook_url.clone(), DEMO_APP_SECRET)
+        .customer_service_window(true)
         .start()
         .await
         .map_err(|e| Failure::other(format!("cannot start the embedded emulator: {e}")))?;
@@ -153,7 +162,10 @@ pub async fn run(g: &Global) -> Result<(), Failure> {
         rows.push(round_trip(&client, work.path(), &s).await);
     }
     rows.push(refused_sample(&client, &emulator, work.path()).await);
+    // The test recipient wrote a moment ago: the session message goes out inside the window.
+    emulator.customer_wrote(&wa_media_emulator::simulated_user_id(RECIPIENT));
     rows.push(send_and_watch(g, &client, &mut hook, work.path()).await);
+    rows.push(template_and_watch(g, &client, &mut hook, work.path()).await);
 
     let ok = rows.iter().all(|r| r.outcome.is_ok());
     if g.json {
@@ -489,6 +501,118 @@ async fn send_and_watch(
     } else {
         Err(format!(
             "statuses missing after {STATUS_WAIT:?}: got [{arrived}], want sent → delivered → read"
+        ))
+    };
+    row.sent = Some(Sent {
+        wamid: sent.wamid.clone(),
+        statuses: names,
+    });
+    row
+}
+
+/// Outside the 24-hour window: a session message is refused (131047), so the sample PDF goes
+/// out as a template's document header (its example uploaded through the Resumable Upload
+/// API, the template created and approved), and its statuses arrive through the webhook
+/// service.
+async fn template_and_watch(
+    g: &Global,
+    client: &MediaClient,
+    hook: &mut StatusHook,
+    dir: &Path,
+) -> Row {
+    let bytes = include_bytes!("../../demo-media/document.pdf");
+    let mut row = Row {
+        name: format!("template → {TEMPLATE_RECIPIENT}"),
+        kind: MediaKind::Document.to_string(),
+        size: bytes.len() as u64,
+        upload: None,
+        retrieve: None,
+        download: None,
+        delete: None,
+        outcome: Err(String::new()),
+        sent: None,
+    };
+    let src = dir.join("invoice.pdf");
+    let t = Instant::now();
+    let sent = async {
+        std::fs::write(&src, bytes).map_err(|e| format!("cannot write sample: {e}"))?;
+        // A session message first: refused, the customer has not written in 24 hours.
+        let session = wa_media_types::SendMedia::by_link(
+            TEMPLATE_RECIPIENT,
+            MediaKind::Document,
+            "https://example.com/invoice.pdf",
+        )
+        .map_err(|e| e.to_string())?;
+        let refused = match client.send_media(&session).await {
+            Err(e) if e.to_string().contains("131047") => "131047".to_owned(),
+            Err(e) => return Err(format!("session message: {}", chain(&e))),
+            Ok(_) => return Err("a session message outside the window was sent".to_owned()),
+        };
+        let mime: MediaType = "application/pdf".parse().map_err(|e| format!("{e}"))?;
+        let up = client
+            .upload_resumable(DEMO_APP_ID, Upload::from_path(&src, mime))
+            .await
+            .map_err(|e| format!("resumable upload: {}", chain(&e)))?;
+        let def = wa_media_types::TemplateDefinition::new(
+            "invoice_ready",
+            "en_US",
+            "UTILITY",
+            MediaKind::Document,
+            &up.handle,
+        )
+        .body("Your invoice {{1}} is attached.", ["INV-1001"]);
+        let created = client
+            .create_template(DEMO_WABA_ID, &def)
+            .await
+            .map_err(|e| format!("create template: {}", chain(&e)))?;
+        let msg = wa_media_types::SendTemplate::new(TEMPLATE_RECIPIENT, "invoice_ready", "en_US")
+            .map_err(|e| e.to_string())?
+            .body_text("INV-2031");
+        let (_, sent) = client
+            .send_template_file(&src, msg, Some(MediaKind::Document))
+            .await
+            .map_err(|e| format!("send template: {}", chain(&e)))?;
+        Ok::<_, String>((refused, created.status, sent))
+    }
+    .await;
+    row.upload = Some(t.elapsed());
+    let (refused, status, sent) = match sent {
+        Ok(ok) => ok,
+        Err(e) => {
+            row.outcome = Err(e);
+            return row;
+        }
+    };
+    let wanted = [
+        DeliveryStatus::Sent,
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Read,
+    ];
+    let seen = hook.wait_for(&sent.wamid, &wanted, t).await;
+    for (s, at) in &seen {
+        output::info(
+            g.quiet,
+            &format!(
+                "webhook: {} is {} (+{:.1} ms)",
+                sent.wamid,
+                s.status,
+                ms(*at)
+            ),
+        );
+    }
+    let names: Vec<String> = seen.iter().map(|(s, _)| s.status.to_string()).collect();
+    let arrived = names.join(" → ");
+    row.outcome = if wanted
+        .iter()
+        .all(|w| seen.iter().any(|(s, _)| &s.status == w))
+        && !seen.iter().any(|(s, _)| s.status == DeliveryStatus::Failed)
+    {
+        Ok(format!(
+            "session msg {refused}; resumable handle → template {status} → header sent; via webhook: {arrived}"
+        ))
+    } else {
+        Err(format!(
+            "statuses after {STATUS_WAIT:?}: [{arrived}], want sent → delivered → read"
         ))
     };
     row.sent = Some(Sent {
