@@ -7,7 +7,8 @@
 //! CONNECT proxy), `moto` ([`moto`]: moto's S3 server for the object-store tests; `moto-s3`
 //! adds `moto::s3_store`), `tmpfs` ([`tmpfs`]: a small tmpfs to fill and free), `sink-conformance`
 //! ([`sink_conformance`]: the `Sink` conformance suite), `client` ([`client`]: wa-media-hyper's client on an emulator),
-//! `fuzz`, `fuzz-core` and `fuzz-emulator` ([`fuzz`]: the harnesses the fuzz targets and the
+//! `queue-conformance` ([`queue_conformance`]: the `Queue` conformance suite), `postgres`
+//! ([`postgres`]: a database of the test's own), `fuzz`, `fuzz-core` and `fuzz-emulator` ([`fuzz`]: the harnesses the fuzz targets and the
 //! corpus replays share). Std only: [`ids`] (many distinct phone number ids) and [`process`]
 //! (a test run in a child process, and its memory).
 #![forbid(unsafe_code)]
@@ -32,13 +33,21 @@ pub mod hostile;
 pub mod moto;
 #[cfg(feature = "net")]
 pub mod net;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "proxy")]
 pub mod proxy;
+#[cfg(feature = "queue-conformance")]
+pub mod queue_conformance;
 #[cfg(feature = "receiver")]
 pub mod receiver;
 #[cfg(feature = "sink-conformance")]
 pub mod sink_conformance;
-#[cfg(any(feature = "conformance", feature = "sink-conformance"))]
+#[cfg(any(
+    feature = "conformance",
+    feature = "sink-conformance",
+    feature = "queue-conformance"
+))]
 pub mod suite;
 #[cfg(feature = "tls")]
 pub mod tls;

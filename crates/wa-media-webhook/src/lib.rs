@@ -50,6 +50,7 @@ mod fsops;
 mod handler;
 mod index;
 mod ingest;
+mod queue;
 mod record;
 mod service;
 mod sink;
@@ -62,6 +63,7 @@ pub use entry::SpoolEntry;
 pub use forward::{ForwardConfig, ForwardConfigError, ForwardEvent, Forwarder};
 pub use handler::{Handler, HandlerError};
 pub use ingest::{Ingest, IngestConfig, IngestEvent, DEFAULT_SHUTDOWN_GRACE, MEDIA_ID_LIFETIME};
+pub use queue::{MaildirQueue, Queue, QueueCounts};
 pub use record::{RecordError, RecordStatus, SavedRecord, RECORD_VERSION};
 pub use service::{
     BuildError, ResponseBody, WebhookService, WebhookServiceBuilder, DEFAULT_BODY_LIMIT,
