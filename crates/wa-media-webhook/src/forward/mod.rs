@@ -194,10 +194,26 @@ enum SlotState {
     InFlight,
 }
 
+/// A pending forward in memory: its entry without the body (read from the outbox for each
+/// attempt, so memory holds no notification bodies however many wait), and its media's
+/// `wa_media` objects once they settled.
 #[derive(Debug)]
 struct Slot {
     entry: ForwardEntry,
+    outcomes: Vec<(String, serde_json::Value)>,
     state: SlotState,
+}
+
+impl Slot {
+    fn new(mut entry: ForwardEntry) -> Self {
+        entry.body = String::new();
+        let state = initial_state(&entry);
+        Self {
+            entry,
+            outcomes: Vec::new(),
+            state,
+        }
+    }
 }
 
 /// The forwarder: an outbox in files and the tasks that empty it. Cheap to clone.
@@ -254,8 +270,7 @@ impl Forwarder {
         {
             let mut slots = lock(&inner.slots);
             for entry in pending {
-                let state = initial_state(&entry);
-                slots.insert(entry.id.clone(), Slot { entry, state });
+                slots.insert(entry.id.clone(), Slot::new(entry));
             }
         }
         tokio::spawn(schedule(inner.clone()));
@@ -294,8 +309,7 @@ impl Forwarder {
         .map_err(std::io::Error::other)?;
         let new = new?;
         if new {
-            let state = initial_state(&entry);
-            lock(&self.inner.slots).insert(entry.id.clone(), Slot { entry, state });
+            lock(&self.inner.slots).insert(entry.id.clone(), Slot::new(entry));
             self.inner.wake.notify_one();
         }
         Ok(new)
@@ -321,10 +335,9 @@ impl Forwarder {
             let pending = self.inner.outbox.pending()?;
             let mut slots = lock(&self.inner.slots);
             for entry in pending {
-                slots.entry(entry.id.clone()).or_insert_with(|| Slot {
-                    state: initial_state(&entry),
-                    entry,
-                });
+                slots
+                    .entry(entry.id.clone())
+                    .or_insert_with(|| Slot::new(entry));
             }
             drop(slots);
             self.inner.wake.notify_one();
@@ -407,7 +420,7 @@ async fn schedule(inner: Arc<Inner>) {
                 }
                 SlotState::Due(at) if at <= now => {
                     slot.state = SlotState::InFlight;
-                    due.push(slot.entry.clone());
+                    due.push((slot.entry.id.clone(), slot.outcomes.clone()));
                 }
                 SlotState::Due(at) => next = Some(next.map_or(at, |n| n.min(at))),
                 _ => {}
@@ -417,13 +430,13 @@ async fn schedule(inner: Arc<Inner>) {
             check_media(&inner, to_check).await;
             continue;
         }
-        for entry in due {
+        for (id, outcomes) in due {
             let inner2 = inner.clone();
             let Ok(permit) = inner.running.clone().acquire_owned().await else {
                 return;
             };
             tokio::spawn(async move {
-                attempt(&inner2, entry).await;
+                attempt(&inner2, &id, &outcomes).await;
                 drop(permit);
                 inner2.wake.notify_one();
             });
@@ -463,10 +476,7 @@ async fn check_media(inner: &Arc<Inner>, to_check: Vec<(String, Vec<String>)>) {
     let mut slots = lock(&inner.slots);
     for (id, outcomes) in settled {
         if let Some(slot) = slots.get_mut(&id) {
-            if let Some(body) = annotate(&slot.entry.body, &outcomes) {
-                slot.entry.body = body;
-            }
-            slot.entry.media.clear();
+            slot.outcomes = outcomes;
             slot.state = SlotState::Due(slot.entry.not_before_ms);
         }
     }
@@ -479,10 +489,34 @@ struct Answer {
     text: String,
 }
 
-/// One attempt at one forward, and its bookkeeping.
-async fn attempt(inner: &Arc<Inner>, mut entry: ForwardEntry) {
+/// One attempt at one forward (its entry read from the outbox, its media annotated with
+/// `outcomes`), and its bookkeeping.
+async fn attempt(inner: &Arc<Inner>, id: &str, outcomes: &[(String, serde_json::Value)]) {
+    let (i2, id2) = (inner.clone(), id.to_owned());
+    let mut entry = match tokio::task::spawn_blocking(move || i2.outbox.read(&id2))
+        .await
+        .map_err(std::io::Error::other)
+    {
+        Ok(Ok(Some(e))) => e,
+        Ok(Ok(None)) => {
+            lock(&inner.slots).remove(id);
+            return;
+        }
+        Ok(Err(e)) | Err(e) => {
+            tracing::error!(forward = id, error = %e, "cannot read a forward entry; trying again later");
+            if let Some(slot) = lock(&inner.slots).get_mut(id) {
+                slot.state = SlotState::Due(now_ms() + MEDIA_CHECK_INTERVAL.as_millis() as u64);
+            }
+            return;
+        }
+    };
+    let body = if outcomes.is_empty() {
+        entry.body.clone()
+    } else {
+        annotate(&entry.body, outcomes).unwrap_or_else(|| entry.body.clone())
+    };
     let started = Instant::now();
-    let answer = send(inner, &entry).await;
+    let answer = send(inner, &entry, body).await;
     entry.attempts += 1;
     let took = started.elapsed();
     if answer.status.is_some_and(|s| (200..300).contains(&s)) {
@@ -550,14 +584,20 @@ async fn attempt(inner: &Arc<Inner>, mut entry: ForwardEntry) {
     });
     if let Some(slot) = lock(&inner.slots).get_mut(&entry.id) {
         slot.state = SlotState::Due(entry.not_before_ms);
+        entry.body = String::new();
         slot.entry = entry;
     }
 }
 
 /// The request of one attempt: Meta's body, both signatures, the Standard Webhooks headers.
-fn request(config: &ForwardConfig, entry: &ForwardEntry) -> http::Request<RequestBody> {
+fn request(
+    config: &ForwardConfig,
+    entry: &ForwardEntry,
+    body: String,
+) -> http::Request<RequestBody> {
     let timestamp = now_secs();
-    let body = entry.body.as_bytes();
+    let bytes = Bytes::from(body);
+    let body = &bytes[..];
     let mut b = http::Request::post(config.url.clone())
         .header(http::header::CONTENT_TYPE, "application/json")
         .header(
@@ -578,12 +618,12 @@ fn request(config: &ForwardConfig, entry: &ForwardEntry) -> http::Request<Reques
             secret.sign(&entry.id, timestamp, body),
         );
     }
-    b.body(RequestBody::from_bytes(Bytes::from(entry.body.clone())))
+    b.body(RequestBody::from_bytes(bytes.clone()))
         .unwrap_or_else(|_| http::Request::new(RequestBody::empty()))
 }
 
-async fn send(inner: &Arc<Inner>, entry: &ForwardEntry) -> Answer {
-    let req = request(&inner.config, entry);
+async fn send(inner: &Arc<Inner>, entry: &ForwardEntry, body: String) -> Answer {
+    let req = request(&inner.config, entry, body);
     let exchange = async {
         let resp = inner.transport.send(req).await?;
         let status = resp.status().as_u16();

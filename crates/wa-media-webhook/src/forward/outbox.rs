@@ -182,6 +182,15 @@ impl Outbox {
         Ok(out)
     }
 
+    /// The pending entry `id`, body included; `None` when it is not pending any more.
+    pub fn read(&self, id: &str) -> io::Result<Option<ForwardEntry>> {
+        match read_entry(&self.path("new", id)) {
+            Ok(e) => Ok(Some(e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Records a pending entry's attempts and retry time (a crash before this is harmless: the
     /// entry is tried again sooner).
     pub fn update(&self, entry: &ForwardEntry) -> io::Result<()> {
