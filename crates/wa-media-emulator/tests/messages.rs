@@ -116,6 +116,16 @@ fn statuses_of(r: &Receiver, wamid: &str) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// The `contacts` of each status notification of `wamid` (`Null` when absent), in order.
+fn status_contacts(r: &Receiver, wamid: &str) -> Vec<Value> {
+    r.received()
+        .iter()
+        .map(|d| d.json())
+        .filter(|v| v["entry"][0]["changes"][0]["value"]["statuses"][0]["id"] == wamid)
+        .map(|v| v["entry"][0]["changes"][0]["value"]["contacts"].clone())
+        .collect()
+}
+
 /// Waits (bounded) for `n` statuses of `wamid` at the receiver.
 async fn until_statuses(r: &Receiver, wamid: &str, n: usize) -> Vec<(String, Value)> {
     for _ in 0..1000 {
@@ -870,6 +880,12 @@ async fn a_message_to_a_bsuid_is_answered_listed_and_its_statuses_name_the_bsuid
             assert_eq!(s["recipient_id"].as_str(), phone, "{s}");
             assert_eq!(s["recipient_parent_user_id"].as_str(), parent, "{s}");
         }
+        // Every status but `failed` names the recipient in `contacts[]` too.
+        for contacts in status_contacts(&r, wamid) {
+            assert_eq!(contacts[0]["user_id"], user_id, "{contacts}");
+            assert_eq!(contacts[0]["wa_id"].as_str(), phone, "{contacts}");
+            assert_eq!(contacts[0]["parent_user_id"].as_str(), parent, "{contacts}");
+        }
     }
 
     // Failed statuses: no recipient_user_id for a phone send (keep your own map), the BSUID
@@ -885,6 +901,8 @@ async fn a_message_to_a_bsuid_is_answered_listed_and_its_statuses_name_the_bsuid
     assert!(s4[0].1.get("recipient_id").is_none(), "{}", s4[0].1);
     assert_eq!(s5[0].1["recipient_id"], TO);
     assert!(s5[0].1.get("recipient_user_id").is_none(), "{}", s5[0].1);
+    assert_eq!(status_contacts(&r, &w4), [Value::Null]);
+    assert_eq!(status_contacts(&r, &w5), [Value::Null]);
     emu.shutdown().await;
 }
 
