@@ -30,6 +30,7 @@ mod memory;
 mod reference;
 mod relay;
 mod report;
+mod resumable;
 mod retrieve;
 mod sends;
 mod small_media;

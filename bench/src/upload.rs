@@ -85,5 +85,7 @@ pub fn rows(env: &Environment) -> Vec<Row> {
     if let (Some(p), Some(c)) = (project.median(), curl.median()) {
         project.ratio = Some(p / c);
     }
-    vec![project, curl]
+    let mut rows = vec![project, curl];
+    rows.extend(crate::resumable::rows(env, &path));
+    rows
 }

@@ -59,7 +59,8 @@ impl MediaClient {
     /// 1. `POST /{version}/{app_id}/uploads?file_name&file_length&file_type` opens a session;
     /// 2. `POST /{version}/upload:<SESSION>` with `file_offset: 0` streams the file from its
     ///    source (never whole in memory) and answers `{"h": …}`;
-    /// 3. when that breaks (a connection reset, a timeout, a 5xx: a retryable failure) and the
+    /// 3. when that breaks (any transport failure such as a connection reset, or a retryable
+    ///    failure: a timeout, a 5xx) and the
     ///    client's [`crate::RetryPolicy`] allows another attempt, `GET
     ///    /{version}/upload:<SESSION>` asks how many bytes the server kept (`file_offset`) and
     ///    step 2 resumes from there: only what the server had not kept is sent again.
@@ -164,7 +165,11 @@ impl MediaClient {
                 }
                 Err(e) => e,
             };
-            if !(e.is_retryable() && source.can_resend()) || source.changed().is_some() {
+            // Resuming is asking the server what it holds: safe after any break of the
+            // connection (whatever the transport made of it, `Unknown` included, e.g. a reset
+            // while the body was being written), and after what the retry class says may pass.
+            let broke = matches!(e, Error::Transport(_)) || e.is_retryable();
+            if !(broke && source.can_resend()) || source.changed().is_some() {
                 return Err(source.changed().unwrap_or(e));
             }
             let Some(delay) = state.next_delay(e.retry_after()) else {
