@@ -329,6 +329,12 @@ fn a_media_refused_for_a_digest_mismatch_is_saved_when_a_later_notification_has_
     let mut wrong = sim.notification.clone();
     wrong["entry"][0]["changes"][0]["value"]["messages"][0]["image"]["sha256"] =
         Sha256Digest::of(b"another media").to_base64().into();
+    // Without the media `url` (whose bytes would be downloaded and fail the wrong digest before
+    // the retrieve refuses it): the wrong claim then downloads nothing at all.
+    wrong["entry"][0]["changes"][0]["value"]["messages"][0]["image"]
+        .as_object_mut()
+        .unwrap()
+        .remove("url");
     let mut s = Serve::start(&env, &dir, &[]);
     assert_eq!(s.deliver(&wrong.to_string()).status, 200);
     assert!(

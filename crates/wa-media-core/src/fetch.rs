@@ -166,44 +166,52 @@ async fn fetch_once<A: MediaApi + ?Sized>(
 ) -> Result<FetchedFile, Error> {
     // Refused before anything is downloaded (and checked again right before the rename).
     check_destination(path)?;
-    if let (true, Some(url), Some(sha256)) = (try_url, &options.url, options.expected_sha256) {
-        let from_url = async {
-            let dl = api.download_url(url, sha256, options.expected_size).await?;
-            let mime = dl
-                .mime_type()
-                .unwrap_or("application/octet-stream")
-                .to_owned();
-            write_verified(path, dl, sha256, mime, options).await
-        };
-        match from_url.await {
-            Ok(f) => {
-                tracing::info!(media_id = %id, "downloaded from the webhook's media url");
-                return Ok(f);
+    // The temporary file exists from before the first request (a refused destination costs no
+    // request); each source writes into a fresh one.
+    let temp = TempFile::create(path)?;
+    let temp = match (try_url, &options.url, options.expected_sha256) {
+        (true, Some(url), Some(sha256)) => {
+            let from_url = async {
+                let dl = api.download_url(url, sha256, options.expected_size).await?;
+                let mime = dl
+                    .mime_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_owned();
+                write_verified(temp, path, dl, sha256, mime, options).await
+            };
+            match from_url.await {
+                Ok(f) => {
+                    tracing::info!(media_id = %id, "downloaded from the webhook's media url");
+                    return Ok(f);
+                }
+                // Only a local failure (the destination, the disk) is the fetch's own; anything
+                // the URL did goes on by id.
+                Err(e @ Error::Io { .. }) => return Err(e),
+                Err(e) => {
+                    tracing::info!(media_id = %id, url = %url, error = %crate::error_chain(&e), "the webhook's media url failed; retrieving the media by id");
+                }
             }
-            // Only a local failure (the destination, the disk) is the fetch's own; anything
-            // the URL did goes on by id.
-            Err(e @ Error::Io { .. }) => return Err(e),
-            Err(e) => {
-                tracing::info!(media_id = %id, url = %url, error = %crate::error_chain(&e), "the webhook's media url failed; retrieving the media by id")
-            }
+            // The first temporary file went with the failed attempt.
+            TempFile::create(path)?
         }
-    }
+        _ => temp,
+    };
     let (info, dl) = fetch_download(api, id, options).await?;
     // Verified against the retrieve answer, which agreed with the caller's expectations.
-    write_verified(path, dl, info.sha256, info.mime_type, options).await
+    write_verified(temp, path, dl, info.sha256, info.mime_type, options).await
 }
 
 /// Writes a verifying download to a temporary file beside `path` and puts it in place once
 /// the stream ended verified (the stream checks size and SHA-256 and ends with an error on any
 /// mismatch: here the bytes are only written and counted).
 async fn write_verified(
+    mut temp: TempFile,
     path: &Path,
     mut dl: Download,
     sha256: wa_media_types::Sha256Digest,
     mime_type: String,
     options: &FetchOptions,
 ) -> Result<FetchedFile, Error> {
-    let mut temp = TempFile::create(path)?;
     if let Some(p) = &options.progress {
         dl = dl.with_progress(p.clone());
     }
