@@ -49,7 +49,7 @@ pub struct UploadSessionInfo {
     /// Every body byte received for it, over all its POSTs (kept or not): the file's length
     /// when nothing was sent twice.
     pub bytes_received: u64,
-    /// How many `POST upload:<SESSION>` it got.
+    /// How many `POST upload:<SESSION>` it took (one refused for its `file_offset` not counted).
     pub posts: u32,
     /// The handle, once the file is whole.
     pub handle: Option<String>,
