@@ -41,7 +41,7 @@ enum State {
     Pending(SpoolEntry),
     Taken {
         entry: SpoolEntry,
-        next: Option<SpoolEntry>,
+        next: Option<Box<SpoolEntry>>,
         owner: u64,
         token: u64,
         since: Instant,
@@ -144,7 +144,7 @@ impl MemoryQueue {
             e.not_before_ms = 0;
         }
         let state = match next {
-            Some(n) => State::Pending(n),
+            Some(n) => State::Pending(*n),
             None if failed => State::Failed(e),
             None => State::Pending(e),
         };
@@ -197,7 +197,7 @@ impl Queue for MemoryQueue {
                     Enqueued::Requeued
                 }
                 Some(State::Taken { entry, next, .. }) if newer_claim(&e, entry) => {
-                    *next = Some(e);
+                    *next = Some(Box::new(e));
                     Enqueued::Requeued
                 }
                 _ => Enqueued::Duplicate,
@@ -278,7 +278,7 @@ impl Queue for MemoryQueue {
         for id in &expired {
             if let Some(State::Taken { entry, next, .. }) = st.media.get(id).cloned() {
                 st.media
-                    .insert(id.clone(), State::Pending(next.unwrap_or(entry)));
+                    .insert(id.clone(), State::Pending(next.map_or(entry, |n| *n)));
             }
         }
         Ok(expired)
