@@ -402,3 +402,13 @@ fn an_independent_client_uploads_creates_and_sends_a_document_header() {
     assert_eq!(m[0].filename.as_deref(), Some("pass.pdf"));
     assert_eq!(m[0].media_id.as_deref(), Some(id.as_str()));
 }
+
+#[test]
+fn a_malformed_emulator_template_spec_is_a_usage_error() {
+    let out = common::clean_command()
+        .args(["emulator", "--template", "invoice_ready:en_US:PDF:1"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--template"), "{}", stderr(&out));
+}
