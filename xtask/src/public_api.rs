@@ -28,6 +28,8 @@ const CRATES: &[&str] = &[
     "wa-media-server",
     "wa-media-emulator",
     "wa-media-store",
+    "wa-media-conformance",
+    "wa-media-reqwest",
 ];
 
 /// Crates whose types may appear in the public API of the listed crates of ours (`*`: all).
@@ -103,6 +105,7 @@ const ALLOWED: &[(&str, &[&str], &str)] = &[
             "wa-media-server",
             "wa-media-emulator",
             "wa-media-webhook",
+            "wa-media-conformance",
         ],
         "the tokio-bound crates take or return tokio types (TcpListener, JoinHandle, AsyncRead) \
          on purpose: they are built for tokio",
@@ -119,6 +122,14 @@ const ALLOWED: &[(&str, &[&str], &str)] = &[
         &["wa-media-emulator"],
         "LocalPki::cert_chain is the DER certificate chain in rustls' own type, for the same \
          reason as rustls",
+    ),
+    (
+        "reqwest",
+        &["wa-media-reqwest"],
+        "the crate exists to carry requests on a service's own reqwest::Client \
+         (from_client, from_builder, client); reqwest is re-exported so the version in use is \
+         named, and a reqwest major release is a major release of wa-media-reqwest alone (the \
+         adapter-crate shape of oauth2-reqwest)",
     ),
     (
         "object_store",

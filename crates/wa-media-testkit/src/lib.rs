@@ -3,7 +3,8 @@
 //!
 //! What needs more than `std` is behind a feature, so a crate's tests build only what they use:
 //! `net` ([`net`], [`hostile`]: servers and waits on tokio), `tls` ([`tls`]: a generated CA),
-//! `conformance` ([`conformance`]: the `Transport` conformance suite), `proxy` ([`proxy`]: a
+//! `conformance` ([`conformance`]: the `Transport` conformance suite, published as
+//! `wa-media-conformance` and re-exported here with the emulator's adapter), `proxy` ([`proxy`]: a
 //! CONNECT proxy), `moto` ([`moto`]: moto's S3 server for the object-store tests; `moto-s3`
 //! adds `moto::s3_store`), `tmpfs` ([`tmpfs`]: a small tmpfs to fill and free), `sink-conformance`
 //! ([`sink_conformance`]: the `Sink` conformance suite), `client` ([`client`]: wa-media-hyper's client on an emulator),
@@ -14,9 +15,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod errors;
+pub use wa_media_conformance::errors;
 pub mod fs;
-pub mod http1;
+pub use wa_media_conformance::http1;
 pub mod ids;
 pub mod paths;
 pub mod process;
@@ -43,12 +44,8 @@ pub mod queue_conformance;
 pub mod receiver;
 #[cfg(feature = "sink-conformance")]
 pub mod sink_conformance;
-#[cfg(any(
-    feature = "conformance",
-    feature = "sink-conformance",
-    feature = "queue-conformance"
-))]
-pub mod suite;
+/// What the conformance suites share (published in `wa-media-conformance`).
+pub use wa_media_conformance::suite;
 #[cfg(feature = "tls")]
 pub mod tls;
 #[cfg(feature = "tmpfs")]

@@ -32,7 +32,8 @@ use http_body_util::BodyExt;
 use wa_media_core::{RequestBody, Transport, TransportError, TransportErrorKind};
 use wa_media_emulator::{EmulatorHandle, Endpoint, Fault};
 
-use super::{ensure, read_all, step, Check, Outcome, Report, Rule, STEP};
+use wa_media_conformance::suite::{ensure, Check};
+use wa_media_conformance::transport::{read_all, step, Outcome, Report, Rule, STEP};
 
 const PHONE: &str = "106540352242922";
 /// The emulator's download host, like Meta's, wants a User-Agent.

@@ -1,6 +1,6 @@
-//! What the conformance suites of the test kit share: one [`Outcome`] per rule and a
+//! What the conformance suites share: one [`Outcome`] per rule and a
 //! [`Report`] of them, for any seam's rules ([`SuiteRule`]): the `Transport` suite
-//! ([`crate::conformance`]) and the `Sink` suite (`sink_conformance`).
+//! ([`crate::transport`]) and the `Sink` and `Queue` suites of the workspace's test kit.
 
 use std::fmt;
 

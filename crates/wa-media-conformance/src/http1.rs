@@ -1,6 +1,6 @@
 //! HTTP/1.1 by hand, for servers whose every byte a test chooses: reading a request head,
 //! writing a response, and a blocking one-request-per-connection server ([`serve_blocking`]).
-//! The async servers ([`crate::hostile`]) use the same response builders.
+//! The workspace test kit's async servers (`hostile`) use the same response builders.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
