@@ -85,8 +85,8 @@ pub fn rows(env: &Environment) -> Vec<Row> {
             ));
             let mut sorted = m.ack_ms.clone();
             sorted.sort_by(f64::total_cmp);
-            p50.samples.extend(percentile(&sorted, 0.50));
-            p99.samples.extend(percentile(&sorted, 0.99));
+            p50.samples.extend(percentile(&sorted, 50.0));
+            p99.samples.extend(percentile(&sorted, 99.0));
             rss.samples.push(m.peak_mib);
         }
         Err(e) => {

@@ -84,12 +84,57 @@ impl Lister {
         Ok(out)
     }
 
+    /// The ids of the `<id>.json` entries of `dir` (names only: nothing is read).
+    pub(crate) fn entry_ids(&self, dir: &Path) -> io::Result<Vec<String>> {
+        Ok(self
+            .regular_files(dir)?
+            .into_iter()
+            .filter_map(|n| n.strip_suffix(".json").map(str::to_owned))
+            .collect())
+    }
+
+    /// Removes the regular files of `dir` last modified more than `age` ago; how many.
+    pub(crate) fn remove_older_than(
+        &self,
+        dir: &Path,
+        age: std::time::Duration,
+    ) -> io::Result<usize> {
+        let now = std::time::SystemTime::now();
+        let mut n = 0;
+        for name in self.regular_files(dir)? {
+            let p = dir.join(name);
+            let old = fs::metadata(&p)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .is_some_and(|a| a > age);
+            if old && fs::remove_file(&p).is_ok() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// Logs, once per path, that `path` is not a regular file and is left alone.
     pub(crate) fn warn_once(&self, path: &Path) {
         let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
         if warned.insert(path.to_owned()) {
             tracing::warn!(path = %path.display(), "not a regular file in the spool; skipped (remove it)");
         }
+    }
+}
+
+/// An entry file: a regular file (never followed through a symlink) holding JSON.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> io::Result<T> {
+    let bytes = read_regular(path)?;
+    serde_json::from_slice(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Removes `path`; one already gone is not an error.
+pub(crate) fn remove_if_there(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }
 

@@ -379,10 +379,17 @@ impl Inner {
             let raw = self.read_body(req).await?;
             self.check_signature(signature.as_deref(), &raw)?;
             let notification = parse(&raw)?;
-            let media = self.spool_media(&notification).await?;
+            let entries = media_entries(&notification, now_secs());
+            let media: Vec<String> = entries.iter().map(|e| e.media_id.to_string()).collect();
+            let count = media.len();
+            // Both durable before the 200; side by side, so their fsyncs overlap (the
+            // filesystem commits them together). Either order of failure is safe: Meta's
+            // redelivery finds the half that was written and writes the other.
+            let (spooled, forwarded) =
+                tokio::join!(self.spool_media(entries), self.forward(&raw, media));
+            spooled.and(forwarded)?;
             self.record_failures(&notification).await?;
-            self.hand_on(&notification, media.len()).await?;
-            self.forward(&raw, media).await
+            self.hand_on(&notification, count).await
         };
         match steps.await {
             Ok(()) => {
@@ -493,11 +500,9 @@ impl Inner {
         })
     }
 
-    /// Every media of the notification, durably in the spool (500 when it cannot be, so Meta
-    /// delivers again); their media ids.
-    async fn spool_media(&self, notification: &Notification) -> Result<Vec<String>, Refusal> {
-        let entries = media_entries(notification, now_secs());
-        let ids = entries.iter().map(|e| e.media_id.to_string()).collect();
+    /// The notification's media entries, durably in the spool (500 when they cannot be, so
+    /// Meta delivers again).
+    async fn spool_media(&self, entries: Vec<SpoolEntry>) -> Result<(), Refusal> {
         if let Err(e) = self.ingest.admit(entries).await {
             tracing::error!(error = %e, "cannot spool the media of a delivery; answering 500 so Meta delivers it again");
             return Err(Refusal::new(
@@ -506,7 +511,7 @@ impl Inner {
                 "the media could not be spooled",
             ));
         }
-        Ok(ids)
+        Ok(())
     }
 
     /// What Meta could not take (`unsupported` messages, value-level `errors[]`), durably

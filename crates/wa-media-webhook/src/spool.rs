@@ -32,10 +32,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crate::entry::SpoolEntry;
-use crate::fsops::{self, is_regular, Lister};
+use crate::fsops::{self, is_regular, remove_if_there, Lister};
 use crate::sink::Saved;
 use crate::time::now_ms;
 
@@ -121,8 +121,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn read_entry(path: &Path) -> io::Result<SpoolEntry> {
-    let bytes = fsops::read_regular(path)?;
-    serde_json::from_slice(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    fsops::read_json(path)
 }
 
 /// Whether `new` is a different claim than `old` (a damaged `old` always is): a different
@@ -131,13 +130,6 @@ fn newer_claim(new: &SpoolEntry, old: Option<&SpoolEntry>) -> bool {
     match old {
         None => true,
         Some(old) => new.sha256.is_some() && new.sha256 != old.sha256,
-    }
-}
-
-fn remove_if_there(path: &Path) -> io::Result<()> {
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
     }
 }
 
@@ -210,11 +202,7 @@ impl Spool {
 
     /// The ids of the entries of `dir` (`new`, `cur`, `failed`).
     fn ids(&self, dir: &str) -> io::Result<Vec<String>> {
-        Ok(self
-            .list(dir)?
-            .into_iter()
-            .filter_map(|n| n.strip_suffix(".json").map(str::to_owned))
-            .collect())
+        self.lister.entry_ids(&self.root.join(dir))
     }
 
     fn state(&self, media_id: &str) -> State {
@@ -690,20 +678,7 @@ impl Spool {
     /// Removes `done/` records older than `age` (a redelivery can come for 7 days; after that
     /// the media id itself has expired).
     pub fn prune_done(&self, age: Duration) -> io::Result<usize> {
-        let now = SystemTime::now();
-        let mut n = 0;
-        for name in self.list("done")? {
-            let p = self.root.join("done").join(name);
-            let old = fs::metadata(&p)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|m| now.duration_since(m).ok())
-                .is_some_and(|a| a > age);
-            if old && fs::remove_file(&p).is_ok() {
-                n += 1;
-            }
-        }
-        Ok(n)
+        self.lister.remove_older_than(&self.root.join("done"), age)
     }
 }
 

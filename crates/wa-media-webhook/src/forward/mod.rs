@@ -33,6 +33,7 @@ use wa_media_core::{RequestBody, RetryPolicy, Transport};
 use wa_media_types::standard_webhooks::{self, SigningSecret};
 
 use crate::ingest::{Ingest, IngestEvent};
+use crate::spool::MediaOutcome;
 use crate::telemetry;
 use crate::time::{now_ms, now_secs};
 use annotate::{annotate, forward_id, wa_media};
@@ -416,7 +417,8 @@ async fn schedule(inner: Arc<Inner>) {
             match slot.state {
                 SlotState::Waiting { check: true } => {
                     slot.state = SlotState::Waiting { check: false };
-                    to_check.push((id.clone(), slot.entry.media.clone()));
+                    let age = now.saturating_sub(slot.entry.queued_at_ms);
+                    to_check.push((id.clone(), slot.entry.media.clone(), age));
                 }
                 SlotState::Due(at) if at <= now => {
                     slot.state = SlotState::InFlight;
@@ -452,16 +454,26 @@ async fn schedule(inner: Arc<Inner>) {
 }
 
 /// Makes the forwards whose media all settled due, with their bodies annotated.
-async fn check_media(inner: &Arc<Inner>, to_check: Vec<(String, Vec<String>)>) {
+///
+/// A media not in the spool at all is waited for too: the notification's media and its forward
+/// are admitted side by side, and when the media could not be (a 500), Meta's redelivery
+/// admits them. Only a forward older than its maximum age stops waiting for such a media.
+async fn check_media(inner: &Arc<Inner>, to_check: Vec<(String, Vec<String>, u64)>) {
     let i2 = inner.clone();
+    let max_age = inner.config.max_age.as_millis() as u64;
     let settled = tokio::task::spawn_blocking(move || {
         let spool = i2.ingest.spool();
         let mut out = Vec::new();
-        'forward: for (id, media) in to_check {
+        'forward: for (id, media, age_ms) in to_check {
             let mut outcomes = Vec::new();
             for m in media {
                 let o = spool.outcome(&m);
-                if o == crate::spool::MediaOutcome::Pending {
+                let waiting = match o {
+                    MediaOutcome::Pending => true,
+                    MediaOutcome::Unknown => age_ms < max_age,
+                    _ => false,
+                };
+                if waiting {
                     continue 'forward;
                 }
                 let w = wa_media(&o, |l| i2.ingest.locate(l));

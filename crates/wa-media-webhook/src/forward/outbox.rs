@@ -17,11 +17,11 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::fsops::{self, is_regular, Lister};
+use crate::fsops::{self, is_regular, remove_if_there, Lister};
 
 const DIRS: [&str; 4] = ["tmp", "new", "failed", "sent"];
 
@@ -67,15 +67,7 @@ fn lock(m: &Mutex<()>) -> std::sync::MutexGuard<'_, ()> {
 }
 
 fn read_entry(path: &Path) -> io::Result<ForwardEntry> {
-    let bytes = fsops::read_regular(path)?;
-    serde_json::from_slice(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-}
-
-fn remove_if_there(path: &Path) -> io::Result<()> {
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
+    fsops::read_json(path)
 }
 
 impl Outbox {
@@ -114,11 +106,7 @@ impl Outbox {
     }
 
     fn ids(&self, dir: &str) -> io::Result<Vec<String>> {
-        Ok(self
-            .list(dir)?
-            .into_iter()
-            .filter_map(|n| n.strip_suffix(".json").map(str::to_owned))
-            .collect())
+        self.lister.entry_ids(&self.root.join(dir))
     }
 
     fn write_tmp(&self, entry: &ForwardEntry) -> io::Result<PathBuf> {
@@ -259,20 +247,7 @@ impl Outbox {
 
     /// Removes `sent/` markers older than `age` (Meta redelivers for 7 days).
     pub fn prune_sent(&self, age: Duration) -> io::Result<usize> {
-        let now = SystemTime::now();
-        let mut n = 0;
-        for name in self.list("sent")? {
-            let p = self.root.join("sent").join(name);
-            let old = fs::metadata(&p)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|m| now.duration_since(m).ok())
-                .is_some_and(|a| a > age);
-            if old && fs::remove_file(&p).is_ok() {
-                n += 1;
-            }
-        }
-        Ok(n)
+        self.lister.remove_older_than(&self.root.join("sent"), age)
     }
 }
 
