@@ -116,10 +116,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let what = format!("the inbound downloads into {}", args.dir.display());
             interruptible(&what, commands::inbound::run(g, args)).await
         }
-        #[cfg(feature = "emulator")]
         Command::Template(args) => {
             interruptible("template", commands::template::run(g, args)).await
         }
+        #[cfg(feature = "emulator")]
         Command::Emulator(args) => commands::emulator::run(g, args).await,
         #[cfg(not(feature = "emulator"))]
         Command::Emulator(_) => Err(failure::not_in_this_build(
