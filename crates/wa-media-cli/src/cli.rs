@@ -152,6 +152,10 @@ pub enum Command {
     /// Receive Meta's webhooks and save every media a customer sends into a directory, once,
     /// verified (the first Ctrl-C drains, a second one exits).
     Serve(ServeArgs),
+    /// The media index: `media ls` lists saved and failed media (by customer, date, status),
+    /// `media show MEDIA_ID` one record; from DIR/index.jsonl (-d) or the database of
+    /// `serve --queue` (--queue).
+    Media(MediaArgs),
     /// Create a message template with a media header (its example a handle from
     /// `upload --resumable`); prints its id and status.
     Template(TemplateArgs),
@@ -178,6 +182,68 @@ pub enum Command {
     },
     /// Print the manual page (roff), e.g. `wa-media man > ~/.local/share/man/man1/wa-media.1`.
     Man,
+}
+
+/// `media` options: which index, and what to read from it.
+#[derive(Debug, Args)]
+pub struct MediaArgs {
+    /// What to read.
+    #[command(subcommand)]
+    pub command: MediaCommand,
+    /// The directory `serve -d` saves into: its index.jsonl is read.
+    #[arg(short = 'd', long = "dir", env = "WA_MEDIA_DIR", global = true)]
+    pub dir: Option<PathBuf>,
+    /// The PostgreSQL database of `serve --queue` (postgres://user@host/db): its media index
+    /// table is read. Wins over -d.
+    #[arg(long, value_name = "URL", env = "WA_MEDIA_QUEUE_URL", global = true)]
+    #[cfg_attr(
+        not(feature = "postgres"),
+        arg(
+            help = "The database of serve --queue (not in this build: needs the `postgres` feature)"
+        )
+    )]
+    pub queue: Option<String>,
+}
+
+/// `media ls` and `media show`.
+#[derive(Debug, Subcommand)]
+pub enum MediaCommand {
+    /// List the media of the index, newest first (--json: one record per line).
+    Ls {
+        /// Only this customer's: a phone number, a BSUID, a parent BSUID or a username.
+        #[arg(long, value_name = "ID")]
+        from: Option<String>,
+        /// Only those received since: a date (2026-03-01, midnight UTC) or an RFC 3339 time.
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Only saved media, or only failed ones (what Meta could not deliver).
+        #[arg(long, value_enum)]
+        status: Option<RecordStatusArg>,
+    },
+    /// Show the record of one media id (--json: the record as written).
+    Show {
+        /// The media id.
+        media_id: String,
+    },
+}
+
+/// `media ls --status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecordStatusArg {
+    /// Saved and verified.
+    Saved,
+    /// Recorded as failed.
+    Failed,
+}
+
+impl RecordStatusArg {
+    /// The record's `status` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Saved => "saved",
+            Self::Failed => "failed",
+        }
+    }
 }
 
 /// `upload` options.

@@ -126,6 +126,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             "the `emulator` command",
             "emulator",
         )),
+        Command::Media(args) => interruptible("media", commands::media::run(g, args)).await,
         // `serve` drains on the first signal and exits on the second, by itself.
         Command::Serve(args) => commands::serve::run(g, args).await,
         #[cfg(feature = "emulator")]

@@ -8,6 +8,7 @@ pub mod download;
 pub mod emulator;
 pub mod inbound;
 pub mod info;
+pub mod media;
 pub mod ops;
 pub mod relay;
 pub mod send;
