@@ -461,14 +461,7 @@ impl Spool {
     pub fn complete(&self, entry: &SpoolEntry, saved: &Saved) -> io::Result<()> {
         let id = entry.media_id.as_str();
         let (done, cur) = (self.path("done", id), self.path("cur", id));
-        let record = SavedOutcome {
-            media_id: id.to_owned(),
-            location: saved.location.clone(),
-            file_size: Some(saved.file_size),
-            sha256: Some(saved.sha256.to_hex()),
-            mime_type: Some(entry.mime_type.clone()),
-            saved_at_ms: now_ms(),
-        };
+        let record = SavedOutcome::of(entry, saved);
         let bytes = serde_json::to_vec(&record).map_err(io::Error::other)?;
         let result = match fsops::write_file(&done, &bytes) {
             Ok(()) => remove_if_there(&cur),
@@ -702,6 +695,20 @@ pub struct SavedOutcome {
     /// When it was saved, ms since the epoch (0 when unknown).
     #[serde(default)]
     pub saved_at_ms: u64,
+}
+
+impl SavedOutcome {
+    /// The outcome of `entry` saved as `saved`, now.
+    pub fn of(entry: &SpoolEntry, saved: &Saved) -> Self {
+        Self {
+            media_id: entry.media_id.to_string(),
+            location: saved.location.clone(),
+            file_size: Some(saved.file_size),
+            sha256: Some(saved.sha256.to_hex()),
+            mime_type: Some(entry.mime_type.clone()),
+            saved_at_ms: now_ms(),
+        }
+    }
 }
 
 /// Where one media stands ([`Spool::outcome`]).

@@ -33,7 +33,7 @@ use wa_media_core::{RequestBody, RetryPolicy, Transport};
 use wa_media_types::standard_webhooks::{self, SigningSecret};
 
 use crate::ingest::{Ingest, IngestEvent};
-use crate::spool::MediaOutcome;
+use crate::spool::{MediaOutcome, SavedOutcome};
 use crate::telemetry;
 use crate::time::{now_ms, now_secs};
 use annotate::{annotate, forward_id, wa_media};
@@ -43,7 +43,7 @@ use outbox::{ForwardEntry, Outbox};
 const ANSWER_SNIPPET: usize = 512;
 
 /// How often forwards waiting for their media look at the spool, besides the media events.
-const MEDIA_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+const MEDIA_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How forwards are sent.
 #[derive(Clone)]
@@ -196,24 +196,101 @@ enum SlotState {
 }
 
 /// A pending forward in memory: its entry without the body (read from the outbox for each
-/// attempt, so memory holds no notification bodies however many wait), and its media's
-/// `wa_media` objects once they settled.
+/// attempt, so memory holds no notification bodies however many wait), and the `wa_media`
+/// objects of its media that settled so far.
 #[derive(Debug)]
 struct Slot {
     entry: ForwardEntry,
-    outcomes: Vec<(String, serde_json::Value)>,
+    settled: HashMap<String, serde_json::Value>,
     state: SlotState,
 }
 
 impl Slot {
     fn new(mut entry: ForwardEntry) -> Self {
         entry.body = String::new();
+        entry.media.sort();
+        entry.media.dedup();
         let state = initial_state(&entry);
         Self {
             entry,
-            outcomes: Vec::new(),
+            settled: HashMap::new(),
             state,
         }
+    }
+
+    /// Records one media's outcome; the forward is due once every media of it settled.
+    fn settle(&mut self, media: &str, outcome: serde_json::Value) {
+        self.settled.insert(media.to_owned(), outcome);
+        if matches!(self.state, SlotState::Waiting { .. })
+            && self
+                .entry
+                .media
+                .iter()
+                .all(|m| self.settled.contains_key(m))
+        {
+            self.state = SlotState::Due(self.entry.not_before_ms);
+        }
+    }
+
+    /// The settled media's `wa_media` objects, in the entry's order.
+    fn outcomes(&self) -> Vec<(String, serde_json::Value)> {
+        self.entry
+            .media
+            .iter()
+            .filter_map(|m| self.settled.get(m).map(|w| (m.clone(), w.clone())))
+            .collect()
+    }
+}
+
+/// The pending forwards, and which of them wait for each media.
+#[derive(Debug, Default)]
+struct Table {
+    slots: HashMap<String, Slot>,
+    by_media: HashMap<String, Vec<String>>,
+}
+
+impl Table {
+    fn insert(&mut self, entry: ForwardEntry) {
+        if self.slots.contains_key(&entry.id) {
+            return;
+        }
+        let slot = Slot::new(entry);
+        for m in &slot.entry.media {
+            self.by_media
+                .entry(m.clone())
+                .or_default()
+                .push(slot.entry.id.clone());
+        }
+        self.slots.insert(slot.entry.id.clone(), slot);
+    }
+
+    fn remove(&mut self, id: &str) {
+        let Some(slot) = self.slots.remove(id) else {
+            return;
+        };
+        for m in &slot.entry.media {
+            if let Some(ids) = self.by_media.get_mut(m) {
+                ids.retain(|i| i != id);
+                if ids.is_empty() {
+                    self.by_media.remove(m);
+                }
+            }
+        }
+    }
+
+    /// Records `media`'s outcome in every forward waiting for it; whether one became due.
+    fn settle(&mut self, media: &str, outcome: &serde_json::Value) -> bool {
+        let Some(ids) = self.by_media.remove(media) else {
+            return false;
+        };
+        let mut due = false;
+        for id in ids {
+            if let Some(slot) = self.slots.get_mut(&id) {
+                slot.settle(media, outcome.clone());
+                due |= matches!(slot.state, SlotState::Due(_));
+            }
+        }
+        due
     }
 }
 
@@ -236,7 +313,7 @@ struct Inner {
     transport: Arc<dyn Transport>,
     ingest: Ingest,
     config: ForwardConfig,
-    slots: std::sync::Mutex<HashMap<String, Slot>>,
+    table: std::sync::Mutex<Table>,
     wake: Notify,
     running: Arc<Semaphore>,
     stopping: AtomicBool,
@@ -263,15 +340,15 @@ impl Forwarder {
             ingest: ingest.clone(),
             running: Arc::new(Semaphore::new(config.concurrency.max(1))),
             config,
-            slots: Default::default(),
+            table: Default::default(),
             wake: Notify::new(),
             stopping: AtomicBool::new(false),
             events,
         });
         {
-            let mut slots = lock(&inner.slots);
+            let mut table = lock(&inner.table);
             for entry in pending {
-                slots.insert(entry.id.clone(), Slot::new(entry));
+                table.insert(entry);
             }
         }
         tokio::spawn(schedule(inner.clone()));
@@ -310,7 +387,7 @@ impl Forwarder {
         .map_err(std::io::Error::other)?;
         let new = new?;
         if new {
-            lock(&self.inner.slots).insert(entry.id.clone(), Slot::new(entry));
+            lock(&self.inner.table).insert(entry);
             self.inner.wake.notify_one();
         }
         Ok(new)
@@ -334,13 +411,11 @@ impl Forwarder {
         let n = self.inner.outbox.retry_failed(now_ms())?;
         if n > 0 {
             let pending = self.inner.outbox.pending()?;
-            let mut slots = lock(&self.inner.slots);
+            let mut table = lock(&self.inner.table);
             for entry in pending {
-                slots
-                    .entry(entry.id.clone())
-                    .or_insert_with(|| Slot::new(entry));
+                table.insert(entry);
             }
-            drop(slots);
+            drop(table);
             self.inner.wake.notify_one();
         }
         Ok(n)
@@ -370,15 +445,24 @@ fn initial_state(entry: &ForwardEntry) -> SlotState {
     }
 }
 
-/// Marks the forwards waiting for a media as worth checking when it settles, and all of them
-/// every [`MEDIA_CHECK_INTERVAL`] (events can be missed: a lagging receiver, a restart).
+/// Settles the forwards waiting for a media when the ingest reports it saved or failed (from
+/// the event itself: no file is read), and marks every waiting forward for a look at the spool
+/// every [`MEDIA_CHECK_INTERVAL`] and when events were missed (a lagging receiver; after a
+/// restart, media settled before the forwarder started).
 async fn watch_media(inner: Arc<Inner>) {
     let mut events = inner.ingest.subscribe();
     let mut tick = tokio::time::interval(MEDIA_CHECK_INTERVAL);
     loop {
-        let media = tokio::select! {
+        let settled = tokio::select! {
             ev = events.recv() => match ev {
-                Ok(IngestEvent::Saved { entry, .. }) | Ok(IngestEvent::Failed { entry }) => Some(entry.media_id.to_string()),
+                Ok(IngestEvent::Saved { entry, saved }) => {
+                    let o = MediaOutcome::Saved(SavedOutcome::of(&entry, &saved));
+                    Some((entry.media_id.to_string(), o))
+                }
+                Ok(IngestEvent::Failed { entry }) => {
+                    let reason = entry.failure.clone().unwrap_or_else(|| "failed".into());
+                    Some((entry.media_id.to_string(), MediaOutcome::Failed(reason)))
+                }
                 Ok(_) => continue,
                 Err(broadcast::error::RecvError::Lagged(_)) => None,
                 Err(broadcast::error::RecvError::Closed) => return,
@@ -388,16 +472,23 @@ async fn watch_media(inner: Arc<Inner>) {
         if inner.stopping.load(Ordering::SeqCst) {
             return;
         }
-        let mut any = false;
-        for slot in lock(&inner.slots).values_mut() {
-            if let SlotState::Waiting { check } = &mut slot.state {
-                if media.as_ref().is_none_or(|m| slot.entry.media.contains(m)) {
-                    *check = true;
-                    any = true;
-                }
+        let wake = match settled {
+            Some((media, outcome)) => {
+                let w = wa_media(&outcome, |l| inner.ingest.locate(l));
+                lock(&inner.table).settle(&media, &w)
             }
-        }
-        if any {
+            None => {
+                let mut any = false;
+                for slot in lock(&inner.table).slots.values_mut() {
+                    if let SlotState::Waiting { check } = &mut slot.state {
+                        *check = true;
+                        any = true;
+                    }
+                }
+                any
+            }
+        };
+        if wake {
             inner.wake.notify_one();
         }
     }
@@ -413,16 +504,20 @@ async fn schedule(inner: Arc<Inner>) {
         let mut to_check = Vec::new();
         let mut due = Vec::new();
         let mut next: Option<u64> = None;
-        for (id, slot) in lock(&inner.slots).iter_mut() {
+        for (id, slot) in lock(&inner.table).slots.iter_mut() {
             match slot.state {
                 SlotState::Waiting { check: true } => {
                     slot.state = SlotState::Waiting { check: false };
                     let age = now.saturating_sub(slot.entry.queued_at_ms);
-                    to_check.push((id.clone(), slot.entry.media.clone(), age));
+                    let unsettled: Vec<String> = (slot.entry.media.iter())
+                        .filter(|m| !slot.settled.contains_key(*m))
+                        .cloned()
+                        .collect();
+                    to_check.push((id.clone(), unsettled, age));
                 }
                 SlotState::Due(at) if at <= now => {
                     slot.state = SlotState::InFlight;
-                    due.push((slot.entry.id.clone(), slot.outcomes.clone()));
+                    due.push((slot.entry.id.clone(), slot.outcomes()));
                 }
                 SlotState::Due(at) => next = Some(next.map_or(at, |n| n.min(at))),
                 _ => {}
@@ -464,8 +559,7 @@ async fn check_media(inner: &Arc<Inner>, to_check: Vec<(String, Vec<String>, u64
     let settled = tokio::task::spawn_blocking(move || {
         let spool = i2.ingest.spool();
         let mut out = Vec::new();
-        'forward: for (id, media, age_ms) in to_check {
-            let mut outcomes = Vec::new();
+        for (id, media, age_ms) in to_check {
             for m in media {
                 let o = spool.outcome(&m);
                 let waiting = match o {
@@ -473,23 +567,20 @@ async fn check_media(inner: &Arc<Inner>, to_check: Vec<(String, Vec<String>, u64
                     MediaOutcome::Unknown => age_ms < max_age,
                     _ => false,
                 };
-                if waiting {
-                    continue 'forward;
+                if !waiting {
+                    let w = wa_media(&o, |l| i2.ingest.locate(l));
+                    out.push((id.clone(), m, w));
                 }
-                let w = wa_media(&o, |l| i2.ingest.locate(l));
-                outcomes.push((m, w));
             }
-            out.push((id, outcomes));
         }
         out
     })
     .await
     .unwrap_or_default();
-    let mut slots = lock(&inner.slots);
-    for (id, outcomes) in settled {
-        if let Some(slot) = slots.get_mut(&id) {
-            slot.outcomes = outcomes;
-            slot.state = SlotState::Due(slot.entry.not_before_ms);
+    let mut table = lock(&inner.table);
+    for (id, media, w) in settled {
+        if let Some(slot) = table.slots.get_mut(&id) {
+            slot.settle(&media, w);
         }
     }
 }
@@ -511,12 +602,12 @@ async fn attempt(inner: &Arc<Inner>, id: &str, outcomes: &[(String, serde_json::
     {
         Ok(Ok(Some(e))) => e,
         Ok(Ok(None)) => {
-            lock(&inner.slots).remove(id);
+            lock(&inner.table).remove(id);
             return;
         }
         Ok(Err(e)) | Err(e) => {
             tracing::error!(forward = id, error = %e, "cannot read a forward entry; trying again later");
-            if let Some(slot) = lock(&inner.slots).get_mut(id) {
+            if let Some(slot) = lock(&inner.table).slots.get_mut(id) {
                 slot.state = SlotState::Due(now_ms() + MEDIA_CHECK_INTERVAL.as_millis() as u64);
             }
             return;
@@ -538,7 +629,7 @@ async fn attempt(inner: &Arc<Inner>, id: &str, outcomes: &[(String, serde_json::
         if let Ok(Err(e)) | Err(e) = r.map_err(std::io::Error::other) {
             tracing::error!(forward = %entry.id, error = %e, "delivered, but the outbox could not record it; it may be sent again after a restart");
         }
-        lock(&inner.slots).remove(&entry.id);
+        lock(&inner.table).remove(&entry.id);
         telemetry::forward_delivered(took);
         tracing::info!(forward = %entry.id, attempts = entry.attempts, "forward delivered");
         let _ = inner.events.send(ForwardEvent::Delivered {
@@ -564,7 +655,7 @@ async fn attempt(inner: &Arc<Inner>, id: &str, outcomes: &[(String, serde_json::
         {
             tracing::error!(forward = %entry.id, error = %e, "cannot move a forward to failed/; it stays pending");
         }
-        lock(&inner.slots).remove(&entry.id);
+        lock(&inner.table).remove(&entry.id);
         telemetry::forward_failed();
         let reason = entry.failure.clone().unwrap_or_default();
         tracing::error!(forward = %entry.id, reason = %reason, "forward failed");
@@ -594,7 +685,7 @@ async fn attempt(inner: &Arc<Inner>, id: &str, outcomes: &[(String, serde_json::
         delay,
         answer: answer.text,
     });
-    if let Some(slot) = lock(&inner.slots).get_mut(&entry.id) {
+    if let Some(slot) = lock(&inner.table).slots.get_mut(&entry.id) {
         slot.state = SlotState::Due(entry.not_before_ms);
         entry.body = String::new();
         slot.entry = entry;
