@@ -182,7 +182,7 @@ fn unknown_message_types_and_fields_are_tolerated() {
     assert_eq!(msgs[0].message_type, "hologram");
     assert_eq!(msgs[0].extra["hologram"]["projection"], "3d");
     assert_eq!(msgs[1].message_type, "unsupported");
-    assert_eq!(msgs[1].extra["errors"][0]["code"], 131051);
+    assert_eq!(msgs[1].errors[0].code, 131051);
     assert_eq!(msgs[2].extra["context"]["id"], "wamid.PREVIOUS");
     let media = inbound_media(&n);
     assert_eq!(media.len(), 1);
