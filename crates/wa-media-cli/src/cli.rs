@@ -473,6 +473,32 @@ pub struct ServeArgs {
     /// Spool directory (default DIR/.spool): one per instance, never shared.
     #[arg(long, env = "WA_MEDIA_SPOOL")]
     pub spool: Option<PathBuf>,
+    /// Keep the pending media and the media index in PostgreSQL instead of the spool
+    /// (postgres://user@host/db): any number of instances share it, a dead instance's media
+    /// are taken over after --queue-lease, and `media ls --queue` reads the index
+    /// (docs/scaling.md). The schema is migrated at start.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "WA_MEDIA_QUEUE_URL",
+        conflicts_with = "spool"
+    )]
+    #[cfg_attr(
+        not(feature = "postgres"),
+        arg(
+            help = "Keep the queue in PostgreSQL (not in this build: needs the `postgres` feature)"
+        )
+    )]
+    pub queue: Option<String>,
+    /// With --queue: seconds an instance holds a media without renewing it; a dead
+    /// instance's media are taken over after this.
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "WA_MEDIA_QUEUE_LEASE",
+        default_value_t = 30
+    )]
+    pub queue_lease: u64,
     /// Media downloaded at once.
     #[arg(long, default_value_t = wa_media_webhook::IngestConfig::default().concurrency, env = "WA_MEDIA_CONCURRENCY")]
     pub concurrency: usize,

@@ -1,6 +1,7 @@
-//! The media pipeline behind the service: admits the media of a delivery into the [`Spool`],
-//! and runs bounded workers that fetch each one into the [`Sink`], retrying what may succeed
-//! later and moving what never will to `failed/`.
+//! The media pipeline behind the service: admits the media of a delivery into the [`Queue`]
+//! (the Maildir [`Spool`] by default, or a shared one such as PostgreSQL), and runs bounded
+//! workers that fetch each one into the [`Sink`], retrying what may succeed later and moving
+//! what never will to `failed/`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use tokio::sync::{mpsc, Notify, Semaphore};
 use wa_media_core::{error_chain, Error, IntegrityError, MediaApi, Retry, RetryPolicy, Retryable};
 
 use crate::entry::SpoolEntry;
+use crate::queue::{MaildirQueue, Queue};
 use crate::record::SavedRecord;
 use crate::sink::{Saved, Sink, SinkError};
 use crate::spool::{Enqueued, Spool};
@@ -149,7 +151,7 @@ pub struct Ingest {
 impl std::fmt::Debug for Ingest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ingest")
-            .field("spool", &self.inner.spool.root())
+            .field("queue", &self.inner.store.describe())
             .field("sink", &self.inner.sink)
             .field("config", &self.inner.config)
             .finish()
@@ -157,7 +159,12 @@ impl std::fmt::Debug for Ingest {
 }
 
 struct Inner {
-    spool: Spool,
+    store: Arc<dyn Queue>,
+    /// The same queue when it is the Maildir spool.
+    maildir: Option<MaildirQueue>,
+    /// Whether the queue answered its last readiness check (a shared queue's database),
+    /// updated by the sweep and by each admission.
+    reachable: AtomicBool,
     api: Arc<dyn MediaApi>,
     sink: Arc<dyn Sink>,
     config: IngestConfig,
@@ -219,11 +226,46 @@ impl Ingest {
         sink: Arc<dyn Sink>,
         config: IngestConfig,
     ) -> std::io::Result<Self> {
+        let pending = spool.pending()?;
+        let maildir = MaildirQueue::new(spool);
+        Self::start_inner(
+            Arc::new(maildir.clone()),
+            Some(maildir),
+            pending,
+            api,
+            sink,
+            config,
+        )
+    }
+
+    /// Starts the workers over any [`Queue`] (a shared one: `wa-media-postgres`'s `PgQueue`).
+    /// Pending entries are scheduled by the first sweep, at once; then every
+    /// [`IngestConfig::sweep_interval`] the sweep takes back entries whose holder died and
+    /// schedules the pending entries other instances admitted.
+    pub fn start_with_queue(
+        queue: Arc<dyn Queue>,
+        api: Arc<dyn MediaApi>,
+        sink: Arc<dyn Sink>,
+        config: IngestConfig,
+    ) -> std::io::Result<Self> {
+        Self::start_inner(queue, None, Vec::new(), api, sink, config)
+    }
+
+    fn start_inner(
+        queue: Arc<dyn Queue>,
+        maildir: Option<MaildirQueue>,
+        pending: Vec<(String, u64)>,
+        api: Arc<dyn MediaApi>,
+        sink: Arc<dyn Sink>,
+        config: IngestConfig,
+    ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::unbounded_channel();
         let (events, _) = tokio::sync::broadcast::channel(1024);
-        let pending = spool.pending()?;
+        let shared = maildir.is_none();
         let inner = Arc::new(Inner {
-            spool,
+            store: queue,
+            maildir,
+            reachable: AtomicBool::new(true),
             api,
             sink,
             running: Arc::new(Semaphore::new(config.concurrency.max(1))),
@@ -243,13 +285,37 @@ impl Ingest {
             ingest.schedule(id, not_before);
         }
         tokio::spawn(dispatch(ingest.inner.clone(), rx));
-        tokio::spawn(sweep(ingest.clone()));
+        tokio::spawn(sweep(ingest.clone(), shared));
         Ok(ingest)
     }
 
-    /// The spool.
+    /// The Maildir spool.
+    ///
+    /// # Panics
+    ///
+    /// When the queue is not the spool ([`Ingest::start_with_queue`]): use [`Ingest::queue`].
     pub fn spool(&self) -> &Spool {
-        &self.inner.spool
+        self.maildir()
+            .expect("Ingest::spool on a queue that is not the Maildir spool; use Ingest::queue")
+    }
+
+    /// The Maildir spool, when the queue is one.
+    pub fn maildir(&self) -> Option<&Spool> {
+        self.inner.maildir.as_ref().map(|m| m.spool())
+    }
+
+    /// The queue.
+    pub fn queue(&self) -> &Arc<dyn Queue> {
+        &self.inner.store
+    }
+
+    /// Whether a delivery could be admitted now, without waiting: the spool is writable, or a
+    /// shared queue answered its last check (made by every sweep and every admission).
+    pub fn is_ready(&self) -> bool {
+        match self.maildir() {
+            Some(s) => s.writable(),
+            None => self.inner.reachable.load(Ordering::SeqCst),
+        }
     }
 
     /// How the sink names `location` to others ([`crate::Sink::locate`]).
@@ -259,10 +325,22 @@ impl Ingest {
 
     /// How many media are pending, taken and failed in the spool, also published as the
     /// spool gauges ([`crate::telemetry`]).
+    ///
+    /// # Panics
+    ///
+    /// When the queue is not the spool: use [`Ingest::queue_counts`].
     pub fn spool_counts(&self) -> std::io::Result<(usize, usize, usize)> {
-        let (pending, taken, failed) = self.inner.spool.state_counts()?;
+        let (pending, taken, failed) = self.spool().state_counts()?;
         crate::telemetry::spool_gauges(pending, taken, failed);
         Ok((pending, taken, failed))
+    }
+
+    /// How many media are pending, taken and failed in the queue (any queue), also published
+    /// as the spool gauges.
+    pub async fn queue_counts(&self) -> std::io::Result<(usize, usize, usize)> {
+        let c = self.inner.store.counts().await?;
+        crate::telemetry::spool_gauges(c.pending, c.taken, c.failed);
+        Ok((c.pending, c.taken, c.failed))
     }
 
     /// Receives an event per saved, retried and failed media.
@@ -292,17 +370,16 @@ impl Ingest {
                 "shutting down: nothing more is admitted",
             ));
         }
-        let inner = self.inner.clone();
-        let (entries, result) = tokio::task::spawn_blocking(move || {
-            let r = inner.spool.enqueue(&entries);
-            (entries, r)
-        })
-        .await
-        .map_err(std::io::Error::other)?;
+        let ids: Vec<String> = entries.iter().map(|e| e.media_id.to_string()).collect();
+        let result = self.inner.store.enqueue(entries).await;
+        self.inner.reachable.store(
+            !matches!(&result, Err(e) if unreachable(e)),
+            Ordering::SeqCst,
+        );
         let result = result?;
-        for (e, r) in entries.iter().zip(&result) {
+        for (id, r) in ids.into_iter().zip(&result) {
             if matches!(r, Enqueued::New | Enqueued::Requeued) {
-                self.schedule(e.media_id.to_string(), 0);
+                self.schedule(id, 0);
             }
         }
         Ok(result)
@@ -399,7 +476,7 @@ impl Ingest {
             );
         }
         // Another process (or a new ingest) may take the spool from here on.
-        self.inner.spool.close();
+        self.inner.store.close();
         finished
     }
 }
@@ -436,14 +513,16 @@ async fn dispatch(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<String>) {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    inner: &Arc<Inner>,
-    f: impl FnOnce(&Spool) -> std::io::Result<T> + Send + 'static,
-) -> std::io::Result<T> {
-    let inner = inner.clone();
-    tokio::task::spawn_blocking(move || f(&inner.spool))
-        .await
-        .map_err(std::io::Error::other)?
+/// Whether `e` says the queue cannot be reached now (a database away), rather than refusing.
+pub(crate) fn unreachable(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::NotConnected
+            | std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::TimedOut
+    )
 }
 
 /// Takes up one scheduled media, then schedules it again when a newer claim of it arrived
@@ -455,9 +534,8 @@ async fn process(inner: &Arc<Inner>, id: &str) {
         .unwrap_or_else(|p| p.into_inner())
         .remove(id);
     let worked = attempt(inner, id).await;
-    if worked && inner.spool.is_pending(id) && !inner.stopping.load(Ordering::SeqCst) {
-        let owned = id.to_owned();
-        if let Ok(Some(not_before)) = blocking(inner, move |s| Ok(s.not_before(&owned))).await {
+    if worked && !inner.stopping.load(Ordering::SeqCst) {
+        if let Ok(Some(not_before)) = inner.store.not_before(id).await {
             Ingest {
                 inner: inner.clone(),
             }
@@ -468,8 +546,7 @@ async fn process(inner: &Arc<Inner>, id: &str) {
 
 /// One attempt at one media; whether an entry was taken.
 async fn attempt(inner: &Arc<Inner>, id: &str) -> bool {
-    let owned = id.to_owned();
-    let mut entry = match blocking(inner, move |s| s.claim(&owned)).await {
+    let mut entry = match inner.store.claim(id).await {
         Ok(Some(e)) => e,
         Ok(None) => return false,
         Err(e) => {
@@ -496,9 +573,7 @@ async fn attempt(inner: &Arc<Inner>, id: &str) -> bool {
     };
     match result {
         Ok(saved) => {
-            let e2 = entry.clone();
-            let saved2 = saved.clone();
-            if let Err(e) = blocking(inner, move |s| s.complete(&e2, &saved2)).await {
+            if let Err(e) = inner.store.complete(&entry, &saved).await {
                 tracing::error!(media_id = id, error = %e, "saved, but the spool could not record it; it is taken back and recognised as saved on the next attempt");
             }
             inner.stats.saved.fetch_add(1, Ordering::Relaxed);
@@ -535,8 +610,7 @@ async fn attempt(inner: &Arc<Inner>, id: &str) -> bool {
                         fastrand::f64(),
                     );
                     entry.not_before_ms = now_ms() + delay.as_millis() as u64;
-                    let e2 = entry.clone();
-                    if let Err(e) = blocking(inner, move |s| s.retry_later(&e2)).await {
+                    if let Err(e) = inner.store.retry_later(&entry).await {
                         // Left in cur/, released: the sweep takes it back.
                         tracing::error!(media_id = id, error = %e, "cannot put a spool entry back; the sweep takes it back");
                     }
@@ -592,11 +666,18 @@ fn api_for(api: &Arc<dyn MediaApi>, entry: &SpoolEntry) -> Arc<dyn MediaApi> {
 
 /// The periodic sweep: takes back the entries a failed bookkeeping write left in `cur/`, and
 /// schedules the pending entries no timer waits for, so no accepted media waits for a restart.
-async fn sweep(ingest: Ingest) {
+async fn sweep(ingest: Ingest, at_once: bool) {
     let inner = &ingest.inner;
+    let mut first = at_once;
     loop {
+        let wait = if first {
+            Duration::ZERO
+        } else {
+            inner.config.sweep_interval
+        };
+        first = false;
         tokio::select! {
-            _ = tokio::time::sleep(inner.config.sweep_interval) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = inner.stop.notified() => return,
         }
         if inner.stopping.load(Ordering::SeqCst) {
@@ -607,22 +688,34 @@ async fn sweep(ingest: Ingest) {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let found = blocking(inner, move |s| {
-            let reclaimed = s.reclaim_stranded()?;
+        let found = async {
+            let reclaimed = inner.store.reclaim().await?;
             let mut due = Vec::new();
-            for id in s.pending_ids()? {
+            for (id, not_before) in inner.store.pending().await? {
                 if reclaimed.contains(&id) || !queued.contains(&id) {
-                    if let Some(not_before) = s.not_before(&id) {
-                        due.push((id, not_before));
-                    }
+                    due.push((id, not_before));
                 }
             }
-            Ok((reclaimed.len(), due))
-        })
+            Ok::<_, std::io::Error>((reclaimed.len(), due))
+        }
         .await;
+        if inner.maildir.is_none() {
+            let ok = match &found {
+                Err(e) if unreachable(e) => false,
+                Err(_) => inner.store.ready().await,
+                Ok(_) => true,
+            };
+            if ok != inner.reachable.swap(ok, Ordering::SeqCst) {
+                if ok {
+                    tracing::warn!(queue = %inner.store.describe(), "the queue is reachable again; resuming");
+                } else {
+                    tracing::error!(queue = %inner.store.describe(), "the queue cannot be reached; deliveries get 503 and the workers wait");
+                }
+            }
+        }
         match found {
             Ok((reclaimed, due)) => {
-                if reclaimed > 0 {
+                if reclaimed > 0 && inner.maildir.is_some() {
                     tracing::warn!(
                         entries = reclaimed,
                         "took back spool entries a failed write had left in cur/"
@@ -638,8 +731,7 @@ async fn sweep(ingest: Ingest) {
 }
 
 async fn give_up(inner: &Arc<Inner>, entry: SpoolEntry) {
-    let e2 = entry.clone();
-    if let Err(e) = blocking(inner, move |s| s.fail(&e2)).await {
+    if let Err(e) = inner.store.fail(&entry).await {
         tracing::error!(media_id = %entry.media_id, error = %e, "cannot move a spool entry to failed/");
         return;
     }

@@ -232,9 +232,9 @@ impl WebhookService {
     }
 
     /// Whether the service takes deliveries now: not draining, and a byte can be written into
-    /// the spool (what `GET /readyz` answers).
+    /// the spool, or its shared queue answered its last check (what `GET /readyz` answers).
     pub fn is_ready(&self) -> bool {
-        !self.inner.draining.load(Ordering::SeqCst) && self.inner.ingest.spool().writable()
+        !self.inner.draining.load(Ordering::SeqCst) && self.inner.ingest.is_ready()
     }
 
     /// Whether [`WebhookService::drain`] was called.
@@ -504,6 +504,18 @@ impl Inner {
     /// Meta delivers again).
     async fn spool_media(&self, entries: Vec<SpoolEntry>) -> Result<(), Refusal> {
         if let Err(e) = self.ingest.admit(entries).await {
+            if crate::ingest::unreachable(&e) {
+                // A shared queue's database is away: 503, and Meta delivers again later.
+                tracing::error!(error = %e, "the queue cannot be reached; answering 503 so Meta delivers again");
+                return Err(Refusal {
+                    retry_after: Some(DRAIN_RETRY_AFTER),
+                    ..Refusal::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "queue_unavailable",
+                        "the queue cannot be reached",
+                    )
+                });
+            }
             tracing::error!(error = %e, "cannot spool the media of a delivery; answering 500 so Meta delivers it again");
             return Err(Refusal::new(
                 StatusCode::INTERNAL_SERVER_ERROR,

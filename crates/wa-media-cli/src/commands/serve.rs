@@ -25,6 +25,18 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
     if args.concurrency == 0 {
         return Err(Failure::usage("--concurrency must be at least 1"));
     }
+    #[cfg(not(feature = "postgres"))]
+    if args.queue.is_some() {
+        return Err(crate::failure::not_in_this_build(
+            "`serve --queue`",
+            "postgres",
+        ));
+    }
+    if args.queue.is_some() && args.forward.is_some() {
+        return Err(Failure::usage(
+            "--forward with --queue is not supported yet: the forward outbox is kept in each instance's spool (docs/scaling.md)",
+        ));
+    }
     #[cfg(not(feature = "store"))]
     if args.store.is_some() {
         return Err(crate::failure::not_in_this_build(
@@ -38,6 +50,22 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
         None => None,
     };
     let api: Arc<dyn wa_media_hyper::MediaApi> = Arc::new(client::build(g)?);
+    #[cfg(feature = "postgres")]
+    if let Some(url) = args.queue.clone() {
+        let queue = open_queue(g, &args, &url).await?;
+        let sink = directory_or_store(&args)?;
+        let index = wa_media_postgres::PgIndex::new(queue.pool().clone());
+        let sink: Arc<dyn wa_media_webhook::Sink> =
+            Arc::new(wa_media_postgres::IndexedSink::new(sink, index));
+        let ingest = Ingest::start_with_queue(
+            Arc::new(queue),
+            api,
+            sink,
+            ingest_config(&args).sweep_interval(Duration::from_secs(1)),
+        )
+        .map_err(|e| Failure::other(format!("cannot start the workers: {e}")))?;
+        return run_with(g, args, ingest, metrics).await;
+    }
     let spool_dir = args
         .spool
         .clone()
@@ -62,7 +90,84 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
     }
     let _ = spool.prune_done(wa_media_webhook::MEDIA_ID_LIFETIME + Duration::from_secs(86_400));
     remove_orphaned_partial_files(&args.dir);
-    let sink: Arc<dyn wa_media_webhook::Sink> = match &args.store {
+    let sink = directory_or_store(&args)?;
+    let ingest = Ingest::start(spool, api, sink, ingest_config(&args))
+        .map_err(|e| Failure::other(format!("cannot start the workers: {e}")))?;
+    run_with(g, args, ingest, metrics).await
+}
+
+/// Opens the PostgreSQL queue of `--queue` (migrating its schema), waiting up to 60 s for a
+/// database that does not answer yet (a restart of it, or of the machine).
+#[cfg(feature = "postgres")]
+async fn open_queue(
+    g: &Global,
+    args: &ServeArgs,
+    url: &str,
+) -> Result<wa_media_postgres::PgQueue, Failure> {
+    use wa_media_webhook::Queue;
+    let shown = wa_media_postgres::redact(url);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let pool = loop {
+        match wa_media_postgres::connect(url, args.concurrency + 4).await {
+            Ok(p) => break p,
+            Err(e)
+                if std::time::Instant::now() < deadline
+                    && e.kind() == std::io::ErrorKind::NotConnected =>
+            {
+                tracing::warn!(queue = %shown, error = %e, "the queue's database does not answer yet; trying again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(Failure::other(format!("--queue {shown}: {e}"))),
+        }
+    };
+    let queue = wa_media_postgres::PgQueue::new(
+        pool,
+        wa_media_postgres::QueueConfig::default()
+            .lease(Duration::from_secs(args.queue_lease.max(1))),
+    );
+    if args.retry_failed {
+        let n = queue
+            .retry_failed()
+            .await
+            .map_err(|e| Failure::other(format!("cannot move failed entries back: {e}")))?;
+        output::info(g.quiet, &format!("{n} failed entries queued again"));
+    }
+    Ok(queue)
+}
+
+/// How the workers run, from the flags.
+fn ingest_config(args: &ServeArgs) -> IngestConfig {
+    let max_retry_delay = Duration::from_secs(args.max_retry_delay.max(1));
+    IngestConfig::default()
+        .concurrency(args.concurrency)
+        .max_age(*args.media_lifetime)
+        .retry(
+            IngestConfig::default_retry()
+                .with_max_attempts(args.max_attempts)
+                .with_delays(
+                    IngestConfig::default_retry()
+                        .base_delay
+                        .min(max_retry_delay),
+                    max_retry_delay,
+                ),
+        )
+}
+
+/// Pending and failed media, from the spool or the shared queue.
+async fn pending_failed(ingest: &Ingest) -> (usize, usize) {
+    match ingest.maildir() {
+        Some(s) => s.counts().unwrap_or((0, 0)),
+        None => ingest
+            .queue_counts()
+            .await
+            .map(|(p, t, f)| (p + t, f))
+            .unwrap_or((0, 0)),
+    }
+}
+
+/// The sink of `-d DIR`, or of `--store`.
+fn directory_or_store(args: &ServeArgs) -> Result<Arc<dyn wa_media_webhook::Sink>, Failure> {
+    Ok(match &args.store {
         #[cfg(not(feature = "store"))]
         Some(_) => unreachable!("--store is refused at the start without the store feature"),
         #[cfg(feature = "store")]
@@ -78,27 +183,16 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
             DirectorySink::new(&args.dir)
                 .map_err(|e| Failure::other(format!("cannot use {}: {e}", args.dir.display())))?,
         ),
-    };
-    let max_retry_delay = Duration::from_secs(args.max_retry_delay.max(1));
-    let ingest = Ingest::start(
-        spool,
-        api,
-        sink,
-        IngestConfig::default()
-            .concurrency(args.concurrency)
-            .max_age(*args.media_lifetime)
-            .retry(
-                IngestConfig::default_retry()
-                    .with_max_attempts(args.max_attempts)
-                    .with_delays(
-                        IngestConfig::default_retry()
-                            .base_delay
-                            .min(max_retry_delay),
-                        max_retry_delay,
-                    ),
-            ),
-    )
-    .map_err(|e| Failure::other(format!("cannot start the workers: {e}")))?;
+    })
+}
+
+/// Serves with `ingest` until a signal, then drains.
+async fn run_with(
+    g: &Global,
+    args: ServeArgs,
+    ingest: Ingest,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+) -> Result<(), Failure> {
     let forwarder = super::relay::start(&args, &ingest, g.quiet)?;
     let mut builder = WebhookService::builder(ingest.clone())
         .path(&args.path)
@@ -125,15 +219,17 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
         .local_addr()
         .map_err(|e| Failure::other(e.to_string()))?;
     let url = format!("http://{addr}{}", args.path);
+    // Where the pending media wait: the spool's directory, or the shared queue.
+    let spool_dir = match ingest.maildir() {
+        Some(s) => s.root().display().to_string(),
+        None => ingest.queue().describe(),
+    };
     if g.json {
         output::json(&json!({ "event": "listening", "url": url, "spool": spool_dir }))?;
     } else {
         output::info(
             g.quiet,
-            &format!(
-                "listening on {url} (spool {}); Ctrl-C drains",
-                spool_dir.display()
-            ),
+            &format!("listening on {url} (spool {spool_dir}); Ctrl-C drains"),
         );
     }
 
@@ -217,7 +313,7 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<(), Failure> {
     if let Some(o) = ops {
         o.abort();
     }
-    let (pending, failed) = ingest.spool().counts().unwrap_or((0, 0));
+    let (pending, failed) = pending_failed(&ingest).await;
     output::info(
         g.quiet,
         &format!(
@@ -287,7 +383,7 @@ async fn report(
             }
             _ = tick.tick() => {
                 if let Some(bar) = &status {
-                    let (pending, failed) = ingest.spool().counts().unwrap_or((0, 0));
+                    let (pending, failed) = pending_failed(&ingest).await;
                     let (saved, _, _) = ingest.stats();
                     bar.set_message(format!("{pending} pending, {saved} saved, {failed} failed"));
                     bar.tick();
