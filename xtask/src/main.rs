@@ -16,8 +16,9 @@
 //!   (`package.rs`). `cargo xtask test` runs it after the tests.
 //! - `cargo xtask dist`: the release archive for the host target,
 //!   `target/dist/wa-media-<version>-<target>.tar.gz` (binary, completions, man page, README,
-//!   CHANGELOG, licences) and `target/dist/SHA256SUMS` (`dist.rs`). `cargo xtask test` builds it,
-//!   unpacks it and runs the binary's `--version` and `demo` (alone: `cargo xtask dist --check`).
+//!   CHANGELOG, licences) and `target/dist/SHA256SUMS` (`dist.rs`). `cargo xtask test` packs the
+//!   same archive from its dev build (no release build in CI), unpacks it and runs the binary's
+//!   `--version` and `demo` (the release archive alone: `cargo xtask dist --check`).
 //! - `cargo xtask fixtures [--check]`: regenerates `fixtures/media/` deterministically, or checks
 //!   that the committed files match the generator.
 //!
@@ -40,7 +41,15 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test::test(&root),
         Some("package") => package::package(&root),
-        Some("dist") => dist::dist(&root).and_then(|archive| {
+        Some("dist") => dist::dist(
+            &root,
+            if args.iter().any(|a| a == "--dev") {
+                dist::Build::Dev
+            } else {
+                dist::Build::Release
+            },
+        )
+        .and_then(|archive| {
             if args.iter().any(|a| a == "--check") {
                 dist::check(&root, &archive)
             } else {
@@ -58,7 +67,7 @@ fn main() -> ExitCode {
             bench::bench(&root, args.iter().any(|a| a == "--quick"), &rest)
         }
         _ => {
-            eprintln!("usage: cargo xtask <test | package | dist [--check] | public-api [CRATE..] | bench [--quick] | fixtures [--check]>");
+            eprintln!("usage: cargo xtask <test | package | dist [--dev] [--check] | public-api [CRATE..] | bench [--quick] | fixtures [--check]>");
             return ExitCode::from(2);
         }
     };

@@ -187,7 +187,7 @@ pub(crate) fn test(root: &Path) -> Result<(), String> {
     tls_features(root)?;
     slim_cli(root)?;
     package::package(root)?;
-    let archive = dist::dist(root)?;
+    let archive = dist::dist(root, dist::Build::Dev)?;
     dist::check(root, &archive)?;
     // Last: a smoke test that the benchmark harness produces every row (never a speed check).
     // The summary is repeated after it so that it stays the closing line.
