@@ -1,33 +1,7 @@
 //! The seam between the webhook service and where pending media wait: the [`Queue`] trait and
 //! its contract, and [`MaildirQueue`], the Maildir [`Spool`] behind it (the default: one
 //! machine, no database). `wa-media-postgres` implements the same trait on PostgreSQL, shared by
-//! any number of instances.
-//!
-//! # The contract
-//!
-//! Each rule is checked by the queue conformance suite (`wa_media_testkit::queue_conformance`),
-//! which both implementations of the workspace run; run it on yours.
-//!
-//! 1. **Durable before `Ok`**: when [`Queue::enqueue`] returns `Ok`, every [`Enqueued::New`] and
-//!    [`Enqueued::Requeued`] entry survives a crash of the process (and, for a shared queue, of
-//!    the machine). An error means nothing may be acknowledged: answer Meta with a 5xx.
-//! 2. **One pending entry per media**: a media id is admitted once; a redelivery (to this
-//!    instance or another one sharing the queue) is [`Enqueued::Duplicate`] while the media is
-//!    pending, taken, failed with the same claim, or saved. The latest digest claim wins: a
-//!    notification whose `sha256` differs from a pending or failed entry's replaces it, and one
-//!    for a taken media waits behind it ([`Enqueued::Requeued`]).
-//! 3. **One holder at a time**: [`Queue::claim`] hands an entry to one worker; a second claim
-//!    gets `None` until the entry is settled or its holder is gone.
-//! 4. **Settling**: [`Queue::complete`] records a media as saved (a later claim of it gets
-//!    `None`, a redelivery is a duplicate), [`Queue::retry_later`] puts it back with its attempts
-//!    and retry time (reported by [`Queue::pending`]), [`Queue::fail`] parks it with its reason
-//!    until [`Queue::retry_failed`] puts it back with its attempts reset.
-//! 5. **Nothing stranded**: an entry whose holder died (a crash between claim and settle) is
-//!    taken back, with the attempts it had: by the next [`MaildirQueue`] of the spool at once,
-//!    by another instance after the lease expired ([`Queue::reclaim`]) on a shared queue.
-//! 6. **A late holder changes nothing**: a holder whose lease expired may still finish; its
-//!    `complete` is harmless (saved once), and its `retry_later` or `fail` never undoes what the
-//!    entry's new holder recorded.
+//! any number of instances. The contract is on [`Queue`].
 
 use std::io;
 use std::path::PathBuf;
@@ -60,9 +34,35 @@ impl QueueCounts {
     }
 }
 
-/// Where pending media wait between the webhook's 200 and their save: the contract is in the
-/// [module docs](self). Errors are `io::Error`s: an unreachable database is an error of kind
-/// `ConnectionRefused`, `NotConnected` or `TimedOut` (the service answers 503 with it).
+/// Where pending media wait between the webhook's 200 and their save. Errors are `io::Error`s:
+/// an unreachable database is an error of kind `ConnectionRefused`, `NotConnected` or
+/// `TimedOut` (the service answers 503 with it).
+///
+/// # The contract
+///
+/// Each rule is checked by the queue conformance suite (`wa_media_testkit::queue_conformance`),
+/// which both implementations of the workspace run; run it on yours.
+///
+/// 1. **Durable before `Ok`**: when [`Queue::enqueue`] returns `Ok`, every [`Enqueued::New`] and
+///    [`Enqueued::Requeued`] entry survives a crash of the process (and, for a shared queue, of
+///    the machine). An error means nothing may be acknowledged: answer Meta with a 5xx.
+/// 2. **One pending entry per media**: a media id is admitted once; a redelivery (to this
+///    instance or another one sharing the queue) is [`Enqueued::Duplicate`] while the media is
+///    pending, taken, failed with the same claim, or saved. The latest digest claim wins: a
+///    notification whose `sha256` differs from a pending or failed entry's replaces it, and one
+///    for a taken media waits behind it ([`Enqueued::Requeued`]).
+/// 3. **One holder at a time**: [`Queue::claim`] hands an entry to one worker; a second claim
+///    gets `None` until the entry is settled or its holder is gone.
+/// 4. **Settling**: [`Queue::complete`] records a media as saved (a later claim of it gets
+///    `None`, a redelivery is a duplicate), [`Queue::retry_later`] puts it back with its attempts
+///    and retry time (reported by [`Queue::pending`]), [`Queue::fail`] parks it with its reason
+///    until [`Queue::retry_failed`] puts it back with its attempts reset.
+/// 5. **Nothing stranded**: an entry whose holder died (a crash between claim and settle) is
+///    taken back, with the attempts it had: by the next [`MaildirQueue`] of the spool at once,
+///    by another instance after the lease expired ([`Queue::reclaim`]) on a shared queue.
+/// 6. **A late holder changes nothing**: a holder whose lease expired may still finish; its
+///    `complete` is harmless (saved once), and its `retry_later` or `fail` never undoes what the
+///    entry's new holder recorded.
 #[async_trait::async_trait]
 pub trait Queue: Send + Sync + std::fmt::Debug + 'static {
     /// What the queue is, for logs and `Debug` (a spool's path, a database without password).
