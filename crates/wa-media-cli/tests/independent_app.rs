@@ -38,13 +38,6 @@ fn pywa_python() -> Result<PathBuf, String> {
     }
 }
 
-fn free_addr() -> std::net::SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
 struct App {
     child: Child,
     log: PathBuf,
@@ -85,7 +78,7 @@ fn a_pywa_bot_behind_serve_handles_every_forwarded_notification() {
             return;
         }
     };
-    let (serve_addr, app_addr) = (free_addr(), free_addr());
+    let (serve_addr, app_addr) = (common::serve::free_addr(), common::serve::free_addr());
     let env = Env::start_with(|b| b.webhook(format!("http://{serve_addr}/webhook"), SECRET));
     let log = env.dir.path().join("pywa.jsonl");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/independent/pywa_app.py");

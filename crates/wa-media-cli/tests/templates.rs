@@ -24,14 +24,6 @@ const CUSTOMER: &str = "15557654321";
 const APP_ID: &str = "1234567890123";
 const WABA_ID: &str = "102290129340398";
 
-/// A free port on 127.0.0.1 for `serve`, known before the emulator that delivers to it starts.
-fn free_addr() -> std::net::SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
 /// `wa-media --json serve` on `addr`.
 fn serve_on(env: &Env, addr: std::net::SocketAddr) -> Serve {
     let dir = env.dir.path().join("inbox");
@@ -59,7 +51,7 @@ fn wait_until(mut f: impl FnMut() -> bool) -> bool {
 
 #[test]
 fn upload_resumable_create_approve_send_the_pdf_header_and_see_its_statuses() {
-    let addr = free_addr();
+    let addr = common::serve::free_addr();
     let env = Env::start_with(|b| {
         b.webhook(format!("http://{addr}/webhook"), SECRET)
             .customer_service_window(true)

@@ -301,6 +301,14 @@ pub fn deliver(addr: SocketAddr, body: &str) -> std::io::Result<Reply> {
     http::request(addr, "POST", PATH, &headers, body.as_bytes())
 }
 
+/// A free port on 127.0.0.1 for `serve`, known before the emulator that delivers to it starts.
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
 /// `X-Hub-Signature-256` of `body` with [`SECRET`].
 pub fn sign(body: &[u8]) -> String {
     wa_media_types::signature_header(SECRET.as_bytes(), body)
