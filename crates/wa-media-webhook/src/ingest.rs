@@ -330,7 +330,13 @@ impl Ingest {
     ///
     /// When the queue is not the spool: use [`Ingest::queue_counts`].
     pub fn spool_counts(&self) -> std::io::Result<(usize, usize, usize)> {
-        let (pending, taken, failed) = self.spool().state_counts()?;
+        let spool = self.maildir().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "not a Maildir spool: use Ingest::queue_counts",
+            )
+        })?;
+        let (pending, taken, failed) = spool.state_counts()?;
         crate::telemetry::spool_gauges(pending, taken, failed);
         Ok((pending, taken, failed))
     }

@@ -77,13 +77,14 @@ impl Ops {
         }
     }
 
-    fn answer(&self, method: &Method, path: &str) -> Response<Full<Bytes>> {
+    async fn answer(&self, method: &Method, path: &str) -> Response<Full<Bytes>> {
         if method != Method::GET {
             return text(StatusCode::METHOD_NOT_ALLOWED, "GET only\n");
         }
         match path {
             "/metrics" => {
-                let _ = self.inner.service.ingest().spool_counts();
+                // Any queue: the Maildir spool or the shared PostgreSQL one.
+                let _ = self.inner.service.ingest().queue_counts().await;
                 if let Some(f) = &self.inner.forwarder {
                     let _ = f.counts();
                 }
@@ -129,7 +130,11 @@ impl<B> tower_service::Service<Request<B>> for Ops {
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let r = self.answer(req.method(), req.uri().path());
-        Box::pin(std::future::ready(Ok(r)))
+        let (this, method, path) = (
+            self.clone(),
+            req.method().clone(),
+            req.uri().path().to_owned(),
+        );
+        Box::pin(async move { Ok(this.answer(&method, &path).await) })
     }
 }

@@ -321,7 +321,8 @@ struct Inner {
 }
 
 impl Forwarder {
-    /// Opens the outbox in `ingest`'s spool (`SPOOL/forward/`) and starts delivering, through
+    /// Opens the outbox in `ingest`'s Maildir spool (`SPOOL/forward/`; an ingest over another
+    /// [`crate::Queue`] is refused with `ErrorKind::Unsupported`) and starts delivering, through
     /// `transport`, what is pending there (a previous process's forwards included). The media
     /// outcomes come from `ingest`'s spool, and their locations are named by its sink.
     pub fn start(
@@ -329,7 +330,15 @@ impl Forwarder {
         transport: Arc<dyn Transport>,
         config: ForwardConfig,
     ) -> std::io::Result<Self> {
-        let outbox = Outbox::open(ingest.spool().root().join("forward"))?;
+        // The outbox lives beside the Maildir spool, under its lock (a PostgreSQL queue has no
+        // outbox yet: `serve` refuses --forward with --queue).
+        let spool = ingest.maildir().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "forwarding needs the Maildir spool (Ingest::start); a shared queue has no forward outbox yet",
+            )
+        })?;
+        let outbox = Outbox::open(spool.root().join("forward"))?;
         // Meta redelivers for 7 days: a marker older than that cannot meet its notification.
         let _ = outbox.prune_sent(crate::MEDIA_ID_LIFETIME + Duration::from_secs(86_400));
         let pending = outbox.pending()?;
@@ -557,7 +566,9 @@ async fn check_media(inner: &Arc<Inner>, to_check: Vec<(String, Vec<String>, u64
     let i2 = inner.clone();
     let max_age = inner.config.max_age.as_millis() as u64;
     let settled = tokio::task::spawn_blocking(move || {
-        let spool = i2.ingest.spool();
+        let Some(spool) = i2.ingest.maildir() else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (id, media, age_ms) in to_check {
             for m in media {
